@@ -1,0 +1,329 @@
+//! Data sets: the embedded UCI digits, `.npy` loading, parity and grouping
+//! relabelling, stratified splits.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::error::{LelpError, Result};
+use crate::npy::NpyArray;
+use crate::util;
+
+static UCI_X: &[u8] = include_bytes!("../data/uci-digits/X_u8.npy");
+static UCI_Y: &[u8] = include_bytes!("../data/uci-digits/y_u8.npy");
+
+/// An in-memory classification data set.
+///
+/// # Shapes
+/// - `features`: `[N, F]` row-major `f32`
+/// - `labels`: `[N]`, each `< num_classes`
+/// - `fine_labels`: `[N]` (optional; e.g. the digit behind a parity label)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    features: Vec<f32>,
+    num_features: usize,
+    labels: Vec<usize>,
+    fine_labels: Option<Vec<usize>>,
+    num_classes: usize,
+    image_shape: Option<[usize; 2]>,
+}
+
+impl Dataset {
+    /// Builds a data set, checking sizes, labels and values.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`], [`LelpError::DimensionMismatch`],
+    /// [`LelpError::LabelOutOfRange`], [`LelpError::NonFinite`].
+    pub fn new(features: Vec<f32>, num_features: usize, labels: Vec<usize>, num_classes: usize) -> Result<Self> {
+        if labels.is_empty() || num_features == 0 {
+            return Err(LelpError::EmptyData { what: "data set" });
+        }
+        if features.len() != labels.len() * num_features {
+            return Err(LelpError::DimensionMismatch {
+                what: "feature values vs rows x features",
+                expected: labels.len() * num_features,
+                got: features.len(),
+            });
+        }
+        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= num_classes) {
+            return Err(LelpError::LabelOutOfRange { label, row, num_classes });
+        }
+        util::check_finite_host(&features, num_features, "features")?;
+        Ok(Self {
+            features,
+            num_features,
+            labels,
+            fine_labels: None,
+            num_classes,
+            image_shape: None,
+        })
+    }
+
+    /// Attaches fine labels (one per row).
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when the length differs.
+    pub fn with_fine_labels(mut self, fine: Vec<usize>) -> Result<Self> {
+        if fine.len() != self.labels.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "fine labels vs rows",
+                expected: self.labels.len(),
+                got: fine.len(),
+            });
+        }
+        self.fine_labels = Some(fine);
+        Ok(self)
+    }
+
+    /// Declares the features to be `H x W` single-channel images.
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when `H * W != F`.
+    pub fn with_image_shape(mut self, h: usize, w: usize) -> Result<Self> {
+        if h * w != self.num_features {
+            return Err(LelpError::DimensionMismatch {
+                what: "image height x width vs features",
+                expected: self.num_features,
+                got: h * w,
+            });
+        }
+        self.image_shape = Some([h, w]);
+        Ok(self)
+    }
+
+    /// Loads features (`[N, ...]`, u8 or float; scaled by `scale`) and class
+    /// labels (`[N]`, integers) from `.npy` files. `num_classes` defaults to
+    /// `max label + 1`.
+    ///
+    /// # Errors
+    /// File errors and those of [`Dataset::new`].
+    pub fn from_npy(
+        features: impl AsRef<Path>,
+        labels: impl AsRef<Path>,
+        scale: f32,
+        num_classes: Option<usize>,
+    ) -> Result<Self> {
+        let x = NpyArray::read(features)?;
+        let y = NpyArray::read(labels)?.to_labels()?;
+        Self::from_arrays(&x, y, scale, num_classes)
+    }
+
+    fn from_arrays(x: &NpyArray, y: Vec<usize>, scale: f32, num_classes: Option<usize>) -> Result<Self> {
+        let [n, f] = x.matrix_shape()?;
+        if n != y.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "feature rows vs labels",
+                expected: n,
+                got: y.len(),
+            });
+        }
+        let c = num_classes.unwrap_or_else(|| y.iter().max().map_or(0, |m| m + 1));
+        let feats = x.to_f32().into_iter().map(|v| v * scale).collect();
+        let mut ds = Self::new(feats, f, y, c)?;
+        if x.shape.len() == 3 {
+            ds.image_shape = Some([x.shape[1], x.shape[2]]);
+        }
+        Ok(ds)
+    }
+
+    /// The 1,797 UCI optical digits embedded in the crate (8x8, scaled to
+    /// `[0, 1]`), 10 classes; fine labels are the digits too. See
+    /// `data/uci-digits/README.md` for the attribution (CC BY 4.0).
+    pub fn uci_digits() -> Self {
+        let x = NpyArray::from_bytes(UCI_X, "embedded X_u8.npy").expect("embedded file is valid");
+        let y = NpyArray::from_bytes(UCI_Y, "embedded y_u8.npy")
+            .and_then(|a| a.to_labels())
+            .expect("embedded file is valid");
+        let ds = Self::from_arrays(&x, y.clone(), 1.0 / 16.0, Some(10)).expect("embedded data is valid");
+        ds.with_fine_labels(y)
+            .and_then(|d| d.with_image_shape(8, 8))
+            .expect("embedded data is valid")
+    }
+
+    /// Relabels by `map[label]` (e.g. digit parity `[0,1,0,1,...]`), keeping
+    /// the old labels as fine labels when none were set.
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when `map` does not cover every
+    /// class; [`LelpError::LabelOutOfRange`] when a target is `>= new_classes`.
+    pub fn relabel(mut self, map: &[usize], new_classes: usize) -> Result<Self> {
+        if map.len() < self.num_classes {
+            return Err(LelpError::DimensionMismatch {
+                what: "relabel map vs classes",
+                expected: self.num_classes,
+                got: map.len(),
+            });
+        }
+        if let Some((row, &label)) = map.iter().enumerate().find(|(_, l)| **l >= new_classes) {
+            return Err(LelpError::LabelOutOfRange {
+                label,
+                row,
+                num_classes: new_classes,
+            });
+        }
+        if self.fine_labels.is_none() {
+            self.fine_labels = Some(self.labels.clone());
+        }
+        self.labels = self.labels.iter().map(|&l| map[l]).collect();
+        self.num_classes = new_classes;
+        Ok(self)
+    }
+
+    /// Digit parity: even digits are class 0, odd digits class 1.
+    ///
+    /// # Errors
+    /// As [`Dataset::relabel`].
+    pub fn parity(self) -> Result<Self> {
+        let map: Vec<usize> = (0..self.num_classes).map(|c| c % 2).collect();
+        self.relabel(&map, 2)
+    }
+
+    /// Rows `N`.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Features per row `F`.
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+    /// Classes `C`.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+    /// Class labels.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+    /// Fine labels, when present.
+    pub fn fine_labels(&self) -> Option<&[usize]> {
+        self.fine_labels.as_deref()
+    }
+    /// Image shape `[H, W]`, when declared.
+    pub fn image_shape(&self) -> Option<[usize; 2]> {
+        self.image_shape
+    }
+    /// Row-major features.
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+
+    /// Features as a `[N, F]` tensor on `device`.
+    pub fn features_tensor(&self, device: &Device) -> Tensor<2> {
+        util::matrix(self.features.clone(), self.len(), self.num_features, device)
+    }
+
+    /// The rows `idx`, in that order.
+    ///
+    /// # Errors
+    /// [`LelpError::LabelOutOfRange`] for an index `>= N`.
+    pub fn subset(&self, idx: &[usize]) -> Result<Self> {
+        let f = self.num_features;
+        let mut features = Vec::with_capacity(idx.len() * f);
+        for (row, &i) in idx.iter().enumerate() {
+            if i >= self.len() {
+                return Err(LelpError::LabelOutOfRange {
+                    label: i,
+                    row,
+                    num_classes: self.len(),
+                });
+            }
+            features.extend_from_slice(&self.features[i * f..(i + 1) * f]);
+        }
+        Ok(Self {
+            features,
+            num_features: f,
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            fine_labels: self.fine_labels.as_ref().map(|fl| idx.iter().map(|&i| fl[i]).collect()),
+            num_classes: self.num_classes,
+            image_shape: self.image_shape,
+        })
+    }
+
+    /// A seeded split stratified by fine label (class label when there are
+    /// none): `fraction` of each stratum goes to the second part.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] unless `0 < fraction < 1`;
+    /// [`LelpError::EmptyData`] when a part would be empty.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(LelpError::InvalidParameter {
+                name: "fraction",
+                value: fraction.to_string(),
+                reason: "must be in (0, 1)",
+            });
+        }
+        let strata = self.fine_labels.as_deref().unwrap_or(&self.labels);
+        let k = strata.iter().max().map_or(0, |m| m + 1);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for s in 0..k {
+            let mut rows: Vec<usize> = (0..self.len()).filter(|&i| strata[i] == s).collect();
+            rows.shuffle(&mut rng);
+            let nb = (rows.len() as f64 * fraction).round() as usize;
+            b.extend_from_slice(&rows[..nb]);
+            a.extend_from_slice(&rows[nb..]);
+        }
+        a.shuffle(&mut rng);
+        b.shuffle(&mut rng);
+        if a.is_empty() || b.is_empty() {
+            return Err(LelpError::EmptyData { what: "a split part" });
+        }
+        Ok((self.subset(&a)?, self.subset(&b)?))
+    }
+
+    /// The first `n` rows of a seeded stratified shuffle (by fine label when
+    /// present): a class-balanced subsample.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when `n` is 0 or exceeds `N`.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Self> {
+        if n == 0 || n > self.len() {
+            return Err(LelpError::InvalidParameter {
+                name: "n",
+                value: n.to_string(),
+                reason: "must be in 1..=N",
+            });
+        }
+        if n == self.len() {
+            return Ok(self.clone());
+        }
+        let (_, b) = self.split(n as f64 / self.len() as f64, seed)?;
+        Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_digits_load() {
+        let d = Dataset::uci_digits();
+        assert_eq!((d.len(), d.num_features(), d.num_classes()), (1797, 64, 10));
+        assert!(d.features().iter().all(|&v| (0.0..=1.0).contains(&v)));
+        let p = d.parity().unwrap();
+        assert_eq!(p.num_classes(), 2);
+        assert!(p.labels().iter().zip(p.fine_labels().unwrap()).all(|(&c, &f)| c == f % 2));
+    }
+
+    #[test]
+    fn split_is_stratified_and_disjoint() {
+        let d = Dataset::uci_digits();
+        let (a, b) = d.split(0.3, 1).unwrap();
+        assert_eq!(a.len() + b.len(), d.len());
+        for digit in 0..10 {
+            let na = a.labels().iter().filter(|&&l| l == digit).count() as f64;
+            let nb = b.labels().iter().filter(|&&l| l == digit).count() as f64;
+            assert!((nb / (na + nb) - 0.3).abs() < 0.01);
+        }
+        assert!(matches!(d.split(1.0, 0), Err(LelpError::InvalidParameter { .. })));
+    }
+}

@@ -1,0 +1,168 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `lelp`, one variant per cause.
+///
+/// Every variant carries the data needed to act on it (which class, which
+/// row, which file). Bad user data (NaN embeddings, out-of-range labels, a
+/// class too small for the requested number of components, a damaged file)
+/// always comes back as one of these, never as a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LelpError {
+    /// An embedding, logit or feature value is NaN or infinite.
+    #[error("non-finite value in {what} at row {row}, column {col}")]
+    NonFinite {
+        /// Which input held the value (`"embeddings"`, `"logits"`, ...).
+        what: &'static str,
+        /// Row of the first offending value (global, counted across batches).
+        row: usize,
+        /// Column of the first offending value.
+        col: usize,
+    },
+    /// A class label is not smaller than the number of classes.
+    #[error("label {label} at row {row} is out of range for {num_classes} classes")]
+    LabelOutOfRange {
+        /// The offending label.
+        label: usize,
+        /// Its row (global, counted across batches).
+        row: usize,
+        /// The number of classes the fit was configured for.
+        num_classes: usize,
+    },
+    /// A class has too few examples to estimate `S` principal components
+    /// (at least `S + 1` are needed for a covariance of rank `S`).
+    #[error("class {class} has {count} examples; at least {required} are needed for {components} components")]
+    ClassTooSmall {
+        /// The class.
+        class: usize,
+        /// Examples seen for it.
+        count: usize,
+        /// Examples required (`components + 1`).
+        required: usize,
+        /// The requested number of components `S`.
+        components: usize,
+    },
+    /// More components were requested than the embedding has dimensions.
+    #[error("{components} components requested but the embedding has only {dim} dimensions")]
+    TooManyComponents {
+        /// The requested `S`.
+        components: usize,
+        /// The embedding dimension `d`.
+        dim: usize,
+    },
+    /// Two sizes that must agree do not (head vs. embedding width, batch
+    /// rows vs. label count, ...).
+    #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What was compared.
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size found.
+        got: usize,
+    },
+    /// The data set (or the stream of batches) is empty.
+    #[error("empty data set: {what}")]
+    EmptyData {
+        /// What was empty.
+        what: &'static str,
+    },
+    /// A hyperparameter is outside its valid range.
+    #[error("invalid parameter {name} = {value}: {reason}")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// The valid range.
+        reason: &'static str,
+    },
+    /// A file does not exist.
+    #[error("file not found: {path}")]
+    FileNotFound {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// A file ended before the data its header promised.
+    #[error("file {path} is truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes required.
+        expected: usize,
+        /// Bytes present.
+        found: usize,
+    },
+    /// A file is not in the expected format, or its content is damaged.
+    #[error("file {path} is corrupted or not in the expected format: {reason}")]
+    Corrupted {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A saved artefact was written by an incompatible format version.
+    #[error("file {path} has format version {found}; this build reads version {supported}")]
+    FormatVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// An I/O error other than a missing file.
+    #[error("I/O error on {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model or optimizer record could not be saved or loaded.
+    #[error("record error on {path}: {message}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// burn's description of the failure.
+        message: String,
+    },
+    /// A backend operation failed (device lost, out of memory, ...).
+    #[error("backend execution failed: {message}")]
+    Backend {
+        /// The backend's description.
+        message: String,
+    },
+    /// A checkpoint does not belong to this run (other config or model shape).
+    #[error("checkpoint {path} does not match this run: {reason}")]
+    CheckpointMismatch {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What differed.
+        reason: String,
+    },
+}
+
+/// `Result` with [`LelpError`].
+pub type Result<T, E = LelpError> = std::result::Result<T, E>;
+
+impl LelpError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LelpError::FileNotFound { path }
+        } else {
+            LelpError::Io { path, source }
+        }
+    }
+
+    pub(crate) fn corrupted(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        LelpError::Corrupted {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! safetensors helpers: typed errors around the `safetensors` crate.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, View};
+
+use crate::error::{LelpError, Result};
+
+/// Parses safetensors bytes, mapping every failure to a typed error.
+pub(crate) fn read_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
+    if bytes.len() < 8 {
+        return Err(LelpError::Truncated {
+            path: path.to_path_buf(),
+            expected: 8,
+            found: bytes.len(),
+        });
+    }
+    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    if header > bytes.len().saturating_sub(8) && header < (1 << 27) {
+        return Err(LelpError::Truncated {
+            path: path.to_path_buf(),
+            expected: 8 + header,
+            found: bytes.len(),
+        });
+    }
+    SafeTensors::deserialize(bytes).map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("MetadataIncompleteBuffer") || msg.to_lowercase().contains("incomplete") {
+            LelpError::Truncated {
+                path: path.to_path_buf(),
+                expected: 0,
+                found: bytes.len(),
+            }
+        } else {
+            LelpError::corrupted(path, msg)
+        }
+    })
+}
+
+/// Reads a named tensor as `(shape, f32 values)`; accepts F32 and F64.
+pub(crate) fn tensor_f32(st: &SafeTensors<'_>, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    let (shape, v) = tensor_f64(st, name, path)?;
+    Ok((shape, v.into_iter().map(|x| x as f32).collect()))
+}
+
+/// Reads a named tensor as `(shape, f64 values)`; accepts F32 and F64.
+pub(crate) fn tensor_f64(st: &SafeTensors<'_>, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| LelpError::corrupted(path, format!("missing tensor '{name}'")))?;
+    let shape = t.shape().to_vec();
+    let data = t.data();
+    let v = match t.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+        other => {
+            return Err(LelpError::corrupted(
+                path,
+                format!("tensor '{name}' has dtype {other:?}; expected F32 or F64"),
+            ));
+        }
+    };
+    Ok((shape, v))
+}
+
+/// An owned f64 tensor for writing.
+pub(crate) struct F64Tensor {
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+impl F64Tensor {
+    pub(crate) fn new(shape: Vec<usize>, values: &[f64]) -> Self {
+        let mut bytes = Vec::with_capacity(values.len() * 8);
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        Self { shape, bytes }
+    }
+}
+
+impl View for &F64Tensor {
+    fn dtype(&self) -> Dtype {
+        Dtype::F64
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Writes named f64 tensors with string metadata.
+pub(crate) fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, F64Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let items: Vec<(&str, &F64Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let bytes = safetensors::serialize(items, Some(metadata))
+        .map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+    std::fs::write(path, bytes).map_err(|e| LelpError::io(path, e))
+}

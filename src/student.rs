@@ -1,0 +1,341 @@
+//! Students: networks trained to imitate the teacher.
+//!
+//! A [`Student`] maps `[N, F]` inputs to logits (`C * S` of them for LELP,
+//! `C` otherwise) and an embedding (its last hidden layer, for feature KD).
+//! The class logits of a LELP student are `l_c = logsumexp_s z[c * S + s]`
+//! ([`class_logits`]), and its prediction is `argmax_c l_c`.
+//!
+//! Parameters are initialised from a seeded host RNG (uniform
+//! `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, PyTorch's default), so the same
+//! seed gives the same initial weights on every backend.
+
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LelpError, Result};
+use crate::teacher::LinearHead;
+use crate::util;
+
+/// A student's outputs for one batch.
+///
+/// # Shapes
+/// - `logits`: `[N, K]` (`K = C * S` for LELP, `C` otherwise)
+/// - `embedding`: `[N, e]`
+#[derive(Debug, Clone)]
+pub struct StudentOutput {
+    /// Output logits.
+    pub logits: Tensor<2>,
+    /// Last hidden layer.
+    pub embedding: Tensor<2>,
+}
+
+/// A trainable student network.
+///
+/// # Example
+/// ```
+/// use burn::prelude::*;
+/// use lelp::{MlpConfig, Student};
+/// let device = Device::default();
+/// let mlp = MlpConfig::new(64, vec![32], 10).with_seed(1).init(&device)?;
+/// let out = mlp.forward(Tensor::zeros([3, 64], &device));
+/// assert_eq!(out.logits.dims(), [3, 10]);
+/// assert_eq!(out.embedding.dims(), [3, 32]);
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+pub trait Student: Module {
+    /// Logits and embedding for `[N, F]` inputs.
+    fn forward(&self, x: Tensor<2>) -> StudentOutput;
+    /// Output width `K`.
+    fn num_outputs(&self) -> usize;
+    /// Embedding width `e`.
+    fn embedding_dim(&self) -> usize;
+}
+
+/// Class logits from `C * S` subclass logits: `l_c = logsumexp_s z[c*S+s]`.
+/// With `S = 1` this is the identity.
+///
+/// # Shapes
+/// - `z`: `[N, C*S]` -> `[N, C]`
+pub fn class_logits(z: Tensor<2>, num_classes: usize, subclasses: usize) -> Tensor<2> {
+    if subclasses == 1 {
+        return z;
+    }
+    let [n, _] = z.dims();
+    let z3 = z.reshape([n, num_classes, subclasses]);
+    let m = z3.clone().max_dim(2).detach(); // [n, c, 1]
+    ((z3 - m.clone()).exp().sum_dim(2).log() + m).reshape([n, num_classes])
+}
+
+fn uniform_param<const D: usize>(shape: [usize; D], fan_in: usize, rng: &mut StdRng, device: &Device) -> Param<Tensor<D>> {
+    let k = 1.0 / (fan_in as f32).sqrt();
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-k..k)).collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), device))
+}
+
+fn linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
+    Linear {
+        weight: uniform_param([d_in, d_out], d_in, rng, device),
+        bias: Some(uniform_param([d_out], d_in, rng, device)),
+    }
+}
+
+/// Configuration of an [`Mlp`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    /// Input features `F`.
+    pub input: usize,
+    /// Hidden widths; the last is the embedding width.
+    pub hidden: Vec<usize>,
+    /// Outputs `K`.
+    pub outputs: usize,
+    /// Initialisation seed.
+    pub seed: u64,
+}
+
+impl MlpConfig {
+    /// An MLP `input -> hidden... -> outputs` with ReLU, seed 0.
+    pub fn new(input: usize, hidden: Vec<usize>, outputs: usize) -> Self {
+        Self {
+            input,
+            hidden,
+            outputs,
+            seed: 0,
+        }
+    }
+    /// Sets the initialisation seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Sets the output width.
+    pub fn with_outputs(mut self, outputs: usize) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a zero width or no hidden layer.
+    pub fn init(&self, device: &Device) -> Result<Mlp> {
+        if self.hidden.is_empty() || self.input == 0 || self.outputs == 0 || self.hidden.contains(&0) {
+            return Err(LelpError::InvalidParameter {
+                name: "MlpConfig",
+                value: format!("{self:?}"),
+                reason: "needs input, outputs and at least one hidden layer, all > 0",
+            });
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut layers = Vec::new();
+        let mut prev = self.input;
+        for &h in &self.hidden {
+            layers.push(linear(prev, h, &mut rng, device));
+            prev = h;
+        }
+        let head = linear(prev, self.outputs, &mut rng, device);
+        Ok(Mlp {
+            layers,
+            head,
+            outputs: self.outputs,
+            embedding_dim: prev,
+        })
+    }
+}
+
+/// A multi-layer perceptron with ReLU hidden layers and a linear head.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+    head: Linear,
+    outputs: usize,
+    embedding_dim: usize,
+}
+
+impl Mlp {
+    /// The linear head as a [`LinearHead`] (`W [K, e]`, `b [K]`), for use
+    /// as a teacher.
+    ///
+    /// # Errors
+    /// [`LelpError::Backend`] when the weights cannot be read.
+    pub fn linear_head(&self) -> Result<LinearHead> {
+        linear_head(&self.head)
+    }
+}
+
+fn linear_head(head: &Linear) -> Result<LinearHead> {
+    let w = head.weight.val(); // [e, K]
+    let [e, k] = w.dims();
+    let wt = util::to_host_f32(w.transpose())?; // [K, e]
+    let b = match &head.bias {
+        Some(b) => util::to_host_f32(b.val())?,
+        None => vec![0.0; k],
+    };
+    debug_assert_eq!(wt.len(), e * k);
+    LinearHead::new(wt, b, k)
+}
+
+impl Student for Mlp {
+    fn forward(&self, x: Tensor<2>) -> StudentOutput {
+        let mut h = x;
+        for l in &self.layers {
+            h = relu(l.forward(h));
+        }
+        StudentOutput {
+            logits: self.head.forward(h.clone()),
+            embedding: h,
+        }
+    }
+    fn num_outputs(&self) -> usize {
+        self.outputs
+    }
+    fn embedding_dim(&self) -> usize {
+        self.embedding_dim
+    }
+}
+
+/// Configuration of a [`Cnn`]: two 3x3 conv + ReLU + 2x2 max-pool blocks,
+/// a hidden linear layer (the embedding) and a linear head, for
+/// single-channel `H x W` images given as flattened `[N, H*W]` rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CnnConfig {
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Channels of the two conv blocks.
+    pub channels: [usize; 2],
+    /// Embedding width.
+    pub hidden: usize,
+    /// Outputs `K`.
+    pub outputs: usize,
+    /// Initialisation seed.
+    pub seed: u64,
+}
+
+impl CnnConfig {
+    /// A CNN for `height x width` images with 16/32 channels and a 64-wide
+    /// embedding.
+    pub fn new(height: usize, width: usize, outputs: usize) -> Self {
+        Self {
+            height,
+            width,
+            channels: [16, 32],
+            hidden: 64,
+            outputs,
+            seed: 0,
+        }
+    }
+    /// Sets the conv channels.
+    pub fn with_channels(mut self, channels: [usize; 2]) -> Self {
+        self.channels = channels;
+        self
+    }
+    /// Sets the embedding width.
+    pub fn with_hidden(mut self, hidden: usize) -> Self {
+        self.hidden = hidden;
+        self
+    }
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Sets the output width.
+    pub fn with_outputs(mut self, outputs: usize) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for images smaller than 4x4 or zero
+    /// widths.
+    pub fn init(&self, device: &Device) -> Result<Cnn> {
+        if self.height < 4 || self.width < 4 || self.outputs == 0 || self.hidden == 0 || self.channels.contains(&0) {
+            return Err(LelpError::InvalidParameter {
+                name: "CnnConfig",
+                value: format!("{self:?}"),
+                reason: "images need at least 4x4 pixels and all widths must be > 0",
+            });
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let conv = |cin: usize, cout: usize, rng: &mut StdRng| {
+            let mut c: Conv2d = Conv2dConfig::new([cin, cout], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device);
+            c.weight = uniform_param([cout, cin, 3, 3], cin * 9, rng, device);
+            c.bias = Some(uniform_param([cout], cin * 9, rng, device));
+            c
+        };
+        let conv1 = conv(1, self.channels[0], &mut rng);
+        let conv2 = conv(self.channels[0], self.channels[1], &mut rng);
+        let flat = self.channels[1] * (self.height / 4) * (self.width / 4);
+        let fc = linear(flat, self.hidden, &mut rng, device);
+        let head = linear(self.hidden, self.outputs, &mut rng, device);
+        Ok(Cnn {
+            conv1,
+            conv2,
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            fc,
+            head,
+            height: self.height,
+            width: self.width,
+            outputs: self.outputs,
+            hidden: self.hidden,
+        })
+    }
+}
+
+/// A small CNN for single-channel images (see [`CnnConfig`]).
+#[derive(Module, Debug)]
+pub struct Cnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    fc: Linear,
+    head: Linear,
+    height: usize,
+    width: usize,
+    outputs: usize,
+    hidden: usize,
+}
+
+impl Cnn {
+    /// The linear head as a [`LinearHead`], for use as a teacher.
+    ///
+    /// # Errors
+    /// [`LelpError::Backend`] when the weights cannot be read.
+    pub fn linear_head(&self) -> Result<LinearHead> {
+        linear_head(&self.head)
+    }
+}
+
+impl Student for Cnn {
+    fn forward(&self, x: Tensor<2>) -> StudentOutput {
+        let [n, _] = x.dims();
+        let img = x.reshape([n, 1, self.height, self.width]);
+        let h = self.pool.forward(relu(self.conv1.forward(img)));
+        let h = self.pool.forward(relu(self.conv2.forward(h)));
+        let [_, c, hh, ww] = h.dims();
+        let e = relu(self.fc.forward(h.reshape([n, c * hh * ww])));
+        StudentOutput {
+            logits: self.head.forward(e.clone()),
+            embedding: e,
+        }
+    }
+    fn num_outputs(&self) -> usize {
+        self.outputs
+    }
+    fn embedding_dim(&self) -> usize {
+        self.hidden
+    }
+}
