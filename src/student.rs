@@ -49,7 +49,7 @@ pub struct StudentOutput {
 /// assert_eq!(out.embedding.dims(), [3, 32]);
 /// # Ok::<(), lelp::LelpError>(())
 /// ```
-pub trait Student: Module {
+pub trait Student: Module + burn::module::ModuleDisplay {
     /// Logits and embedding for `[N, F]` inputs.
     fn forward(&self, x: Tensor<2>) -> StudentOutput;
     /// Output width `K`.
