@@ -18,25 +18,35 @@ pub(crate) fn read_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeT
         });
     }
     let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    if header > bytes.len().saturating_sub(8) && header < (1 << 27) {
+    if header > bytes.len().saturating_sub(8) {
         return Err(LelpError::Truncated {
             path: path.to_path_buf(),
             expected: 8 + header,
             found: bytes.len(),
         });
     }
-    SafeTensors::deserialize(bytes).map_err(|e| {
-        let msg = e.to_string();
-        if msg.contains("MetadataIncompleteBuffer") || msg.to_lowercase().contains("incomplete") {
-            LelpError::Truncated {
-                path: path.to_path_buf(),
-                expected: 0,
-                found: bytes.len(),
-            }
-        } else {
-            LelpError::corrupted(path, msg)
-        }
-    })
+    // the data length promised by the header: the largest end offset
+    let header_json: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header])
+        .map_err(|e| LelpError::corrupted(path, format!("bad safetensors header: {e}")))?;
+    let data_len = header_json
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| k.as_str() != "__metadata__")
+                .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0) as usize;
+    let expected = 8 + header + data_len;
+    if bytes.len() < expected {
+        return Err(LelpError::Truncated {
+            path: path.to_path_buf(),
+            expected,
+            found: bytes.len(),
+        });
+    }
+    SafeTensors::deserialize(bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))
 }
 
 /// Reads a named tensor as `(shape, f32 values)`; accepts F32 and F64.

@@ -30,7 +30,8 @@ def reference(emb, labels, W, b, S, null_space, centre, tau, beta):
     W64 = W.astype(np.float64)
     C, d = W64.shape
     if null_space:
-        P = np.eye(d) - W64.T @ np.linalg.pinv(W64 @ W64.T) @ W64
+        # same cutoff as lelp: singular values below 1e-12 * max are dropped
+        P = np.eye(d) - W64.T @ np.linalg.pinv(W64 @ W64.T, rtol=1e-12, hermitian=True) @ W64
     else:
         P = np.eye(d)
     hp = h @ P.T

@@ -1,0 +1,47 @@
+//! Shared test helpers: the device under test and reference-file loading.
+#![allow(dead_code)]
+
+use burn::prelude::*;
+use lelp::npy::NpyArray;
+
+/// The device named by `LELP_TEST_DEVICE` (flex when unset).
+pub fn device() -> Device {
+    lelp::device_from_env("LELP_TEST_DEVICE").expect("LELP_TEST_DEVICE names a device this build supports")
+}
+
+/// Path of a reference file under tests/data.
+pub fn data_path(case: &str, file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(case).join(file)
+}
+
+/// Loads a reference array as (shape, f64 values).
+pub fn load(case: &str, file: &str) -> (Vec<usize>, Vec<f64>) {
+    let a = NpyArray::read(data_path(case, file)).unwrap();
+    (a.shape.clone(), a.to_f64())
+}
+
+/// Asserts `|a - b| <= rel * max(|b|, floor)` elementwise.
+pub fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, floor: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = rel * w.abs().max(floor);
+        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, want {w} (tol {tol})");
+    }
+}
+
+/// Reads a tensor back as f64.
+pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
+}
+
+/// A fresh temporary directory.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lelp-test-{name}-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}

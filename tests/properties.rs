@@ -1,0 +1,190 @@
+//! Properties of the fit and the targets that must hold for any data:
+//! orthonormal bases, an idempotent projector with `P W^T = 0`, targets
+//! that are non-negative and sum to 1, `sum_s q_cs = p_c`, LELP with `S =
+//! 1` equal to vanilla KD, rotations that keep the subspace.
+
+mod common;
+
+use burn::prelude::*;
+use common::{device, host};
+use lelp::{
+    Dataset, LabelerInput, LelpLabeler, LinearHead, PcaFinder, PrecomputedTeacher, PseudoLabeler,
+    RandomProjectionFinder, SoftmaxLabeler, SubspaceFinder, TeacherEncoder,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Digits as 64-d "embeddings", 10 classes, and a seeded random head.
+fn digits_setup(seed: u64, classes: usize) -> (Tensor<2>, Vec<usize>, LinearHead) {
+    let device = device();
+    let data = Dataset::uci_digits();
+    let map: Vec<usize> = (0..10).map(|d| d % classes).collect();
+    let data = data.relabel(&map, classes).unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let w: Vec<f32> = (0..classes * 64).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let b: Vec<f32> = (0..classes).map(|_| rng.random_range(-0.5..0.5)).collect();
+    (data.features_tensor(&device), data.labels().to_vec(), LinearHead::new(w, b, classes).unwrap())
+}
+
+fn gram(u: &[f64], d: usize, s: usize) -> Vec<f64> {
+    let mut g = vec![0.0; s * s];
+    for i in 0..s {
+        for j in 0..s {
+            g[i * s + j] = (0..d).map(|k| u[k * s + i] * u[k * s + j]).sum();
+        }
+    }
+    g
+}
+
+#[test]
+fn bases_are_orthonormal_for_pca_and_random_projections() {
+    for (classes, s) in [(2usize, 1usize), (2, 8), (3, 4), (5, 2)] {
+        let (x, y, head) = digits_setup(classes as u64, classes);
+        for fit in [
+            PcaFinder::new(s).with_null_space(true).with_seed(7).fit_tensor(x.clone(), &y, classes, Some(&head), 500).unwrap(),
+            RandomProjectionFinder::new(s).with_null_space(true).fit_tensor(x.clone(), &y, classes, Some(&head), 500).unwrap(),
+        ] {
+            for c in 0..classes {
+                let g = gram(fit.basis(c), 64, s);
+                for i in 0..s {
+                    for j in 0..s {
+                        let e = if i == j { 1.0 } else { 0.0 };
+                        assert!((g[i * s + j] - e).abs() < 1e-9, "C={classes} S={s} class {c}: U^T U[{i},{j}] = {}", g[i * s + j]);
+                    }
+                }
+                for w in fit.eigenvalues(c).windows(2).filter(|_| fit.config().kind == lelp::SubspaceKind::Pca) {
+                    assert!(w[0] >= w[1], "eigenvalues descending");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn projector_is_idempotent_and_annihilates_the_head() {
+    for classes in [2usize, 3, 5] {
+        let (x, y, head) = digits_setup(11 + classes as u64, classes);
+        let fit = PcaFinder::new(2).with_null_space(true).fit_tensor(x, &y, classes, Some(&head), 700).unwrap();
+        let p = fit.projector().unwrap();
+        let d = 64;
+        for i in 0..d {
+            for j in 0..d {
+                let pp: f64 = (0..d).map(|k| p[i * d + k] * p[k * d + j]).sum();
+                assert!((pp - p[i * d + j]).abs() < 1e-9, "P^2 = P");
+                assert!((p[i * d + j] - p[j * d + i]).abs() < 1e-12, "P symmetric");
+            }
+            for c in 0..classes {
+                let pw: f64 = (0..d).map(|k| p[i * d + k] * head.weight()[c * d + k] as f64).sum();
+                assert!(pw.abs() < 1e-6, "P W^T = 0, got {pw}");
+            }
+        }
+        // the fitted directions lie in the null space: W u = 0
+        for c in 0..classes {
+            let u = fit.basis(c);
+            for r in 0..classes {
+                for k in 0..2 {
+                    let wu: f64 = (0..d).map(|i| head.weight()[r * d + i] as f64 * u[i * 2 + k]).sum();
+                    assert!(wu.abs() < 1e-5, "W u = {wu}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn targets_are_distributions_that_keep_the_class_probabilities() {
+    let device = device();
+    for (classes, s, beta, tau) in [(2usize, 5usize, 0.3, 2.0), (3, 4, 1.0, 1.0), (5, 2, 0.05, 4.0)] {
+        let (x, y, head) = digits_setup(3, classes);
+        let fit = PcaFinder::new(s).with_null_space(true).with_seed(1).fit_tensor(x.clone(), &y, classes, Some(&head), 1000).unwrap();
+        let out = PrecomputedTeacher::new(head).forward(x).unwrap();
+        let t = LelpLabeler::new(fit, beta, tau).targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone())).unwrap();
+        let q = host(t.probs());
+        let p = host(burn::tensor::activation::softmax(out.logits.div_scalar(tau), 1));
+        let n = y.len();
+        for r in 0..n {
+            let row = &q[r * classes * s..(r + 1) * classes * s];
+            assert!(row.iter().all(|&v| v >= 0.0));
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+            for c in 0..classes {
+                let sc: f64 = row[c * s..(c + 1) * s].iter().sum();
+                assert!((sc - p[r * classes + c]).abs() < 1e-5, "sum_s q[{r},{c},s] = {sc} vs p = {}", p[r * classes + c]);
+            }
+        }
+        let _ = device.clone();
+    }
+}
+
+#[test]
+fn lelp_with_one_subclass_equals_vanilla_kd_exactly() {
+    let (x, y, head) = digits_setup(5, 2);
+    for rotate in [false, true] {
+        let fit = PcaFinder::new(1).with_null_space(true).with_rotation(rotate).fit_tensor(x.clone(), &y, 2, Some(&head), 600).unwrap();
+        let out = PrecomputedTeacher::new(head.clone()).forward(x.clone()).unwrap();
+        let lelp = LelpLabeler::new(fit, 0.3, 2.0).targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone())).unwrap();
+        let kd = SoftmaxLabeler::new(2, 2.0).targets(LabelerInput::new(out.embeddings, out.logits)).unwrap();
+        assert_eq!(host(lelp.probs()), host(kd.probs()), "S = 1 targets equal KD's bit for bit");
+    }
+}
+
+#[test]
+fn rotation_keeps_the_subspace_and_changes_the_basis() {
+    let (x, y, head) = digits_setup(8, 2);
+    let s = 4;
+    let plain = PcaFinder::new(s).with_rotation(false).fit_tensor(x.clone(), &y, 2, Some(&head), 900).unwrap();
+    let rotated = PcaFinder::new(s).with_rotation(true).with_seed(3).fit_tensor(x.clone(), &y, 2, Some(&head), 900).unwrap();
+    let again = PcaFinder::new(s).with_rotation(true).with_seed(3).fit_tensor(x, &y, 2, Some(&head), 900).unwrap();
+    assert_eq!(rotated, again, "seeded rotations are reproducible");
+    let d = 64;
+    for c in 0..2 {
+        // same projector U U^T = V V^T
+        let (u, v) = (rotated.basis(c), plain.basis(c));
+        for i in 0..d {
+            for j in 0..d {
+                let uu: f64 = (0..s).map(|k| u[i * s + k] * u[j * s + k]).sum();
+                let vv: f64 = (0..s).map(|k| v[i * s + k] * v[j * s + k]).sum();
+                assert!((uu - vv).abs() < 1e-9);
+            }
+        }
+        assert!(u.iter().zip(v).any(|(a, b)| (a - b).abs() > 1e-3), "the basis itself changed");
+        // unrotated basis recovers V
+        let back = rotated.unrotated_basis(c);
+        for (a, b) in back.iter().zip(v) {
+            assert!((a - b).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn streaming_fit_is_independent_of_batch_size() {
+    let (x, y, head) = digits_setup(2, 3);
+    let a = PcaFinder::new(3).with_null_space(true).fit_tensor(x.clone(), &y, 3, Some(&head), 1797).unwrap();
+    let b = PcaFinder::new(3).with_null_space(true).fit_tensor(x, &y, 3, Some(&head), 37).unwrap();
+    for c in 0..3 {
+        for (p, q) in a.mean(c).iter().zip(b.mean(c)) {
+            assert!((p - q).abs() < 1e-6);
+        }
+        for (p, q) in a.eigenvalues(c).iter().zip(b.eigenvalues(c)) {
+            assert!((p - q).abs() < 1e-5 * p.abs().max(1e-3));
+        }
+        for (p, q) in a.basis(c).iter().zip(b.basis(c)) {
+            assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn sigmoid_teacher_maps_to_two_logits() {
+    let device = device();
+    let head = LinearHead::new(vec![1.0, -2.0, 0.5], vec![0.25], 1).unwrap();
+    assert_eq!(head.num_classes(), 2);
+    let teacher = PrecomputedTeacher::new(head);
+    let h = Tensor::<2>::from_floats([[1.0, 1.0, 2.0], [0.0, -1.0, 0.0]], &device);
+    let out = teacher.forward(h.clone()).unwrap();
+    let z = host(out.logits);
+    // z = w.h + b: row 0: 1 - 2 + 1 + 0.25 = 0.25; row 1: 2 + 0.25 = 2.25
+    assert_eq!(z, vec![0.0, 0.25, 0.0, 2.25]);
+    // a raw 1-column logit tensor is mapped too
+    let o = lelp::TeacherOutput::new(h, Tensor::<2>::from_floats([[3.0], [-1.0]], &device)).unwrap();
+    assert_eq!(host(o.logits), vec![0.0, 3.0, 0.0, -1.0]);
+}
