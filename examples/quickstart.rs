@@ -13,10 +13,12 @@
 use std::time::Instant;
 
 use lelp::pipeline::{Arch, distil_and_score, mean_std, train_network};
-use lelp::{DistillConfig, Dataset, LelpOptions, Method, OracleLabeler, TeacherEncoder};
+use lelp::{Dataset, DistillConfig, LelpOptions, Method, OracleLabeler, TeacherEncoder};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,7 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let teacher_arch = Arch::Mlp { hidden: vec![256, 128] };
     let student_arch = Arch::Mlp { hidden: vec![16, 16] };
     let teacher_cfg = DistillConfig::new(30, 1e-3).with_batch_size(64).with_progress(false);
-    let student_cfg = DistillConfig::new(epochs, 3e-3).with_batch_size(32).with_progress(false);
+    let student_cfg = DistillConfig::new(epochs, 3e-3)
+        .with_batch_size(32)
+        .with_progress(false);
 
     let methods = |seed: u64| {
         let mut lelp = LelpOptions::new(subclasses);
@@ -88,7 +92,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n| method | test accuracy (%) |");
     println!("|---|---|");
     let (m, s) = mean_std(&teacher_scores);
-    println!("| teacher (MLP 64-256-128, full train split) | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
+    println!(
+        "| teacher (MLP 64-256-128, full train split) | {:.1} ± {:.1} |",
+        100.0 * m,
+        100.0 * s
+    );
     for (name, sc) in names.iter().zip(&scores) {
         let (m, s) = mean_std(sc);
         println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);

@@ -49,7 +49,11 @@ impl Dataset {
             });
         }
         if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= num_classes) {
-            return Err(LelpError::LabelOutOfRange { label, row, num_classes });
+            return Err(LelpError::LabelOutOfRange {
+                label,
+                row,
+                num_classes,
+            });
         }
         util::check_finite_host(&features, num_features, "features")?;
         Ok(Self {
@@ -311,7 +315,12 @@ mod tests {
         assert!(d.features().iter().all(|&v| (0.0..=1.0).contains(&v)));
         let p = d.parity().unwrap();
         assert_eq!(p.num_classes(), 2);
-        assert!(p.labels().iter().zip(p.fine_labels().unwrap()).all(|(&c, &f)| c == f % 2));
+        assert!(
+            p.labels()
+                .iter()
+                .zip(p.fine_labels().unwrap())
+                .all(|(&c, &f)| c == f % 2)
+        );
     }
 
     #[test]

@@ -12,9 +12,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::nn::Linear;
+use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
-use burn::optim::decay::WeightDecayConfig;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -151,7 +151,11 @@ impl DistillConfig {
         match self.schedule {
             LrSchedule::Constant => self.lr,
             LrSchedule::Cosine { final_fraction } => {
-                let t = if self.epochs > 1 { epoch as f64 / (self.epochs - 1) as f64 } else { 0.0 };
+                let t = if self.epochs > 1 {
+                    epoch as f64 / (self.epochs - 1) as f64
+                } else {
+                    0.0
+                };
                 let f = final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
                 self.lr * f
             }
@@ -368,8 +372,14 @@ impl Distiller {
             onehot[i * c + l] = 1.0;
         }
         let y = util::matrix(onehot, n, c, &device);
-        let lt = targets.log_targets.as_ref().map(|t| t.clone().to_device(&device).detach());
-        let tf = targets.teacher_features.as_ref().map(|t| t.clone().to_device(&device).detach());
+        let lt = targets
+            .log_targets
+            .as_ref()
+            .map(|t| t.clone().to_device(&device).detach());
+        let tf = targets
+            .teacher_features
+            .as_ref()
+            .map(|t| t.clone().to_device(&device).detach());
 
         // resume
         let mut start_epoch = 0;
@@ -396,8 +406,7 @@ impl Distiller {
 
         let batches = n.div_ceil(cfg.batch_size);
         let mut stopped_early = false;
-        let mut ran = 0usize;
-        for epoch in start_epoch..cfg.epochs {
+        for (ran, epoch) in (start_epoch..cfg.epochs).enumerate() {
             if let Some(stop) = self.stop_after
                 && ran >= stop
             {
@@ -437,11 +446,20 @@ impl Distiller {
                     });
                 }
                 loss_sum += lv * chunk.len() as f64;
-                correct += count_correct(class_logits(out.logits.detach(), c, targets.subclasses), &yb_labels(train, chunk))?;
+                correct += count_correct(
+                    class_logits(out.logits.detach(), c, targets.subclasses),
+                    &yb_labels(train, chunk),
+                )?;
                 let grads = GradientsParams::from_grads(l.backward(), &model);
                 model = optim.step(lr, model, grads);
                 if cfg.progress {
-                    progress_line(epoch + 1, cfg.epochs, bi + 1, batches, loss_sum / ((bi * cfg.batch_size + chunk.len()) as f64));
+                    progress_line(
+                        epoch + 1,
+                        cfg.epochs,
+                        bi + 1,
+                        batches,
+                        loss_sum / ((bi * cfg.batch_size + chunk.len()) as f64),
+                    );
                 }
             }
             let mut report = EpochReport {
@@ -453,7 +471,12 @@ impl Distiller {
                 valid_accuracy: None,
             };
             if let Some(v) = valid {
-                let (vl, va) = evaluate(&model.student.valid(), v, targets.subclasses, &device.clone().without_autodiff())?;
+                let (vl, va) = evaluate(
+                    &model.student.valid(),
+                    v,
+                    targets.subclasses,
+                    &device.clone().without_autodiff(),
+                )?;
                 report.valid_loss = Some(vl);
                 report.valid_accuracy = Some(va);
                 if best.is_none_or(|(b, _)| va > b) {
@@ -483,7 +506,6 @@ impl Distiller {
                 );
             }
             history.push(report);
-            ran += 1;
             if let Some(dir) = &self.checkpoint_dir {
                 self.save_checkpoint(dir, &model, &optim, epoch + 1, &history, best)?;
             }
@@ -532,7 +554,8 @@ impl Distiller {
         };
         let sp = dir.join("state.json");
         let tmp = dir.join("state.json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&st).expect("state serialises")).map_err(|e| LelpError::io(&tmp, e))?;
+        std::fs::write(&tmp, serde_json::to_string_pretty(&st).expect("state serialises"))
+            .map_err(|e| LelpError::io(&tmp, e))?;
         std::fs::rename(&tmp, &sp).map_err(|e| LelpError::io(&sp, e))
     }
 
@@ -562,7 +585,11 @@ impl Distiller {
         if st.num_params != model.num_params() {
             return Err(LelpError::CheckpointMismatch {
                 path: dir.to_path_buf(),
-                reason: format!("model has {} parameters, checkpoint {}", model.num_params(), st.num_params),
+                reason: format!(
+                    "model has {} parameters, checkpoint {}",
+                    model.num_params(),
+                    st.num_params
+                ),
             });
         }
         let mp = dir.join("model.bpk");
@@ -623,7 +650,7 @@ pub fn predict<S: Student>(student: &S, data: &Dataset, subclasses: usize, devic
     let mut out = Vec::with_capacity(n);
     for s in (0..n).step_by(512) {
         let e = (s + 512).min(n);
-        let z = class_logits(student.forward(x.clone().slice([s..e])).logits, c, subclasses);
+        let z = class_logits(student.forward(x.clone().narrow(0, s, e - s)).logits, c, subclasses);
         out.extend(util::to_host_f32(z.argmax(1).float())?.into_iter().map(|v| v as usize));
     }
     Ok(out)
@@ -646,7 +673,7 @@ pub fn evaluate<S: Student>(student: &S, data: &Dataset, subclasses: usize, devi
         for (i, &l) in labels.iter().enumerate() {
             oh[i * c + l] = 1.0;
         }
-        let z = class_logits(student.forward(x.clone().slice([s..e])).logits, c, subclasses);
+        let z = class_logits(student.forward(x.clone().narrow(0, s, e - s)).logits, c, subclasses);
         let ce = loss::cross_entropy(z.clone(), util::matrix(oh, e - s, c, device));
         loss_sum += util::to_host_f32(ce)?[0] as f64 * (e - s) as f64;
         correct += count_correct(z, labels)?;

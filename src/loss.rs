@@ -20,7 +20,10 @@ use crate::student::class_logits;
 /// - `class_logits`: `[N, C]`; `one_hot`: `[N, C]` -> scalar `[1]`
 pub fn cross_entropy(class_logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
     let [n, _] = class_logits.dims();
-    (log_softmax(class_logits, 1) * one_hot).sum().neg().div_scalar(n as f64)
+    (log_softmax(class_logits, 1) * one_hot)
+        .sum()
+        .neg()
+        .div_scalar(n as f64)
 }
 
 /// Mean `KL(q || softmax(z / tau))` over the batch, from `log q`.

@@ -164,7 +164,12 @@ impl Method {
     }
 
     /// Any pseudo-labeler with the soft-target loss.
-    pub fn custom(name: impl Into<String>, labeler: Arc<dyn PseudoLabeler + Send + Sync>, tau: f64, alpha: f64) -> Self {
+    pub fn custom(
+        name: impl Into<String>,
+        labeler: Arc<dyn PseudoLabeler + Send + Sync>,
+        tau: f64,
+        alpha: f64,
+    ) -> Self {
         Self {
             name: name.into(),
             targets: Targets::Custom(labeler),
@@ -219,7 +224,12 @@ impl Method {
     /// # Errors
     /// [`LelpError::InvalidParameter`] when a teacher is needed and
     /// missing, plus the errors of the subspace fit and labelers.
-    pub fn prepare(&self, data: &Dataset, teacher: Option<&TeacherOutput>, head: Option<&LinearHead>) -> Result<PreparedTargets> {
+    pub fn prepare(
+        &self,
+        data: &Dataset,
+        teacher: Option<&TeacherOutput>,
+        head: Option<&LinearHead>,
+    ) -> Result<PreparedTargets> {
         if !(0.0..=1.0).contains(&self.alpha) {
             return Err(LelpError::InvalidParameter {
                 name: "alpha",

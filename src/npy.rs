@@ -109,10 +109,7 @@ impl NpyArray {
                 )
             }
             v => {
-                return Err(LelpError::corrupted(
-                    path,
-                    format!("unsupported .npy version {v}"),
-                ));
+                return Err(LelpError::corrupted(path, format!("unsupported .npy version {v}")));
             }
         };
         let data_start = start + header_len;
@@ -125,19 +122,17 @@ impl NpyArray {
         }
         let header = std::str::from_utf8(&bytes[start..data_start])
             .map_err(|_| LelpError::corrupted(&path, "header is not UTF-8"))?;
-        let descr = dict_value(header, "descr")
-            .ok_or_else(|| LelpError::corrupted(&path, "header has no 'descr'"))?;
+        let descr = dict_value(header, "descr").ok_or_else(|| LelpError::corrupted(&path, "header has no 'descr'"))?;
         let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-        let dtype = NpyDtype::parse(descr).ok_or_else(|| {
-            LelpError::corrupted(&path, format!("unsupported dtype '{descr}'"))
-        })?;
+        let dtype = NpyDtype::parse(descr)
+            .ok_or_else(|| LelpError::corrupted(&path, format!("unsupported dtype '{descr}'")))?;
         let fortran = dict_value(header, "fortran_order")
             .ok_or_else(|| LelpError::corrupted(&path, "header has no 'fortran_order'"))?;
         if fortran.trim() != "False" {
             return Err(LelpError::corrupted(&path, "Fortran-order arrays are not supported"));
         }
-        let shape_str = dict_value(header, "shape")
-            .ok_or_else(|| LelpError::corrupted(&path, "header has no 'shape'"))?;
+        let shape_str =
+            dict_value(header, "shape").ok_or_else(|| LelpError::corrupted(&path, "header has no 'shape'"))?;
         let shape_str = shape_str.trim().trim_start_matches('(').trim_end_matches(')');
         let mut shape = Vec::new();
         for part in shape_str.split(',') {
@@ -145,9 +140,10 @@ impl NpyArray {
             if part.is_empty() {
                 continue;
             }
-            shape.push(part.parse::<usize>().map_err(|_| {
-                LelpError::corrupted(&path, format!("bad shape entry '{part}'"))
-            })?);
+            shape.push(
+                part.parse::<usize>()
+                    .map_err(|_| LelpError::corrupted(&path, format!("bad shape entry '{part}'")))?,
+            );
         }
         let count = shape
             .iter()
@@ -269,9 +265,8 @@ impl NpyArray {
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
-                usize::try_from(v).map_err(|_| {
-                    LelpError::corrupted(&self.path, format!("negative label {v} at row {i}"))
-                })
+                usize::try_from(v)
+                    .map_err(|_| LelpError::corrupted(&self.path, format!("negative label {v} at row {i}")))
             })
             .collect()
     }
@@ -283,7 +278,10 @@ impl NpyArray {
     /// [`LelpError::Corrupted`] for a 0-D array.
     pub fn matrix_shape(&self) -> Result<[usize; 2]> {
         match self.shape.as_slice() {
-            [] => Err(LelpError::corrupted(&self.path, "expected at least 1 axis, found a scalar")),
+            [] => Err(LelpError::corrupted(
+                &self.path,
+                "expected at least 1 axis, found a scalar",
+            )),
             [n] => Ok([*n, 1]),
             [n, rest @ ..] => Ok([*n, rest.iter().product()]),
         }
@@ -410,7 +408,10 @@ mod tests {
         // bad magic
         let mut bad = bytes.clone();
         bad[1] = b'X';
-        assert!(matches!(NpyArray::from_bytes(&bad, &p), Err(LelpError::Corrupted { .. })));
+        assert!(matches!(
+            NpyArray::from_bytes(&bad, &p),
+            Err(LelpError::Corrupted { .. })
+        ));
         // unsupported dtype
         let s = String::from_utf8_lossy(&bytes).replace("<f4", "<c8");
         assert!(matches!(

@@ -37,14 +37,16 @@ pub enum Network {
     /// An MLP.
     Mlp(Mlp),
     /// A CNN.
-    Cnn(Cnn),
+    Cnn(Box<Cnn>),
 }
 
 impl Arch {
     fn build(&self, data: &Dataset, outputs: usize, seed: u64, device: &Device) -> Result<Network> {
         match self {
             Arch::Mlp { hidden } => Ok(Network::Mlp(
-                MlpConfig::new(data.num_features(), hidden.clone(), outputs).with_seed(seed).init(device)?,
+                MlpConfig::new(data.num_features(), hidden.clone(), outputs)
+                    .with_seed(seed)
+                    .init(device)?,
             )),
             Arch::Cnn { channels, hidden } => {
                 let [h, w] = data.image_shape().ok_or(LelpError::InvalidParameter {
@@ -52,13 +54,13 @@ impl Arch {
                     value: "Cnn".into(),
                     reason: "a CNN needs image-shaped data (Dataset::with_image_shape)",
                 })?;
-                Ok(Network::Cnn(
+                Ok(Network::Cnn(Box::new(
                     CnnConfig::new(h, w, outputs)
                         .with_channels(*channels)
                         .with_hidden(*hidden)
                         .with_seed(seed)
                         .init(device)?,
-                ))
+                )))
             }
         }
     }
@@ -72,7 +74,7 @@ impl Network {
     pub fn accuracy(&self, data: &Dataset, subclasses: usize, device: &Device) -> Result<f64> {
         match self {
             Network::Mlp(m) => accuracy(m, data, subclasses, device),
-            Network::Cnn(m) => accuracy(m, data, subclasses, device),
+            Network::Cnn(m) => accuracy(m.as_ref(), data, subclasses, device),
         }
     }
 }
@@ -105,6 +107,7 @@ impl TeacherEncoder for Network {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fit_student<S: Student>(
     student: S,
     method: &Method,
@@ -125,14 +128,20 @@ fn fit_student<S: Student>(
 ///
 /// # Errors
 /// Those of [`Distiller::fit`].
-pub fn train_network(arch: &Arch, train: &Dataset, config: &DistillConfig, seed: u64, device: &Device) -> Result<Network> {
+pub fn train_network(
+    arch: &Arch,
+    train: &Dataset,
+    config: &DistillConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Network> {
     let ad = device.clone().autodiff();
     let net = arch.build(train, train.num_classes(), seed, &ad)?;
     let targets = Method::plain().prepare(train, None, None)?;
     let d = Distiller::new(config.clone().with_seed(seed));
     Ok(match net {
         Network::Mlp(m) => Network::Mlp(d.fit(m, train, &targets, None, device)?.student),
-        Network::Cnn(m) => Network::Cnn(d.fit(m, train, &targets, None, device)?.student),
+        Network::Cnn(m) => Network::Cnn(Box::new(d.fit(*m, train, &targets, None, device)?.student)),
     })
 }
 
@@ -159,7 +168,7 @@ pub fn distil_and_score(
     let config = config.clone().with_seed(seed);
     match arch.build(transfer, outputs, seed, &ad)? {
         Network::Mlp(m) => fit_student(m, method, transfer, teacher, head, test, &config, device),
-        Network::Cnn(m) => fit_student(m, method, transfer, teacher, head, test, &config, device),
+        Network::Cnn(m) => fit_student(*m, method, transfer, teacher, head, test, &config, device),
     }
 }
 

@@ -119,7 +119,6 @@ pub(crate) fn write_safetensors(
     metadata: HashMap<String, String>,
 ) -> Result<()> {
     let items: Vec<(&str, &F64Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let bytes = safetensors::serialize(items, Some(metadata))
-        .map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+    let bytes = safetensors::serialize(items, Some(metadata)).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
     std::fs::write(path, bytes).map_err(|e| LelpError::io(path, e))
 }

@@ -73,7 +73,12 @@ pub fn class_logits(z: Tensor<2>, num_classes: usize, subclasses: usize) -> Tens
     ((z3 - m.clone()).exp().sum_dim(2).log() + m).reshape([n, num_classes])
 }
 
-fn uniform_param<const D: usize>(shape: [usize; D], fan_in: usize, rng: &mut StdRng, device: &Device) -> Param<Tensor<D>> {
+fn uniform_param<const D: usize>(
+    shape: [usize; D],
+    fan_in: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Param<Tensor<D>> {
     let k = 1.0 / (fan_in as f32).sqrt();
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|_| rng.random_range(-k..k)).collect();

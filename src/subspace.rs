@@ -149,7 +149,9 @@ impl ClassMoments {
             return Ok(());
         }
         if d == 0 {
-            return Err(LelpError::EmptyData { what: "embeddings have zero columns" });
+            return Err(LelpError::EmptyData {
+                what: "embeddings have zero columns",
+            });
         }
         if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= self.num_classes) {
             return Err(LelpError::LabelOutOfRange {
@@ -345,7 +347,7 @@ pub trait SubspaceFinder {
         let bs = batch_size.max(1);
         let batches = (0..n).step_by(bs).map(|s| {
             let e = (s + bs).min(n);
-            (embeddings.clone().slice([s..e]), labels[s..e].to_vec())
+            (embeddings.clone().narrow(0, s, e - s), labels[s..e].to_vec())
         });
         self.fit(batches, num_classes, head)
     }
@@ -382,9 +384,13 @@ struct Prepared {
 fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) -> Result<Prepared> {
     cfg.validate()?;
     let c = m.num_classes();
-    let d = m.dim().ok_or(LelpError::EmptyData { what: "no embeddings were seen" })?;
+    let d = m.dim().ok_or(LelpError::EmptyData {
+        what: "no embeddings were seen",
+    })?;
     if m.rows() == 0 {
-        return Err(LelpError::EmptyData { what: "no embeddings were seen" });
+        return Err(LelpError::EmptyData {
+            what: "no embeddings were seen",
+        });
     }
     check_dims(cfg, d, head)?;
     let s = cfg.components;
@@ -752,7 +758,11 @@ impl Subspaces {
         let mut g = vec![0.0; d * k];
         let mut offset = vec![0.0; k];
         for class in 0..c {
-            let inv = if self.scales[class] > 1e-30 { 1.0 / self.scales[class] } else { 1.0 };
+            let inv = if self.scales[class] > 1e-30 {
+                1.0 / self.scales[class]
+            } else {
+                1.0
+            };
             let u = self.basis(class);
             let pu = match &self.projector {
                 Some(p) => linalg::matmul(p, u, d, d, s),
@@ -844,13 +854,12 @@ impl Subspaces {
                 supported: FORMAT_VERSION,
             });
         }
-        let m: Manifest =
-            serde_json::from_value(value).map_err(|e| LelpError::corrupted(&jp, e.to_string()))?;
+        let m: Manifest = serde_json::from_value(value).map_err(|e| LelpError::corrupted(&jp, e.to_string()))?;
         let tp = dir.join(TENSORS_NAME);
         let bytes = std::fs::read(&tp).map_err(|e| LelpError::io(&tp, e))?;
         let st = store::read_safetensors(&bytes, &tp)?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| LelpError::corrupted(&tp, e.to_string()))?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| LelpError::corrupted(&tp, e.to_string()))?;
         let file_version = meta
             .metadata()
             .as_ref()
@@ -886,7 +895,11 @@ impl Subspaces {
         let eigenvalues = get("eigenvalues", vec![c, s])?;
         let rotations = get("rotations", vec![c, s, s])?;
         let scales = get("scales", vec![c])?;
-        let projector = if m.has_projector { Some(get("projector", vec![d, d])?) } else { None };
+        let projector = if m.has_projector {
+            Some(get("projector", vec![d, d])?)
+        } else {
+            None
+        };
         let head = if m.has_head {
             let w = get("head_weight", vec![c, d])?;
             let b = get("head_bias", vec![c])?;

@@ -70,7 +70,7 @@ impl LinearHead {
                 got: bias.len(),
             });
         }
-        if weight.len() % num_classes != 0 {
+        if !weight.len().is_multiple_of(num_classes) {
             return Err(LelpError::DimensionMismatch {
                 what: "head weight length vs classes x dim",
                 expected: num_classes * (weight.len() / num_classes).max(1),
@@ -275,7 +275,7 @@ pub trait TeacherEncoder {
         let mut start = 0;
         while start < n {
             let end = (start + bs).min(n);
-            let out = self.forward(inputs.clone().slice([start..end]))?;
+            let out = self.forward(inputs.clone().narrow(0, start, end - start))?;
             embs.push(out.embeddings);
             logits.push(out.logits);
             start = end;
@@ -346,7 +346,9 @@ pub fn load_embeddings_npy(path: impl AsRef<Path>, device: &Device) -> Result<Te
     let a = NpyArray::read(path)?;
     let [n, d] = a.matrix_shape()?;
     if n == 0 || d == 0 {
-        return Err(LelpError::EmptyData { what: "embeddings file" });
+        return Err(LelpError::EmptyData {
+            what: "embeddings file",
+        });
     }
     let v = a.to_f32();
     util::check_finite_host(&v, d, "embeddings")?;

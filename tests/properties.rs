@@ -23,7 +23,11 @@ fn digits_setup(seed: u64, classes: usize) -> (Tensor<2>, Vec<usize>, LinearHead
     let mut rng = StdRng::seed_from_u64(seed);
     let w: Vec<f32> = (0..classes * 64).map(|_| rng.random_range(-1.0..1.0)).collect();
     let b: Vec<f32> = (0..classes).map(|_| rng.random_range(-0.5..0.5)).collect();
-    (data.features_tensor(&device), data.labels().to_vec(), LinearHead::new(w, b, classes).unwrap())
+    (
+        data.features_tensor(&device),
+        data.labels().to_vec(),
+        LinearHead::new(w, b, classes).unwrap(),
+    )
 }
 
 fn gram(u: &[f64], d: usize, s: usize) -> Vec<f64> {
@@ -41,18 +45,33 @@ fn bases_are_orthonormal_for_pca_and_random_projections() {
     for (classes, s) in [(2usize, 1usize), (2, 8), (3, 4), (5, 2)] {
         let (x, y, head) = digits_setup(classes as u64, classes);
         for fit in [
-            PcaFinder::new(s).with_null_space(true).with_seed(7).fit_tensor(x.clone(), &y, classes, Some(&head), 500).unwrap(),
-            RandomProjectionFinder::new(s).with_null_space(true).fit_tensor(x.clone(), &y, classes, Some(&head), 500).unwrap(),
+            PcaFinder::new(s)
+                .with_null_space(true)
+                .with_seed(7)
+                .fit_tensor(x.clone(), &y, classes, Some(&head), 500)
+                .unwrap(),
+            RandomProjectionFinder::new(s)
+                .with_null_space(true)
+                .fit_tensor(x.clone(), &y, classes, Some(&head), 500)
+                .unwrap(),
         ] {
             for c in 0..classes {
                 let g = gram(fit.basis(c), 64, s);
                 for i in 0..s {
                     for j in 0..s {
                         let e = if i == j { 1.0 } else { 0.0 };
-                        assert!((g[i * s + j] - e).abs() < 1e-9, "C={classes} S={s} class {c}: U^T U[{i},{j}] = {}", g[i * s + j]);
+                        assert!(
+                            (g[i * s + j] - e).abs() < 1e-9,
+                            "C={classes} S={s} class {c}: U^T U[{i},{j}] = {}",
+                            g[i * s + j]
+                        );
                     }
                 }
-                for w in fit.eigenvalues(c).windows(2).filter(|_| fit.config().kind == lelp::SubspaceKind::Pca) {
+                for w in fit
+                    .eigenvalues(c)
+                    .windows(2)
+                    .filter(|_| fit.config().kind == lelp::SubspaceKind::Pca)
+                {
                     assert!(w[0] >= w[1], "eigenvalues descending");
                 }
             }
@@ -64,7 +83,10 @@ fn bases_are_orthonormal_for_pca_and_random_projections() {
 fn projector_is_idempotent_and_annihilates_the_head() {
     for classes in [2usize, 3, 5] {
         let (x, y, head) = digits_setup(11 + classes as u64, classes);
-        let fit = PcaFinder::new(2).with_null_space(true).fit_tensor(x, &y, classes, Some(&head), 700).unwrap();
+        let fit = PcaFinder::new(2)
+            .with_null_space(true)
+            .fit_tensor(x, &y, classes, Some(&head), 700)
+            .unwrap();
         let p = fit.projector().unwrap();
         let d = 64;
         for i in 0..d {
@@ -96,9 +118,15 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
     let device = device();
     for (classes, s, beta, tau) in [(2usize, 5usize, 0.3, 2.0), (3, 4, 1.0, 1.0), (5, 2, 0.05, 4.0)] {
         let (x, y, head) = digits_setup(3, classes);
-        let fit = PcaFinder::new(s).with_null_space(true).with_seed(1).fit_tensor(x.clone(), &y, classes, Some(&head), 1000).unwrap();
+        let fit = PcaFinder::new(s)
+            .with_null_space(true)
+            .with_seed(1)
+            .fit_tensor(x.clone(), &y, classes, Some(&head), 1000)
+            .unwrap();
         let out = PrecomputedTeacher::new(head).forward(x).unwrap();
-        let t = LelpLabeler::new(fit, beta, tau).targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone())).unwrap();
+        let t = LelpLabeler::new(fit, beta, tau)
+            .targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone()))
+            .unwrap();
         let q = host(t.probs());
         let p = host(burn::tensor::activation::softmax(out.logits.div_scalar(tau), 1));
         let n = y.len();
@@ -108,7 +136,11 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5);
             for c in 0..classes {
                 let sc: f64 = row[c * s..(c + 1) * s].iter().sum();
-                assert!((sc - p[r * classes + c]).abs() < 1e-5, "sum_s q[{r},{c},s] = {sc} vs p = {}", p[r * classes + c]);
+                assert!(
+                    (sc - p[r * classes + c]).abs() < 1e-5,
+                    "sum_s q[{r},{c},s] = {sc} vs p = {}",
+                    p[r * classes + c]
+                );
             }
         }
         let _ = device.clone();
@@ -119,11 +151,23 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
 fn lelp_with_one_subclass_equals_vanilla_kd_exactly() {
     let (x, y, head) = digits_setup(5, 2);
     for rotate in [false, true] {
-        let fit = PcaFinder::new(1).with_null_space(true).with_rotation(rotate).fit_tensor(x.clone(), &y, 2, Some(&head), 600).unwrap();
+        let fit = PcaFinder::new(1)
+            .with_null_space(true)
+            .with_rotation(rotate)
+            .fit_tensor(x.clone(), &y, 2, Some(&head), 600)
+            .unwrap();
         let out = PrecomputedTeacher::new(head.clone()).forward(x.clone()).unwrap();
-        let lelp = LelpLabeler::new(fit, 0.3, 2.0).targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone())).unwrap();
-        let kd = SoftmaxLabeler::new(2, 2.0).targets(LabelerInput::new(out.embeddings, out.logits)).unwrap();
-        assert_eq!(host(lelp.probs()), host(kd.probs()), "S = 1 targets equal KD's bit for bit");
+        let lelp = LelpLabeler::new(fit, 0.3, 2.0)
+            .targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone()))
+            .unwrap();
+        let kd = SoftmaxLabeler::new(2, 2.0)
+            .targets(LabelerInput::new(out.embeddings, out.logits))
+            .unwrap();
+        assert_eq!(
+            host(lelp.probs()),
+            host(kd.probs()),
+            "S = 1 targets equal KD's bit for bit"
+        );
     }
 }
 
@@ -131,9 +175,20 @@ fn lelp_with_one_subclass_equals_vanilla_kd_exactly() {
 fn rotation_keeps_the_subspace_and_changes_the_basis() {
     let (x, y, head) = digits_setup(8, 2);
     let s = 4;
-    let plain = PcaFinder::new(s).with_rotation(false).fit_tensor(x.clone(), &y, 2, Some(&head), 900).unwrap();
-    let rotated = PcaFinder::new(s).with_rotation(true).with_seed(3).fit_tensor(x.clone(), &y, 2, Some(&head), 900).unwrap();
-    let again = PcaFinder::new(s).with_rotation(true).with_seed(3).fit_tensor(x, &y, 2, Some(&head), 900).unwrap();
+    let plain = PcaFinder::new(s)
+        .with_rotation(false)
+        .fit_tensor(x.clone(), &y, 2, Some(&head), 900)
+        .unwrap();
+    let rotated = PcaFinder::new(s)
+        .with_rotation(true)
+        .with_seed(3)
+        .fit_tensor(x.clone(), &y, 2, Some(&head), 900)
+        .unwrap();
+    let again = PcaFinder::new(s)
+        .with_rotation(true)
+        .with_seed(3)
+        .fit_tensor(x, &y, 2, Some(&head), 900)
+        .unwrap();
     assert_eq!(rotated, again, "seeded rotations are reproducible");
     let d = 64;
     for c in 0..2 {
@@ -146,7 +201,10 @@ fn rotation_keeps_the_subspace_and_changes_the_basis() {
                 assert!((uu - vv).abs() < 1e-9);
             }
         }
-        assert!(u.iter().zip(v).any(|(a, b)| (a - b).abs() > 1e-3), "the basis itself changed");
+        assert!(
+            u.iter().zip(v).any(|(a, b)| (a - b).abs() > 1e-3),
+            "the basis itself changed"
+        );
         // unrotated basis recovers V
         let back = rotated.unrotated_basis(c);
         for (a, b) in back.iter().zip(v) {
@@ -158,8 +216,14 @@ fn rotation_keeps_the_subspace_and_changes_the_basis() {
 #[test]
 fn streaming_fit_is_independent_of_batch_size() {
     let (x, y, head) = digits_setup(2, 3);
-    let a = PcaFinder::new(3).with_null_space(true).fit_tensor(x.clone(), &y, 3, Some(&head), 1797).unwrap();
-    let b = PcaFinder::new(3).with_null_space(true).fit_tensor(x, &y, 3, Some(&head), 37).unwrap();
+    let a = PcaFinder::new(3)
+        .with_null_space(true)
+        .fit_tensor(x.clone(), &y, 3, Some(&head), 1797)
+        .unwrap();
+    let b = PcaFinder::new(3)
+        .with_null_space(true)
+        .fit_tensor(x, &y, 3, Some(&head), 37)
+        .unwrap();
     for c in 0..3 {
         for (p, q) in a.mean(c).iter().zip(b.mean(c)) {
             assert!((p - q).abs() < 1e-6);

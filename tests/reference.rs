@@ -8,8 +8,8 @@ mod common;
 
 use common::{assert_close, device, host, load};
 use lelp::{
-    ClassMoments, LabelerInput, LelpLabeler, LinearHead, PcaFinder, PrecomputedTeacher, PseudoLabeler,
-    SubspaceFinder, TeacherEncoder, load_embeddings_npy,
+    ClassMoments, LabelerInput, LelpLabeler, LinearHead, PcaFinder, PrecomputedTeacher, PseudoLabeler, SubspaceFinder,
+    TeacherEncoder, load_embeddings_npy,
 };
 
 struct Params {
@@ -36,8 +36,15 @@ fn check_case(case: &str) {
     let device = device();
     let p = params(case);
     let emb = load_embeddings_npy(common::data_path(case, "emb.npy"), &device).unwrap();
-    let labels = lelp::npy::NpyArray::read(common::data_path(case, "labels.npy")).unwrap().to_labels().unwrap();
-    let teacher = PrecomputedTeacher::from_npy(common::data_path(case, "head_w.npy"), common::data_path(case, "head_b.npy")).unwrap();
+    let labels = lelp::npy::NpyArray::read(common::data_path(case, "labels.npy"))
+        .unwrap()
+        .to_labels()
+        .unwrap();
+    let teacher = PrecomputedTeacher::from_npy(
+        common::data_path(case, "head_w.npy"),
+        common::data_path(case, "head_b.npy"),
+    )
+    .unwrap();
     let head: LinearHead = teacher.head().unwrap();
     let c = head.num_classes();
     let [n, d] = emb.dims();
@@ -46,7 +53,7 @@ fn check_case(case: &str) {
     let mut m = ClassMoments::new(c);
     for s in (0..n).step_by(97) {
         let e = (s + 97).min(n);
-        m.update(emb.clone().slice([s..e]), &labels[s..e]).unwrap();
+        m.update(emb.clone().narrow(0, s, e - s), &labels[s..e]).unwrap();
     }
     let fit = PcaFinder::new(p.s)
         .with_null_space(p.null_space)
@@ -65,12 +72,24 @@ fn check_case(case: &str) {
     for class in 0..c {
         let want_mean = &means[class * d..(class + 1) * d];
         assert_close("mean", fit.mean(class), want_mean, 1e-4, scale(want_mean));
-        assert_close("eigenvalues", fit.eigenvalues(class), &eigvals[class * p.s..(class + 1) * p.s], 1e-4, 0.0);
+        assert_close(
+            "eigenvalues",
+            fit.eigenvalues(class),
+            &eigvals[class * p.s..(class + 1) * p.s],
+            1e-4,
+            0.0,
+        );
         let want_basis = &bases[class * d * p.s..(class + 1) * d * p.s];
         assert_close("basis", fit.basis(class), want_basis, 1e-4, 1.0);
         if !p.null_space {
             let want_cov = &covs[class * d * d..(class + 1) * d * d];
-            assert_close("covariance", &m.covariance(class).unwrap(), want_cov, 1e-4, scale(want_cov));
+            assert_close(
+                "covariance",
+                &m.covariance(class).unwrap(),
+                want_cov,
+                1e-4,
+                scale(want_cov),
+            );
         }
     }
     match fit.projector() {

@@ -8,16 +8,16 @@ mod common;
 use burn::prelude::*;
 use common::{device, host};
 use lelp::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
-use lelp::{
-    Dataset, DistillConfig, Distiller, LelpOptions, Method, MlpConfig, OracleLabeler, Student, TeacherEncoder,
-};
+use lelp::{Dataset, DistillConfig, Distiller, LelpOptions, Method, MlpConfig, OracleLabeler, Student, TeacherEncoder};
 
 fn rows(v: Vec<f32>, n: usize, k: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(v, [n, k]), device)
 }
 
 fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| (((i as u32 + 1) * 2654435761u32 ^ seed) % 1000) as f32 / 250.0 - 2.0).collect()
+    (0..n)
+        .map(|i| (((i as u32 + 1).wrapping_mul(2654435761u32) ^ seed) % 1000) as f32 / 250.0 - 2.0)
+        .collect()
 }
 
 #[test]
@@ -37,8 +37,12 @@ fn lelp_loss_with_one_subclass_equals_vanilla_kd_loss() {
     opts.null_space = false;
     opts.rotate = false;
     for alpha in [0.0, 0.3] {
-        let kd = Method::vanilla_kd(2.0, alpha).prepare(&data, Some(&teacher), None).unwrap();
-        let lelp = Method::lelp(opts, 2.0, alpha).prepare(&data, Some(&teacher), None).unwrap();
+        let kd = Method::vanilla_kd(2.0, alpha)
+            .prepare(&data, Some(&teacher), None)
+            .unwrap();
+        let lelp = Method::lelp(opts, 2.0, alpha)
+            .prepare(&data, Some(&teacher), None)
+            .unwrap();
         let a = soft_target_loss(z.clone(), kd.log_targets.unwrap(), y.clone(), 1, alpha, 2.0);
         let b = soft_target_loss(z.clone(), lelp.log_targets.unwrap(), y.clone(), 1, alpha, 2.0);
         assert_eq!(host(a), host(b));
@@ -61,7 +65,11 @@ fn check_gradient(f: impl Fn(Tensor<2>) -> Tensor<1>, z0: Vec<f32>, n: usize, k:
         let lp = host(f(rows(plus, n, k, &device)))[0];
         let lm = host(f(rows(minus, n, k, &device)))[0];
         let fd = (lp - lm) / (2.0 * eps as f64);
-        assert!((fd - g[i]).abs() <= 2e-3 + 2e-2 * fd.abs(), "entry {i}: finite difference {fd} vs autodiff {}", g[i]);
+        assert!(
+            (fd - g[i]).abs() <= 2e-3 + 2e-2 * fd.abs(),
+            "entry {i}: finite difference {fd} vs autodiff {}",
+            g[i]
+        );
     }
 }
 
@@ -79,7 +87,12 @@ fn gradients_of_every_loss_match_finite_differences() {
     let z0 = pseudo(n * k, 4);
     // LELP's soft-target loss with a CE term (exercises logsumexp class logits)
     let (t, yy) = (targets.clone(), y.clone());
-    check_gradient(move |z| soft_target_loss(z, t.clone(), yy.clone(), s, 0.3, 2.0), z0.clone(), n, k);
+    check_gradient(
+        move |z| soft_target_loss(z, t.clone(), yy.clone(), s, 0.3, 2.0),
+        z0.clone(),
+        n,
+        k,
+    );
     // KL alone, with a zero-probability target (oracle-style -inf)
     let mut lt = host(targets.clone()).into_iter().map(|v| v as f32).collect::<Vec<_>>();
     lt[1] = f32::NEG_INFINITY;
@@ -88,7 +101,12 @@ fn gradients_of_every_loss_match_finite_differences() {
     // vanilla KD (S = 1)
     let kd_t = burn::tensor::activation::log_softmax(rows(pseudo(n * c, 5), n, c, &device), 1).detach();
     let yy = y.clone();
-    check_gradient(move |z| soft_target_loss(z, kd_t.clone(), yy.clone(), 1, 0.5, 3.0), pseudo(n * c, 6), n, c);
+    check_gradient(
+        move |z| soft_target_loss(z, kd_t.clone(), yy.clone(), 1, 0.5, 3.0),
+        pseudo(n * c, 6),
+        n,
+        c,
+    );
     // plain cross-entropy
     check_gradient(move |z| cross_entropy(z, y.clone()), pseudo(n * c, 7), n, c);
     // feature term
@@ -99,11 +117,24 @@ fn gradients_of_every_loss_match_finite_differences() {
 #[test]
 fn zero_probability_targets_give_finite_loss() {
     let device = device();
-    let data = Dataset::uci_digits().parity().unwrap().subset(&(0..40).collect::<Vec<_>>()).unwrap();
-    let teacher = lelp::TeacherOutput::new(rows(pseudo(40 * 3, 1), 40, 3, &device), rows(pseudo(80, 2), 40, 2, &device)).unwrap();
-    let t = Method::oracle(OracleLabeler::digit_parity(1.0), 0.0).prepare(&data, Some(&teacher), None).unwrap();
+    let data = Dataset::uci_digits()
+        .parity()
+        .unwrap()
+        .subset(&(0..40).collect::<Vec<_>>())
+        .unwrap();
+    let teacher = lelp::TeacherOutput::new(
+        rows(pseudo(40 * 3, 1), 40, 3, &device),
+        rows(pseudo(80, 2), 40, 2, &device),
+    )
+    .unwrap();
+    let t = Method::oracle(OracleLabeler::digit_parity(1.0), 0.0)
+        .prepare(&data, Some(&teacher), None)
+        .unwrap();
     let lt = t.log_targets.unwrap();
-    assert!(host(lt.clone()).iter().any(|v| v.is_infinite()), "oracle targets have exact zeros");
+    assert!(
+        host(lt.clone()).iter().any(|v| v.is_infinite()),
+        "oracle targets have exact zeros"
+    );
     let z = rows(pseudo(40 * 10, 3), 40, 10, &device);
     let y = rows(vec![0.5; 80], 40, 2, &device);
     let l = host(soft_target_loss(z, lt, y, 5, 0.0, 1.0))[0];
@@ -136,23 +167,58 @@ fn resumed_training_ends_with_the_same_weights() {
     })
     .forward_all(train.features_tensor(&device), 128)
     .unwrap();
-    let method = Method::lelp({ let mut o = LelpOptions::new(3); o.null_space = false; o }, 2.0, 0.0);
+    let method = Method::lelp(
+        {
+            let mut o = LelpOptions::new(3);
+            o.null_space = false;
+            o
+        },
+        2.0,
+        0.0,
+    );
     let targets = method.prepare(&train, Some(&out), None).unwrap();
-    let cfg = DistillConfig::new(4, 1e-2).with_batch_size(50).with_seed(5).with_progress(false);
-    let student = || MlpConfig::new(64, vec![16], 6).with_seed(9).init(&device.clone().autodiff()).unwrap();
+    let cfg = DistillConfig::new(4, 1e-2)
+        .with_batch_size(50)
+        .with_seed(5)
+        .with_progress(false);
+    let student = || {
+        MlpConfig::new(64, vec![16], 6)
+            .with_seed(9)
+            .init(&device.clone().autodiff())
+            .unwrap()
+    };
 
-    let full = Distiller::new(cfg.clone()).fit(student(), &train, &targets, None, &device).unwrap();
+    let full = Distiller::new(cfg.clone())
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
     let dir = common::tempdir("resume");
-    let part = Distiller::new(cfg.clone()).with_checkpoints(&dir).with_stop_after(2).fit(student(), &train, &targets, None, &device).unwrap();
+    let part = Distiller::new(cfg.clone())
+        .with_checkpoints(&dir)
+        .with_stop_after(2)
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
     assert_eq!(part.history.len(), 2);
     assert!(dir.join("model.bpk").exists() && dir.join("optimizer.bpk").exists());
-    let resumed = Distiller::new(cfg.clone()).with_checkpoints(&dir).fit(student(), &train, &targets, None, &device).unwrap();
+    let resumed = Distiller::new(cfg.clone())
+        .with_checkpoints(&dir)
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
     assert_eq!(resumed.history.len(), 4);
     assert_eq!(resumed.history, full.history);
-    assert_eq!(fingerprint(&resumed.student, &train), fingerprint(&full.student, &train), "resumed weights equal uninterrupted weights");
-    assert_ne!(fingerprint(&part.student, &train), fingerprint(&full.student, &train), "the interrupted run differs");
+    assert_eq!(
+        fingerprint(&resumed.student, &train),
+        fingerprint(&full.student, &train),
+        "resumed weights equal uninterrupted weights"
+    );
+    assert_ne!(
+        fingerprint(&part.student, &train),
+        fingerprint(&full.student, &train),
+        "the interrupted run differs"
+    );
     // a checkpoint of another configuration is refused
-    let other = Distiller::new(cfg.with_seed(6)).with_checkpoints(&dir).fit(student(), &train, &targets, None, &device);
+    let other = Distiller::new(cfg.with_seed(6))
+        .with_checkpoints(&dir)
+        .fit(student(), &train, &targets, None, &device);
     assert!(matches!(other, Err(lelp::LelpError::CheckpointMismatch { .. })));
 }
 
@@ -161,14 +227,30 @@ fn training_learns_and_early_stopping_stops() {
     let device = device();
     let (train, test) = small_setup();
     let targets = Method::plain().prepare(&train, None, None).unwrap();
-    let student = MlpConfig::new(64, vec![32], 2).with_seed(1).init(&device.clone().autodiff()).unwrap();
+    let student = MlpConfig::new(64, vec![32], 2)
+        .with_seed(1)
+        .init(&device.clone().autodiff())
+        .unwrap();
     let before = lelp::accuracy(&student.valid(), &test, 1, &device).unwrap();
-    let cfg = DistillConfig::new(40, 1e-2).with_batch_size(32).with_patience(3).with_restore_best(true).with_progress(false);
-    let trained = Distiller::new(cfg).fit(student, &train, &targets, Some(&test), &device).unwrap();
+    let cfg = DistillConfig::new(40, 1e-2)
+        .with_batch_size(32)
+        .with_patience(3)
+        .with_restore_best(true)
+        .with_progress(false);
+    let trained = Distiller::new(cfg)
+        .fit(student, &train, &targets, Some(&test), &device)
+        .unwrap();
     let after = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
     assert!(after > 0.85 && after > before + 0.2, "accuracy {before} -> {after}");
-    let best = trained.history.iter().filter_map(|r| r.valid_accuracy).fold(0.0, f64::max);
-    assert!((after - best).abs() < 1e-12, "restore_best returns the best epoch's weights");
+    let best = trained
+        .history
+        .iter()
+        .filter_map(|r| r.valid_accuracy)
+        .fold(0.0, f64::max);
+    assert!(
+        (after - best).abs() < 1e-12,
+        "restore_best returns the best epoch's weights"
+    );
     if trained.stopped_early {
         assert!(trained.history.len() < 40);
     }
@@ -180,18 +262,34 @@ fn student_output_width_must_match_the_method() {
     let (train, _) = small_setup();
     let targets = Method::plain().prepare(&train, None, None).unwrap();
     let student = MlpConfig::new(64, vec![8], 5).init(&device.clone().autodiff()).unwrap();
-    let e = Distiller::new(DistillConfig::new(1, 1e-2).with_progress(false)).fit(student, &train, &targets, None, &device);
-    assert!(matches!(e, Err(lelp::LelpError::DimensionMismatch { expected: 2, got: 5, .. })));
+    let e =
+        Distiller::new(DistillConfig::new(1, 1e-2).with_progress(false)).fit(student, &train, &targets, None, &device);
+    assert!(matches!(
+        e,
+        Err(lelp::LelpError::DimensionMismatch {
+            expected: 2,
+            got: 5,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn feature_kd_handles_different_student_and_teacher_widths() {
     let device = device();
     let (train, _) = small_setup();
-    let teacher = lelp::TeacherOutput::new(rows(pseudo(300 * 48, 1), 300, 48, &device), rows(pseudo(600, 2), 300, 2, &device)).unwrap();
-    let targets = Method::feature_kd(1.0, 2.0, 0.0).prepare(&train, Some(&teacher), None).unwrap();
+    let teacher = lelp::TeacherOutput::new(
+        rows(pseudo(300 * 48, 1), 300, 48, &device),
+        rows(pseudo(600, 2), 300, 2, &device),
+    )
+    .unwrap();
+    let targets = Method::feature_kd(1.0, 2.0, 0.0)
+        .prepare(&train, Some(&teacher), None)
+        .unwrap();
     assert_eq!(targets.teacher_features.as_ref().unwrap().dims(), [300, 48]);
     let student = MlpConfig::new(64, vec![8], 2).init(&device.clone().autodiff()).unwrap();
-    let t = Distiller::new(DistillConfig::new(2, 1e-2).with_progress(false)).fit(student, &train, &targets, None, &device).unwrap();
+    let t = Distiller::new(DistillConfig::new(2, 1e-2).with_progress(false))
+        .fit(student, &train, &targets, None, &device)
+        .unwrap();
     assert!(t.history.iter().all(|r| r.train_loss.is_finite()));
 }

@@ -11,7 +11,10 @@ pub fn device() -> Device {
 
 /// Path of a reference file under tests/data.
 pub fn data_path(case: &str, file: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(case).join(file)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(case)
+        .join(file)
 }
 
 /// Loads a reference array as (shape, f64 values).
@@ -31,7 +34,12 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, floor: f64)
 
 /// Reads a tensor back as f64.
 pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 /// A fresh temporary directory.

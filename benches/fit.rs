@@ -1,0 +1,88 @@
+//! Benchmark: streaming per-class PCA fit, N = 100,000, d = 768, C = 2,
+//! S = 8, on the data written by benches/fit_numpy.py (run both with
+//! benches/run_fit_bench.sh). Reads the embeddings from disk in chunks of
+//! 4096 rows, so the process never holds the whole matrix; reports wall
+//! time per fit and the process's peak RSS after fits of growing N (a flat
+//! peak shows memory independent of N).
+//!
+//! `LELP_BENCH_DEVICE` picks the device (flex by default).
+
+use std::io::{Read, Seek, SeekFrom};
+use std::time::Instant;
+
+use burn::prelude::*;
+use lelp::{PcaFinder, SubspaceFinder};
+
+const D: usize = 768;
+const C: usize = 2;
+const S: usize = 8;
+const CHUNK: usize = 4096;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Streams `n` rows of the .npy file in chunks.
+struct Chunks {
+    file: std::fs::File,
+    labels: Vec<usize>,
+    n: usize,
+    pos: usize,
+    device: Device,
+}
+
+impl Iterator for Chunks {
+    type Item = (Tensor<2>, Vec<usize>);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.n {
+            return None;
+        }
+        let rows = CHUNK.min(self.n - self.pos);
+        let mut buf = vec![0u8; rows * D * 4];
+        self.file.read_exact(&mut buf).expect("read chunk");
+        let v: Vec<f32> = buf.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let y = self.labels[self.pos..self.pos + rows].to_vec();
+        self.pos += rows;
+        Some((Tensor::from_data(TensorData::new(v, [rows, D]), &self.device), y))
+    }
+}
+
+fn open(dir: &std::path::Path, n: usize, device: &Device) -> Chunks {
+    let labels = lelp::npy::NpyArray::read(dir.join("labels.npy")).expect("run benches/fit_numpy.py first");
+    let labels = labels.to_labels().unwrap();
+    let mut file = std::fs::File::open(dir.join("emb.npy")).unwrap();
+    // .npy v1 header: 10 bytes + header_len
+    let mut head = [0u8; 10];
+    file.read_exact(&mut head).unwrap();
+    let hl = u16::from_le_bytes([head[8], head[9]]) as u64;
+    file.seek(SeekFrom::Start(10 + hl)).unwrap();
+    Chunks {
+        file,
+        labels,
+        n,
+        pos: 0,
+        device: device.clone(),
+    }
+}
+
+fn main() {
+    let dir = std::path::PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into()));
+    let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
+    let device = lelp::device_by_name(&name).unwrap();
+    println!("lelp PcaFinder on {name}: d={D} C={C} S={S}, chunks of {CHUNK} rows");
+    println!("peak RSS before any fit: {:.0} MiB", peak_rss_mib());
+    for n in [25_000usize, 50_000, 100_000, 100_000] {
+        let t0 = Instant::now();
+        let fit = PcaFinder::new(S).fit(open(&dir, n, &device), C, None).unwrap();
+        device.sync().unwrap();
+        let dt = t0.elapsed().as_secs_f64();
+        assert_eq!(fit.counts().iter().sum::<u64>() as usize, n);
+        println!("N={n:>7}: {dt:.3} s, peak RSS so far {:.0} MiB", peak_rss_mib());
+    }
+}

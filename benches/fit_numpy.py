@@ -1,0 +1,43 @@
+"""numpy side of the fit benchmark (run by benches/run_fit_bench.sh).
+
+Generates the benchmark data once (seeded) under $BENCH_DIR, then times
+per-class np.cov + np.linalg.eigh (top-S eigenvectors), the same work as
+lelp's PcaFinder, and reports wall time and peak RSS. numpy 2.4.6.
+"""
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+N, D, C, S = 100_000, 768, 2, 8
+out = os.environ.get("BENCH_DIR", "target/bench-data")
+os.makedirs(out, exist_ok=True)
+xp, yp = os.path.join(out, "emb.npy"), os.path.join(out, "labels.npy")
+if not (os.path.exists(xp) and os.path.exists(yp)):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, C, size=N).astype(np.int64)
+    basis = rng.normal(size=(C, 32, D)).astype(np.float32)
+    emb = np.empty((N, D), dtype=np.float32)
+    for s in range(0, N, 10_000):
+        e = min(s + 10_000, N)
+        z = rng.normal(size=(e - s, 32)).astype(np.float32) * np.linspace(3, 0.3, 32, dtype=np.float32)
+        emb[s:e] = np.einsum("nk,nkd->nd", z, basis[labels[s:e]]) + rng.normal(size=(e - s, D)).astype(np.float32) * 0.1
+    np.save(xp, emb)
+    np.save(yp, labels)
+    del emb
+
+emb = np.load(xp)
+labels = np.load(yp)
+t0 = time.perf_counter()
+for c in range(C):
+    x = emb[labels == c]
+    cov = np.cov(x, rowvar=False)
+    w, v = np.linalg.eigh(cov)
+    top = v[:, ::-1][:, :S]
+elapsed = time.perf_counter() - t0
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"numpy {np.__version__}: N={N} d={D} C={C} S={S}: {elapsed:.3f} s, peak RSS {peak_mib:.0f} MiB "
+      f"(includes the {emb.nbytes / 2**20:.0f} MiB array it needs in memory)")
+sys.stdout.flush()
