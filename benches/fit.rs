@@ -46,7 +46,10 @@ impl Iterator for Chunks {
         let rows = CHUNK.min(self.n - self.pos);
         let mut buf = vec![0u8; rows * D * 4];
         self.file.read_exact(&mut buf).expect("read chunk");
-        let v: Vec<f32> = buf.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let v: Vec<f32> = buf
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         let y = self.labels[self.pos..self.pos + rows].to_vec();
         self.pos += rows;
         Some((Tensor::from_data(TensorData::new(v, [rows, D]), &self.device), y))

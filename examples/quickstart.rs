@@ -50,7 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| vec![32, 32]);
     let student_desc = format!(
         "64-{}",
-        student_hidden.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-")
+        student_hidden
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
     );
     let student_arch = Arch::Mlp { hidden: student_hidden };
     let teacher_cfg = DistillConfig::new(30, 1e-3).with_batch_size(64).with_progress(false);

@@ -293,3 +293,86 @@ fn feature_kd_handles_different_student_and_teacher_widths() {
         .unwrap();
     assert!(t.history.iter().all(|r| r.train_loss.is_finite()));
 }
+
+#[test]
+fn cnn_student_learns_digits_and_exposes_its_head() {
+    let device = device();
+    let (train, test) = small_setup();
+    let targets = Method::plain().prepare(&train, None, None).unwrap();
+    let cnn = lelp::CnnConfig::new(8, 8, 2)
+        .with_channels([4, 8])
+        .with_hidden(16)
+        .with_seed(2)
+        .init(&device.clone().autodiff())
+        .unwrap();
+    let out = cnn.forward(train.features_tensor(&device.clone().autodiff()));
+    assert_eq!(out.logits.dims(), [300, 2]);
+    assert_eq!(out.embedding.dims(), [300, 16]);
+    let cfg = DistillConfig::new(15, 1e-2).with_batch_size(32).with_progress(false);
+    let trained = Distiller::new(cfg).fit(cnn, &train, &targets, None, &device).unwrap();
+    let acc = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
+    assert!(acc > 0.8, "CNN accuracy {acc}");
+    let head = trained.student.linear_head().unwrap();
+    assert_eq!((head.num_classes(), head.dim()), (2, 16));
+    assert!(matches!(
+        lelp::CnnConfig::new(2, 2, 2).init(&device),
+        Err(lelp::LelpError::InvalidParameter { .. })
+    ));
+}
+
+#[test]
+fn learning_rate_schedules() {
+    use lelp::LrSchedule;
+    let cfg = DistillConfig::new(11, 0.1);
+    assert_eq!(cfg.lr_at(7), 0.1);
+    let cos = cfg.clone().with_schedule(LrSchedule::Cosine { final_fraction: 0.1 });
+    assert!((cos.lr_at(0) - 0.1).abs() < 1e-12);
+    assert!((cos.lr_at(5) - 0.055).abs() < 1e-12);
+    assert!((cos.lr_at(10) - 0.01).abs() < 1e-12);
+    let step = cfg.with_schedule(LrSchedule::Step { every: 4, gamma: 0.5 });
+    assert_eq!((step.lr_at(3), step.lr_at(4), step.lr_at(9)), (0.1, 0.05, 0.025));
+}
+
+#[test]
+fn sgd_with_momentum_trains_too() {
+    let device = device();
+    let (train, test) = small_setup();
+    let targets = Method::vanilla_kd(2.0, 0.5)
+        .prepare(
+            &train,
+            Some(
+                &lelp::TeacherOutput::new(
+                    train.features_tensor(&device),
+                    // a perfect teacher's logits: +-3 by label
+                    rows(
+                        train
+                            .labels()
+                            .iter()
+                            .flat_map(|&l| if l == 0 { [3.0, 0.0] } else { [0.0, 3.0] })
+                            .collect(),
+                        300,
+                        2,
+                        &device,
+                    ),
+                )
+                .unwrap(),
+            ),
+            None,
+        )
+        .unwrap();
+    let student = MlpConfig::new(64, vec![32], 2)
+        .with_seed(4)
+        .init(&device.clone().autodiff())
+        .unwrap();
+    let cfg = DistillConfig::new(30, 0.05)
+        .with_optimizer(lelp::OptimizerKind::Sgd { momentum: 0.9 })
+        .with_schedule(lelp::LrSchedule::Cosine { final_fraction: 0.1 })
+        .with_batch_size(32)
+        .with_progress(false);
+    let trained = Distiller::new(cfg)
+        .fit(student, &train, &targets, None, &device)
+        .unwrap();
+    let acc = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
+    assert!(acc > 0.85, "SGD accuracy {acc}");
+    assert!(trained.history.last().unwrap().train_loss < trained.history[0].train_loss);
+}
