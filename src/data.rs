@@ -283,8 +283,10 @@ impl Dataset {
         Ok((self.subset(&a)?, self.subset(&b)?))
     }
 
-    /// The first `n` rows of a seeded stratified shuffle (by fine label when
-    /// present): a class-balanced subsample.
+    /// Exactly `n` rows drawn by a seeded shuffle stratified by fine label
+    /// (class label when there are none): each stratum contributes in
+    /// proportion to its size (largest-remainder rounding), so the sample
+    /// is class-balanced like the data.
     ///
     /// # Errors
     /// [`LelpError::InvalidParameter`] when `n` is 0 or exceeds `N`.
@@ -296,11 +298,37 @@ impl Dataset {
                 reason: "must be in 1..=N",
             });
         }
-        if n == self.len() {
-            return Ok(self.clone());
+        let strata = self.fine_labels.as_deref().unwrap_or(&self.labels);
+        let k = strata.iter().max().map_or(0, |m| m + 1);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut groups: Vec<Vec<usize>> = (0..k)
+            .map(|s| {
+                let mut rows: Vec<usize> = (0..self.len()).filter(|&i| strata[i] == s).collect();
+                rows.shuffle(&mut rng);
+                rows
+            })
+            .collect();
+        let total = self.len() as f64;
+        let exact: Vec<f64> = groups.iter().map(|g| g.len() as f64 * n as f64 / total).collect();
+        let mut quota: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+        let mut missing = n - quota.iter().sum::<usize>();
+        for &g in order.iter().cycle().take(k * 2) {
+            if missing == 0 {
+                break;
+            }
+            if quota[g] < groups[g].len() {
+                quota[g] += 1;
+                missing -= 1;
+            }
         }
-        let (_, b) = self.split(n as f64 / self.len() as f64, seed)?;
-        Ok(b)
+        let mut idx: Vec<usize> = Vec::with_capacity(n);
+        for (g, q) in groups.iter_mut().zip(&quota) {
+            idx.extend_from_slice(&g[..*q]);
+        }
+        idx.shuffle(&mut rng);
+        self.subset(&idx)
     }
 }
 
@@ -334,5 +362,20 @@ mod tests {
             assert!((nb / (na + nb) - 0.3).abs() < 0.01);
         }
         assert!(matches!(d.split(1.0, 0), Err(LelpError::InvalidParameter { .. })));
+    }
+
+    #[test]
+    fn sample_has_exactly_n_rows_balanced_by_stratum() {
+        let d = Dataset::uci_digits();
+        for n in [1usize, 17, 299, 300, 1796, 1797] {
+            let s = d.sample(n, 3).unwrap();
+            assert_eq!(s.len(), n);
+        }
+        let s = d.sample(300, 3).unwrap();
+        for digit in 0..10 {
+            let c = s.labels().iter().filter(|&&l| l == digit).count();
+            assert!((29..=31).contains(&c), "digit {digit}: {c}");
+        }
+        assert!(d.sample(0, 0).is_err() && d.sample(1798, 0).is_err());
     }
 }

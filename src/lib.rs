@@ -87,3 +87,5 @@ mod device;
 pub use device::{available_devices, device_by_name, device_from_env};
 pub mod pipeline;
 pub use pipeline::{Arch, Network};
+pub mod kmeans;
+pub use kmeans::KMeansLabeler;

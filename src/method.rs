@@ -8,6 +8,7 @@
 //! | [`Method::feature_kd`] | teacher embedding (+ `softmax(z/tau)`) | `lambda MSE(A e, h/s) + alpha CE + (1-alpha) tau^2 KL` |
 //! | [`Method::lelp`] | Eq. 5 over `C*S` | as vanilla KD over `C*S` outputs |
 //! | [`Method::random_projection`] | Eq. 5 with random directions | as LELP |
+//! | [`Method::kmeans`] | per-class k-means clusters | as LELP |
 //! | [`Method::oracle`] | true fine label as subclass | as LELP |
 //! | [`Method::custom`] | any [`PseudoLabeler`] | as LELP |
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{LelpError, Result};
+use crate::kmeans::KMeansLabeler;
 use crate::labeler::{LabelerInput, LelpLabeler, OracleLabeler, PseudoLabeler, SoftmaxLabeler};
 use crate::subspace::{PcaFinder, RandomProjectionFinder, SubspaceFinder, Subspaces};
 use crate::teacher::{LinearHead, TeacherOutput};
@@ -65,6 +67,7 @@ enum Targets {
     Lelp(LelpOptions),
     Random(LelpOptions),
     Oracle(OracleLabeler),
+    KMeans(LelpOptions),
     Custom(Arc<dyn PseudoLabeler + Send + Sync>),
 }
 
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Targets {
             Targets::Lelp(o) => write!(f, "Lelp({o:?})"),
             Targets::Random(o) => write!(f, "Random({o:?})"),
             Targets::Oracle(o) => write!(f, "Oracle({o:?})"),
+            Targets::KMeans(o) => write!(f, "KMeans({o:?})"),
             Targets::Custom(_) => write!(f, "Custom"),
         }
     }
@@ -151,6 +155,20 @@ impl Method {
         }
     }
 
+    /// The clustering baseline: per-class k-means of the teacher
+    /// embeddings (`options.subclasses` clusters, soft assignment at
+    /// temperature `options.beta`, seeded by `options.seed`; the null-space,
+    /// centring and rotation options do not apply).
+    pub fn kmeans(options: LelpOptions, tau: f64, alpha: f64) -> Self {
+        Self {
+            name: "k-means".into(),
+            targets: Targets::KMeans(options),
+            alpha,
+            tau,
+            feature_weight: 0.0,
+        }
+    }
+
     /// The oracle upper bound: true fine labels as subclasses.
     pub fn oracle(labeler: OracleLabeler, alpha: f64) -> Self {
         let tau = labeler_tau(&labeler);
@@ -204,7 +222,7 @@ impl Method {
     pub fn subclasses(&self) -> usize {
         match &self.targets {
             Targets::None | Targets::Softmax => 1,
-            Targets::Lelp(o) | Targets::Random(o) => o.subclasses,
+            Targets::Lelp(o) | Targets::Random(o) | Targets::KMeans(o) => o.subclasses,
             Targets::Oracle(o) => o.subclasses(),
             Targets::Custom(l) => l.subclasses(),
         }
@@ -289,6 +307,24 @@ impl Method {
                         pt
                     }
                     Targets::Oracle(o) => o.targets(input)?,
+                    Targets::KMeans(o) => {
+                        let labels = if o.teacher_labels {
+                            argmax_rows(&t.logits)?
+                        } else {
+                            data.labels().to_vec()
+                        };
+                        KMeansLabeler::fit(
+                            t.embeddings.clone(),
+                            &labels,
+                            c,
+                            o.subclasses,
+                            o.beta,
+                            self.tau,
+                            50,
+                            o.seed,
+                        )?
+                        .targets(input)?
+                    }
                     Targets::Custom(l) => l.targets(input)?,
                 };
                 Some(pt.log_probs)

@@ -252,3 +252,55 @@ fn sigmoid_teacher_maps_to_two_logits() {
     let o = lelp::TeacherOutput::new(h, Tensor::<2>::from_floats([[3.0], [-1.0]], &device)).unwrap();
     assert_eq!(host(o.logits), vec![0.0, 3.0, 0.0, -1.0]);
 }
+
+#[test]
+fn kmeans_labeler_finds_separated_clusters_and_keeps_class_probabilities() {
+    use lelp::KMeansLabeler;
+    let device = device();
+    // class 0: blobs at (0,0) and (10,0); class 1: blobs at (0,10) and (10,10)
+    let mut rng = StdRng::seed_from_u64(4);
+    let centres = [[0.0f32, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]];
+    let (mut x, mut y, mut blob) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..200 {
+        let b = i % 4;
+        x.push(centres[b][0] + rng.random_range(-0.5..0.5));
+        x.push(centres[b][1] + rng.random_range(-0.5..0.5));
+        y.push(b / 2);
+        blob.push(b);
+    }
+    let h = Tensor::<2>::from_data(TensorData::new(x, [200, 2]), &device);
+    let km = KMeansLabeler::fit(h.clone(), &y, 2, 2, 0.3, 1.0, 50, 0).unwrap();
+    let z = Tensor::<2>::from_data(
+        TensorData::new(
+            y.iter()
+                .flat_map(|&c| if c == 0 { [1.0f32, -1.0] } else { [-1.0, 1.0] })
+                .collect::<Vec<_>>(),
+            [200, 2],
+        ),
+        &device,
+    );
+    let t = km.targets(LabelerInput::new(h, z.clone())).unwrap();
+    let q = host(t.probs());
+    let p = host(burn::tensor::activation::softmax(z, 1));
+    // the row's own class puts (almost) all its mass on one slot, the same slot for the same blob
+    let mut slot_of_blob = [usize::MAX; 4];
+    for r in 0..200 {
+        let c = y[r];
+        let row = &q[r * 4..(r + 1) * 4];
+        let sc: f64 = row[c * 2..c * 2 + 2].iter().sum();
+        assert!((sc - p[r * 2 + c]).abs() < 1e-5);
+        let slot = if row[c * 2] > row[c * 2 + 1] { 0 } else { 1 };
+        assert!(row[c * 2 + slot] > 0.99 * sc, "row {r}: {row:?}");
+        if slot_of_blob[blob[r]] == usize::MAX {
+            slot_of_blob[blob[r]] = slot;
+        }
+        assert_eq!(slot_of_blob[blob[r]], slot);
+    }
+    assert_ne!(slot_of_blob[0], slot_of_blob[1]);
+    // too few rows for the clusters
+    let small = Tensor::<2>::zeros([3, 2], &device);
+    assert!(matches!(
+        KMeansLabeler::fit(small, &[0, 0, 1], 2, 2, 0.3, 1.0, 10, 0),
+        Err(lelp::LelpError::ClassTooSmall { class: 1, count: 1, .. })
+    ));
+}

@@ -1,0 +1,470 @@
+//! Experiment runner: the paper's comparison, driven by a JSON config.
+//!
+//! ```text
+//! cargo run --release --example experiment -- experiments/mnist-parity.json [--device flex] [--seeds N]
+//! ```
+//! For each seed it trains the teacher once on the training split, computes
+//! the teacher's outputs on each transfer set once, then trains the student
+//! with every method and scores it on the test split. It appends one JSON
+//! line per run to `<output>/results.jsonl` (rewritten at the start), writes
+//! `<output>/table.md` (mean ± std per setting and method), and, with
+//! `--plot`, SVG plots of accuracy against the transfer-set size and S.
+//!
+//! Data sources: `"uci-digits"` (embedded), `"mnist-10k"` (from
+//! `data_dir`, default `../shared/data/mnist-10k`; `scripts/fetch-mnist.sh`
+//! fetches it), or `{"npy": {...}}` for your own `.npy` files (features
+//! `[N, ...]` u8 or f32, labels `[N]`, optional fine labels `[N]`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lelp::pipeline::{Arch, distil_and_score, mean_std, train_network};
+use lelp::{Dataset, DistillConfig, LelpOptions, Method, OracleLabeler, TeacherEncoder};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    name: String,
+    data: DataSpec,
+    #[serde(default = "default_test_fraction")]
+    test_fraction: f64,
+    transfer_sizes: Vec<usize>,
+    teacher: NetSpec,
+    student: NetSpec,
+    seeds: Vec<u64>,
+    methods: Vec<MethodEntry>,
+    output: PathBuf,
+}
+
+fn default_test_fraction() -> f64 {
+    0.3
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataSpec {
+    source: Source,
+    /// `"parity"`, `"none"`, or a map from fine label to class.
+    #[serde(default)]
+    grouping: Grouping,
+    /// Folder of `mnist-10k` (X_u8.npy, y_u8.npy).
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Source {
+    UciDigits,
+    #[serde(rename = "mnist-10k")]
+    Mnist10k,
+    Npy {
+        features: PathBuf,
+        labels: PathBuf,
+        #[serde(default)]
+        fine_labels: Option<PathBuf>,
+        #[serde(default = "one")]
+        scale: f32,
+        #[serde(default)]
+        image_shape: Option<[usize; 2]>,
+    },
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum Grouping {
+    #[default]
+    None,
+    Named(String),
+    Map(Vec<usize>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetSpec {
+    arch: Arch,
+    epochs: usize,
+    lr: f64,
+    #[serde(default = "default_batch")]
+    batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct MethodEntry {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(flatten)]
+    spec: MethodSpec,
+}
+
+fn d_tau() -> f64 {
+    2.0
+}
+fn d_beta() -> f64 {
+    0.3
+}
+fn d_true() -> bool {
+    true
+}
+fn d_s() -> usize {
+    5
+}
+fn d_weight() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum MethodSpec {
+    Plain,
+    VanillaKd {
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+    },
+    FeatureKd {
+        #[serde(default = "d_weight")]
+        weight: f64,
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+    },
+    Lelp {
+        #[serde(default = "d_s")]
+        s: usize,
+        #[serde(default = "d_beta")]
+        beta: f64,
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+        #[serde(default = "d_true")]
+        null_space: bool,
+        #[serde(default = "d_true")]
+        centre: bool,
+        #[serde(default = "d_true")]
+        rotate: bool,
+        #[serde(default)]
+        teacher_labels: bool,
+    },
+    RandomProjection {
+        #[serde(default = "d_s")]
+        s: usize,
+        #[serde(default = "d_beta")]
+        beta: f64,
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+        #[serde(default = "d_true")]
+        null_space: bool,
+    },
+    Kmeans {
+        #[serde(default = "d_s")]
+        s: usize,
+        #[serde(default = "d_beta")]
+        beta: f64,
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+    },
+    Oracle {
+        #[serde(default = "d_tau")]
+        tau: f64,
+        #[serde(default)]
+        alpha: f64,
+    },
+}
+
+impl MethodEntry {
+    fn build(&self, seed: u64, oracle: &OracleTable) -> Method {
+        let opts = |s: usize, beta: f64| {
+            let mut o = LelpOptions::new(s);
+            o.beta = beta;
+            o.seed = seed;
+            o
+        };
+        let m = match self.spec.clone() {
+            MethodSpec::Plain => Method::plain(),
+            MethodSpec::VanillaKd { tau, alpha } => Method::vanilla_kd(tau, alpha),
+            MethodSpec::FeatureKd { weight, tau, alpha } => Method::feature_kd(weight, tau, alpha),
+            MethodSpec::Lelp {
+                s,
+                beta,
+                tau,
+                alpha,
+                null_space,
+                centre,
+                rotate,
+                teacher_labels,
+            } => {
+                let mut o = opts(s, beta);
+                o.null_space = null_space;
+                o.centre = centre;
+                o.rotate = rotate;
+                o.teacher_labels = teacher_labels;
+                Method::lelp(o, tau, alpha)
+            }
+            MethodSpec::RandomProjection {
+                s,
+                beta,
+                tau,
+                alpha,
+                null_space,
+            } => {
+                let mut o = opts(s, beta);
+                o.null_space = null_space;
+                Method::random_projection(o, tau, alpha)
+            }
+            MethodSpec::Kmeans { s, beta, tau, alpha } => Method::kmeans(opts(s, beta), tau, alpha),
+            MethodSpec::Oracle { tau, alpha } => {
+                let o = OracleLabeler::new(oracle.classes, oracle.subclasses, oracle.table.clone(), tau)
+                    .expect("oracle table is valid");
+                Method::oracle(o, alpha)
+            }
+        };
+        match &self.label {
+            Some(l) => m.named(l.clone()),
+            None => m,
+        }
+    }
+
+    fn s(&self) -> Option<usize> {
+        match &self.spec {
+            MethodSpec::Lelp { s, .. } | MethodSpec::RandomProjection { s, .. } | MethodSpec::Kmeans { s, .. } => {
+                Some(*s)
+            }
+            _ => None,
+        }
+    }
+}
+
+struct OracleTable {
+    classes: usize,
+    subclasses: usize,
+    table: Vec<(usize, usize)>,
+}
+
+/// fine label -> (class, slot): slots numbered in fine-label order within each class.
+fn oracle_table(data: &Dataset) -> OracleTable {
+    let fine = data.fine_labels().unwrap_or(data.labels());
+    let nf = fine.iter().max().map_or(0, |m| m + 1);
+    let mut class_of = vec![usize::MAX; nf];
+    for (&f, &c) in fine.iter().zip(data.labels()) {
+        class_of[f] = c;
+    }
+    let mut next = vec![0usize; data.num_classes()];
+    let mut table = Vec::with_capacity(nf);
+    for &c in &class_of {
+        let c = if c == usize::MAX { 0 } else { c };
+        table.push((c, next[c]));
+        next[c] += 1;
+    }
+    OracleTable {
+        classes: data.num_classes(),
+        subclasses: next.iter().copied().max().unwrap_or(1).max(1),
+        table,
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    experiment: String,
+    device: String,
+    method: String,
+    s: Option<usize>,
+    transfer_size: usize,
+    seed: u64,
+    accuracy: f64,
+    teacher_accuracy: f64,
+    seconds: f64,
+}
+
+fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
+    let ds = match &spec.source {
+        Source::UciDigits => Dataset::uci_digits(),
+        Source::Mnist10k => {
+            let dir = spec
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("../shared/data/mnist-10k"));
+            let d = Dataset::from_npy(dir.join("X_u8.npy"), dir.join("y_u8.npy"), 1.0 / 255.0, Some(10))?;
+            let fine = d.labels().to_vec();
+            d.with_fine_labels(fine)?.with_image_shape(28, 28)?
+        }
+        Source::Npy {
+            features,
+            labels,
+            fine_labels,
+            scale,
+            image_shape,
+        } => {
+            let mut d = Dataset::from_npy(features, labels, *scale, None)?;
+            if let Some(f) = fine_labels {
+                d = d.with_fine_labels(lelp::npy::NpyArray::read(f)?.to_labels()?)?;
+            }
+            if let Some([h, w]) = image_shape {
+                d = d.with_image_shape(*h, *w)?;
+            }
+            d
+        }
+    };
+    Ok(match &spec.grouping {
+        Grouping::None => ds,
+        Grouping::Named(n) if n == "parity" => ds.parity()?,
+        Grouping::Named(n) if n == "none" => ds,
+        Grouping::Named(n) => return Err(format!("unknown grouping '{n}' (use \"parity\", \"none\" or a map)").into()),
+        Grouping::Map(m) => {
+            let k = m.iter().max().map_or(1, |x| x + 1);
+            ds.relabel(m, k)?
+        }
+    })
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args
+        .iter()
+        .skip(1)
+        .find(|a| a.ends_with(".json"))
+        .ok_or("usage: experiment CONFIG.json [--device NAME] [--seeds N] [--plot]")?;
+    let mut cfg: Config = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    if let Some(n) = arg(&args, "--seeds") {
+        cfg.seeds.truncate(n.parse()?);
+    }
+    let device_name = arg(&args, "--device")
+        .or_else(|| std::env::var("LELP_DEVICE").ok())
+        .unwrap_or_else(|| "flex".into());
+    let device = lelp::device_by_name(&device_name)?;
+    let data = load_data(&cfg.data)?;
+    let (train, test) = data.split(cfg.test_fraction, 12345)?;
+    let oracle = oracle_table(&train);
+    std::fs::create_dir_all(&cfg.output)?;
+    let results = cfg.output.join("results.jsonl");
+    let mut out = std::fs::File::create(&results)?;
+    eprintln!(
+        "{}: {} train / {} test rows, {} classes, {} seeds, {} methods, transfer sizes {:?} on {device_name}",
+        cfg.name,
+        train.len(),
+        test.len(),
+        train.num_classes(),
+        cfg.seeds.len(),
+        cfg.methods.len(),
+        cfg.transfer_sizes
+    );
+    let start = Instant::now();
+    let tcfg = DistillConfig::new(cfg.teacher.epochs, cfg.teacher.lr)
+        .with_batch_size(cfg.teacher.batch_size)
+        .with_progress(false);
+    let scfg = DistillConfig::new(cfg.student.epochs, cfg.student.lr)
+        .with_batch_size(cfg.student.batch_size)
+        .with_progress(false);
+    let mut rows = Vec::new();
+    for &seed in &cfg.seeds {
+        let teacher = train_network(&cfg.teacher.arch, &train, &tcfg, 1000 + seed, &device)?;
+        let teacher_acc = teacher.accuracy(&test, 1, &device)?;
+        eprintln!(
+            "seed {seed}: teacher {:.2}% ({:.0}s)",
+            100.0 * teacher_acc,
+            start.elapsed().as_secs_f64()
+        );
+        let head = teacher.head();
+        for &size in &cfg.transfer_sizes {
+            let transfer = train.sample(size.min(train.len()), seed)?;
+            let outputs = teacher.forward_all(transfer.features_tensor(&device), 1024)?;
+            for entry in &cfg.methods {
+                let method = entry.build(seed, &oracle);
+                let t0 = Instant::now();
+                let acc = distil_and_score(
+                    &cfg.student.arch,
+                    &method,
+                    &transfer,
+                    Some(&outputs),
+                    head.as_ref(),
+                    &test,
+                    &scfg,
+                    seed,
+                    &device,
+                )?;
+                let row = Row {
+                    experiment: cfg.name.clone(),
+                    device: device_name.clone(),
+                    method: method.name().to_string(),
+                    s: entry.s(),
+                    transfer_size: transfer.len(),
+                    seed,
+                    accuracy: acc,
+                    teacher_accuracy: teacher_acc,
+                    seconds: t0.elapsed().as_secs_f64(),
+                };
+                writeln!(out, "{}", serde_json::to_string(&row)?)?;
+                rows.push(row);
+            }
+        }
+        out.flush()?;
+    }
+    let table = markdown_table(&cfg.name, &rows);
+    std::fs::write(cfg.output.join("table.md"), &table)?;
+    println!("{table}");
+    eprintln!("wrote {} ({:.0}s)", results.display(), start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn markdown_table(name: &str, rows: &[Row]) -> String {
+    let mut by: BTreeMap<(usize, usize), (String, Vec<f64>)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for r in rows {
+        if !order.contains(&r.method) {
+            order.push(r.method.clone());
+        }
+        let idx = order.iter().position(|m| m == &r.method).unwrap();
+        by.entry((r.transfer_size, idx))
+            .or_insert_with(|| (r.method.clone(), Vec::new()))
+            .1
+            .push(r.accuracy);
+    }
+    let teacher: Vec<f64> = {
+        let mut seen = BTreeMap::new();
+        for r in rows {
+            seen.insert(r.seed, r.teacher_accuracy);
+        }
+        seen.into_values().collect()
+    };
+    let (tm, ts) = mean_std(&teacher);
+    let mut s = format!(
+        "### {name}\n\nteacher: {:.1} ± {:.1} % ({} seeds)\n\n| transfer set | method | accuracy (%) | seeds |\n|---|---|---|---|\n",
+        100.0 * tm,
+        100.0 * ts,
+        teacher.len()
+    );
+    for ((size, _), (m, v)) in by {
+        let (mean, std) = mean_std(&v);
+        s.push_str(&format!(
+            "| {size} | {m} | {:.1} ± {:.1} | {} |\n",
+            100.0 * mean,
+            100.0 * std,
+            v.len()
+        ));
+    }
+    s
+}
