@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs what lelp's two README commands need beyond cargo.
+# Installs what lelp needs beyond cargo.
 #
-# The default build (burn's Flex backend) and the `ndarray` feature are pure
-# Rust: nothing to install. This script checks the toolchain and, with
-# --python, installs numpy for regenerating the reference values
-# (tests/data/reference.py) and running benches/fit_numpy.py.
+# The README's two commands (burn's Flex backend) and the `ndarray` feature
+# are pure Rust: nothing to install; this checks the toolchain.
+#   --backends  installs what the `wgpu` and `tch` features need on a
+#               CPU-only Debian machine: Mesa's lavapipe Vulkan driver (apt)
+#               and a CPU libtorch 2.9.0 (scripts/install-libtorch.sh) at
+#               $LIBTORCH (default ~/.cache/lelp-libtorch).
+#   --python    installs numpy, for tests/data/reference.py and the benches.
 set -euo pipefail
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (rustup) first" >&2
@@ -16,7 +19,25 @@ if [ "$(printf '%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
     echo "rustc $have is older than $need (burn 0.22.1 needs $need)" >&2
     exit 1
 fi
-if [ "${1:-}" = "--python" ]; then
-    python3 -m pip install --quiet "numpy==2.4.6"
-fi
+for arg in "$@"; do
+    case "$arg" in
+        --python)
+            python3 -m pip install --quiet "numpy==2.4.6"
+            ;;
+        --backends)
+            # wgpu on CPU: Mesa's lavapipe Vulkan driver
+            if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || ! ldconfig -p | grep -q libvulkan.so.1; then
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get update -qq
+                apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+            fi
+            # tch: a CPU libtorch 2.9.0 assembled from registry wheels
+            bash "$(dirname "$0")/install-libtorch.sh" "${LIBTORCH:-$HOME/.cache/lelp-libtorch}"
+            ;;
+        *)
+            echo "unknown option $arg (use --python, --backends)" >&2
+            exit 2
+            ;;
+    esac
+done
 echo "setup ok: rustc $have"
