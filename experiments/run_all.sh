@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --example experiment --example plot
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
-for c in uci-parity uci-parity-cnn-teacher mnist-parity mnist-transfer mnist-ablations mnist-mod3 mnist-mod5; do
+for c in uci-parity uci-parity-cnn-teacher mnist-parity mnist-parity-cnn-teacher mnist-transfer mnist-ablations mnist-mod3 mnist-mod5; do
     "$BIN/experiment" "experiments/$c.json" "$@"
 done
 mkdir -p docs/img
