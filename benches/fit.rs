@@ -5,7 +5,8 @@
 //! time per fit and the process's peak RSS after fits of growing N (a flat
 //! peak shows memory independent of N).
 //!
-//! `LELP_BENCH_DEVICE` picks the device (flex by default).
+//! `LELP_BENCH_DEVICE` picks the device (flex by default),
+//! `LELP_BENCH_CHUNK` the rows per batch (4096 by default).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::time::Instant;
@@ -16,7 +17,6 @@ use lelp::{PcaFinder, SubspaceFinder};
 const D: usize = 768;
 const C: usize = 2;
 const S: usize = 8;
-const CHUNK: usize = 4096;
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -34,6 +34,7 @@ struct Chunks {
     labels: Vec<usize>,
     n: usize,
     pos: usize,
+    chunk: usize,
     device: Device,
 }
 
@@ -43,7 +44,7 @@ impl Iterator for Chunks {
         if self.pos >= self.n {
             return None;
         }
-        let rows = CHUNK.min(self.n - self.pos);
+        let rows = self.chunk.min(self.n - self.pos);
         let mut buf = vec![0u8; rows * D * 4];
         self.file.read_exact(&mut buf).expect("read chunk");
         let v: Vec<f32> = buf
@@ -56,7 +57,7 @@ impl Iterator for Chunks {
     }
 }
 
-fn open(dir: &std::path::Path, n: usize, device: &Device) -> Chunks {
+fn open(dir: &std::path::Path, n: usize, chunk: usize, device: &Device) -> Chunks {
     let labels = lelp::npy::NpyArray::read(dir.join("labels.npy")).expect("run benches/fit_numpy.py first");
     let labels = labels.to_labels().unwrap();
     let mut file = std::fs::File::open(dir.join("emb.npy")).unwrap();
@@ -70,6 +71,7 @@ fn open(dir: &std::path::Path, n: usize, device: &Device) -> Chunks {
         labels,
         n,
         pos: 0,
+        chunk,
         device: device.clone(),
     }
 }
@@ -78,11 +80,12 @@ fn main() {
     let dir = std::path::PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into()));
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = lelp::device_by_name(&name).unwrap();
-    println!("lelp PcaFinder on {name}: d={D} C={C} S={S}, chunks of {CHUNK} rows");
+    let chunk: usize = std::env::var("LELP_BENCH_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    println!("lelp PcaFinder on {name}: d={D} C={C} S={S}, chunks of {chunk} rows");
     println!("peak RSS before any fit: {:.0} MiB", peak_rss_mib());
     for n in [25_000usize, 50_000, 100_000, 100_000] {
         let t0 = Instant::now();
-        let fit = PcaFinder::new(S).fit(open(&dir, n, &device), C, None).unwrap();
+        let fit = PcaFinder::new(S).fit(open(&dir, n, chunk, &device), C, None).unwrap();
         device.sync().unwrap();
         let dt = t0.elapsed().as_secs_f64();
         assert_eq!(fit.counts().iter().sum::<u64>() as usize, n);
