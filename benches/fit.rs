@@ -80,7 +80,10 @@ fn main() {
     let dir = std::path::PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into()));
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = lelp::device_by_name(&name).unwrap();
-    let chunk: usize = std::env::var("LELP_BENCH_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let chunk: usize = std::env::var("LELP_BENCH_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
     println!("lelp PcaFinder on {name}: d={D} C={C} S={S}, chunks of {chunk} rows");
     println!("peak RSS before any fit: {:.0} MiB", peak_rss_mib());
     for n in [25_000usize, 50_000, 100_000, 100_000] {
