@@ -453,12 +453,14 @@ impl Distiller {
                 let grads = GradientsParams::from_grads(l.backward(), &model);
                 model = optim.step(lr, model, grads);
                 if cfg.progress {
+                    let seen = (bi * cfg.batch_size + chunk.len()) as f64;
                     progress_line(
                         epoch + 1,
                         cfg.epochs,
                         bi + 1,
                         batches,
-                        loss_sum / ((bi * cfg.batch_size + chunk.len()) as f64),
+                        loss_sum / seen,
+                        correct as f64 / seen,
                     );
                 }
             }
@@ -622,7 +624,7 @@ fn count_correct(class_logits: Tensor<2>, labels: &[usize]) -> Result<usize> {
     Ok(pred.iter().zip(labels).filter(|(p, l)| **p as usize == **l).count())
 }
 
-fn progress_line(epoch: usize, epochs: usize, batch: usize, batches: usize, loss: f64) {
+fn progress_line(epoch: usize, epochs: usize, batch: usize, batches: usize, loss: f64, acc: f64) {
     use std::io::IsTerminal;
     let mut e = std::io::stderr();
     if !e.is_terminal() {
@@ -632,7 +634,7 @@ fn progress_line(epoch: usize, epochs: usize, batch: usize, batches: usize, loss
     let filled = width * batch / batches.max(1);
     let _ = write!(
         e,
-        "\repoch {epoch:>3}/{epochs} [{}{}] {batch}/{batches} loss {loss:.4}",
+        "\repoch {epoch:>3}/{epochs} [{}{}] {batch}/{batches} loss {loss:.4} acc {acc:.4}",
         "=".repeat(filled),
         " ".repeat(width - filled)
     );
