@@ -449,6 +449,29 @@ fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) ->
     })
 }
 
+/// The builder options both finders share.
+macro_rules! shared_options {
+    ($finder:ident, $seed_doc:literal) => {
+        impl $finder {
+            /// Projects onto the null space of the head first.
+            pub fn with_null_space(mut self, on: bool) -> Self {
+                self.config.null_space = on;
+                self
+            }
+            /// Subtracts class means before projecting.
+            pub fn with_centre(mut self, on: bool) -> Self {
+                self.config.centre = on;
+                self
+            }
+            #[doc = $seed_doc]
+            pub fn with_seed(mut self, seed: u64) -> Self {
+                self.config.seed = seed;
+                self
+            }
+        }
+    };
+}
+
 /// LELP's subspace finder: per-class PCA (see the module docs for the
 /// conventions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,27 +494,14 @@ impl PcaFinder {
             },
         }
     }
-    /// Projects onto the null space of the head first.
-    pub fn with_null_space(mut self, on: bool) -> Self {
-        self.config.null_space = on;
-        self
-    }
-    /// Subtracts class means before projecting.
-    pub fn with_centre(mut self, on: bool) -> Self {
-        self.config.centre = on;
-        self
-    }
     /// Randomly rotates each class basis.
     pub fn with_rotation(mut self, on: bool) -> Self {
         self.config.rotate = on;
         self
     }
-    /// Seed of the rotations.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
-        self
-    }
 }
+
+shared_options!(PcaFinder, "Seed of the rotations.");
 
 impl SubspaceFinder for PcaFinder {
     fn config(&self) -> SubspaceConfig {
@@ -565,22 +575,9 @@ impl RandomProjectionFinder {
             },
         }
     }
-    /// Projects onto the null space of the head first.
-    pub fn with_null_space(mut self, on: bool) -> Self {
-        self.config.null_space = on;
-        self
-    }
-    /// Subtracts class means before projecting.
-    pub fn with_centre(mut self, on: bool) -> Self {
-        self.config.centre = on;
-        self
-    }
-    /// Seed of the directions.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
-        self
-    }
 }
+
+shared_options!(RandomProjectionFinder, "Seed of the random directions.");
 
 impl SubspaceFinder for RandomProjectionFinder {
     fn config(&self) -> SubspaceConfig {
