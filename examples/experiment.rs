@@ -191,7 +191,7 @@ enum MethodSpec {
 }
 
 impl MethodEntry {
-    fn build(&self, seed: u64, oracle: &OracleTable) -> Method {
+    fn build(&self, seed: u64, train: &Dataset) -> Result<Method, lelp::LelpError> {
         let opts = |s: usize, beta: f64| {
             let mut o = LelpOptions::new(s);
             o.beta = beta;
@@ -231,16 +231,12 @@ impl MethodEntry {
                 Method::random_projection(o, tau, alpha)
             }
             MethodSpec::Kmeans { s, beta, tau, alpha } => Method::kmeans(opts(s, beta), tau, alpha),
-            MethodSpec::Oracle { tau, alpha } => {
-                let o = OracleLabeler::new(oracle.classes, oracle.subclasses, oracle.table.clone(), tau)
-                    .expect("oracle table is valid");
-                Method::oracle(o, alpha)
-            }
+            MethodSpec::Oracle { tau, alpha } => Method::oracle(OracleLabeler::from_dataset(train, tau)?, alpha),
         };
-        match &self.label {
+        Ok(match &self.label {
             Some(l) => m.named(l.clone()),
             None => m,
-        }
+        })
     }
 
     fn s(&self) -> Option<usize> {
@@ -250,34 +246,6 @@ impl MethodEntry {
             }
             _ => None,
         }
-    }
-}
-
-struct OracleTable {
-    classes: usize,
-    subclasses: usize,
-    table: Vec<(usize, usize)>,
-}
-
-/// fine label -> (class, slot): slots numbered in fine-label order within each class.
-fn oracle_table(data: &Dataset) -> OracleTable {
-    let fine = data.fine_labels().unwrap_or(data.labels());
-    let nf = fine.iter().max().map_or(0, |m| m + 1);
-    let mut class_of = vec![usize::MAX; nf];
-    for (&f, &c) in fine.iter().zip(data.labels()) {
-        class_of[f] = c;
-    }
-    let mut next = vec![0usize; data.num_classes()];
-    let mut table = Vec::with_capacity(nf);
-    for &c in &class_of {
-        let c = if c == usize::MAX { 0 } else { c };
-        table.push((c, next[c]));
-        next[c] += 1;
-    }
-    OracleTable {
-        classes: data.num_classes(),
-        subclasses: next.iter().copied().max().unwrap_or(1).max(1),
-        table,
     }
 }
 
@@ -358,7 +326,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = lelp::device_by_name(&device_name)?;
     let data = load_data(&cfg.data)?;
     let (train, test) = data.split(cfg.test_fraction, 12345)?;
-    let oracle = oracle_table(&train);
     std::fs::create_dir_all(&cfg.output)?;
     let results = cfg.output.join("results.jsonl");
     let mut out = std::fs::File::create(&results)?;
@@ -393,7 +360,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let transfer = train.sample(size.min(train.len()), seed)?;
             let outputs = teacher.forward_all(transfer.features_tensor(&device), 1024)?;
             for entry in &cfg.methods {
-                let method = entry.build(seed, &oracle);
+                let method = entry.build(seed, &train)?;
                 let t0 = Instant::now();
                 let acc = distil_and_score(
                     &cfg.student.arch,

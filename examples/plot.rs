@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use lelp::pipeline::mean_std;
 use plotters::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,16 +44,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if series.is_empty() {
         return Err(format!("no rows with a numeric '{xkey}' in {input}").into());
     }
-    let stats = |v: &Vec<f64>| {
-        let n = v.len() as f64;
-        let m = v.iter().sum::<f64>() / n;
-        let s = if v.len() > 1 {
-            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
-        (m, s)
-    };
     let xs: Vec<u64> = series.values().flat_map(|m| m.keys().copied()).collect();
     let (xmin, xmax) = (*xs.iter().min().unwrap() as f64, *xs.iter().max().unwrap() as f64);
     let log_x = xmax / xmin.max(1.0) > 8.0;
@@ -61,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ymax = f64::NEG_INFINITY;
     for m in series.values() {
         for v in m.values() {
-            let (mu, sd) = stats(v);
+            let (mu, sd) = mean_std(v);
             ymin = ymin.min(mu - sd);
             ymax = ymax.max(mu + sd);
         }
@@ -94,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pts: Vec<(f64, f64, f64)> = series[name]
             .iter()
             .map(|(&x, v)| {
-                let (m, s) = stats(v);
+                let (m, s) = mean_std(v);
                 (fx(x as f64), m, s)
             })
             .collect();

@@ -2,10 +2,9 @@
 # GPU check, for a session lent a GPU machine (not run yet: no GPU was lent
 # to the session that wrote it). Runs the test suite and the quickstart on
 # burn's CUDA backend and on wgpu over the NVIDIA Vulkan driver, and writes
-# logs under ${OUT:-gpu-check-out}. Keep well inside the lease:
-#   build (~20-30 min on 16 cores is NOT affordable on a 15-minute lease:
-#   build on the GPU machine only if its cores make it fast; the first run
-#   measures that).
+# logs under ${OUT:-gpu-check-out}. The build of burn with `cuda` and
+# `wgpu` has not been timed on a GPU machine: a 15-minute lease may not
+# cover it, so carry a prebuilt target dir or give the build its own call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-check-out}

@@ -217,7 +217,7 @@ pub struct Trainee<S> {
 /// The outcome of [`Distiller::fit`].
 #[derive(Debug)]
 pub struct Trained<S> {
-    /// The trained student (autodiff stripped: call `.valid()` already done).
+    /// The trained student, in evaluation mode (`Module::valid` applied).
     pub student: S,
     /// Per-epoch reports.
     pub history: Vec<EpochReport>,
@@ -285,7 +285,7 @@ impl Distiller {
     /// # Errors
     /// [`LelpError::InvalidParameter`] for a bad config,
     /// [`LelpError::DimensionMismatch`] for mismatched shapes,
-    /// [`LelpError::NonFinite`] when the loss diverges,
+    /// [`LelpError::Diverged`] when the loss becomes NaN or infinite,
     /// [`LelpError::Record`] / [`LelpError::CheckpointMismatch`] for
     /// checkpoint problems.
     pub fn fit<S>(
@@ -404,6 +404,9 @@ impl Distiller {
             }
         }
 
+        let labels = util::indices(train.labels(), &device);
+        let valid_set = valid.map(|v| EvalSet::new(v, &device.clone().without_autodiff()));
+        let show_bar = cfg.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let batches = n.div_ceil(cfg.batch_size);
         let mut stopped_early = false;
         for (ran, epoch) in (start_epoch..cfg.epochs).enumerate() {
@@ -415,8 +418,10 @@ impl Distiller {
             let lr = cfg.lr_at(epoch);
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut StdRng::seed_from_u64(cfg.seed.wrapping_add(epoch as u64)));
-            let mut loss_sum = 0.0;
-            let mut correct = 0usize;
+            // running sums stay on the device; they are read back once per
+            // epoch (and per batch only to draw a progress bar on a terminal)
+            let mut loss_acc: Option<Tensor<1>> = None;
+            let mut hits_acc: Option<Tensor<1, Int>> = None;
             for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
                 let idx = util::indices(chunk, &device);
                 let xb = x.clone().select(0, idx.clone());
@@ -435,50 +440,41 @@ impl Distiller {
                 };
                 if let (Some(tf), Some(p)) = (&tf, &model.projector) {
                     let proj = p.forward(out.embedding.clone());
-                    l = l + loss::feature_loss(proj, tf.clone().select(0, idx)).mul_scalar(targets.feature_weight);
+                    l = l + loss::feature_loss(proj, tf.clone().select(0, idx.clone()))
+                        .mul_scalar(targets.feature_weight);
                 }
-                let lv = util::to_host_f32(l.clone())?[0] as f64;
-                if !lv.is_finite() {
-                    return Err(LelpError::NonFinite {
-                        what: "training loss",
-                        row: epoch,
-                        col: bi,
-                    });
-                }
-                loss_sum += lv * chunk.len() as f64;
-                correct += count_correct(
-                    class_logits(out.logits.detach(), c, targets.subclasses),
-                    &yb_labels(train, chunk),
-                )?;
+                let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
+                let batch_hits = hits(
+                    out.logits.detach(),
+                    labels.clone().select(0, idx),
+                    c,
+                    targets.subclasses,
+                );
+                loss_acc = Some(loss_acc.map_or(batch_loss.clone(), |a| a + batch_loss));
+                hits_acc = Some(hits_acc.map_or(batch_hits.clone(), |a| a + batch_hits));
                 let grads = GradientsParams::from_grads(l.backward(), &model);
                 model = optim.step(lr, model, grads);
-                if cfg.progress {
+                if show_bar {
                     let seen = (bi * cfg.batch_size + chunk.len()) as f64;
-                    progress_line(
-                        epoch + 1,
-                        cfg.epochs,
-                        bi + 1,
-                        batches,
-                        loss_sum / seen,
-                        correct as f64 / seen,
-                    );
+                    let (ls, hs) = read_sums(&loss_acc, &hits_acc)?;
+                    progress_line(epoch + 1, cfg.epochs, bi + 1, batches, ls / seen, hs / seen);
                 }
+            }
+            let (loss_sum, correct) = read_sums(&loss_acc, &hits_acc)?;
+            if !loss_sum.is_finite() {
+                return Err(LelpError::Diverged { epoch: epoch + 1 });
             }
             let mut report = EpochReport {
                 epoch: epoch + 1,
                 lr,
                 train_loss: loss_sum / n as f64,
-                train_accuracy: correct as f64 / n as f64,
+                train_accuracy: correct / n as f64,
                 valid_loss: None,
                 valid_accuracy: None,
             };
-            if let Some(v) = valid {
-                let (vl, va) = evaluate(
-                    &model.student.valid(),
-                    v,
-                    targets.subclasses,
-                    &device.clone().without_autodiff(),
-                )?;
+            if valid.is_some() {
+                let v = valid_set.as_ref().expect("built when a validation set is given");
+                let (vl, va) = v.evaluate(&model.student.valid(), targets.subclasses)?;
                 report.valid_loss = Some(vl);
                 report.valid_accuracy = Some(va);
                 if best.is_none_or(|(b, _)| va > b) {
@@ -615,21 +611,31 @@ fn save_module<M: Module>(m: M, path: &Path) -> Result<()> {
     })
 }
 
-fn yb_labels(train: &Dataset, chunk: &[usize]) -> Vec<usize> {
-    chunk.iter().map(|&i| train.labels()[i]).collect()
+/// Rows whose class argmax equals the label, as a device scalar.
+fn hits(logits: Tensor<2>, labels: Tensor<1, Int>, num_classes: usize, subclasses: usize) -> Tensor<1, Int> {
+    class_logits(logits, num_classes, subclasses)
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(labels)
+        .int()
+        .sum()
 }
 
-fn count_correct(class_logits: Tensor<2>, labels: &[usize]) -> Result<usize> {
-    let pred = util::to_host_f32(class_logits.argmax(1).float())?;
-    Ok(pred.iter().zip(labels).filter(|(p, l)| **p as usize == **l).count())
+/// Reads the device-side running sums (loss, hits) back to the host.
+fn read_sums(loss: &Option<Tensor<1>>, hits: &Option<Tensor<1, Int>>) -> Result<(f64, f64)> {
+    let l = match loss {
+        Some(t) => util::to_host_f32(t.clone())?[0] as f64,
+        None => 0.0,
+    };
+    let h = match hits {
+        Some(t) => util::to_host_f32(t.clone().float())?[0] as f64,
+        None => 0.0,
+    };
+    Ok((l, h))
 }
 
 fn progress_line(epoch: usize, epochs: usize, batch: usize, batches: usize, loss: f64, acc: f64) {
-    use std::io::IsTerminal;
     let mut e = std::io::stderr();
-    if !e.is_terminal() {
-        return;
-    }
     let width = 30;
     let filled = width * batch / batches.max(1);
     let _ = write!(
@@ -641,6 +647,60 @@ fn progress_line(epoch: usize, epochs: usize, batch: usize, batches: usize, loss
     let _ = e.flush();
 }
 
+const EVAL_BATCH: usize = 512;
+
+/// A data set uploaded once for repeated evaluation.
+struct EvalSet {
+    x: Tensor<2>,
+    one_hot: Tensor<2>,
+    labels: Tensor<1, Int>,
+    n: usize,
+    c: usize,
+}
+
+impl EvalSet {
+    fn new(data: &Dataset, device: &Device) -> Self {
+        let (n, c) = (data.len(), data.num_classes());
+        let mut oh = vec![0.0f32; n * c];
+        for (i, &l) in data.labels().iter().enumerate() {
+            oh[i * c + l] = 1.0;
+        }
+        Self {
+            x: data.features_tensor(device),
+            one_hot: util::matrix(oh, n, c, device),
+            labels: util::indices(data.labels(), device),
+            n,
+            c,
+        }
+    }
+
+    /// Mean cross-entropy of the class logits and accuracy; one read-back.
+    fn evaluate<S: Student>(&self, student: &S, subclasses: usize) -> Result<(f64, f64)> {
+        let mut loss_acc = None;
+        let mut hits_acc = None;
+        for s in (0..self.n).step_by(EVAL_BATCH) {
+            let len = EVAL_BATCH.min(self.n - s);
+            let z = student.forward(self.x.clone().narrow(0, s, len)).logits;
+            let ce = loss::cross_entropy(
+                class_logits(z.clone(), self.c, subclasses),
+                self.one_hot.clone().narrow(0, s, len),
+            )
+            .mul_scalar(len as f64);
+            let h = hits(z, self.labels.clone().narrow(0, s, len), self.c, subclasses);
+            loss_acc = Some(match loss_acc {
+                Some(a) => a + ce,
+                None => ce,
+            });
+            hits_acc = Some(match hits_acc {
+                Some(a) => a + h,
+                None => h,
+            });
+        }
+        let (l, h) = read_sums(&loss_acc, &hits_acc)?;
+        Ok((l / self.n as f64, h / self.n as f64))
+    }
+}
+
 /// Class predictions (`argmax_c l_c`) of a student on `data`, in batches.
 ///
 /// # Errors
@@ -649,13 +709,13 @@ pub fn predict<S: Student>(student: &S, data: &Dataset, subclasses: usize, devic
     let c = data.num_classes();
     let x = data.features_tensor(device);
     let n = data.len();
-    let mut out = Vec::with_capacity(n);
-    for s in (0..n).step_by(512) {
-        let e = (s + 512).min(n);
-        let z = class_logits(student.forward(x.clone().narrow(0, s, e - s)).logits, c, subclasses);
-        out.extend(util::to_host_f32(z.argmax(1).float())?.into_iter().map(|v| v as usize));
+    let mut preds = Vec::with_capacity(n);
+    for s in (0..n).step_by(EVAL_BATCH) {
+        let len = EVAL_BATCH.min(n - s);
+        preds.push(class_logits(student.forward(x.clone().narrow(0, s, len)).logits, c, subclasses).argmax(1));
     }
-    Ok(out)
+    let all = util::to_host_f32(Tensor::cat(preds, 0).float())?;
+    Ok(all.into_iter().map(|v| v as usize).collect())
 }
 
 /// Cross-entropy of the class logits and accuracy of a student on `data`.
@@ -663,24 +723,7 @@ pub fn predict<S: Student>(student: &S, data: &Dataset, subclasses: usize, devic
 /// # Errors
 /// [`LelpError::Backend`] when results cannot be read back.
 pub fn evaluate<S: Student>(student: &S, data: &Dataset, subclasses: usize, device: &Device) -> Result<(f64, f64)> {
-    let c = data.num_classes();
-    let x = data.features_tensor(device);
-    let n = data.len();
-    let mut loss_sum = 0.0;
-    let mut correct = 0;
-    for s in (0..n).step_by(512) {
-        let e = (s + 512).min(n);
-        let labels = &data.labels()[s..e];
-        let mut oh = vec![0.0f32; (e - s) * c];
-        for (i, &l) in labels.iter().enumerate() {
-            oh[i * c + l] = 1.0;
-        }
-        let z = class_logits(student.forward(x.clone().narrow(0, s, e - s)).logits, c, subclasses);
-        let ce = loss::cross_entropy(z.clone(), util::matrix(oh, e - s, c, device));
-        loss_sum += util::to_host_f32(ce)?[0] as f64 * (e - s) as f64;
-        correct += count_correct(z, labels)?;
-    }
-    Ok((loss_sum / n as f64, correct as f64 / n as f64))
+    EvalSet::new(data, device).evaluate(student, subclasses)
 }
 
 /// Accuracy of a student on `data`.

@@ -136,6 +136,12 @@ pub enum LelpError {
         /// The backend's description.
         message: String,
     },
+    /// Training diverged: the epoch's loss became NaN or infinite.
+    #[error("training diverged: the loss of epoch {epoch} is not finite")]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+    },
     /// A checkpoint does not belong to this run (other config or model shape).
     #[error("checkpoint {path} does not match this run: {reason}")]
     CheckpointMismatch {

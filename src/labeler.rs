@@ -16,6 +16,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
+use crate::data::Dataset;
 use crate::error::{LelpError, Result};
 use crate::subspace::Subspaces;
 use crate::util;
@@ -261,6 +262,54 @@ impl OracleLabeler {
             subclass_of,
             tau,
         })
+    }
+
+    /// The table read off a data set's labels and fine labels: class `c`'s
+    /// fine labels take slots `0, 1, ...` in increasing order, and `S` is
+    /// the largest number of fine labels in one class.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when the data set has no fine labels
+    /// or a fine label occurs under two classes.
+    ///
+    /// # Example
+    /// ```
+    /// use lelp::{Dataset, OracleLabeler, PseudoLabeler};
+    /// let digits = Dataset::uci_digits().parity()?;
+    /// let oracle = OracleLabeler::from_dataset(&digits, 2.0)?;
+    /// assert_eq!((oracle.num_classes(), oracle.subclasses()), (2, 5));
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn from_dataset(data: &Dataset, tau: f64) -> Result<Self> {
+        let fine = data.fine_labels().ok_or(LelpError::InvalidParameter {
+            name: "fine_labels",
+            value: "None".into(),
+            reason: "the oracle labeler needs a data set with fine labels",
+        })?;
+        let nf = fine.iter().max().map_or(0, |m| m + 1);
+        let mut class_of: Vec<Option<usize>> = vec![None; nf];
+        for (&f, &c) in fine.iter().zip(data.labels()) {
+            match class_of[f] {
+                Some(prev) if prev != c => {
+                    return Err(LelpError::InvalidParameter {
+                        name: "fine_labels",
+                        value: f.to_string(),
+                        reason: "a fine label occurs under two classes",
+                    });
+                }
+                _ => class_of[f] = Some(c),
+            }
+        }
+        let mut next = vec![0usize; data.num_classes()];
+        let mut table = Vec::with_capacity(nf);
+        for c in class_of {
+            // a fine label absent from the data gets a slot of class 0; it is never looked up
+            let c = c.unwrap_or(0);
+            table.push((c, next[c]));
+            next[c] += 1;
+        }
+        let subclasses = next.iter().copied().max().unwrap_or(1).max(1);
+        Self::new(data.num_classes(), subclasses, table, tau)
     }
 
     /// The teacher temperature.

@@ -171,7 +171,7 @@ impl Method {
 
     /// The oracle upper bound: true fine labels as subclasses.
     pub fn oracle(labeler: OracleLabeler, alpha: f64) -> Self {
-        let tau = labeler_tau(&labeler);
+        let tau = labeler.tau();
         Self {
             name: "oracle".into(),
             targets: Targets::Oracle(labeler),
@@ -349,10 +349,6 @@ impl Method {
             subspaces,
         })
     }
-}
-
-fn labeler_tau(o: &OracleLabeler) -> f64 {
-    o.tau()
 }
 
 fn argmax_rows(logits: &Tensor<2>) -> Result<Vec<usize>> {

@@ -251,9 +251,23 @@ fn training_learns_and_early_stopping_stops() {
         (after - best).abs() < 1e-12,
         "restore_best returns the best epoch's weights"
     );
-    if trained.stopped_early {
-        assert!(trained.history.len() < 40);
-    }
+    // validation accuracy plateaus on 300 examples well before 40 epochs
+    assert!(
+        trained.stopped_early && trained.history.len() < 40,
+        "ran {} epochs",
+        trained.history.len()
+    );
+    let best_epoch = trained
+        .history
+        .iter()
+        .position(|r| r.valid_accuracy == Some(best))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        trained.history.len(),
+        best_epoch + 3,
+        "stops `patience` epochs after the best one"
+    );
 }
 
 #[test]
@@ -375,4 +389,47 @@ fn sgd_with_momentum_trains_too() {
     let acc = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
     assert!(acc > 0.85, "SGD accuracy {acc}");
     assert!(trained.history.last().unwrap().train_loss < trained.history[0].train_loss);
+}
+
+#[test]
+fn a_diverging_run_is_reported_not_returned() {
+    let device = device();
+    let (train, _) = small_setup();
+    let targets = Method::plain().prepare(&train, None, None).unwrap();
+    let student = MlpConfig::new(64, vec![16], 2)
+        .with_seed(1)
+        .init(&device.clone().autodiff())
+        .unwrap();
+    // an absurd learning rate drives the weights, then the loss, to inf/NaN
+    let cfg = DistillConfig::new(5, 1e30).with_batch_size(32).with_progress(false);
+    let e = Distiller::new(cfg).fit(student, &train, &targets, None, &device);
+    assert!(matches!(e, Err(lelp::LelpError::Diverged { .. })), "{e:?}");
+}
+
+#[test]
+fn oracle_table_is_read_off_the_data() {
+    use lelp::PseudoLabeler;
+    let parity = Dataset::uci_digits().parity().unwrap();
+    let from_data = OracleLabeler::from_dataset(&parity, 1.0).unwrap();
+    assert_eq!((from_data.num_classes(), from_data.subclasses()), (2, 5));
+    // same targets as the hand-written parity table
+    let device = device();
+    let sub = parity.subset(&(0..50).collect::<Vec<_>>()).unwrap();
+    let h = sub.features_tensor(&device);
+    let z = rows(pseudo(100, 3), 50, 2, &device);
+    let input = || lelp::LabelerInput::new(h.clone(), z.clone()).with_fine_labels(sub.fine_labels().unwrap());
+    let a = host(from_data.targets(input()).unwrap().probs());
+    let b = host(OracleLabeler::digit_parity(1.0).targets(input()).unwrap().probs());
+    assert_eq!(a, b);
+    // no fine labels, or a fine label under two classes
+    let plain = Dataset::new(vec![0.0; 4], 1, vec![0, 1, 0, 1], 2).unwrap();
+    assert!(OracleLabeler::from_dataset(&plain, 1.0).is_err());
+    let clash = plain.with_fine_labels(vec![0, 0, 1, 1]).unwrap();
+    assert!(matches!(
+        OracleLabeler::from_dataset(&clash, 1.0),
+        Err(lelp::LelpError::InvalidParameter {
+            name: "fine_labels",
+            ..
+        })
+    ));
 }
