@@ -225,15 +225,98 @@ pub struct Trained<S> {
     pub stopped_early: bool,
 }
 
+/// The checkpoint's `state.json`. serde_json (without its
+/// `float_roundtrip` feature, which would rebuild burn's dependency tree)
+/// can parse an f64 one ulp off, so every float is stored as its shortest
+/// round-trip text and parsed with Rust's exact parser, and the config is
+/// kept and compared as JSON text: a resumed run reads back exactly what it
+/// wrote.
 #[derive(Serialize, Deserialize)]
 struct CheckpointState {
     format_version: u32,
-    config: DistillConfig,
+    /// `serde_json::to_string(&config.comparable())`.
+    config: String,
     epoch: usize,
-    history: Vec<EpochReport>,
+    history: Vec<StoredReport>,
+    #[serde(with = "exact_f64::option")]
     best_accuracy: Option<f64>,
     best_epoch: usize,
     num_params: usize,
+}
+
+/// [`EpochReport`] with exactly round-tripping floats.
+#[derive(Serialize, Deserialize)]
+struct StoredReport {
+    epoch: usize,
+    #[serde(with = "exact_f64")]
+    lr: f64,
+    #[serde(with = "exact_f64")]
+    train_loss: f64,
+    #[serde(with = "exact_f64")]
+    train_accuracy: f64,
+    #[serde(with = "exact_f64::option")]
+    valid_loss: Option<f64>,
+    #[serde(with = "exact_f64::option")]
+    valid_accuracy: Option<f64>,
+}
+
+impl From<&EpochReport> for StoredReport {
+    fn from(r: &EpochReport) -> Self {
+        Self {
+            epoch: r.epoch,
+            lr: r.lr,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_accuracy,
+            valid_loss: r.valid_loss,
+            valid_accuracy: r.valid_accuracy,
+        }
+    }
+}
+
+impl From<StoredReport> for EpochReport {
+    fn from(r: StoredReport) -> Self {
+        Self {
+            epoch: r.epoch,
+            lr: r.lr,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_accuracy,
+            valid_loss: r.valid_loss,
+            valid_accuracy: r.valid_accuracy,
+        }
+    }
+}
+
+/// f64 as its shortest round-trip decimal text (`{:?}`), parsed back with
+/// `str::parse`, which is correctly rounded.
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:?}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("not a float: {text}")))
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => s.serialize_some(&format!("{v:?}")),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|t| t.parse().map_err(|_| D::Error::custom(format!("not a float: {t}"))))
+                .transpose()
+        }
+    }
 }
 
 const CKPT_VERSION: u32 = 1;
@@ -393,7 +476,7 @@ impl Distiller {
             model = m;
             optim = o;
             start_epoch = st.epoch;
-            history = st.history;
+            history = st.history.into_iter().map(EpochReport::from).collect();
             best = st.best_accuracy.map(|a| (a, st.best_epoch));
             if cfg.restore_best && dir.join("best.bpk").exists() {
                 let bm = model.clone();
@@ -525,6 +608,10 @@ impl Distiller {
         })
     }
 
+    fn config_text(&self) -> String {
+        serde_json::to_string(&self.config.comparable()).expect("config serialises")
+    }
+
     fn save_checkpoint<S: Student>(
         &self,
         dir: &Path,
@@ -543,9 +630,9 @@ impl Distiller {
         })?;
         let st = CheckpointState {
             format_version: CKPT_VERSION,
-            config: self.config.comparable(),
+            config: self.config_text(),
             epoch,
-            history: history.to_vec(),
+            history: history.iter().map(StoredReport::from).collect(),
             best_accuracy: best.map(|b| b.0),
             best_epoch: best.map_or(0, |b| b.1),
             num_params: model.num_params(),
@@ -574,7 +661,7 @@ impl Distiller {
                 supported: CKPT_VERSION,
             });
         }
-        if st.config != self.config.comparable() {
+        if st.config != self.config_text() {
             return Err(LelpError::CheckpointMismatch {
                 path: dir.to_path_buf(),
                 reason: "the training configuration differs".into(),
@@ -732,4 +819,32 @@ pub fn evaluate<S: Student>(student: &S, data: &Dataset, subclasses: usize, devi
 /// As [`evaluate`].
 pub fn accuracy<S: Student>(student: &S, data: &Dataset, subclasses: usize, device: &Device) -> Result<f64> {
     Ok(evaluate(student, data, subclasses, device)?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_floats_round_trip_exactly() {
+        // a loss seen on wgpu that serde_json's default parser reads one ulp off
+        let v = 2.5431097412109374f64;
+        let plain: f64 = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_ne!(
+            plain.to_bits(),
+            v.to_bits(),
+            "serde_json without float_roundtrip is lossy here"
+        );
+        let r = EpochReport {
+            epoch: 2,
+            lr: 3e-3,
+            train_loss: v,
+            train_accuracy: 0.36666666666666664,
+            valid_loss: Some(v / 3.0),
+            valid_accuracy: None,
+        };
+        let text = serde_json::to_string(&StoredReport::from(&r)).unwrap();
+        let back: EpochReport = serde_json::from_str::<StoredReport>(&text).unwrap().into();
+        assert_eq!(back, r);
+    }
 }
