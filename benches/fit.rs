@@ -12,7 +12,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::time::Instant;
 
 use burn::prelude::*;
-use lelp::{PcaFinder, SubspaceFinder};
+use lelp::subspace::{PcaFinder, SubspaceConfig, SubspaceFinder};
+
+#[path = "../examples/support/device.rs"]
+mod device;
 
 const D: usize = 768;
 const C: usize = 2;
@@ -58,7 +61,7 @@ impl Iterator for Chunks {
 }
 
 fn open(dir: &std::path::Path, n: usize, chunk: usize, device: &Device) -> Chunks {
-    let labels = lelp::npy::NpyArray::read(dir.join("labels.npy")).expect("run benches/fit_numpy.py first");
+    let labels = lelp::io::npy::NpyArray::read(dir.join("labels.npy")).expect("run benches/fit_numpy.py first");
     let labels = labels.to_labels().unwrap();
     let mut file = std::fs::File::open(dir.join("emb.npy")).unwrap();
     // .npy v1 header: 10 bytes + header_len
@@ -79,7 +82,7 @@ fn open(dir: &std::path::Path, n: usize, chunk: usize, device: &Device) -> Chunk
 fn main() {
     let dir = std::path::PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into()));
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
-    let device = lelp::device_by_name(&name).unwrap();
+    let device = device::by_name(&name).unwrap();
     let chunk: usize = std::env::var("LELP_BENCH_CHUNK")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -88,7 +91,9 @@ fn main() {
     println!("peak RSS before any fit: {:.0} MiB", peak_rss_mib());
     for n in [25_000usize, 50_000, 100_000, 100_000] {
         let t0 = Instant::now();
-        let fit = PcaFinder::new(S).fit(open(&dir, n, chunk, &device), C, None).unwrap();
+        let fit = PcaFinder::new(SubspaceConfig::new(S).with_null_space(false))
+            .fit(open(&dir, n, chunk, &device), C, None)
+            .unwrap();
         device.sync().unwrap();
         let dt = t0.elapsed().as_secs_f64();
         assert_eq!(fit.counts().iter().sum::<u64>() as usize, n);

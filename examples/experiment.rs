@@ -20,9 +20,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lelp::pipeline::{Arch, distil_and_score, mean_std, train_network};
-use lelp::{Dataset, DistillConfig, LelpOptions, Method, OracleLabeler, TeacherEncoder};
+mod support;
+
+use lelp::data::Dataset;
+use lelp::io::npy::NpyArray;
+use lelp::train::{DistillConfig, Method};
 use serde::{Deserialize, Serialize};
+use support::{Arch, Run, arg, mean_std, train_network};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,150 +104,36 @@ fn default_batch() -> usize {
     64
 }
 
+/// A method in the library's own schema (`{"kind": "lelp", "subclasses":
+/// 5, ...}`, see `lelp::train::Method`) with an optional table label.
 #[derive(Debug, Clone, Deserialize)]
 struct MethodEntry {
     #[serde(default)]
     label: Option<String>,
     #[serde(flatten)]
-    spec: MethodSpec,
-}
-
-fn d_tau() -> f64 {
-    2.0
-}
-fn d_beta() -> f64 {
-    0.3
-}
-fn d_true() -> bool {
-    true
-}
-fn d_s() -> usize {
-    5
-}
-fn d_weight() -> f64 {
-    1.0
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum MethodSpec {
-    Plain,
-    VanillaKd {
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-    },
-    FeatureKd {
-        #[serde(default = "d_weight")]
-        weight: f64,
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-    },
-    Lelp {
-        #[serde(default = "d_s")]
-        s: usize,
-        #[serde(default = "d_beta")]
-        beta: f64,
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-        #[serde(default = "d_true")]
-        null_space: bool,
-        #[serde(default = "d_true")]
-        centre: bool,
-        #[serde(default = "d_true")]
-        rotate: bool,
-        #[serde(default)]
-        teacher_labels: bool,
-    },
-    RandomProjection {
-        #[serde(default = "d_s")]
-        s: usize,
-        #[serde(default = "d_beta")]
-        beta: f64,
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-        #[serde(default = "d_true")]
-        null_space: bool,
-    },
-    Kmeans {
-        #[serde(default = "d_s")]
-        s: usize,
-        #[serde(default = "d_beta")]
-        beta: f64,
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-    },
-    Oracle {
-        #[serde(default = "d_tau")]
-        tau: f64,
-        #[serde(default)]
-        alpha: f64,
-    },
+    method: Method,
 }
 
 impl MethodEntry {
-    fn build(&self, seed: u64, train: &Dataset) -> Result<Method, lelp::LelpError> {
-        let opts = |s: usize, beta: f64| {
-            let mut o = LelpOptions::new(s);
-            o.beta = beta;
-            o.seed = seed;
-            o
-        };
-        let m = match self.spec.clone() {
-            MethodSpec::Plain => Method::plain(),
-            MethodSpec::VanillaKd { tau, alpha } => Method::vanilla_kd(tau, alpha),
-            MethodSpec::FeatureKd { weight, tau, alpha } => Method::feature_kd(weight, tau, alpha),
-            MethodSpec::Lelp {
-                s,
-                beta,
-                tau,
-                alpha,
-                null_space,
-                centre,
-                rotate,
-                teacher_labels,
-            } => {
-                let mut o = opts(s, beta);
-                o.null_space = null_space;
-                o.centre = centre;
-                o.rotate = rotate;
-                o.teacher_labels = teacher_labels;
-                Method::lelp(o, tau, alpha)
-            }
-            MethodSpec::RandomProjection {
-                s,
-                beta,
-                tau,
-                alpha,
-                null_space,
-            } => {
-                let mut o = opts(s, beta);
-                o.null_space = null_space;
-                Method::random_projection(o, tau, alpha)
-            }
-            MethodSpec::Kmeans { s, beta, tau, alpha } => Method::kmeans(opts(s, beta), tau, alpha),
-            MethodSpec::Oracle { tau, alpha } => Method::oracle(OracleLabeler::from_dataset(train, tau)?, alpha),
-        };
-        Ok(match &self.label {
-            Some(l) => m.named(l.clone()),
-            None => m,
-        })
+    /// The method with its seed set to the run's.
+    fn for_seed(&self, seed: u64) -> Method {
+        let mut m = self.method.clone();
+        match &mut m {
+            Method::Lelp(l) | Method::RandomProjection(l) => l.subspace.seed = seed,
+            Method::KMeans(k) => k.seed = seed,
+            _ => {}
+        }
+        m
+    }
+
+    fn name(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.method.name().to_string())
     }
 
     fn s(&self) -> Option<usize> {
-        match &self.spec {
-            MethodSpec::Lelp { s, .. } | MethodSpec::RandomProjection { s, .. } | MethodSpec::Kmeans { s, .. } => {
-                Some(*s)
-            }
+        match &self.method {
+            Method::Lelp(l) | Method::RandomProjection(l) => Some(l.subspace.subclasses),
+            Method::KMeans(k) => Some(k.subclasses),
             _ => None,
         }
     }
@@ -283,7 +173,7 @@ fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
         } => {
             let mut d = Dataset::from_npy(features, labels, *scale, None)?;
             if let Some(f) = fine_labels {
-                d = d.with_fine_labels(lelp::npy::NpyArray::read(f)?.to_labels()?)?;
+                d = d.with_fine_labels(NpyArray::read(f)?.to_labels()?)?;
             }
             if let Some([h, w]) = image_shape {
                 d = d.with_image_shape(*h, *w)?;
@@ -303,12 +193,6 @@ fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let path = args
@@ -323,7 +207,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device_name = arg(&args, "--device")
         .or_else(|| std::env::var("LELP_DEVICE").ok())
         .unwrap_or_else(|| "flex".into());
-    let device = lelp::device_by_name(&device_name)?;
+    let device = support::device::by_name(&device_name)?;
     let data = load_data(&cfg.data)?;
     let (train, test) = data.split(cfg.test_fraction, 12345)?;
     std::fs::create_dir_all(&cfg.output)?;
@@ -340,43 +224,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.transfer_sizes
     );
     let start = Instant::now();
-    let tcfg = DistillConfig::new(cfg.teacher.epochs, cfg.teacher.lr)
-        .with_batch_size(cfg.teacher.batch_size)
-        .with_progress(false);
-    let scfg = DistillConfig::new(cfg.student.epochs, cfg.student.lr)
-        .with_batch_size(cfg.student.batch_size)
-        .with_progress(false);
+    let tcfg = DistillConfig::new(cfg.teacher.epochs, cfg.teacher.lr).with_batch_size(cfg.teacher.batch_size);
+    let scfg = DistillConfig::new(cfg.student.epochs, cfg.student.lr).with_batch_size(cfg.student.batch_size);
     let mut rows = Vec::new();
     for &seed in &cfg.seeds {
         let teacher = train_network(&cfg.teacher.arch, &train, &tcfg, 1000 + seed, &device)?;
-        let teacher_acc = teacher.accuracy(&test, 1, &device)?;
+        let teacher_acc = teacher.accuracy(&test, &device)?;
         eprintln!(
             "seed {seed}: teacher {:.2}% ({:.0}s)",
             100.0 * teacher_acc,
             start.elapsed().as_secs_f64()
         );
-        let head = teacher.head();
         for &size in &cfg.transfer_sizes {
             let transfer = train.sample(size.min(train.len()), seed)?;
-            let outputs = teacher.forward_all(transfer.features_tensor(&device), 1024)?;
+            let outputs = teacher.encode(&transfer, &device)?;
+            let run = Run {
+                arch: &cfg.student.arch,
+                transfer: &transfer,
+                teacher: Some(&outputs),
+                test: &test,
+                config: &scfg,
+                seed,
+            };
             for entry in &cfg.methods {
-                let method = entry.build(seed, &train)?;
                 let t0 = Instant::now();
-                let acc = distil_and_score(
-                    &cfg.student.arch,
-                    &method,
-                    &transfer,
-                    Some(&outputs),
-                    head.as_ref(),
-                    &test,
-                    &scfg,
-                    seed,
-                    &device,
-                )?;
+                let acc = run.score(&entry.for_seed(seed), &device)?;
                 let row = Row {
                     experiment: cfg.name.clone(),
                     device: device_name.clone(),
-                    method: method.name().to_string(),
+                    method: entry.name(),
                     s: entry.s(),
                     transfer_size: transfer.len(),
                     seed,

@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use lelp::pipeline::mean_std;
+mod support;
+
 use plotters::prelude::*;
+use support::mean_std;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

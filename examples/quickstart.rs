@@ -12,21 +12,18 @@
 
 use std::time::Instant;
 
-use lelp::pipeline::{Arch, distil_and_score, mean_std, train_network};
-use lelp::{Dataset, DistillConfig, LelpOptions, Method, OracleLabeler, TeacherEncoder};
+mod support;
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
+use lelp::data::Dataset;
+use lelp::train::{DistillConfig, FeatureKdConfig, KdConfig, LelpConfig, Method};
+use support::{Arch, Run, arg, mean_std, train_network};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let device_name = arg(&args, "--device")
         .or_else(|| std::env::var("LELP_DEVICE").ok())
         .unwrap_or_else(|| "flex".into());
-    let device = lelp::device_by_name(&device_name)?;
+    let device = support::device::by_name(&device_name)?;
     let seeds: u64 = arg(&args, "--seeds").map(|s| s.parse()).transpose()?.unwrap_or(10);
     let transfer_size: usize = arg(&args, "--transfer").map(|s| s.parse()).transpose()?.unwrap_or(150);
     let subclasses: usize = arg(&args, "--s").map(|s| s.parse()).transpose()?.unwrap_or(5);
@@ -57,21 +54,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .join("-")
     );
     let student_arch = Arch::Mlp { hidden: student_hidden };
-    let teacher_cfg = DistillConfig::new(30, 1e-3).with_batch_size(64).with_progress(false);
-    let student_cfg = DistillConfig::new(epochs, 3e-3)
-        .with_batch_size(32)
-        .with_progress(false);
+    let teacher_cfg = DistillConfig::new(30, 1e-3).with_batch_size(64);
+    let student_cfg = DistillConfig::new(epochs, 3e-3).with_batch_size(32);
 
+    let kd = KdConfig::new().with_tau(tau);
     let methods = |seed: u64| {
-        let mut lelp = LelpOptions::new(subclasses);
-        lelp.beta = beta;
-        lelp.seed = seed;
         vec![
-            Method::plain(),
-            Method::vanilla_kd(tau, 0.0),
-            Method::feature_kd(1.0, tau, 0.0),
-            Method::lelp(lelp, tau, 0.0),
-            Method::oracle(OracleLabeler::digit_parity(tau), 0.0),
+            Method::Plain,
+            Method::VanillaKd(kd),
+            Method::FeatureKd(FeatureKdConfig::new().with_kd(kd)),
+            Method::Lelp(
+                LelpConfig::new(subclasses)
+                    .with_beta(beta)
+                    .with_tau(tau)
+                    .with_seed(seed),
+            ),
+            Method::Oracle(kd),
         ]
     };
     let names: Vec<String> = methods(0).iter().map(|m| m.name().to_string()).collect();
@@ -79,24 +77,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut teacher_scores = Vec::new();
     for seed in 0..seeds {
         let teacher = train_network(&teacher_arch, &train, &teacher_cfg, 1000 + seed, &device)?;
-        teacher_scores.push(teacher.accuracy(&test, 1, &device)?);
+        teacher_scores.push(teacher.accuracy(&test, &device)?);
         let transfer = train.sample(transfer_size, seed)?;
         // the frozen teacher's outputs: computed once, shared by every method
-        let outputs = teacher.forward_all(transfer.features_tensor(&device), 512)?;
-        let head = teacher.head();
+        let outputs = teacher.encode(&transfer, &device)?;
+        let run = Run {
+            arch: &student_arch,
+            transfer: &transfer,
+            teacher: Some(&outputs),
+            test: &test,
+            config: &student_cfg,
+            seed,
+        };
         for (i, m) in methods(seed).iter().enumerate() {
-            let acc = distil_and_score(
-                &student_arch,
-                m,
-                &transfer,
-                Some(&outputs),
-                head.as_ref(),
-                &test,
-                &student_cfg,
-                seed,
-                &device,
-            )?;
-            scores[i].push(acc);
+            scores[i].push(run.score(m, &device)?);
         }
         eprintln!("seed {seed} done ({:.1}s)", start.elapsed().as_secs_f64());
     }

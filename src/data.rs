@@ -1,5 +1,13 @@
-//! Data sets: the embedded UCI digits, `.npy` loading, parity and grouping
-//! relabelling, stratified splits.
+//! The data model: labelled rows of dense features or token sequences,
+//! and the device-side [`Inputs`] a batch of them becomes.
+//!
+//! A [`Dataset`] holds `N` rows, each with a class label (`< C`) and an
+//! optional fine label (the true subclass, for the oracle). Its features
+//! are either dense `f32` vectors ([`Features::Dense`], images flattened
+//! row-major) or variable-length token-id sequences
+//! ([`Features::Tokens`], for text students and teachers). A batch of rows
+//! is handed to students and teachers as [`Inputs`]: a float tensor, or
+//! integer ids with an attention mask, never ids disguised as floats.
 
 use std::path::Path;
 
@@ -9,22 +17,184 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::error::{LelpError, Result};
-use crate::npy::NpyArray;
+use crate::io::npy::NpyArray;
 use crate::util;
 
+#[cfg(feature = "digits")]
 static UCI_X: &[u8] = include_bytes!("../data/uci-digits/X_u8.npy");
+#[cfg(feature = "digits")]
 static UCI_Y: &[u8] = include_bytes!("../data/uci-digits/y_u8.npy");
+
+/// The features of a [`Dataset`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Features {
+    /// Dense rows: `values` is `[N, width]` row-major.
+    Dense {
+        /// Row-major values.
+        values: Vec<f32>,
+        /// Features per row `F`.
+        width: usize,
+    },
+    /// Token-id sequences, one per row (any lengths >= 1).
+    Tokens {
+        /// The sequences.
+        sequences: Vec<Vec<u32>>,
+    },
+}
+
+/// What kind of inputs a student or teacher consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputKind {
+    /// Dense `[B, F]` float rows.
+    Dense,
+    /// Token ids `[B, L]` with a mask.
+    Tokens,
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputKind::Dense => "dense features",
+            InputKind::Tokens => "token ids",
+        })
+    }
+}
+
+/// A batch of token sequences on a device, right-padded with id 0.
+///
+/// # Shapes
+/// - `ids`: `[B, L]` (`L` = the longest sequence in the batch)
+/// - `mask`: `[B, L]`, 1 for a real token, 0 for padding
+#[derive(Debug, Clone)]
+pub struct TokenBatch {
+    /// Token ids.
+    pub ids: Tensor<2, Int>,
+    /// Attention mask.
+    pub mask: Tensor<2, Int>,
+}
+
+impl TokenBatch {
+    /// Pads `sequences` to the longest one (capped at `max_len` tokens,
+    /// longer ones truncated) and uploads ids and mask to `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for no sequences or an empty sequence.
+    pub fn from_sequences(sequences: &[&[u32]], max_len: usize, device: &Device) -> Result<Self> {
+        if sequences.is_empty() {
+            return Err(LelpError::EmptyData { what: "token batch" });
+        }
+        if sequences.iter().any(|s| s.is_empty()) {
+            return Err(LelpError::EmptyData {
+                what: "a token sequence",
+            });
+        }
+        let len = sequences.iter().map(|s| s.len()).max().unwrap_or(1).min(max_len.max(1));
+        let b = sequences.len();
+        let mut ids = vec![0i64; b * len];
+        let mut mask = vec![0i64; b * len];
+        for (i, s) in sequences.iter().enumerate() {
+            for (j, &t) in s.iter().take(len).enumerate() {
+                ids[i * len + j] = t as i64;
+                mask[i * len + j] = 1;
+            }
+        }
+        Ok(Self {
+            ids: Tensor::from_data(TensorData::new(ids, [b, len]), device),
+            mask: Tensor::from_data(TensorData::new(mask, [b, len]), device),
+        })
+    }
+}
+
+/// A batch of inputs on a device, as students and teachers receive it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Inputs {
+    /// Dense features `[B, F]`.
+    Dense(Tensor<2>),
+    /// Token ids and mask.
+    Tokens(TokenBatch),
+}
+
+impl Inputs {
+    /// Rows `B` in the batch.
+    pub fn rows(&self) -> usize {
+        match self {
+            Inputs::Dense(x) => x.dims()[0],
+            Inputs::Tokens(t) => t.ids.dims()[0],
+        }
+    }
+
+    /// The kind of the batch.
+    pub fn kind(&self) -> InputKind {
+        match self {
+            Inputs::Dense(_) => InputKind::Dense,
+            Inputs::Tokens(_) => InputKind::Tokens,
+        }
+    }
+
+    /// The dense features, checking the width `F` when `width` is given.
+    ///
+    /// # Errors
+    /// [`LelpError::InputKind`] for token inputs,
+    /// [`LelpError::DimensionMismatch`] for another width.
+    pub fn into_dense(self, width: Option<usize>) -> Result<Tensor<2>> {
+        match self {
+            Inputs::Dense(x) => {
+                let [_, f] = x.dims();
+                match width {
+                    Some(w) if w != f => Err(LelpError::DimensionMismatch {
+                        what: "input features vs model input width",
+                        expected: w,
+                        got: f,
+                    }),
+                    _ => Ok(x),
+                }
+            }
+            other => Err(LelpError::InputKind {
+                expected: InputKind::Dense,
+                got: other.kind(),
+            }),
+        }
+    }
+
+    /// The token ids and mask.
+    ///
+    /// # Errors
+    /// [`LelpError::InputKind`] for dense inputs.
+    pub fn into_tokens(self) -> Result<TokenBatch> {
+        match self {
+            Inputs::Tokens(t) => Ok(t),
+            other => Err(LelpError::InputKind {
+                expected: InputKind::Tokens,
+                got: other.kind(),
+            }),
+        }
+    }
+}
 
 /// An in-memory classification data set.
 ///
 /// # Shapes
-/// - `features`: `[N, F]` row-major `f32`
+/// - features: `[N, F]` dense rows, or `N` token sequences
 /// - `labels`: `[N]`, each `< num_classes`
 /// - `fine_labels`: `[N]` (optional; e.g. the digit behind a parity label)
+///
+/// # Example
+/// ```
+/// use lelp::data::Dataset;
+/// // four rows of two features, two classes
+/// let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0, 0.5, 0.5, 0.9, 0.1], 2, vec![0, 1, 0, 1], 2)?;
+/// assert_eq!((data.len(), data.num_features(), data.num_classes()), (4, 2, 2));
+/// // token sequences work the same way
+/// let text = Dataset::from_tokens(vec![vec![101, 7592, 102], vec![101, 102]], vec![1, 0], 2)?;
+/// assert_eq!(text.len(), 2);
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    features: Vec<f32>,
-    num_features: usize,
+    features: Features,
     labels: Vec<usize>,
     fine_labels: Option<Vec<usize>>,
     num_classes: usize,
@@ -32,7 +202,7 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Builds a data set, checking sizes, labels and values.
+    /// Builds a data set of dense rows, checking sizes, labels and values.
     ///
     /// # Errors
     /// [`LelpError::EmptyData`], [`LelpError::DimensionMismatch`],
@@ -48,17 +218,45 @@ impl Dataset {
                 got: features.len(),
             });
         }
-        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= num_classes) {
-            return Err(LelpError::LabelOutOfRange {
-                label,
-                row,
-                num_classes,
-            });
-        }
+        util::check_labels(&labels, num_classes, 0)?;
         util::check_finite_host(&features, num_features, "features")?;
         Ok(Self {
-            features,
-            num_features,
+            features: Features::Dense {
+                values: features,
+                width: num_features,
+            },
+            labels,
+            fine_labels: None,
+            num_classes,
+            image_shape: None,
+        })
+    }
+
+    /// Builds a data set of token-id sequences (one per row, none empty).
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for no rows or an empty sequence,
+    /// [`LelpError::DimensionMismatch`] when sequences and labels differ in
+    /// number, [`LelpError::LabelOutOfRange`].
+    pub fn from_tokens(sequences: Vec<Vec<u32>>, labels: Vec<usize>, num_classes: usize) -> Result<Self> {
+        if labels.is_empty() {
+            return Err(LelpError::EmptyData { what: "data set" });
+        }
+        if sequences.len() != labels.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "token sequences vs labels",
+                expected: labels.len(),
+                got: sequences.len(),
+            });
+        }
+        if sequences.iter().any(|s| s.is_empty()) {
+            return Err(LelpError::EmptyData {
+                what: "a token sequence",
+            });
+        }
+        util::check_labels(&labels, num_classes, 0)?;
+        Ok(Self {
+            features: Features::Tokens { sequences },
             labels,
             fine_labels: None,
             num_classes,
@@ -87,10 +285,10 @@ impl Dataset {
     /// # Errors
     /// [`LelpError::DimensionMismatch`] when `H * W != F`.
     pub fn with_image_shape(mut self, h: usize, w: usize) -> Result<Self> {
-        if h * w != self.num_features {
+        if self.input_kind() != InputKind::Dense || h * w != self.num_features() {
             return Err(LelpError::DimensionMismatch {
                 what: "image height x width vs features",
-                expected: self.num_features,
+                expected: self.num_features(),
                 got: h * w,
             });
         }
@@ -133,9 +331,11 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// The 1,797 UCI optical digits embedded in the crate (8x8, scaled to
+    /// The 1,797 UCI optical digits embedded in the crate (feature
+    /// `digits`, on by default; 8x8, scaled to
     /// `[0, 1]`), 10 classes; fine labels are the digits too. See
     /// `data/uci-digits/README.md` for the attribution (CC BY 4.0).
+    #[cfg(feature = "digits")]
     pub fn uci_digits() -> Self {
         let x = NpyArray::from_bytes(UCI_X, "embedded X_u8.npy").expect("embedded file is valid");
         let y = NpyArray::from_bytes(UCI_Y, "embedded y_u8.npy")
@@ -161,13 +361,7 @@ impl Dataset {
                 got: map.len(),
             });
         }
-        if let Some((row, &label)) = map.iter().enumerate().find(|(_, l)| **l >= new_classes) {
-            return Err(LelpError::LabelOutOfRange {
-                label,
-                row,
-                num_classes: new_classes,
-            });
-        }
+        util::check_labels(map, new_classes, 0)?;
         if self.fine_labels.is_none() {
             self.fine_labels = Some(self.labels.clone());
         }
@@ -193,9 +387,13 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
-    /// Features per row `F`.
+    /// Features per row `F` (dense data), or the longest sequence
+    /// (token data).
     pub fn num_features(&self) -> usize {
-        self.num_features
+        match &self.features {
+            Features::Dense { width, .. } => *width,
+            Features::Tokens { sequences } => sequences.iter().map(Vec::len).max().unwrap_or(0),
+        }
     }
     /// Classes `C`.
     pub fn num_classes(&self) -> usize {
@@ -213,14 +411,61 @@ impl Dataset {
     pub fn image_shape(&self) -> Option<[usize; 2]> {
         self.image_shape
     }
-    /// Row-major features.
-    pub fn features(&self) -> &[f32] {
+    /// The features.
+    pub fn features(&self) -> &Features {
         &self.features
     }
+    /// The kind of inputs this data set produces.
+    pub fn input_kind(&self) -> InputKind {
+        match self.features {
+            Features::Dense { .. } => InputKind::Dense,
+            Features::Tokens { .. } => InputKind::Tokens,
+        }
+    }
 
-    /// Features as a `[N, F]` tensor on `device`.
-    pub fn features_tensor(&self, device: &Device) -> Tensor<2> {
-        util::matrix(self.features.clone(), self.len(), self.num_features, device)
+    /// All dense features as a `[N, F]` tensor on `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::InputKind`] for token data.
+    pub fn features_tensor(&self, device: &Device) -> Result<Tensor<2>> {
+        match &self.features {
+            Features::Dense { values, width } => Ok(util::matrix(values.clone(), self.len(), *width, device)),
+            Features::Tokens { .. } => Err(LelpError::InputKind {
+                expected: InputKind::Dense,
+                got: InputKind::Tokens,
+            }),
+        }
+    }
+
+    /// The rows `rows` (in that order) as a batch of [`Inputs`] on `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for no rows, [`LelpError::LabelOutOfRange`]
+    /// for a row index `>= N`.
+    pub fn inputs(&self, rows: &[usize], device: &Device) -> Result<Inputs> {
+        if rows.is_empty() {
+            return Err(LelpError::EmptyData { what: "batch rows" });
+        }
+        if let Some((row, &i)) = rows.iter().enumerate().find(|(_, i)| **i >= self.len()) {
+            return Err(LelpError::LabelOutOfRange {
+                label: i,
+                row,
+                num_classes: self.len(),
+            });
+        }
+        Ok(match &self.features {
+            Features::Dense { values, width } => {
+                let mut v = Vec::with_capacity(rows.len() * width);
+                for &i in rows {
+                    v.extend_from_slice(&values[i * width..(i + 1) * width]);
+                }
+                Inputs::Dense(util::matrix(v, rows.len(), *width, device))
+            }
+            Features::Tokens { sequences } => {
+                let seqs: Vec<&[u32]> = rows.iter().map(|&i| sequences[i].as_slice()).collect();
+                Inputs::Tokens(TokenBatch::from_sequences(&seqs, usize::MAX, device)?)
+            }
+        })
     }
 
     /// The rows `idx`, in that order.
@@ -228,21 +473,30 @@ impl Dataset {
     /// # Errors
     /// [`LelpError::LabelOutOfRange`] for an index `>= N`.
     pub fn subset(&self, idx: &[usize]) -> Result<Self> {
-        let f = self.num_features;
-        let mut features = Vec::with_capacity(idx.len() * f);
-        for (row, &i) in idx.iter().enumerate() {
-            if i >= self.len() {
-                return Err(LelpError::LabelOutOfRange {
-                    label: i,
-                    row,
-                    num_classes: self.len(),
-                });
-            }
-            features.extend_from_slice(&self.features[i * f..(i + 1) * f]);
+        if let Some((row, &i)) = idx.iter().enumerate().find(|(_, i)| **i >= self.len()) {
+            return Err(LelpError::LabelOutOfRange {
+                label: i,
+                row,
+                num_classes: self.len(),
+            });
         }
+        let features = match &self.features {
+            Features::Dense { values, width } => {
+                let mut v = Vec::with_capacity(idx.len() * width);
+                for &i in idx {
+                    v.extend_from_slice(&values[i * width..(i + 1) * width]);
+                }
+                Features::Dense {
+                    values: v,
+                    width: *width,
+                }
+            }
+            Features::Tokens { sequences } => Features::Tokens {
+                sequences: idx.iter().map(|&i| sequences[i].clone()).collect(),
+            },
+        };
         Ok(Self {
             features,
-            num_features: f,
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
             fine_labels: self.fine_labels.as_ref().map(|fl| idx.iter().map(|&i| fl[i]).collect()),
             num_classes: self.num_classes,
@@ -332,7 +586,7 @@ impl Dataset {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "digits"))]
 mod tests {
     use super::*;
 
@@ -340,7 +594,10 @@ mod tests {
     fn embedded_digits_load() {
         let d = Dataset::uci_digits();
         assert_eq!((d.len(), d.num_features(), d.num_classes()), (1797, 64, 10));
-        assert!(d.features().iter().all(|&v| (0.0..=1.0).contains(&v)));
+        let Features::Dense { values, .. } = d.features() else {
+            panic!("digits are dense")
+        };
+        assert!(values.iter().all(|&v| (0.0..=1.0).contains(&v)));
         let p = d.parity().unwrap();
         assert_eq!(p.num_classes(), 2);
         assert!(

@@ -31,26 +31,39 @@ pub enum LelpError {
         /// The number of classes the fit was configured for.
         num_classes: usize,
     },
-    /// A class has too few examples to estimate `S` principal components
-    /// (at least `S + 1` are needed for a covariance of rank `S`).
-    #[error("class {class} has {count} examples; at least {required} are needed for {components} components")]
+    /// A class has too few examples to estimate `S` principal directions
+    /// (at least `S + 1` are needed for a covariance of rank `S`; k-means
+    /// needs `S`).
+    #[error("class {class} has {count} examples; at least {required} are needed for {subclasses} subclasses")]
     ClassTooSmall {
         /// The class.
         class: usize,
         /// Examples seen for it.
         count: usize,
-        /// Examples required (`components + 1`).
+        /// Examples required.
         required: usize,
-        /// The requested number of components `S`.
-        components: usize,
+        /// The requested number of subclasses `S`.
+        subclasses: usize,
     },
-    /// More components were requested than the embedding has dimensions.
-    #[error("{components} components requested but the embedding has only {dim} dimensions")]
-    TooManyComponents {
+    /// More subclasses were requested than the embedding has dimensions.
+    #[error("{subclasses} subclasses requested but the embedding has only {embedding_dim} dimensions")]
+    TooManySubclasses {
         /// The requested `S`.
-        components: usize,
+        subclasses: usize,
         /// The embedding dimension `d`.
-        dim: usize,
+        embedding_dim: usize,
+    },
+    /// A class's (projected) embeddings vary along fewer than `S`
+    /// directions: the rest would be rounding noise. Lower `S`, or turn the
+    /// null-space projection off (it removes `rank(W)` directions).
+    #[error("class {class} has rank {rank} after projection; {subclasses} subclasses need rank >= {subclasses}")]
+    RankDeficient {
+        /// The class.
+        class: usize,
+        /// Directions with variance above `1e-9` of the largest.
+        rank: usize,
+        /// The requested `S`.
+        subclasses: usize,
     },
     /// Two sizes that must agree do not (head vs. embedding width, batch
     /// rows vs. label count, ...).
@@ -141,6 +154,24 @@ pub enum LelpError {
     Diverged {
         /// The epoch (1-based).
         epoch: usize,
+    },
+    /// A batch of one input kind reached a model that takes another (token
+    /// ids given to a dense student, or the reverse).
+    #[error("inputs are {got}, but the model takes {expected}")]
+    InputKind {
+        /// What the model takes.
+        expected: crate::data::InputKind,
+        /// What it was given.
+        got: crate::data::InputKind,
+    },
+    /// Soft targets are not probability distributions over `C * S`
+    /// outputs (a custom labeler's rows do not sum to 1, or hold NaN).
+    #[error("invalid soft targets at row {row}: {reason}")]
+    InvalidTargets {
+        /// The first offending row.
+        row: usize,
+        /// What was wrong.
+        reason: String,
     },
     /// A checkpoint does not belong to this run (other config or model shape).
     #[error("checkpoint {path} does not match this run: {reason}")]

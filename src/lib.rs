@@ -8,84 +8,98 @@
 //! `S` pseudo-subclasses along them, and trains the student on the
 //! resulting `C * S`-way soft targets.
 //!
-//! ## The method, as implemented
+//! ## The pipeline, module by module
 //! Teacher: `h = f_T(x)` in `R^d`, logits `z = W h + b`, `C` classes.
 //!
-//! 1. **Subspaces** ([`SubspaceFinder`], [`PcaFinder`]). Optionally project
-//!    onto the null space of the head, `P = I - W^T (W W^T)^+ W`,
-//!    `h' = P h`. Per class `c`: mean `mu_c`, covariance (denominator
-//!    `n_c - 1`), top-`S` eigenvectors `V_c` (descending eigenvalues, each
-//!    vector's largest-magnitude entry positive), a seeded Haar rotation
-//!    `U_c = V_c Q_c`, and a scale `sigma_c = sqrt(mean of the top-S
-//!    eigenvalues)`. The fit streams batches ([`ClassMoments`]), so memory
-//!    is `O(C d^2)` for any `N`.
-//! 2. **Targets** ([`PseudoLabeler`], [`LelpLabeler`]), Eq. 5:
-//!    `p = softmax(z / tau)`, `a_cs = <u_cs, h' - mu_c> / sigma_c`,
-//!    `q_cs = p_c softmax_s(a_cs / beta)`. `sum_s q_cs = p_c`, so the
-//!    class-level information of vanilla KD is kept exactly; with `S = 1`
-//!    the targets equal vanilla KD's ([`SoftmaxLabeler`]).
-//! 3. **Student** ([`Student`], [`Distiller`]): `C * S` output logits,
-//!    class logits `l_c = logsumexp_s z[c S + s]` ([`class_logits`]), loss
-//!    `alpha CE(y, softmax(l)) + (1 - alpha) tau^2 KL(q || softmax(z / tau))`
-//!    computed in log space ([`loss`]).
+//! | step | module | main items |
+//! |---|---|---|
+//! | data | [`data`] | [`Dataset`](data::Dataset) (dense rows or token ids), [`Inputs`](data::Inputs) |
+//! | 0. teacher outputs | [`teacher`] | [`TeacherEncoder`](teacher::TeacherEncoder), [`PrecomputedTeacher`](teacher::PrecomputedTeacher), [`ModuleTeacher`](teacher::ModuleTeacher), [`LinearHead`](teacher::LinearHead) |
+//! | 1. subspaces | [`subspace`] | [`SubspaceFinder`](subspace::SubspaceFinder), [`PcaFinder`](subspace::PcaFinder), [`Subspaces`](subspace::Subspaces), [`ClassMoments`](subspace::ClassMoments) |
+//! | 2. targets | [`labeler`] | [`PseudoLabeler`](labeler::PseudoLabeler), [`LelpLabeler`](labeler::LelpLabeler), [`PseudoTargets`](labeler::PseudoTargets) |
+//! | 3. training | [`train`] | [`Student`](train::Student), [`Method`](train::Method), [`TrainingTargets`](train::TrainingTargets), [`Distiller`](train::Distiller) |
+//! | files | [`io`] | [`npy`](io::npy) |
 //!
-//! Vanilla KD, feature KD, random projections and an oracle labeler are
-//! [`Method`]s of the same pipeline, so one run compares them.
+//! 1. **Subspaces.** Optionally project onto the null space of the head,
+//!    `P = I - W^T (W W^T)^+ W`, `h' = P h`. Per class `c`: mean `mu_c`,
+//!    covariance (denominator `n_c - 1`), top-`S` eigenvectors `V_c`
+//!    (descending eigenvalues, each vector's largest-magnitude entry
+//!    positive), a seeded Haar rotation `U_c = V_c Q_c`, and a scale
+//!    `sigma_c = sqrt(mean of the top-S eigenvalues)`. The fit streams
+//!    batches, so memory is `O(C d^2)` for any `N`.
+//! 2. **Targets**, Eq. 5: `p = softmax(z / tau)`, `a_cs = <u_cs, h' -
+//!    mu_c> / sigma_c`, `q_cs = p_c softmax_s(a_cs / beta)`. `sum_s q_cs =
+//!    p_c`, so the class-level information of vanilla KD is kept exactly.
+//! 3. **Student**: `C * S` output logits, class logits `l_c =
+//!    logsumexp_s z[c S + s]`, loss `alpha CE(y, softmax(l)) + (1 - alpha)
+//!    tau^2 KL(q || softmax(z / tau))` computed in log space.
+//!
+//! Each trait is an extension point: a finder of your own returns
+//! [`Subspaces::from_parts`](subspace::Subspaces::from_parts), a labeler of
+//! your own trains through
+//! [`TrainingTargets::from_labeler`](train::TrainingTargets::from_labeler),
+//! any burn module implementing [`Student`](train::Student) trains with the
+//! [`Distiller`](train::Distiller).
 //!
 //! ## Example
 //! ```
 //! use burn::prelude::*;
-//! use lelp::{Dataset, LabelerInput, LelpLabeler, PcaFinder, PseudoLabeler, SubspaceFinder};
+//! use lelp::data::Dataset;
+//! use lelp::teacher::{ModuleTeacher, TeacherEncoder};
+//! use lelp::train::{accuracy, DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig};
 //!
 //! let device = Device::default();
-//! // the embedded UCI digits, binarised by parity, stand in for embeddings
-//! let data = Dataset::uci_digits().parity()?;
-//! let h = data.features_tensor(&device);
-//! let fit = PcaFinder::new(4).with_seed(7).fit_tensor(h.clone(), data.labels(), 2, None, 512)?;
-//! // pretend logits: the labels, softened
-//! let z: Vec<f32> = data.labels().iter().flat_map(|&l| if l == 0 { [2.0, 0.0] } else { [0.0, 2.0] }).collect();
-//! let z = Tensor::<2>::from_data(TensorData::new(z, [data.len(), 2]), &device);
-//! let targets = LelpLabeler::new(fit, 0.3, 2.0).targets(LabelerInput::new(h, z))?;
-//! assert_eq!(targets.log_probs.dims(), [1797, 8]);
+//! // UCI digits by parity: two classes hiding five digits each
+//! let (train, test) = Dataset::uci_digits().parity()?.split(0.3, 0)?;
+//! let teacher = MlpConfig::new(64, vec![128], 2).with_seed(0).init(&device)?;
+//! let teacher = Distiller::new(DistillConfig::new(10, 3e-3))
+//!     .fit(teacher, &train, &Method::Plain.prepare(&train, None)?, None, &device)?
+//!     .student;
+//! let teacher = ModuleTeacher::new(teacher)?;
+//! // the teacher's outputs on a small transfer set, computed once
+//! let transfer = train.sample(200, 0)?;
+//! let out = teacher.encode(&transfer, 512, &device)?;
+//! for method in [Method::VanillaKd(KdConfig::new()), Method::Lelp(LelpConfig::new(5))] {
+//!     let targets = method.prepare(&transfer, Some(&out))?;
+//!     let student = MlpConfig::new(64, vec![32], targets.outputs()).with_seed(1).init(&device)?;
+//!     let trained = Distiller::new(DistillConfig::new(10, 3e-3)).fit(student, &transfer, &targets, None, &device)?;
+//!     assert!(accuracy(&trained.student, &test, &device)? > 0.6, "{}", method.name());
+//! }
 //! # Ok::<(), lelp::LelpError>(())
 //! ```
 //!
-//! ## Backends
-//! Library code takes a `&Device` from its caller. Enable burn backends
-//! with this crate's features `ndarray`, `wgpu`, `tch`, `cuda`; burn's
-//! pure-Rust Flex backend is always there. [`device_by_name`] maps a name
-//! to a device for examples and tests.
+//! ## Features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
+//! | `ndarray` | no | burn's ndarray CPU backend (`Device::ndarray()`) |
+//! | `wgpu` | no | burn's wgpu backend (Vulkan, Metal, DX12; lavapipe on CPU-only Linux) |
+//! | `tch` | no | burn's libtorch backend (needs libtorch 2.9.0 at build and run time) |
+//! | `cuda` | no | burn's CUDA backend |
+//!
+//! burn's pure-Rust Flex CPU backend is always there (`Device::default()`).
+//! Library code takes a `&Device` from its caller and never picks one.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![deny(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::private_intra_doc_links,
+    rustdoc::bare_urls
+)]
 
+pub mod data;
 pub mod error;
+pub mod io;
 pub mod labeler;
 mod linalg;
-pub mod npy;
-mod store;
 pub mod subspace;
 pub mod teacher;
+pub mod train;
 mod util;
 
 pub use error::{LelpError, Result};
-pub use labeler::{LabelerInput, LelpLabeler, OracleLabeler, PseudoLabeler, PseudoTargets, SoftmaxLabeler};
-pub use subspace::{
-    ClassMoments, PcaFinder, RandomProjectionFinder, SubspaceConfig, SubspaceFinder, SubspaceKind, Subspaces,
-};
-pub use teacher::{LinearHead, ModuleTeacher, PrecomputedTeacher, TeacherEncoder, TeacherOutput, load_embeddings_npy};
-pub mod data;
-pub mod loss;
-pub mod method;
-pub mod student;
-pub use data::Dataset;
-pub use method::{LelpOptions, Method, PreparedTargets};
-pub use student::{Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, class_logits};
-pub mod distill;
-pub use distill::{
-    DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, Trainee, accuracy, evaluate, predict,
-};
-mod device;
-pub use device::{available_devices, device_by_name, device_from_env};
-pub mod pipeline;
-pub use pipeline::{Arch, Network};
-pub mod kmeans;
-pub use kmeans::KMeansLabeler;
+
+/// The README's code, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

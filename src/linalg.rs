@@ -124,6 +124,37 @@ pub(crate) fn random_orthogonal(s: usize, rng: &mut impl Rng) -> Vec<f64> {
     g
 }
 
+/// The `s x s` identity, row-major.
+pub(crate) fn identity(s: usize) -> Vec<f64> {
+    let mut q = vec![0.0; s * s];
+    for i in 0..s {
+        q[i * s + i] = 1.0;
+    }
+    q
+}
+
+/// The transpose of a row-major `n x m` matrix.
+pub(crate) fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
+    let mut t = vec![0.0; n * m];
+    for i in 0..n {
+        for j in 0..m {
+            t[j * n + i] = a[i * m + j];
+        }
+    }
+    t
+}
+
+/// Whether the columns of a row-major `n x k` matrix are orthonormal:
+/// `|A^T A - I| <= tol` entrywise.
+pub(crate) fn has_orthonormal_columns(a: &[f64], n: usize, k: usize, tol: f64) -> bool {
+    (0..k).all(|p| {
+        (0..k).all(|q| {
+            let dot: f64 = (0..n).map(|i| a[i * k + p] * a[i * k + q]).sum();
+            (dot - if p == q { 1.0 } else { 0.0 }).abs() <= tol
+        })
+    })
+}
+
 /// `A (n x k) * B (k x m)`, row-major.
 pub(crate) fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
     let mut out = vec![0.0; n * m];

@@ -66,3 +66,75 @@ pub(crate) fn check_finite_host(v: &[f32], cols: usize, what: &'static str) -> R
         }),
     }
 }
+
+/// Errors with [`LelpError::LabelOutOfRange`] for the first label
+/// `>= num_classes` (rows counted from `row_offset`).
+pub(crate) fn check_labels(labels: &[usize], num_classes: usize, row_offset: usize) -> Result<()> {
+    match labels.iter().enumerate().find(|(_, l)| **l >= num_classes) {
+        None => Ok(()),
+        Some((row, &label)) => Err(LelpError::LabelOutOfRange {
+            label,
+            row: row_offset + row,
+            num_classes,
+        }),
+    }
+}
+
+/// Errors with [`LelpError::InvalidParameter`] unless `t` is finite and > 0.
+pub(crate) fn check_positive(name: &'static str, t: f64) -> Result<()> {
+    if t.is_finite() && t > 0.0 {
+        Ok(())
+    } else {
+        Err(LelpError::InvalidParameter {
+            name,
+            value: t.to_string(),
+            reason: "must be finite and > 0",
+        })
+    }
+}
+
+/// Errors with [`LelpError::InvalidParameter`] unless `0 <= v <= 1`.
+pub(crate) fn check_unit(name: &'static str, v: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(LelpError::InvalidParameter {
+            name,
+            value: v.to_string(),
+            reason: "must be in [0, 1]",
+        })
+    }
+}
+
+/// One-hot rows `[N, C]` of `labels` on `device` (labels already checked).
+pub(crate) fn one_hot(labels: &[usize], num_classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; labels.len() * num_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * num_classes + l] = 1.0;
+    }
+    matrix(v, labels.len(), num_classes, device)
+}
+
+/// Row-wise argmax of a `[N, C]` tensor, read back to the host.
+pub(crate) fn argmax_rows(t: &Tensor<2>) -> Result<Vec<usize>> {
+    let v = to_host_f32(t.clone().argmax(1).float())?;
+    Ok(v.into_iter().map(|x| x as usize).collect())
+}
+
+/// Builder setters `with_x(value)` for the public fields of a config
+/// struct: `setters!(Ty { "doc" with_x => x: T, ... })`.
+macro_rules! setters {
+    ($ty:ty { $($doc:literal $setter:ident => $field:ident : $fty:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = $doc]
+                #[must_use]
+                pub fn $setter(mut self, value: $fty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;

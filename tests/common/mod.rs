@@ -2,11 +2,19 @@
 #![allow(dead_code)]
 
 use burn::prelude::*;
-use lelp::npy::NpyArray;
+use lelp::io::npy::NpyArray;
+
+#[path = "../../examples/support/device.rs"]
+mod device_names;
 
 /// The device named by `LELP_TEST_DEVICE` (flex when unset).
 pub fn device() -> Device {
-    lelp::device_from_env("LELP_TEST_DEVICE").expect("LELP_TEST_DEVICE names a device this build supports")
+    device_names::from_env("LELP_TEST_DEVICE").expect("LELP_TEST_DEVICE names a device this build supports")
+}
+
+/// The name of the device under test.
+pub fn device_name() -> String {
+    std::env::var("LELP_TEST_DEVICE").unwrap_or_else(|_| "flex".into())
 }
 
 /// Path of a reference file under tests/data.

@@ -17,14 +17,16 @@ pub(crate) fn read_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeT
             found: bytes.len(),
         });
     }
-    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    if header > bytes.len().saturating_sub(8) {
+    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    let available = bytes.len() as u64 - 8;
+    if header > available {
         return Err(LelpError::Truncated {
             path: path.to_path_buf(),
-            expected: 8 + header,
+            expected: usize::try_from(header.saturating_add(8)).unwrap_or(usize::MAX),
             found: bytes.len(),
         });
     }
+    let header = header as usize; // <= bytes.len()
     // the data length promised by the header: the largest end offset
     let header_json: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header])
         .map_err(|e| LelpError::corrupted(path, format!("bad safetensors header: {e}")))?;
@@ -37,8 +39,11 @@ pub(crate) fn read_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeT
                 .max()
                 .unwrap_or(0)
         })
-        .unwrap_or(0) as usize;
-    let expected = 8 + header + data_len;
+        .unwrap_or(0);
+    let expected = usize::try_from(data_len)
+        .ok()
+        .and_then(|l| l.checked_add(8 + header))
+        .unwrap_or(usize::MAX);
     if bytes.len() < expected {
         return Err(LelpError::Truncated {
             path: path.to_path_buf(),
@@ -112,13 +117,40 @@ impl View for &F64Tensor {
     }
 }
 
-/// Writes named f64 tensors with string metadata.
-pub(crate) fn write_safetensors(
+/// Writes named f64 tensors with string metadata, atomically (see
+/// [`write_atomic`]).
+pub(crate) fn write_safetensors_atomic(
     path: &Path,
     tensors: &[(String, F64Tensor)],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
     let items: Vec<(&str, &F64Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let bytes = safetensors::serialize(items, Some(metadata)).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
-    std::fs::write(path, bytes).map_err(|e| LelpError::io(path, e))
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and
+/// renames it over `path` (then syncs the directory), so readers see the
+/// old content or the new, never a mix. Creates the parent directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| LelpError::io(&dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| LelpError::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| LelpError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| LelpError::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| LelpError::io(path, e))?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

@@ -174,6 +174,11 @@ impl NpyArray {
         })
     }
 
+    /// The file the array was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.shape.iter().product()

@@ -12,9 +12,89 @@ use burn::tensor::activation::log_softmax;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use serde::{Deserialize, Serialize};
+
+use super::{LabelerInput, PseudoLabeler, PseudoTargets, check_logits, compose};
 use crate::error::{LelpError, Result};
-use crate::labeler::{LabelerInput, PseudoLabeler, PseudoTargets};
 use crate::util;
+
+/// Options of the k-means baseline.
+///
+/// # Example
+/// ```
+/// use lelp::labeler::KMeansConfig;
+/// let cfg = KMeansConfig::new(5).with_beta(0.5);
+/// assert_eq!((cfg.subclasses, cfg.beta, cfg.tau, cfg.iterations), (5, 0.5, 2.0, 50));
+/// assert!(KMeansConfig::new(5).with_tau(-1.0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KMeansConfig {
+    /// Clusters (pseudo-subclasses) per class `S`.
+    pub subclasses: usize,
+    /// Temperature of the soft assignment (in units of the class's mean
+    /// squared distance to its nearest centroid).
+    pub beta: f64,
+    /// Teacher temperature `tau`.
+    pub tau: f64,
+    /// Weight `alpha` of the ground-truth cross-entropy in the loss.
+    pub alpha: f64,
+    /// Group rows by the teacher's argmax instead of the labels.
+    pub teacher_labels: bool,
+    /// Most Lloyd iterations.
+    pub iterations: usize,
+    /// Seed of the k-means++ initialisation.
+    pub seed: u64,
+}
+
+impl Default for KMeansConfig {
+    fn default() -> Self {
+        Self::new(8)
+    }
+}
+
+impl KMeansConfig {
+    /// `S` clusters per class, `beta = 0.3`, `tau = 2`, `alpha = 0`, 50
+    /// iterations, seed 0.
+    pub fn new(subclasses: usize) -> Self {
+        Self {
+            subclasses,
+            beta: 0.3,
+            tau: 2.0,
+            alpha: 0.0,
+            teacher_labels: false,
+            iterations: 50,
+            seed: 0,
+        }
+    }
+
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for `S = 0`, a temperature not
+    /// `> 0` or `alpha` outside `[0, 1]`.
+    pub fn validate(&self) -> Result<()> {
+        if self.subclasses == 0 {
+            return Err(LelpError::InvalidParameter {
+                name: "subclasses",
+                value: "0".into(),
+                reason: "at least one cluster per class is required",
+            });
+        }
+        util::check_positive("beta", self.beta)?;
+        util::check_positive("tau", self.tau)?;
+        util::check_unit("alpha", self.alpha)
+    }
+}
+
+util::setters!(KMeansConfig {
+    "Soft-assignment temperature." with_beta => beta: f64,
+    "Teacher temperature." with_tau => tau: f64,
+    "Weight of the ground-truth loss." with_alpha => alpha: f64,
+    "Groups rows by the teacher's argmax." with_teacher_labels => teacher_labels: bool,
+    "Most Lloyd iterations." with_iterations => iterations: usize,
+    "Seed." with_seed => seed: u64,
+});
 
 /// Pseudo-subclasses from per-class k-means of the teacher embeddings.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,24 +111,28 @@ pub struct KMeansLabeler {
 }
 
 impl KMeansLabeler {
-    /// Fits `subclasses` centroids per class on `embeddings` (`[N, d]`)
-    /// grouped by `labels`, with at most `iterations` Lloyd steps.
+    /// Fits `config.subclasses` centroids per class on `embeddings`
+    /// (`[N, d]`) grouped by `labels` (each `< num_classes`).
     ///
     /// # Errors
     /// [`LelpError::ClassTooSmall`] when a class has fewer rows than
     /// centroids, [`LelpError::LabelOutOfRange`], [`LelpError::NonFinite`],
-    /// [`LelpError::DimensionMismatch`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn fit(
-        embeddings: Tensor<2>,
-        labels: &[usize],
-        num_classes: usize,
-        subclasses: usize,
-        beta: f64,
-        tau: f64,
-        iterations: usize,
-        seed: u64,
-    ) -> Result<Self> {
+    /// [`LelpError::DimensionMismatch`], and those of
+    /// [`KMeansConfig::validate`].
+    ///
+    /// # Example
+    /// ```
+    /// use burn::prelude::*;
+    /// use lelp::labeler::{KMeansConfig, KMeansLabeler, PseudoLabeler};
+    /// let device = Device::default();
+    /// let h = Tensor::<2>::from_floats([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]], &device);
+    /// let km = KMeansLabeler::fit(h, &[0, 0, 0, 0], 1, &KMeansConfig::new(2))?;
+    /// assert_eq!((km.num_classes(), km.subclasses()), (1, 2));
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn fit(embeddings: Tensor<2>, labels: &[usize], num_classes: usize, config: &KMeansConfig) -> Result<Self> {
+        config.validate()?;
+        let (subclasses, iterations) = (config.subclasses, config.iterations);
         let [n, d] = embeddings.dims();
         if labels.len() != n {
             return Err(LelpError::DimensionMismatch {
@@ -57,23 +141,10 @@ impl KMeansLabeler {
                 got: labels.len(),
             });
         }
-        if subclasses == 0 {
-            return Err(LelpError::InvalidParameter {
-                name: "subclasses",
-                value: "0".into(),
-                reason: "at least one cluster per class is required",
-            });
-        }
-        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= num_classes) {
-            return Err(LelpError::LabelOutOfRange {
-                label,
-                row,
-                num_classes,
-            });
-        }
+        util::check_labels(labels, num_classes, 0)?;
         util::check_finite(&embeddings, "embeddings", 0)?;
         let x = util::to_host_f32(embeddings)?;
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = StdRng::seed_from_u64(config.seed);
         let mut centroids = vec![0.0; num_classes * subclasses * d];
         let mut scales = vec![1.0; num_classes];
         for c in 0..num_classes {
@@ -83,13 +154,21 @@ impl KMeansLabeler {
                     class: c,
                     count: rows.len(),
                     required: subclasses,
-                    components: subclasses,
+                    subclasses,
                 });
             }
             let pts: Vec<&[f32]> = rows.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
             let (cent, v) = kmeans(&pts, d, subclasses, iterations, &mut rng);
             centroids[c * subclasses * d..(c + 1) * subclasses * d].copy_from_slice(&cent);
-            scales[c] = if v > 1e-30 { v } else { 1.0 };
+            scales[c] = v;
+        }
+        // a class whose rows all sit on their centroids has no spread to
+        // scale by: relative to the largest class, treat it as unit spread
+        let largest = scales.iter().copied().fold(0.0f64, f64::max);
+        for v in &mut scales {
+            if *v <= 1e-12 * largest || *v == 0.0 {
+                *v = if largest > 0.0 { largest } else { 1.0 };
+            }
         }
         Ok(Self {
             num_classes,
@@ -97,8 +176,8 @@ impl KMeansLabeler {
             dim: d,
             centroids,
             scales,
-            beta,
-            tau,
+            beta: config.beta,
+            tau: config.tau,
         })
     }
 
@@ -203,23 +282,7 @@ impl PseudoLabeler for KMeansLabeler {
                 got: hd,
             });
         }
-        let [ln, lc] = input.logits.dims();
-        if lc != c || ln != n {
-            return Err(LelpError::DimensionMismatch {
-                what: "teacher logits vs [rows, classes]",
-                expected: c,
-                got: lc,
-            });
-        }
-        for (name, t) in [("beta", self.beta), ("tau", self.tau)] {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(LelpError::InvalidParameter {
-                    name,
-                    value: t.to_string(),
-                    reason: "must be finite and > 0",
-                });
-            }
-        }
+        check_logits(&input.logits, c, n)?;
         let device = input.embeddings.device();
         // -||h - m||^2 / (v_c beta) = (2 h.m - ||m||^2 - ||h||^2) / (v_c beta); the ||h||^2 term
         // is constant within a class and cancels in the per-class softmax.
@@ -236,12 +299,6 @@ impl PseudoLabeler for KMeansLabeler {
             off[j] = m.iter().map(|v| v * v).sum::<f64>() * w;
         }
         let a = input.embeddings.matmul(util::matrix_f64(&mt, d, k, &device)) - util::matrix_f64(&off, 1, k, &device);
-        let log_sub = log_softmax(a.reshape([n, c, s]), 2);
-        let log_p = log_softmax(input.logits.div_scalar(self.tau), 1).reshape([n, c, 1]);
-        Ok(PseudoTargets {
-            log_probs: (log_sub + log_p).reshape([n, c * s]),
-            num_classes: c,
-            subclasses: s,
-        })
+        compose(input.logits, log_softmax(a.reshape([n, c, s]), 2), self.tau)
     }
 }

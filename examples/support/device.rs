@@ -3,10 +3,10 @@
 
 use burn::prelude::*;
 
-use crate::error::{LelpError, Result};
+use lelp::{LelpError, Result};
 
 /// The device names this build supports (depends on enabled features).
-pub fn available_devices() -> Vec<&'static str> {
+pub fn available() -> Vec<&'static str> {
     let mut v = vec!["flex"];
     if cfg!(feature = "ndarray") {
         v.push("ndarray");
@@ -30,14 +30,9 @@ pub fn available_devices() -> Vec<&'static str> {
 /// [`LelpError::InvalidParameter`] for an unknown name or a backend this
 /// build lacks.
 ///
-/// # Example
-/// ```
-/// let device = lelp::device_by_name("flex")?;
-/// assert!(lelp::device_by_name("abacus").is_err());
-/// # Ok::<(), lelp::LelpError>(())
-/// ```
+/// `by_name("abacus")` is an error.
 #[allow(deprecated)] // ndarray and libtorch devices are deprecated in burn 0.22 but supported here
-pub fn device_by_name(name: &str) -> Result<Device> {
+pub fn by_name(name: &str) -> Result<Device> {
     let missing = |reason| LelpError::InvalidParameter {
         name: "device",
         value: name.to_string(),
@@ -77,7 +72,7 @@ pub fn device_by_name(name: &str) -> Result<Device> {
 /// `LELP_DEVICE`), `flex` when unset.
 ///
 /// # Errors
-/// As [`device_by_name`].
-pub fn device_from_env(var: &str) -> Result<Device> {
-    device_by_name(&std::env::var(var).unwrap_or_else(|_| "flex".into()))
+/// As [`by_name`].
+pub fn from_env(var: &str) -> Result<Device> {
+    by_name(&std::env::var(var).unwrap_or_else(|_| "flex".into()))
 }

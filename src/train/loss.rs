@@ -12,7 +12,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use crate::student::class_logits;
+use super::student::class_logits;
 
 /// Mean cross-entropy `-log softmax(l)[y]` over the batch.
 ///

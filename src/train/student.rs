@@ -1,6 +1,6 @@
 //! Students: networks trained to imitate the teacher.
 //!
-//! A [`Student`] maps `[N, F]` inputs to logits (`C * S` of them for LELP,
+//! A [`Student`] maps a batch of [`Inputs`] (dense rows or token ids) to logits (`C * S` of them for LELP,
 //! `C` otherwise) and an embedding (its last hidden layer, for feature KD).
 //! The class logits of a LELP student are `l_c = logsumexp_s z[c * S + s]`
 //! ([`class_logits`]), and its prediction is `argmax_c l_c`.
@@ -19,9 +19,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Inputs;
 use crate::error::{LelpError, Result};
-use crate::teacher::LinearHead;
-use crate::util;
+use crate::teacher::TeacherModule;
 
 /// A student's outputs for one batch.
 ///
@@ -38,20 +38,33 @@ pub struct StudentOutput {
 
 /// A trainable student network.
 ///
+/// Implement it for any burn module to train it with
+/// [`Distiller`](crate::train::Distiller): return `K` logits (`C * S` for
+/// LELP, `C` for KD) and the last hidden layer. Reject inputs the network
+/// does not take with [`Inputs::into_dense`] / [`Inputs::into_tokens`]
+/// (typed errors, no panic).
+///
 /// # Example
 /// ```
 /// use burn::prelude::*;
-/// use lelp::{MlpConfig, Student};
+/// use lelp::data::Inputs;
+/// use lelp::train::{MlpConfig, Student};
 /// let device = Device::default();
 /// let mlp = MlpConfig::new(64, vec![32], 10).with_seed(1).init(&device)?;
-/// let out = mlp.forward(Tensor::zeros([3, 64], &device));
+/// let out = mlp.forward(Inputs::Dense(Tensor::zeros([3, 64], &device)))?;
 /// assert_eq!(out.logits.dims(), [3, 10]);
 /// assert_eq!(out.embedding.dims(), [3, 32]);
+/// // the wrong width is an error, not a panic inside burn
+/// assert!(mlp.forward(Inputs::Dense(Tensor::zeros([3, 63], &device))).is_err());
 /// # Ok::<(), lelp::LelpError>(())
 /// ```
 pub trait Student: Module + burn::module::ModuleDisplay {
-    /// Logits and embedding for `[N, F]` inputs.
-    fn forward(&self, x: Tensor<2>) -> StudentOutput;
+    /// Logits and embedding for a batch.
+    ///
+    /// # Errors
+    /// [`LelpError::InputKind`] / [`LelpError::DimensionMismatch`] for
+    /// inputs the network does not take.
+    fn forward(&self, inputs: Inputs) -> Result<StudentOutput>;
     /// Output width `K`.
     fn num_outputs(&self) -> usize;
     /// Embedding width `e`.
@@ -85,7 +98,9 @@ fn uniform_param<const D: usize>(
     Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), device))
 }
 
-fn linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
+/// A `d_in -> d_out` linear layer drawn from `rng` (PyTorch's default
+/// uniform initialisation), the same on every backend.
+pub(crate) fn seeded_linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
     Linear {
         weight: uniform_param([d_in, d_out], d_in, rng, device),
         bias: Some(uniform_param([d_out], d_in, rng, device)),
@@ -142,10 +157,10 @@ impl MlpConfig {
         let mut layers = Vec::new();
         let mut prev = self.input;
         for &h in &self.hidden {
-            layers.push(linear(prev, h, &mut rng, device));
+            layers.push(seeded_linear(prev, h, &mut rng, device));
             prev = h;
         }
-        let head = linear(prev, self.outputs, &mut rng, device);
+        let head = seeded_linear(prev, self.outputs, &mut rng, device);
         Ok(Mlp {
             layers,
             head,
@@ -165,38 +180,33 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// The linear head as a [`LinearHead`] (`W [K, e]`, `b [K]`), for use
-    /// as a teacher.
-    ///
-    /// # Errors
-    /// [`LelpError::Backend`] when the weights cannot be read.
-    pub fn linear_head(&self) -> Result<LinearHead> {
-        linear_head(&self.head)
-    }
-}
-
-fn linear_head(head: &Linear) -> Result<LinearHead> {
-    let w = head.weight.val(); // [e, K]
-    let [e, k] = w.dims();
-    let wt = util::to_host_f32(w.transpose())?; // [K, e]
-    let b = match &head.bias {
-        Some(b) => util::to_host_f32(b.val())?,
-        None => vec![0.0; k],
-    };
-    debug_assert_eq!(wt.len(), e * k);
-    LinearHead::new(wt, b, k)
-}
-
-impl Student for Mlp {
-    fn forward(&self, x: Tensor<2>) -> StudentOutput {
-        let mut h = x;
+    fn hidden(&self, inputs: Inputs) -> Result<Tensor<2>> {
+        let width = self.layers[0].weight.val().dims()[0];
+        let mut h = inputs.into_dense(Some(width))?;
         for l in &self.layers {
             h = relu(l.forward(h));
         }
-        StudentOutput {
+        Ok(h)
+    }
+}
+
+/// An MLP serves as a teacher too (its last hidden layer is the embedding).
+impl TeacherModule for Mlp {
+    fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
+        self.hidden(inputs)
+    }
+    fn classifier(&self) -> &Linear {
+        &self.head
+    }
+}
+
+impl Student for Mlp {
+    fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
+        let h = self.hidden(inputs)?;
+        Ok(StudentOutput {
             logits: self.head.forward(h.clone()),
             embedding: h,
-        }
+        })
     }
     fn num_outputs(&self) -> usize {
         self.outputs
@@ -284,8 +294,8 @@ impl CnnConfig {
         let conv1 = conv(1, self.channels[0], &mut rng);
         let conv2 = conv(self.channels[0], self.channels[1], &mut rng);
         let flat = self.channels[1] * (self.height / 4) * (self.width / 4);
-        let fc = linear(flat, self.hidden, &mut rng, device);
-        let head = linear(self.hidden, self.outputs, &mut rng, device);
+        let fc = seeded_linear(flat, self.hidden, &mut rng, device);
+        let head = seeded_linear(self.hidden, self.outputs, &mut rng, device);
         Ok(Cnn {
             conv1,
             conv2,
@@ -315,27 +325,34 @@ pub struct Cnn {
 }
 
 impl Cnn {
-    /// The linear head as a [`LinearHead`], for use as a teacher.
-    ///
-    /// # Errors
-    /// [`LelpError::Backend`] when the weights cannot be read.
-    pub fn linear_head(&self) -> Result<LinearHead> {
-        linear_head(&self.head)
-    }
-}
-
-impl Student for Cnn {
-    fn forward(&self, x: Tensor<2>) -> StudentOutput {
+    fn hidden(&self, inputs: Inputs) -> Result<Tensor<2>> {
+        let x = inputs.into_dense(Some(self.height * self.width))?;
         let [n, _] = x.dims();
         let img = x.reshape([n, 1, self.height, self.width]);
         let h = self.pool.forward(relu(self.conv1.forward(img)));
         let h = self.pool.forward(relu(self.conv2.forward(h)));
         let [_, c, hh, ww] = h.dims();
-        let e = relu(self.fc.forward(h.reshape([n, c * hh * ww])));
-        StudentOutput {
+        Ok(relu(self.fc.forward(h.reshape([n, c * hh * ww]))))
+    }
+}
+
+/// A CNN serves as a teacher too (its hidden layer is the embedding).
+impl TeacherModule for Cnn {
+    fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
+        self.hidden(inputs)
+    }
+    fn classifier(&self) -> &Linear {
+        &self.head
+    }
+}
+
+impl Student for Cnn {
+    fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
+        let e = self.hidden(inputs)?;
+        Ok(StudentOutput {
             logits: self.head.forward(e.clone()),
             embedding: e,
-        }
+        })
     }
     fn num_outputs(&self) -> usize {
         self.outputs

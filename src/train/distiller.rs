@@ -1,0 +1,608 @@
+//! The training loop: distil prepared targets into a student.
+//!
+//! [`Distiller::fit`] trains a [`Student`] (plus, for feature KD, a learned
+//! projection) on a transfer set with [`TrainingTargets`] computed once. It
+//! shuffles with a seed per epoch (`seed + epoch`), so a run resumed from a
+//! checkpoint sees the same batches as an uninterrupted one; evaluates a
+//! validation set each epoch; stops early on a plateau; reports progress
+//! to an [`Observer`] of the caller's choosing; and writes a checkpoint
+//! (model, optimizer state, history) after every epoch.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use burn::nn::Linear;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{self, Progress};
+use super::eval::{DeviceRows, EvalSet, hits, read_sums};
+use super::loss;
+use super::observer::{Observer, Silent};
+use super::student::{Student, class_logits, seeded_linear};
+use super::targets::TrainingTargets;
+use crate::data::Dataset;
+use crate::error::{LelpError, Result};
+use crate::util;
+
+/// Optimizer choice.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum OptimizerKind {
+    /// Adam (burn's `AdamConfig` defaults).
+    Adam,
+    /// SGD with the given momentum (0 for none).
+    Sgd {
+        /// Momentum factor.
+        momentum: f64,
+    },
+}
+
+/// Learning-rate schedule, evaluated once per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LrSchedule {
+    /// Constant learning rate.
+    Constant,
+    /// Cosine decay from `lr` to `lr * final_fraction` over the epochs.
+    Cosine {
+        /// Final learning rate as a fraction of the initial one.
+        final_fraction: f64,
+    },
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+}
+
+/// Training configuration (serialisable; stored in checkpoints).
+///
+/// # Example
+/// ```
+/// use lelp::train::{DistillConfig, LrSchedule};
+/// let cfg = DistillConfig::new(60, 3e-3).with_batch_size(32).with_schedule(LrSchedule::Cosine { final_fraction: 0.1 });
+/// assert!((cfg.lr_at(59) - 3e-4).abs() < 1e-12);
+/// assert!(DistillConfig::new(0, 3e-3).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillConfig {
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Optimizer.
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// L2 weight decay (0 for none).
+    pub weight_decay: f64,
+    /// Shuffling seed.
+    pub seed: u64,
+    /// Stop when validation accuracy has not improved for this many
+    /// epochs (needs a validation set).
+    pub patience: Option<usize>,
+    /// Return the weights of the best validation epoch (needs a
+    /// validation set).
+    pub restore_best: bool,
+}
+
+impl DistillConfig {
+    /// `epochs` epochs of Adam at `lr`, batch 64, constant schedule, seed 0,
+    /// no early stopping.
+    pub fn new(epochs: usize, lr: f64) -> Self {
+        Self {
+            epochs,
+            batch_size: 64,
+            lr,
+            optimizer: OptimizerKind::Adam,
+            schedule: LrSchedule::Constant,
+            weight_decay: 0.0,
+            seed: 0,
+            patience: None,
+            restore_best: false,
+        }
+    }
+    /// The learning rate of `epoch` (0-based).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine { final_fraction } => {
+                let t = if self.epochs > 1 {
+                    epoch as f64 / (self.epochs - 1) as f64
+                } else {
+                    0.0
+                };
+                let f = final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+                self.lr * f
+            }
+            LrSchedule::Step { every, gamma } => self.lr * gamma.powi((epoch / every.max(1)) as i32),
+        }
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: String, reason| Err(LelpError::InvalidParameter { name, value, reason });
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "must be > 0");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "must be > 0");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", self.lr.to_string(), "must be finite and > 0");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", self.weight_decay.to_string(), "must be finite and >= 0");
+        }
+        Ok(())
+    }
+}
+
+util::setters!(DistillConfig {
+    "Sets the batch size." with_batch_size => batch_size: usize,
+    "Sets the optimizer." with_optimizer => optimizer: OptimizerKind,
+    "Sets the schedule." with_schedule => schedule: LrSchedule,
+    "Sets the L2 weight decay." with_weight_decay => weight_decay: f64,
+    "Sets the shuffling seed." with_seed => seed: u64,
+    "Returns the best validation epoch's weights." with_restore_best => restore_best: bool,
+});
+
+impl DistillConfig {
+    /// Stops when validation accuracy has not improved for `patience`
+    /// epochs (needs a validation set).
+    #[must_use]
+    pub fn with_patience(mut self, patience: usize) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+}
+
+/// What was measured in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy (class argmax vs labels).
+    pub train_accuracy: f64,
+    /// Validation cross-entropy on class logits.
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy.
+    pub valid_accuracy: Option<f64>,
+}
+
+/// The model being trained: the student and, for feature KD, the learned
+/// projection `A: e -> d` of its embedding.
+#[derive(Module, Debug)]
+pub struct Trainee<S> {
+    /// The student.
+    pub student: S,
+    /// Feature-KD projection (None otherwise).
+    pub projector: Option<Linear>,
+}
+
+/// The outcome of [`Distiller::fit`].
+#[derive(Debug)]
+pub struct Trained<S> {
+    /// The trained student, in evaluation mode (`Module::valid` applied).
+    pub student: S,
+    /// Per-epoch reports.
+    pub history: Vec<EpochReport>,
+    /// Whether training stopped early.
+    pub stopped_early: bool,
+}
+
+/// Runs the training loop.
+///
+/// # Example
+/// ```
+/// use burn::prelude::*;
+/// use lelp::data::Dataset;
+/// use lelp::teacher::{ModuleTeacher, TeacherEncoder};
+/// use lelp::train::{accuracy, DistillConfig, Distiller, LelpConfig, Method, MlpConfig};
+///
+/// let device = Device::default();
+/// let (train, test) = Dataset::uci_digits().parity()?.split(0.3, 0)?;
+/// // a teacher: an MLP trained by plain cross-entropy
+/// let teacher = MlpConfig::new(64, vec![64], 2).with_seed(1).init(&device)?;
+/// let plain = Method::Plain.prepare(&train, None)?;
+/// let teacher = Distiller::new(DistillConfig::new(5, 3e-3)).fit(teacher, &train, &plain, None, &device)?.student;
+/// let teacher = ModuleTeacher::new(teacher)?;
+/// // LELP targets on a 300-row transfer set, then a small student
+/// let transfer = train.sample(300, 1)?;
+/// let out = teacher.encode(&transfer, 512, &device)?;
+/// let targets = Method::Lelp(LelpConfig::new(4)).prepare(&transfer, Some(&out))?;
+/// let student = MlpConfig::new(64, vec![16], targets.outputs()).with_seed(2).init(&device)?;
+/// let trained = Distiller::new(DistillConfig::new(5, 3e-3)).fit(student, &transfer, &targets, None, &device)?;
+/// assert_eq!(trained.history.len(), 5);
+/// assert!(accuracy(&trained.student, &test, &device)? > 0.6);
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Clone)]
+pub struct Distiller {
+    config: DistillConfig,
+    checkpoint_dir: Option<PathBuf>,
+    stop_after: Option<usize>,
+    observer: Arc<Mutex<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Distiller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Distiller")
+            .field("config", &self.config)
+            .field("checkpoint_dir", &self.checkpoint_dir)
+            .field("stop_after", &self.stop_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The loop's state that survives a checkpoint.
+struct RunState<S: Student> {
+    model: Trainee<S>,
+    optim: burn::optim::ModuleOptimizer,
+    start_epoch: usize,
+    history: Vec<EpochReport>,
+    best: Option<(f64, usize)>,
+    best_model: Option<Trainee<S>>,
+    stopped_early: bool,
+}
+
+/// One epoch's running sums, on the device.
+#[derive(Default)]
+struct Sums {
+    loss: Option<Tensor<1>>,
+    hits: Option<Tensor<1, Int>>,
+}
+
+impl Distiller {
+    /// A distiller with `config`, no checkpoints, silent.
+    pub fn new(config: DistillConfig) -> Self {
+        Self {
+            config,
+            checkpoint_dir: None,
+            stop_after: None,
+            observer: Arc::new(Mutex::new(Silent)),
+        }
+    }
+
+    /// Writes a checkpoint to `dir` after every epoch and resumes from it
+    /// when it already holds one for the same configuration.
+    #[must_use]
+    pub fn with_checkpoints(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.checkpoint_dir = Some(dir.into());
+        self
+    }
+
+    /// Stops after epoch `n` of this call (as if interrupted); a later call
+    /// with the same checkpoint directory resumes.
+    #[must_use]
+    pub fn with_stop_after(mut self, n: usize) -> Self {
+        self.stop_after = Some(n);
+        self
+    }
+
+    /// Reports progress to `observer` (for example
+    /// [`StderrProgress`](crate::train::StderrProgress)).
+    #[must_use]
+    pub fn with_observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Arc::new(Mutex::new(observer));
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DistillConfig {
+        &self.config
+    }
+
+    fn observe(&self, f: impl FnOnce(&mut dyn Observer)) {
+        if let Ok(mut o) = self.observer.lock() {
+            f(&mut *o);
+        }
+    }
+
+    /// Trains `student` on `train` with `targets`, evaluating on `valid`.
+    ///
+    /// The student may live on any device; it is moved to
+    /// `device.autodiff()` for training and returned in evaluation mode.
+    /// `targets` must be for `train`'s rows and classes, and the student's
+    /// output width must be their `C * S`.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a bad config,
+    /// [`LelpError::DimensionMismatch`] / [`LelpError::InputKind`] for
+    /// student, targets or data sets that do not fit together,
+    /// [`LelpError::Diverged`] when the loss becomes NaN or infinite,
+    /// [`LelpError::Record`] / [`LelpError::CheckpointMismatch`] for
+    /// checkpoint problems.
+    pub fn fit<S: Student>(
+        &self,
+        student: S,
+        train: &Dataset,
+        targets: &TrainingTargets,
+        valid: Option<&Dataset>,
+        device: &Device,
+    ) -> Result<Trained<S>> {
+        let cfg = &self.config;
+        cfg.validate()?;
+        check_shapes(&student, train, targets, valid)?;
+        let device = device.clone().autodiff();
+        let student = student.fork(&device).train();
+        let projector = self.projector(&student, targets, &device);
+        let mut state = self.start(Trainee { student, projector }, &device)?;
+        if state.stopped_early {
+            return Ok(finish(state, cfg.restore_best));
+        }
+        let rows = DeviceRows::new(train, &device)?;
+        let y = util::one_hot(train.labels(), train.num_classes(), &device);
+        let labels = util::indices(train.labels(), &device);
+        let log_targets = targets
+            .soft_targets()
+            .map(|t| t.log_probs().clone().to_device(&device).detach());
+        let features = targets
+            .teacher_features()
+            .map(|t| t.clone().to_device(&device).detach());
+        let valid_set = valid
+            .map(|v| EvalSet::new(v, &device.clone().without_autodiff()))
+            .transpose()?;
+        let batch = BatchContext {
+            rows: &rows,
+            y: &y,
+            labels: &labels,
+            log_targets: log_targets.as_ref(),
+            features: features.as_ref(),
+            targets,
+            device: &device,
+        };
+        for (ran, epoch) in (state.start_epoch..cfg.epochs).enumerate() {
+            if self.stop_after.is_some_and(|stop| ran >= stop) {
+                break;
+            }
+            let mut report = self.train_epoch(&mut state, &batch, epoch, train.len())?;
+            if let Some(v) = &valid_set {
+                let e = v.evaluate(&state.model.student.valid())?;
+                report.valid_loss = Some(e.loss);
+                report.valid_accuracy = Some(e.accuracy);
+                self.track_best(&mut state, e.accuracy, epoch + 1)?;
+            }
+            self.observe(|o| o.on_epoch(&report, cfg.epochs));
+            state.history.push(report);
+            let stop = matches!((cfg.patience, state.best), (Some(p), Some((_, be))) if epoch + 1 - be >= p);
+            state.stopped_early = stop;
+            if let Some(dir) = &self.checkpoint_dir {
+                let progress = Progress {
+                    epoch: epoch + 1,
+                    history: &state.history,
+                    best: state.best,
+                    stopped_early: stop,
+                };
+                checkpoint::save(dir, cfg, &state.model, &state.optim, progress)?;
+            }
+            if stop {
+                self.observe(|o| o.on_early_stop(epoch + 1));
+                break;
+            }
+        }
+        Ok(finish(state, cfg.restore_best))
+    }
+
+    /// Feature KD's projection `A: e -> d`, seeded from the config.
+    fn projector<S: Student>(&self, student: &S, targets: &TrainingTargets, device: &Device) -> Option<Linear> {
+        let tf = targets.teacher_features().filter(|_| targets.feature_weight() > 0.0)?;
+        let [_, d] = tf.dims();
+        let mut rng = StdRng::seed_from_u64(self.config.seed ^ 0x5eed);
+        let mut p = seeded_linear(student.embedding_dim(), d, &mut rng, device);
+        // the projection starts with no offset
+        p.bias = Some(burn::module::Param::from_tensor(Tensor::zeros([d], device)));
+        Some(p)
+    }
+
+    /// A fresh run state, or the one a checkpoint holds.
+    fn start<S: Student>(&self, model: Trainee<S>, device: &Device) -> Result<RunState<S>> {
+        let optim = optimizer(&self.config);
+        let fresh = RunState {
+            model,
+            optim,
+            start_epoch: 0,
+            history: Vec::new(),
+            best: None,
+            best_model: None,
+            stopped_early: false,
+        };
+        let Some(dir) = self.checkpoint_dir.as_ref().filter(|d| checkpoint::exists(d)) else {
+            return Ok(fresh);
+        };
+        let (model, optim, st) = checkpoint::load(dir, &self.config, fresh.model, fresh.optim)?;
+        let best_path = dir.join("best.bpk");
+        let best_model = if self.config.restore_best && best_path.exists() {
+            Some(model.clone().try_load_file(&best_path).map_err(|e| LelpError::Record {
+                path: best_path.clone(),
+                message: e.to_string(),
+            })?)
+        } else {
+            None
+        };
+        let _ = device;
+        self.observe(|o| o.on_resume(st.epoch));
+        Ok(RunState {
+            model,
+            optim,
+            start_epoch: st.epoch,
+            history: st.history(),
+            best: st.best(),
+            best_model,
+            stopped_early: st.stopped_early,
+        })
+    }
+
+    /// One pass over the shuffled rows; the loss and hit sums stay on the
+    /// device and are read back once.
+    fn train_epoch<S: Student>(
+        &self,
+        state: &mut RunState<S>,
+        ctx: &BatchContext<'_>,
+        epoch: usize,
+        n: usize,
+    ) -> Result<EpochReport> {
+        let cfg = &self.config;
+        let lr = cfg.lr_at(epoch);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(cfg.seed.wrapping_add(epoch as u64)));
+        let batches = n.div_ceil(cfg.batch_size);
+        let mut sums = Sums::default();
+        for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            let l = ctx.step_loss(&state.model, chunk, &mut sums)?;
+            let grads = GradientsParams::from_grads(l.backward(), &state.model);
+            state.model = state.optim.step(lr, state.model.clone(), grads);
+            self.observe(|o| o.on_batch(epoch + 1, cfg.epochs, bi + 1, batches));
+        }
+        let (loss_sum, correct) = read_sums(&sums.loss, &sums.hits)?;
+        if !loss_sum.is_finite() {
+            return Err(LelpError::Diverged { epoch: epoch + 1 });
+        }
+        Ok(EpochReport {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / n as f64,
+            train_accuracy: correct / n as f64,
+            valid_loss: None,
+            valid_accuracy: None,
+        })
+    }
+
+    fn track_best<S: Student>(&self, state: &mut RunState<S>, accuracy: f64, epoch: usize) -> Result<()> {
+        if state.best.is_some_and(|(b, _)| accuracy <= b) {
+            return Ok(());
+        }
+        state.best = Some((accuracy, epoch));
+        if self.config.restore_best {
+            state.best_model = Some(state.model.clone());
+            if let Some(dir) = &self.checkpoint_dir {
+                std::fs::create_dir_all(dir).map_err(|e| LelpError::io(dir, e))?;
+                checkpoint::save_module(state.model.clone(), &dir.join("best.bpk"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything a training step reads, uploaded once per run.
+struct BatchContext<'a> {
+    rows: &'a DeviceRows<'a>,
+    y: &'a Tensor<2>,
+    labels: &'a Tensor<1, Int>,
+    log_targets: Option<&'a Tensor<2>>,
+    features: Option<&'a Tensor<2>>,
+    targets: &'a TrainingTargets,
+    device: &'a Device,
+}
+
+impl BatchContext<'_> {
+    /// The loss of one batch (adding its detached loss and hits to `sums`).
+    fn step_loss<S: Student>(&self, model: &Trainee<S>, chunk: &[usize], sums: &mut Sums) -> Result<Tensor<1>> {
+        let t = self.targets;
+        let (c, s) = (t.num_classes(), t.subclasses());
+        let idx = util::indices(chunk, self.device);
+        let out = model.student.forward(self.rows.batch(chunk, &idx)?)?;
+        let yb = self.y.clone().select(0, idx.clone());
+        let mut l = match self.log_targets {
+            Some(lt) => loss::soft_target_loss(
+                out.logits.clone(),
+                lt.clone().select(0, idx.clone()),
+                yb,
+                s,
+                t.alpha(),
+                t.tau(),
+            ),
+            None => loss::cross_entropy(class_logits(out.logits.clone(), c, s), yb),
+        };
+        if let (Some(tf), Some(p)) = (self.features, &model.projector) {
+            let proj = p.forward(out.embedding.clone());
+            l = l + loss::feature_loss(proj, tf.clone().select(0, idx.clone())).mul_scalar(t.feature_weight());
+        }
+        let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
+        let batch_hits = hits(out.logits.detach(), self.labels.clone().select(0, idx), c, s);
+        sums.loss = Some(sums.loss.take().map_or(batch_loss.clone(), |a| a + batch_loss));
+        sums.hits = Some(sums.hits.take().map_or(batch_hits.clone(), |a| a + batch_hits));
+        Ok(l)
+    }
+}
+
+/// The checks that keep mismatched inputs a typed error.
+fn check_shapes<S: Student>(
+    student: &S,
+    train: &Dataset,
+    targets: &TrainingTargets,
+    valid: Option<&Dataset>,
+) -> Result<()> {
+    targets.check_data(train)?;
+    if student.num_outputs() != targets.outputs() {
+        return Err(LelpError::DimensionMismatch {
+            what: "student outputs vs classes x subclasses",
+            expected: targets.outputs(),
+            got: student.num_outputs(),
+        });
+    }
+    if let Some(v) = valid {
+        if v.num_classes() != train.num_classes() {
+            return Err(LelpError::DimensionMismatch {
+                what: "validation classes vs training classes",
+                expected: train.num_classes(),
+                got: v.num_classes(),
+            });
+        }
+        if v.input_kind() != train.input_kind() {
+            return Err(LelpError::InputKind {
+                expected: train.input_kind(),
+                got: v.input_kind(),
+            });
+        }
+        if v.input_kind() == crate::data::InputKind::Dense && v.num_features() != train.num_features() {
+            return Err(LelpError::DimensionMismatch {
+                what: "validation features vs training features",
+                expected: train.num_features(),
+                got: v.num_features(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
+    let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    match cfg.optimizer {
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::Sgd { momentum } => {
+            let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
+            SgdConfig::new().with_momentum(m).with_weight_decay(decay).init()
+        }
+    }
+}
+
+fn finish<S: Student>(state: RunState<S>, restore_best: bool) -> Trained<S> {
+    let model = match (restore_best, state.best_model) {
+        (true, Some(b)) => b,
+        _ => state.model,
+    };
+    Trained {
+        student: model.student.valid(),
+        history: state.history,
+        stopped_early: state.stopped_early,
+    }
+}

@@ -1,0 +1,29 @@
+//! Step 3: train a student on the targets.
+//!
+//! - [`Student`]: any burn module with `C * S` output logits and an
+//!   embedding; [`Mlp`] and [`Cnn`] come with the crate.
+//! - [`Method`]: which targets and loss (plain, vanilla KD, feature KD,
+//!   LELP, random projections, k-means, oracle), with serde configs.
+//! - [`TrainingTargets`]: a method's targets for one transfer set, from
+//!   [`Method::prepare`] or any [`PseudoLabeler`](crate::labeler::PseudoLabeler).
+//! - [`Distiller`]: the training loop (seeded shuffles, validation, early
+//!   stopping, exact resume from checkpoints), reporting to an [`Observer`].
+//! - [`evaluate`], [`accuracy`], [`predict`], [`predict_inputs`]: class
+//!   decisions `argmax_c logsumexp_s z[c S + s]`.
+//! - [`loss`]: the losses, in log space.
+
+mod checkpoint;
+mod distiller;
+mod eval;
+pub mod loss;
+mod method;
+mod observer;
+mod student;
+mod targets;
+
+pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, Trainee};
+pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
+pub use method::{FeatureKdConfig, KdConfig, LelpConfig, Method};
+pub use observer::{Observer, Silent, StderrProgress};
+pub use student::{Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, class_logits};
+pub use targets::TrainingTargets;

@@ -1,0 +1,234 @@
+//! What the trainer consumes: a method's targets for one transfer set.
+
+use burn::prelude::*;
+
+use crate::data::Dataset;
+use crate::error::{LelpError, Result};
+use crate::labeler::{LabelerInput, PseudoLabeler, PseudoTargets};
+use crate::subspace::Subspaces;
+use crate::teacher::TeacherOutput;
+use crate::util;
+
+/// A method's training targets for one transfer set, computed once and
+/// reused every epoch: soft targets (or none, for plain training), the
+/// loss weights, and for feature KD the teacher embeddings.
+///
+/// Make them with [`Method::prepare`](crate::train::Method::prepare), or
+/// from any [`PseudoLabeler`] with [`TrainingTargets::from_labeler`] (a
+/// labeler of your own, or a [`LelpLabeler`](crate::labeler::LelpLabeler)
+/// over a saved fit).
+///
+/// # Shapes
+/// - soft targets: `[N, C*S]` in log space
+/// - teacher features: `[N, d]`, scaled to unit RMS (feature KD only)
+///
+/// # Example
+/// ```
+/// use burn::prelude::*;
+/// use lelp::data::Dataset;
+/// use lelp::labeler::SoftmaxLabeler;
+/// use lelp::teacher::TeacherOutput;
+/// use lelp::train::TrainingTargets;
+/// let device = Device::default();
+/// let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0], 2, vec![1, 0], 2)?;
+/// let h = data.features_tensor(&device)?;
+/// let teacher = TeacherOutput::new(h.clone(), h)?; // logits = features, for the example
+/// let targets = TrainingTargets::from_labeler(&SoftmaxLabeler::new(2, 2.0)?, &teacher, &data, 0.1)?;
+/// assert_eq!((targets.num_classes(), targets.subclasses(), targets.tau()), (2, 1, 2.0));
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrainingTargets {
+    soft: Option<PseudoTargets>,
+    num_classes: usize,
+    alpha: f64,
+    features: Option<Tensor<2>>,
+    feature_weight: f64,
+    subspaces: Option<Subspaces>,
+    rows: usize,
+}
+
+impl TrainingTargets {
+    /// Plain training: cross-entropy on the labels of `rows` examples of
+    /// `num_classes` classes.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for zero classes or rows.
+    pub fn hard(num_classes: usize, rows: usize) -> Result<Self> {
+        if num_classes == 0 || rows == 0 {
+            return Err(LelpError::EmptyData {
+                what: "hard targets with zero classes or rows",
+            });
+        }
+        Ok(Self {
+            soft: None,
+            num_classes,
+            alpha: 1.0,
+            features: None,
+            feature_weight: 0.0,
+            subspaces: None,
+            rows,
+        })
+    }
+
+    /// Soft targets with ground-truth weight `alpha` in
+    /// `alpha CE + (1 - alpha) tau^2 KL`; `tau` is the targets' own.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] unless `0 <= alpha <= 1`;
+    /// [`LelpError::EmptyData`] for no rows.
+    pub fn soft(targets: PseudoTargets, alpha: f64) -> Result<Self> {
+        util::check_unit("alpha", alpha)?;
+        if targets.is_empty() {
+            return Err(LelpError::EmptyData { what: "soft targets" });
+        }
+        Ok(Self {
+            num_classes: targets.num_classes(),
+            rows: targets.len(),
+            soft: Some(targets),
+            alpha,
+            features: None,
+            feature_weight: 0.0,
+            subspaces: None,
+        })
+    }
+
+    /// Runs `labeler` on a teacher's outputs over `data` (its fine labels
+    /// go to the labeler) and wraps the result as [`TrainingTargets::soft`].
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when teacher and data rows or
+    /// classes differ; the labeler's errors; those of
+    /// [`TrainingTargets::soft`].
+    pub fn from_labeler(
+        labeler: &dyn PseudoLabeler,
+        teacher: &TeacherOutput,
+        data: &Dataset,
+        alpha: f64,
+    ) -> Result<Self> {
+        check_teacher(teacher, data)?;
+        let mut input = LabelerInput::from_teacher(teacher);
+        if let Some(f) = data.fine_labels() {
+            input = input.with_fine_labels(f);
+        }
+        Self::soft(labeler.targets(input)?, alpha)
+    }
+
+    /// Adds feature KD's term `weight * MSE(A e_s, h_T / s)` (a learned
+    /// linear `A`, `s` the RMS of the teacher embeddings).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a weight not finite and `>= 0`;
+    /// [`LelpError::DimensionMismatch`] for another number of rows.
+    pub fn with_features(mut self, teacher: &TeacherOutput, weight: f64) -> Result<Self> {
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(LelpError::InvalidParameter {
+                name: "feature_weight",
+                value: weight.to_string(),
+                reason: "must be finite and >= 0",
+            });
+        }
+        if teacher.len() != self.rows {
+            return Err(LelpError::DimensionMismatch {
+                what: "teacher rows vs target rows",
+                expected: self.rows,
+                got: teacher.len(),
+            });
+        }
+        let h = teacher.embeddings().clone();
+        let rms = util::to_host_f32(h.clone().square().mean().sqrt())?[0].max(1e-12);
+        self.features = Some(h.div_scalar(rms as f64));
+        self.feature_weight = weight;
+        Ok(self)
+    }
+
+    pub(crate) fn with_subspaces(mut self, fit: Subspaces) -> Self {
+        self.subspaces = Some(fit);
+        self
+    }
+
+    /// The soft targets (None for plain training).
+    pub fn soft_targets(&self) -> Option<&PseudoTargets> {
+        self.soft.as_ref()
+    }
+    /// Classes `C`.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+    /// Subclasses per class `S` (1 for plain training and KD).
+    pub fn subclasses(&self) -> usize {
+        self.soft.as_ref().map_or(1, PseudoTargets::subclasses)
+    }
+    /// The student's output width, `C * S`.
+    pub fn outputs(&self) -> usize {
+        self.num_classes * self.subclasses()
+    }
+    /// Rows `N` the targets are for.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+    /// Weight of the ground-truth cross-entropy (1 for plain training).
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    /// The temperature of the soft targets (1 for plain training).
+    pub fn tau(&self) -> f64 {
+        self.soft.as_ref().map_or(1.0, PseudoTargets::tau)
+    }
+    /// The scaled teacher embeddings of feature KD.
+    pub fn teacher_features(&self) -> Option<&Tensor<2>> {
+        self.features.as_ref()
+    }
+    /// Weight of the feature term (0 without one).
+    pub fn feature_weight(&self) -> f64 {
+        self.feature_weight
+    }
+    /// The fitted subspaces (LELP and random projections from
+    /// [`Method::prepare`](crate::train::Method::prepare)): save them to
+    /// reuse the fit.
+    pub fn subspaces(&self) -> Option<&Subspaces> {
+        self.subspaces.as_ref()
+    }
+
+    /// Checks that the targets fit a training set.
+    pub(crate) fn check_data(&self, data: &Dataset) -> Result<()> {
+        if data.len() != self.rows {
+            return Err(LelpError::DimensionMismatch {
+                what: "target rows vs training rows",
+                expected: data.len(),
+                got: self.rows,
+            });
+        }
+        if data.num_classes() != self.num_classes {
+            return Err(LelpError::DimensionMismatch {
+                what: "target classes vs training classes",
+                expected: data.num_classes(),
+                got: self.num_classes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a teacher's outputs cover `data`'s rows and classes.
+pub(crate) fn check_teacher(teacher: &TeacherOutput, data: &Dataset) -> Result<()> {
+    if teacher.len() != data.len() {
+        return Err(LelpError::DimensionMismatch {
+            what: "teacher rows vs data rows",
+            expected: data.len(),
+            got: teacher.len(),
+        });
+    }
+    if teacher.num_classes() != data.num_classes() {
+        return Err(LelpError::DimensionMismatch {
+            what: "teacher classes vs data classes",
+            expected: data.num_classes(),
+            got: teacher.num_classes(),
+        });
+    }
+    Ok(())
+}
