@@ -1,16 +1,19 @@
 //! Properties of the fit and the targets that must hold for any data:
 //! orthonormal bases, an idempotent projector with `P W^T = 0`, targets
-//! that are non-negative and sum to 1, `sum_s q_cs = p_c`, LELP with `S =
-//! 1` equal to vanilla KD, rotations that keep the subspace.
+//! that are non-negative and sum to 1, `sum_s q_cs = p_c`, Eq. 5 equal to
+//! a host computation from the fit's parts, rotations that keep the
+//! subspace, sharded moments that merge exactly.
 
 mod common;
 
 use burn::prelude::*;
 use common::{device, host};
-use lelp::{
-    Dataset, LabelerInput, LelpLabeler, LinearHead, PcaFinder, PrecomputedTeacher, PseudoLabeler,
-    RandomProjectionFinder, SoftmaxLabeler, SubspaceFinder, TeacherEncoder,
+use lelp::data::{Dataset, Inputs};
+use lelp::labeler::{KMeansConfig, KMeansLabeler, LabelerInput, LelpLabeler, PseudoLabeler};
+use lelp::subspace::{
+    ClassMoments, PcaFinder, RandomProjectionFinder, SubspaceConfig, SubspaceFinder, SubspaceKind, Subspaces,
 };
+use lelp::teacher::{LinearHead, PrecomputedTeacher, TeacherEncoder, TeacherOutput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -24,10 +27,19 @@ fn digits_setup(seed: u64, classes: usize) -> (Tensor<2>, Vec<usize>, LinearHead
     let w: Vec<f32> = (0..classes * 64).map(|_| rng.random_range(-1.0..1.0)).collect();
     let b: Vec<f32> = (0..classes).map(|_| rng.random_range(-0.5..0.5)).collect();
     (
-        data.features_tensor(&device),
+        data.features_tensor(&device).unwrap(),
         data.labels().to_vec(),
-        LinearHead::new(w, b, classes).unwrap(),
+        LinearHead::new(w, b, [classes, 64]).unwrap(),
     )
+}
+
+/// PCA with `s` subclasses, null space on, streamed in `batch` rows.
+fn pca(s: usize, seed: u64, batch: usize) -> PcaFinder {
+    PcaFinder::new(SubspaceConfig::new(s).with_seed(seed).with_batch_size(batch))
+}
+
+fn labeler(fit: Subspaces, beta: f64, tau: f64) -> LelpLabeler {
+    LelpLabeler::builder(fit).beta(beta).tau(tau).build().unwrap()
 }
 
 fn gram(u: &[f64], d: usize, s: usize) -> Vec<f64> {
@@ -45,14 +57,9 @@ fn bases_are_orthonormal_for_pca_and_random_projections() {
     for (classes, s) in [(2usize, 1usize), (2, 8), (3, 4), (5, 2)] {
         let (x, y, head) = digits_setup(classes as u64, classes);
         for fit in [
-            PcaFinder::new(s)
-                .with_null_space(true)
-                .with_seed(7)
-                .fit_tensor(x.clone(), &y, classes, Some(&head), 500)
-                .unwrap(),
-            RandomProjectionFinder::new(s)
-                .with_null_space(true)
-                .fit_tensor(x.clone(), &y, classes, Some(&head), 500)
+            pca(s, 7, 500).fit_tensor(x.clone(), &y, classes, Some(&head)).unwrap(),
+            RandomProjectionFinder::new(SubspaceConfig::new(s).with_batch_size(500))
+                .fit_tensor(x.clone(), &y, classes, Some(&head))
                 .unwrap(),
         ] {
             for c in 0..classes {
@@ -70,7 +77,7 @@ fn bases_are_orthonormal_for_pca_and_random_projections() {
                 for w in fit
                     .eigenvalues(c)
                     .windows(2)
-                    .filter(|_| fit.config().kind == lelp::SubspaceKind::Pca)
+                    .filter(|_| fit.kind() == SubspaceKind::Pca)
                 {
                     assert!(w[0] >= w[1], "eigenvalues descending");
                 }
@@ -83,10 +90,7 @@ fn bases_are_orthonormal_for_pca_and_random_projections() {
 fn projector_is_idempotent_and_annihilates_the_head() {
     for classes in [2usize, 3, 5] {
         let (x, y, head) = digits_setup(11 + classes as u64, classes);
-        let fit = PcaFinder::new(2)
-            .with_null_space(true)
-            .fit_tensor(x, &y, classes, Some(&head), 700)
-            .unwrap();
+        let fit = pca(2, 0, 700).fit_tensor(x, &y, classes, Some(&head)).unwrap();
         let p = fit.projector().unwrap();
         let d = 64;
         for i in 0..d {
@@ -118,17 +122,11 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
     let device = device();
     for (classes, s, beta, tau) in [(2usize, 5usize, 0.3, 2.0), (3, 4, 1.0, 1.0), (5, 2, 0.05, 4.0)] {
         let (x, y, head) = digits_setup(3, classes);
-        let fit = PcaFinder::new(s)
-            .with_null_space(true)
-            .with_seed(1)
-            .fit_tensor(x.clone(), &y, classes, Some(&head), 1000)
-            .unwrap();
-        let out = PrecomputedTeacher::new(head).forward(x).unwrap();
-        let t = LelpLabeler::new(fit, beta, tau)
-            .targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone()))
-            .unwrap();
+        let fit = pca(s, 1, 1000).fit_tensor(x.clone(), &y, classes, Some(&head)).unwrap();
+        let out = PrecomputedTeacher::new(head).forward(Inputs::Dense(x)).unwrap();
+        let t = labeler(fit, beta, tau).targets(LabelerInput::from_teacher(&out)).unwrap();
         let q = host(t.probs());
-        let p = host(burn::tensor::activation::softmax(out.logits.div_scalar(tau), 1));
+        let p = host(burn::tensor::activation::softmax(out.logits().clone().div_scalar(tau), 1));
         let n = y.len();
         for r in 0..n {
             let row = &q[r * classes * s..(r + 1) * classes * s];
@@ -147,47 +145,99 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
     }
 }
 
-#[test]
-fn lelp_with_one_subclass_equals_vanilla_kd_exactly() {
-    let (x, y, head) = digits_setup(5, 2);
-    for rotate in [false, true] {
-        let fit = PcaFinder::new(1)
-            .with_null_space(true)
-            .with_rotation(rotate)
-            .fit_tensor(x.clone(), &y, 2, Some(&head), 600)
-            .unwrap();
-        let out = PrecomputedTeacher::new(head.clone()).forward(x.clone()).unwrap();
-        let lelp = LelpLabeler::new(fit, 0.3, 2.0)
-            .targets(LabelerInput::new(out.embeddings.clone(), out.logits.clone()))
-            .unwrap();
-        let kd = SoftmaxLabeler::new(2, 2.0)
-            .targets(LabelerInput::new(out.embeddings, out.logits))
-            .unwrap();
-        assert_eq!(
-            host(lelp.probs()),
-            host(kd.probs()),
-            "S = 1 targets equal KD's bit for bit"
-        );
+/// Eq. 5 on the host in f64 from the fit's parts (projector, bases, means,
+/// scales) and the logits: an independent computation of the targets.
+fn eq5_on_host(fit: &Subspaces, h: &[f64], z: &[f64], n: usize, beta: f64, tau: f64) -> Vec<f64> {
+    let (c, s, d) = (fit.num_classes(), fit.subclasses(), fit.embedding_dim());
+    let mut q = vec![0.0; n * c * s];
+    for r in 0..n {
+        let hr = &h[r * d..(r + 1) * d];
+        let ph: Vec<f64> = match fit.projector() {
+            Some(p) => (0..d).map(|i| (0..d).map(|k| p[i * d + k] * hr[k]).sum()).collect(),
+            None => hr.to_vec(),
+        };
+        let zr = &z[r * c..(r + 1) * c];
+        let zmax = zr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let ez: Vec<f64> = zr.iter().map(|v| ((v - zmax) / tau).exp()).collect();
+        let zs: f64 = ez.iter().sum();
+        for class in 0..c {
+            let u = fit.basis(class);
+            let mu = fit.mean(class);
+            let a: Vec<f64> = (0..s)
+                .map(|j| (0..d).map(|i| u[i * s + j] * (ph[i] - mu[i])).sum::<f64>() / fit.scale(class))
+                .collect();
+            let amax = a.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let ea: Vec<f64> = a.iter().map(|v| ((v - amax) / beta).exp()).collect();
+            let es: f64 = ea.iter().sum();
+            for j in 0..s {
+                q[(r * c + class) * s + j] = ez[class] / zs * ea[j] / es;
+            }
+        }
     }
+    q
+}
+
+#[test]
+fn lelp_targets_match_eq5_computed_on_the_host() {
+    for (classes, s, beta, tau, rotate) in [(2usize, 5usize, 0.3, 2.0, true), (3, 3, 1.0, 1.0, false), (2, 1, 0.3, 2.0, true)] {
+        let (x, y, head) = digits_setup(21 + s as u64, classes);
+        let finder = PcaFinder::new(SubspaceConfig::new(s).with_rotation(rotate).with_seed(9));
+        let fit = finder.fit_tensor(x.clone(), &y, classes, Some(&head)).unwrap();
+        let out = PrecomputedTeacher::new(head).forward(Inputs::Dense(x.clone())).unwrap();
+        let got = host(labeler(fit.clone(), beta, tau).targets(LabelerInput::from_teacher(&out)).unwrap().probs());
+        let want = eq5_on_host(&fit, &host(x), &host(out.logits().clone()), y.len(), beta, tau);
+        common::assert_close("q", &got, &want, 1e-4, 1e-3);
+        // the property that makes LELP a refinement of KD can fail: break
+        // it by perturbing one entry and the comparison must notice
+        let mut broken = want.clone();
+        broken[0] += 1e-2;
+        assert!(got.iter().zip(&broken).any(|(g, w)| (g - w).abs() > 1e-3));
+    }
+}
+
+#[test]
+fn sharded_moments_merge_into_the_single_fit() {
+    let (x, y, head) = digits_setup(31, 3);
+    let n = y.len();
+    let single = pca(3, 2, 4096).fit_tensor(x.clone(), &y, 3, Some(&head)).unwrap();
+    // four shards of uneven size, each with its own accumulator
+    let cuts = [0usize, 300, 350, 1200, n];
+    let mut merged = ClassMoments::new(3);
+    for w in cuts.windows(2) {
+        let mut shard = ClassMoments::new(3);
+        shard.update(x.clone().narrow(0, w[0], w[1] - w[0]), &y[w[0]..w[1]]).unwrap();
+        merged.merge(&shard).unwrap();
+    }
+    let sharded = pca(3, 2, 4096).fit_moments(&merged, Some(&head)).unwrap();
+    assert_eq!(merged.counts(), single.counts());
+    for c in 0..3 {
+        // within 1e-6 of the data's scale (pixels in [0, 1]; the largest
+        // eigenvalue; unit vectors): the shards' f32 batch statistics are
+        // merged in f64, so only the f32 rounding of each batch differs
+        common::assert_close("mean", sharded.mean(c), single.mean(c), 1e-6, 1.0);
+        let top = single.eigenvalues(c)[0];
+        common::assert_close("eigenvalues", sharded.eigenvalues(c), single.eigenvalues(c), 1e-6, top);
+        common::assert_close("basis", sharded.basis(c), single.basis(c), 1e-6, 1.0);
+    }
+    // merging moments of another width is refused
+    let mut other = ClassMoments::new(3);
+    other.update(x.narrow(1, 0, 10), &y).unwrap();
+    assert!(merged.merge(&other).is_err());
 }
 
 #[test]
 fn rotation_keeps_the_subspace_and_changes_the_basis() {
     let (x, y, head) = digits_setup(8, 2);
     let s = 4;
-    let plain = PcaFinder::new(s)
-        .with_rotation(false)
-        .fit_tensor(x.clone(), &y, 2, Some(&head), 900)
+    let cfg = SubspaceConfig::new(s).with_batch_size(900);
+    let plain = PcaFinder::new(cfg.with_rotation(false))
+        .fit_tensor(x.clone(), &y, 2, Some(&head))
         .unwrap();
-    let rotated = PcaFinder::new(s)
-        .with_rotation(true)
-        .with_seed(3)
-        .fit_tensor(x.clone(), &y, 2, Some(&head), 900)
+    let rotated = PcaFinder::new(cfg.with_seed(3))
+        .fit_tensor(x.clone(), &y, 2, Some(&head))
         .unwrap();
-    let again = PcaFinder::new(s)
-        .with_rotation(true)
-        .with_seed(3)
-        .fit_tensor(x, &y, 2, Some(&head), 900)
+    let again = PcaFinder::new(cfg.with_seed(3))
+        .fit_tensor(x, &y, 2, Some(&head))
         .unwrap();
     assert_eq!(rotated, again, "seeded rotations are reproducible");
     let d = 64;
@@ -216,14 +266,8 @@ fn rotation_keeps_the_subspace_and_changes_the_basis() {
 #[test]
 fn streaming_fit_is_independent_of_batch_size() {
     let (x, y, head) = digits_setup(2, 3);
-    let a = PcaFinder::new(3)
-        .with_null_space(true)
-        .fit_tensor(x.clone(), &y, 3, Some(&head), 1797)
-        .unwrap();
-    let b = PcaFinder::new(3)
-        .with_null_space(true)
-        .fit_tensor(x, &y, 3, Some(&head), 37)
-        .unwrap();
+    let a = pca(3, 0, 1797).fit_tensor(x.clone(), &y, 3, Some(&head)).unwrap();
+    let b = pca(3, 0, 37).fit_tensor(x, &y, 3, Some(&head)).unwrap();
     for c in 0..3 {
         for (p, q) in a.mean(c).iter().zip(b.mean(c)) {
             assert!((p - q).abs() < 1e-6);
@@ -240,22 +284,21 @@ fn streaming_fit_is_independent_of_batch_size() {
 #[test]
 fn sigmoid_teacher_maps_to_two_logits() {
     let device = device();
-    let head = LinearHead::new(vec![1.0, -2.0, 0.5], vec![0.25], 1).unwrap();
+    let head = LinearHead::new(vec![1.0, -2.0, 0.5], vec![0.25], [1, 3]).unwrap();
     assert_eq!(head.num_classes(), 2);
     let teacher = PrecomputedTeacher::new(head);
     let h = Tensor::<2>::from_floats([[1.0, 1.0, 2.0], [0.0, -1.0, 0.0]], &device);
-    let out = teacher.forward(h.clone()).unwrap();
-    let z = host(out.logits);
+    let out = teacher.forward(Inputs::Dense(h.clone())).unwrap();
+    let z = host(out.logits().clone());
     // z = w.h + b: row 0: 1 - 2 + 1 + 0.25 = 0.25; row 1: 2 + 0.25 = 2.25
     assert_eq!(z, vec![0.0, 0.25, 0.0, 2.25]);
     // a raw 1-column logit tensor is mapped too
-    let o = lelp::TeacherOutput::new(h, Tensor::<2>::from_floats([[3.0], [-1.0]], &device)).unwrap();
-    assert_eq!(host(o.logits), vec![0.0, 3.0, 0.0, -1.0]);
+    let o = TeacherOutput::new(h, Tensor::<2>::from_floats([[3.0], [-1.0]], &device)).unwrap();
+    assert_eq!(host(o.logits().clone()), vec![0.0, 3.0, 0.0, -1.0]);
 }
 
 #[test]
 fn kmeans_labeler_finds_separated_clusters_and_keeps_class_probabilities() {
-    use lelp::KMeansLabeler;
     let device = device();
     // class 0: blobs at (0,0) and (10,0); class 1: blobs at (0,10) and (10,10)
     let mut rng = StdRng::seed_from_u64(4);
@@ -269,7 +312,7 @@ fn kmeans_labeler_finds_separated_clusters_and_keeps_class_probabilities() {
         blob.push(b);
     }
     let h = Tensor::<2>::from_data(TensorData::new(x, [200, 2]), &device);
-    let km = KMeansLabeler::fit(h.clone(), &y, 2, 2, 0.3, 1.0, 50, 0).unwrap();
+    let km = KMeansLabeler::fit(h.clone(), &y, 2, &KMeansConfig::new(2).with_tau(1.0)).unwrap();
     let z = Tensor::<2>::from_data(
         TensorData::new(
             y.iter()
@@ -300,7 +343,7 @@ fn kmeans_labeler_finds_separated_clusters_and_keeps_class_probabilities() {
     // too few rows for the clusters
     let small = Tensor::<2>::zeros([3, 2], &device);
     assert!(matches!(
-        KMeansLabeler::fit(small, &[0, 0, 1], 2, 2, 0.3, 1.0, 10, 0),
+        KMeansLabeler::fit(small, &[0, 0, 1], 2, &KMeansConfig::new(2)),
         Err(lelp::LelpError::ClassTooSmall { class: 1, count: 1, .. })
     ));
 }

@@ -7,10 +7,10 @@
 mod common;
 
 use common::{assert_close, device, host, load};
-use lelp::{
-    ClassMoments, LabelerInput, LelpLabeler, LinearHead, PcaFinder, PrecomputedTeacher, PseudoLabeler, SubspaceFinder,
-    TeacherEncoder, load_embeddings_npy,
-};
+use lelp::data::Inputs;
+use lelp::labeler::{LabelerInput, LelpLabeler, PseudoLabeler};
+use lelp::subspace::{ClassMoments, PcaFinder, SubspaceConfig, SubspaceFinder};
+use lelp::teacher::{LinearHead, PrecomputedTeacher, TeacherEncoder, load_embeddings_npy};
 
 struct Params {
     s: usize,
@@ -36,7 +36,7 @@ fn check_case(case: &str) {
     let device = device();
     let p = params(case);
     let emb = load_embeddings_npy(common::data_path(case, "emb.npy"), &device).unwrap();
-    let labels = lelp::npy::NpyArray::read(common::data_path(case, "labels.npy"))
+    let labels = lelp::io::npy::NpyArray::read(common::data_path(case, "labels.npy"))
         .unwrap()
         .to_labels()
         .unwrap();
@@ -55,12 +55,11 @@ fn check_case(case: &str) {
         let e = (s + 97).min(n);
         m.update(emb.clone().narrow(0, s, e - s), &labels[s..e]).unwrap();
     }
-    let fit = PcaFinder::new(p.s)
+    let cfg = SubspaceConfig::new(p.s)
         .with_null_space(p.null_space)
         .with_centre(p.centre)
-        .with_rotation(false)
-        .fit_moments(&m, Some(&head))
-        .unwrap();
+        .with_rotation(false);
+    let fit = PcaFinder::new(cfg).fit_moments(&m, Some(&head)).unwrap();
 
     let (_, means) = load(case, "means.npy");
     let (_, covs) = load(case, "covs.npy");
@@ -97,11 +96,15 @@ fn check_case(case: &str) {
         None => assert!(!p.null_space),
     }
 
-    let out = teacher.forward(emb).unwrap();
-    let t = LelpLabeler::new(fit, p.beta, p.tau)
-        .targets(LabelerInput::new(out.embeddings, out.logits))
+    let out = teacher.forward(Inputs::Dense(emb)).unwrap();
+    let t = LelpLabeler::builder(fit)
+        .beta(p.beta)
+        .tau(p.tau)
+        .build()
+        .unwrap()
+        .targets(LabelerInput::from_teacher(&out))
         .unwrap();
-    assert_eq!(t.log_probs.dims(), [n, c * p.s]);
+    assert_eq!(t.log_probs().dims(), [n, c * p.s]);
     let q = host(t.probs());
     // probabilities: 1e-4 relative, with an absolute floor for tiny entries
     assert_close("targets", &q, &targets, 1e-4, 1e-3);

@@ -1,14 +1,21 @@
-//! Losses and the training loop: LELP's loss with S = 1 equals vanilla
-//! KD's; autodiff gradients agree with finite differences for every loss;
-//! a run resumed from a checkpoint ends with the same weights as an
-//! uninterrupted one; training actually learns.
+//! Losses and the training loop: the soft-target loss equals a host
+//! computation; autodiff gradients agree with finite differences for every
+//! loss; a run resumed from a checkpoint ends with the same weights as an
+//! uninterrupted one; training actually learns; every method trains.
 
 mod common;
 
 use burn::prelude::*;
 use common::{device, host};
-use lelp::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
-use lelp::{Dataset, DistillConfig, Distiller, LelpOptions, Method, MlpConfig, OracleLabeler, Student, TeacherEncoder};
+use lelp::LelpError;
+use lelp::data::{Dataset, Inputs};
+use lelp::labeler::{LabelerInput, OracleLabeler, PseudoLabeler};
+use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
+use lelp::train::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
+use lelp::train::{
+    CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, MlpConfig,
+    OptimizerKind, Student, accuracy,
+};
 
 fn rows(v: Vec<f32>, n: usize, k: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(v, [n, k]), device)
@@ -21,31 +28,63 @@ fn pseudo(n: usize, seed: u32) -> Vec<f32> {
 }
 
 #[test]
-fn lelp_loss_with_one_subclass_equals_vanilla_kd_loss() {
+fn soft_target_loss_equals_a_host_computation() {
     let device = device();
-    let (n, c) = (16, 3);
-    let z = rows(pseudo(n * c, 1), n, c, &device);
-    let zt = rows(pseudo(n * c, 2), n, c, &device);
-    let mut oh = vec![0.0; n * c];
-    for i in 0..n {
-        oh[i * c + i % c] = 1.0;
+    let (n, c, s) = (8, 2, 3);
+    let k = c * s;
+    let z = pseudo(n * k, 1);
+    let lq = pseudo(n * k, 2);
+    // log q: a normalised row from arbitrary numbers, one exact zero
+    let mut log_q = vec![0.0f64; n * k];
+    for r in 0..n {
+        let row = &lq[r * k..(r + 1) * k];
+        let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+        for j in 0..k {
+            log_q[r * k + j] = row[j] as f64 - lse;
+        }
     }
-    let y = rows(oh, n, c, &device);
-    let data = Dataset::new(vec![0.0; n], 1, (0..n).map(|i| i % c).collect(), c).unwrap();
-    let teacher = lelp::TeacherOutput::new(rows(pseudo(n * 4, 3), n, 4, &device), zt).unwrap();
-    let mut opts = LelpOptions::new(1);
-    opts.null_space = false;
-    opts.rotate = false;
-    for alpha in [0.0, 0.3] {
-        let kd = Method::vanilla_kd(2.0, alpha)
-            .prepare(&data, Some(&teacher), None)
-            .unwrap();
-        let lelp = Method::lelp(opts, 2.0, alpha)
-            .prepare(&data, Some(&teacher), None)
-            .unwrap();
-        let a = soft_target_loss(z.clone(), kd.log_targets.unwrap(), y.clone(), 1, alpha, 2.0);
-        let b = soft_target_loss(z.clone(), lelp.log_targets.unwrap(), y.clone(), 1, alpha, 2.0);
-        assert_eq!(host(a), host(b));
+    log_q[3] = f64::NEG_INFINITY;
+    let renorm = (0..k).filter(|&j| j != 3).map(|j| log_q[j].exp()).sum::<f64>().ln();
+    for j in 0..k {
+        log_q[j] -= renorm;
+    }
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
+    for (alpha, tau) in [(0.0, 2.0), (0.3, 1.0), (1.0, 4.0)] {
+        // host, f64: alpha CE(y, softmax(logsumexp_s z)) + (1-alpha) tau^2 KL(q || softmax(z/tau))
+        let mut want = 0.0;
+        for r in 0..n {
+            let zr: Vec<f64> = z[r * k..(r + 1) * k].iter().map(|&v| v as f64).collect();
+            let zt: Vec<f64> = zr.iter().map(|v| v / tau).collect();
+            let m = zt.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + zt.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let kl: f64 = (0..k)
+                .filter(|&j| log_q[r * k + j].is_finite())
+                .map(|j| log_q[r * k + j].exp() * (log_q[r * k + j] - (zt[j] - lse)))
+                .sum();
+            let l: Vec<f64> = (0..c)
+                .map(|cl| zr[cl * s..(cl + 1) * s].iter().map(|v| v.exp()).sum::<f64>().ln())
+                .collect();
+            let ml = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lsel = ml + l.iter().map(|v| (v - ml).exp()).sum::<f64>().ln();
+            let ce = -(l[labels[r]] - lsel);
+            want += alpha * ce + (1.0 - alpha) * tau * tau * kl;
+        }
+        want /= n as f64;
+        let lq32: Vec<f32> = log_q.iter().map(|&v| v as f32).collect();
+        let mut oh = vec![0.0; n * c];
+        for (i, &l) in labels.iter().enumerate() {
+            oh[i * c + l] = 1.0;
+        }
+        let got = host(soft_target_loss(
+            rows(z.clone(), n, k, &device),
+            rows(lq32, n, k, &device),
+            rows(oh, n, c, &device),
+            s,
+            alpha,
+            tau,
+        ))[0];
+        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "alpha {alpha} tau {tau}: {got} vs {want}");
     }
 }
 
@@ -122,15 +161,15 @@ fn zero_probability_targets_give_finite_loss() {
         .unwrap()
         .subset(&(0..40).collect::<Vec<_>>())
         .unwrap();
-    let teacher = lelp::TeacherOutput::new(
+    let teacher = TeacherOutput::new(
         rows(pseudo(40 * 3, 1), 40, 3, &device),
         rows(pseudo(80, 2), 40, 2, &device),
     )
     .unwrap();
-    let t = Method::oracle(OracleLabeler::digit_parity(1.0), 0.0)
-        .prepare(&data, Some(&teacher), None)
+    let t = Method::Oracle(KdConfig::new().with_tau(1.0))
+        .prepare(&data, Some(&teacher))
         .unwrap();
-    let lt = t.log_targets.unwrap();
+    let lt = t.soft_targets().unwrap().log_probs().clone();
     assert!(
         host(lt.clone()).iter().any(|v| v.is_infinite()),
         "oracle targets have exact zeros"
@@ -150,7 +189,7 @@ fn small_setup() -> (Dataset, Dataset) {
 /// The network as a function: its logits and embedding on fixed inputs
 /// (equal weights give bit-identical outputs).
 fn fingerprint<S: Student>(s: &S, data: &Dataset) -> Vec<f64> {
-    let out = s.forward(data.features_tensor(&device()));
+    let out = s.forward(Inputs::Dense(data.features_tensor(&device()).unwrap())).unwrap();
     let mut v = host(out.logits);
     v.extend(host(out.embedding));
     v
@@ -161,26 +200,10 @@ fn resumed_training_ends_with_the_same_weights() {
     let device = device();
     let (train, _) = small_setup();
     let teacher_net = MlpConfig::new(64, vec![32], 2).with_seed(3).init(&device).unwrap();
-    let out = lelp::ModuleTeacher::new(teacher_net, 2, 32, |m: &lelp::Mlp, x| {
-        let o = m.forward(x);
-        (o.embedding, o.logits)
-    })
-    .forward_all(train.features_tensor(&device), 128)
-    .unwrap();
-    let method = Method::lelp(
-        {
-            let mut o = LelpOptions::new(3);
-            o.null_space = false;
-            o
-        },
-        2.0,
-        0.0,
-    );
-    let targets = method.prepare(&train, Some(&out), None).unwrap();
-    let cfg = DistillConfig::new(4, 1e-2)
-        .with_batch_size(50)
-        .with_seed(5)
-        .with_progress(false);
+    let out = ModuleTeacher::new(teacher_net).unwrap().encode(&train, 128, &device).unwrap();
+    let method = Method::Lelp(LelpConfig::new(3));
+    let targets = method.prepare(&train, Some(&out)).unwrap();
+    let cfg = DistillConfig::new(4, 1e-2).with_batch_size(50).with_seed(5);
     let student = || {
         MlpConfig::new(64, vec![16], 6)
             .with_seed(9)
@@ -219,28 +242,29 @@ fn resumed_training_ends_with_the_same_weights() {
     let other = Distiller::new(cfg.with_seed(6))
         .with_checkpoints(&dir)
         .fit(student(), &train, &targets, None, &device);
-    assert!(matches!(other, Err(lelp::LelpError::CheckpointMismatch { .. })));
+    assert!(matches!(other, Err(LelpError::CheckpointMismatch { .. })));
 }
 
 #[test]
 fn training_learns_and_early_stopping_stops() {
     let device = device();
     let (train, test) = small_setup();
-    let targets = Method::plain().prepare(&train, None, None).unwrap();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
     let student = MlpConfig::new(64, vec![32], 2)
         .with_seed(1)
         .init(&device.clone().autodiff())
         .unwrap();
-    let before = lelp::accuracy(&student.valid(), &test, 1, &device).unwrap();
+    let before = accuracy(&student.valid(), &test, &device).unwrap();
     let cfg = DistillConfig::new(40, 1e-2)
         .with_batch_size(32)
         .with_patience(3)
-        .with_restore_best(true)
-        .with_progress(false);
-    let trained = Distiller::new(cfg)
+        .with_restore_best(true);
+    let dir = common::tempdir("early");
+    let trained = Distiller::new(cfg.clone())
+        .with_checkpoints(&dir)
         .fit(student, &train, &targets, Some(&test), &device)
         .unwrap();
-    let after = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
+    let after = accuracy(&trained.student, &test, &device).unwrap();
     assert!(after > 0.85 && after > before + 0.2, "accuracy {before} -> {after}");
     let best = trained
         .history
@@ -268,19 +292,32 @@ fn training_learns_and_early_stopping_stops() {
         best_epoch + 3,
         "stops `patience` epochs after the best one"
     );
+    // a finished early-stopped run is not trained again from its checkpoint
+    let again = Distiller::new(cfg)
+        .with_checkpoints(&dir)
+        .fit(
+            MlpConfig::new(64, vec![32], 2).with_seed(1).init(&device).unwrap(),
+            &train,
+            &targets,
+            Some(&test),
+            &device,
+        )
+        .unwrap();
+    assert!(again.stopped_early);
+    assert_eq!(again.history, trained.history);
+    assert_eq!(accuracy(&again.student, &test, &device).unwrap(), after);
 }
 
 #[test]
 fn student_output_width_must_match_the_method() {
     let device = device();
     let (train, _) = small_setup();
-    let targets = Method::plain().prepare(&train, None, None).unwrap();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
     let student = MlpConfig::new(64, vec![8], 5).init(&device.clone().autodiff()).unwrap();
-    let e =
-        Distiller::new(DistillConfig::new(1, 1e-2).with_progress(false)).fit(student, &train, &targets, None, &device);
+    let e = Distiller::new(DistillConfig::new(1, 1e-2)).fit(student, &train, &targets, None, &device);
     assert!(matches!(
         e,
-        Err(lelp::LelpError::DimensionMismatch {
+        Err(LelpError::DimensionMismatch {
             expected: 2,
             got: 5,
             ..
@@ -289,54 +326,66 @@ fn student_output_width_must_match_the_method() {
 }
 
 #[test]
-fn feature_kd_handles_different_student_and_teacher_widths() {
+fn feature_kd_term_is_learned_across_different_widths() {
     let device = device();
     let (train, _) = small_setup();
-    let teacher = lelp::TeacherOutput::new(
-        rows(pseudo(300 * 48, 1), 300, 48, &device),
-        rows(pseudo(600, 2), 300, 2, &device),
-    )
-    .unwrap();
-    let targets = Method::feature_kd(1.0, 2.0, 0.0)
-        .prepare(&train, Some(&teacher), None)
-        .unwrap();
-    assert_eq!(targets.teacher_features.as_ref().unwrap().dims(), [300, 48]);
-    let student = MlpConfig::new(64, vec![8], 2).init(&device.clone().autodiff()).unwrap();
-    let t = Distiller::new(DistillConfig::new(2, 1e-2).with_progress(false))
-        .fit(student, &train, &targets, None, &device)
-        .unwrap();
-    assert!(t.history.iter().all(|r| r.train_loss.is_finite()));
+    // the teacher embedding is a fixed random 48-d function of the input
+    let x = train.features_tensor(&device).unwrap();
+    let proj = rows(pseudo(64 * 48, 11), 64, 48, &device);
+    let teacher = TeacherOutput::new(x.matmul(proj).tanh(), rows(pseudo(600, 2), 300, 2, &device)).unwrap();
+    let with = |w: f64| {
+        let targets = Method::FeatureKd(FeatureKdConfig::new().with_weight(w))
+            .prepare(&train, Some(&teacher))
+            .unwrap();
+        let student = MlpConfig::new(64, vec![8], 2).with_seed(2).init(&device).unwrap();
+        let cfg = DistillConfig::new(8, 1e-2).with_batch_size(32);
+        Distiller::new(cfg).fit(student, &train, &targets, None, &device).unwrap().history
+    };
+    let (kd_only, feat) = (with(0.0), with(1.0));
+    assert_eq!(feat.len(), 8);
+    // the feature term adds a positive MSE to the same KD loss...
+    assert!(feat[0].train_loss > kd_only[0].train_loss + 1e-3);
+    // ...which the learned projection then drives down
+    let gap = |h: &[lelp::train::EpochReport], e: usize| h[e].train_loss;
+    assert!(
+        gap(&feat, 7) - gap(&kd_only, 7) < 0.8 * (gap(&feat, 0) - gap(&kd_only, 0)),
+        "feature term {:.4} -> {:.4}",
+        gap(&feat, 0) - gap(&kd_only, 0),
+        gap(&feat, 7) - gap(&kd_only, 7)
+    );
 }
 
 #[test]
 fn cnn_student_learns_digits_and_exposes_its_head() {
     let device = device();
     let (train, test) = small_setup();
-    let targets = Method::plain().prepare(&train, None, None).unwrap();
-    let cnn = lelp::CnnConfig::new(8, 8, 2)
+    let targets = Method::Plain.prepare(&train, None).unwrap();
+    let cnn = CnnConfig::new(8, 8, 2)
         .with_channels([4, 8])
         .with_hidden(16)
         .with_seed(2)
         .init(&device.clone().autodiff())
         .unwrap();
-    let out = cnn.forward(train.features_tensor(&device.clone().autodiff()));
+    let out = cnn
+        .forward(Inputs::Dense(train.features_tensor(&device.clone().autodiff()).unwrap()))
+        .unwrap();
     assert_eq!(out.logits.dims(), [300, 2]);
     assert_eq!(out.embedding.dims(), [300, 16]);
-    let cfg = DistillConfig::new(15, 1e-2).with_batch_size(32).with_progress(false);
+    let cfg = DistillConfig::new(15, 1e-2).with_batch_size(32);
     let trained = Distiller::new(cfg).fit(cnn, &train, &targets, None, &device).unwrap();
-    let acc = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
+    let acc = accuracy(&trained.student, &test, &device).unwrap();
     assert!(acc > 0.8, "CNN accuracy {acc}");
-    let head = trained.student.linear_head().unwrap();
-    assert_eq!((head.num_classes(), head.dim()), (2, 16));
+    let teacher = ModuleTeacher::new(trained.student).unwrap();
+    let head = teacher.head().unwrap();
+    assert_eq!((head.num_classes(), head.embedding_dim()), (2, 16));
     assert!(matches!(
-        lelp::CnnConfig::new(2, 2, 2).init(&device),
-        Err(lelp::LelpError::InvalidParameter { .. })
+        CnnConfig::new(2, 2, 2).init(&device),
+        Err(LelpError::InvalidParameter { .. })
     ));
 }
 
 #[test]
 fn learning_rate_schedules() {
-    use lelp::LrSchedule;
     let cfg = DistillConfig::new(11, 0.1);
     assert_eq!(cfg.lr_at(7), 0.1);
     let cos = cfg.clone().with_schedule(LrSchedule::Cosine { final_fraction: 0.1 });
@@ -351,12 +400,12 @@ fn learning_rate_schedules() {
 fn sgd_with_momentum_trains_too() {
     let device = device();
     let (train, test) = small_setup();
-    let targets = Method::vanilla_kd(2.0, 0.5)
+    let targets = Method::VanillaKd(KdConfig::new().with_alpha(0.5))
         .prepare(
             &train,
             Some(
-                &lelp::TeacherOutput::new(
-                    train.features_tensor(&device),
+                &TeacherOutput::new(
+                    train.features_tensor(&device).unwrap(),
                     // a perfect teacher's logits: +-3 by label
                     rows(
                         train
@@ -371,7 +420,6 @@ fn sgd_with_momentum_trains_too() {
                 )
                 .unwrap(),
             ),
-            None,
         )
         .unwrap();
     let student = MlpConfig::new(64, vec![32], 2)
@@ -379,14 +427,13 @@ fn sgd_with_momentum_trains_too() {
         .init(&device.clone().autodiff())
         .unwrap();
     let cfg = DistillConfig::new(30, 0.05)
-        .with_optimizer(lelp::OptimizerKind::Sgd { momentum: 0.9 })
-        .with_schedule(lelp::LrSchedule::Cosine { final_fraction: 0.1 })
-        .with_batch_size(32)
-        .with_progress(false);
+        .with_optimizer(OptimizerKind::Sgd { momentum: 0.9 })
+        .with_schedule(LrSchedule::Cosine { final_fraction: 0.1 })
+        .with_batch_size(32);
     let trained = Distiller::new(cfg)
         .fit(student, &train, &targets, None, &device)
         .unwrap();
-    let acc = lelp::accuracy(&trained.student, &test, 1, &device).unwrap();
+    let acc = accuracy(&trained.student, &test, &device).unwrap();
     assert!(acc > 0.85, "SGD accuracy {acc}");
     assert!(trained.history.last().unwrap().train_loss < trained.history[0].train_loss);
 }
@@ -395,39 +442,58 @@ fn sgd_with_momentum_trains_too() {
 fn a_diverging_run_is_reported_not_returned() {
     let device = device();
     let (train, _) = small_setup();
-    let targets = Method::plain().prepare(&train, None, None).unwrap();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
     let student = MlpConfig::new(64, vec![16], 2)
         .with_seed(1)
         .init(&device.clone().autodiff())
         .unwrap();
     // an absurd learning rate drives the weights, then the loss, to inf/NaN
-    let cfg = DistillConfig::new(5, 1e30).with_batch_size(32).with_progress(false);
+    let cfg = DistillConfig::new(5, 1e30).with_batch_size(32);
     let e = Distiller::new(cfg).fit(student, &train, &targets, None, &device);
-    assert!(matches!(e, Err(lelp::LelpError::Diverged { .. })), "{e:?}");
+    assert!(matches!(e, Err(LelpError::Diverged { .. })), "{e:?}");
 }
 
 #[test]
 fn oracle_table_is_read_off_the_data() {
-    use lelp::PseudoLabeler;
     let parity = Dataset::uci_digits().parity().unwrap();
-    let from_data = OracleLabeler::from_dataset(&parity, 1.0).unwrap();
-    assert_eq!((from_data.num_classes(), from_data.subclasses()), (2, 5));
-    // same targets as the hand-written parity table
+    let oracle = OracleLabeler::from_dataset(&parity, 1.0).unwrap();
+    assert_eq!((oracle.num_classes(), oracle.subclasses()), (2, 5));
+    // digit f is class f % 2, slot f / 2
+    for f in 0..10 {
+        assert_eq!(oracle.slot(f), Some((f % 2, f / 2)));
+    }
+    // each row's mass sits on its digit's slot
     let device = device();
     let sub = parity.subset(&(0..50).collect::<Vec<_>>()).unwrap();
-    let h = sub.features_tensor(&device);
+    let h = sub.features_tensor(&device).unwrap();
     let z = rows(pseudo(100, 3), 50, 2, &device);
-    let input = || lelp::LabelerInput::new(h.clone(), z.clone()).with_fine_labels(sub.fine_labels().unwrap());
-    let a = host(from_data.targets(input()).unwrap().probs());
-    let b = host(OracleLabeler::digit_parity(1.0).targets(input()).unwrap().probs());
-    assert_eq!(a, b);
+    let q = host(
+        oracle
+            .targets(LabelerInput::new(h, z).with_fine_labels(sub.fine_labels().unwrap()))
+            .unwrap()
+            .probs(),
+    );
+    for (r, &f) in sub.fine_labels().unwrap().iter().enumerate() {
+        let (c, slot) = (f % 2, f / 2);
+        for j in 0..5 {
+            assert_eq!(q[r * 10 + c * 5 + j] > 0.0, j == slot, "row {r} digit {f}");
+        }
+    }
+    // a fine label absent from the data gets no slot
+    let gaps = Dataset::new(vec![0.0; 4], 1, vec![0, 1, 0, 1], 2)
+        .unwrap()
+        .with_fine_labels(vec![0, 3, 0, 5])
+        .unwrap();
+    let o = OracleLabeler::from_dataset(&gaps, 1.0).unwrap();
+    assert_eq!(o.subclasses(), 2);
+    assert_eq!((o.slot(0), o.slot(1), o.slot(3), o.slot(5)), (Some((0, 0)), None, Some((1, 0)), Some((1, 1))));
     // no fine labels, or a fine label under two classes
     let plain = Dataset::new(vec![0.0; 4], 1, vec![0, 1, 0, 1], 2).unwrap();
     assert!(OracleLabeler::from_dataset(&plain, 1.0).is_err());
     let clash = plain.with_fine_labels(vec![0, 0, 1, 1]).unwrap();
     assert!(matches!(
         OracleLabeler::from_dataset(&clash, 1.0),
-        Err(lelp::LelpError::InvalidParameter {
+        Err(LelpError::InvalidParameter {
             name: "fine_labels",
             ..
         })

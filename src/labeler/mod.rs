@@ -101,7 +101,7 @@ impl PseudoTargets {
     /// let device = Device::default();
     /// let q = Tensor::<2>::from_floats([[0.5f32.ln(), 0.25f32.ln(), 0.25f32.ln(), f32::NEG_INFINITY]], &device);
     /// let t = PseudoTargets::new(q, 2, 2, 1.0)?;
-    /// let p: Vec<f32> = t.class_probs().into_data().to_vec().unwrap();
+    /// let p: Vec<f32> = t.class_probs().into_data().try_to_vec().unwrap();
     /// assert!((p[0] - 0.75).abs() < 1e-6 && (p[1] - 0.25).abs() < 1e-6);
     /// // rows that do not sum to one are refused
     /// let bad = Tensor::<2>::from_floats([[0.0, 0.0, 0.0, 0.0]], &device);
@@ -200,7 +200,7 @@ impl PseudoTargets {
 /// let z = Tensor::<2>::from_floats([[2.0, 0.0]], &device);
 /// let h = Tensor::<2>::zeros([1, 4], &device);
 /// let t = SoftmaxLabeler::new(2, 1.0)?.targets(LabelerInput::new(h, z))?;
-/// let q: Vec<f32> = t.probs().into_data().to_vec().unwrap();
+/// let q: Vec<f32> = t.probs().into_data().try_to_vec().unwrap();
 /// assert!((q[0] - 0.880797).abs() < 1e-5);
 /// # Ok::<(), lelp::LelpError>(())
 /// ```
