@@ -6,7 +6,7 @@ use std::path::PathBuf;
 ///
 /// Every variant carries the data needed to act on it (which class, which
 /// row, which file). Bad user data (NaN embeddings, out-of-range labels, a
-/// class too small for the requested number of components, a damaged file)
+/// class too small for the requested number of subclasses, a damaged file)
 /// always comes back as one of these, never as a panic.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -54,7 +54,10 @@ fn one_epoch_loss(device: &Device) -> f64 {
 }
 
 #[test]
-#[cfg_attr(not(any(feature = "ndarray", feature = "wgpu", feature = "tch")), ignore = "needs a second backend: --features ndarray, wgpu or tch")]
+#[cfg_attr(
+    not(any(feature = "ndarray", feature = "wgpu", feature = "tch")),
+    ignore = "needs a second backend: --features ndarray, wgpu or tch"
+)]
 fn fit_and_targets_agree_with_flex() {
     let (fa, qa) = fit_and_targets(&Device::flex());
     let (fb, qb) = fit_and_targets(&common::device());
@@ -67,7 +70,10 @@ fn fit_and_targets_agree_with_flex() {
 }
 
 #[test]
-#[cfg_attr(not(any(feature = "ndarray", feature = "wgpu", feature = "tch")), ignore = "needs a second backend: --features ndarray, wgpu or tch")]
+#[cfg_attr(
+    not(any(feature = "ndarray", feature = "wgpu", feature = "tch")),
+    ignore = "needs a second backend: --features ndarray, wgpu or tch"
+)]
 fn one_epoch_loss_agrees_with_flex() {
     let a = one_epoch_loss(&Device::flex());
     let b = one_epoch_loss(&common::device());

@@ -18,9 +18,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, relu};
 use common::device;
 use lelp::data::{Dataset, Inputs};
-use lelp::labeler::{
-    KMeansConfig, LabelerInput, LelpLabeler, PseudoLabeler, PseudoTargets, compose,
-};
+use lelp::labeler::{KMeansConfig, LabelerInput, LelpLabeler, PseudoLabeler, PseudoTargets, compose};
 use lelp::subspace::{ClassMoments, SubspaceConfig, SubspaceFinder, SubspaceKind, SubspaceParts, Subspaces};
 use lelp::teacher::{LinearHead, ModuleTeacher, TeacherEncoder, TeacherModule, TeacherOutput};
 use lelp::train::{
@@ -189,7 +187,11 @@ impl SubspaceFinder for RandomOrthogonal {
             let vars: Vec<f64> = (0..s)
                 .map(|k| {
                     (0..d)
-                        .map(|i| (0..d).map(|j| u[i * s + k] * cov[i * d + j] * u[j * s + k]).sum::<f64>())
+                        .map(|i| {
+                            (0..d)
+                                .map(|j| u[i * s + k] * cov[i * d + j] * u[j * s + k])
+                                .sum::<f64>()
+                        })
                         .sum()
                 })
                 .collect();
@@ -294,7 +296,13 @@ fn every_extension_point_runs_end_to_end_through_the_trainer() {
     assert!(acc > 0.8, "custom finder + student: {acc}");
 
     // custom labeler, its tau carried to the loss
-    let first: Vec<f32> = out.embeddings().clone().narrow(1, 0, 1).into_data().try_to_vec().unwrap();
+    let first: Vec<f32> = out
+        .embeddings()
+        .clone()
+        .narrow(1, 0, 1)
+        .into_data()
+        .try_to_vec()
+        .unwrap();
     let means = (0..2)
         .map(|c| {
             let rows: Vec<usize> = (0..transfer.len()).filter(|&i| transfer.labels()[i] == c).collect();
@@ -328,7 +336,9 @@ fn one_saved_fit_serves_two_students() {
     let device = device();
     let (train, test) = digits(2);
     let transfer = train.sample(300, 2).unwrap();
-    let out = trained_teacher(&train, &device).encode(&transfer, 512, &device).unwrap();
+    let out = trained_teacher(&train, &device)
+        .encode(&transfer, 512, &device)
+        .unwrap();
     let prepared = Method::Lelp(LelpConfig::new(4)).prepare(&transfer, Some(&out)).unwrap();
     let path = common::tempdir("reuse").join("fit.safetensors");
     prepared.subspaces().unwrap().save(&path).unwrap();
@@ -341,8 +351,13 @@ fn one_saved_fit_serves_two_students() {
         common::host(prepared.soft_targets().unwrap().log_probs().clone())
     );
     for width in [16usize, 32] {
-        let s = lelp::train::MlpConfig::new(64, vec![width], 8).with_seed(width as u64).init(&device).unwrap();
-        let t = Distiller::new(student_config()).fit(s, &transfer, &targets, None, &device).unwrap();
+        let s = lelp::train::MlpConfig::new(64, vec![width], 8)
+            .with_seed(width as u64)
+            .init(&device)
+            .unwrap();
+        let t = Distiller::new(student_config())
+            .fit(s, &transfer, &targets, None, &device)
+            .unwrap();
         assert!(accuracy(&t.student, &test, &device).unwrap() > 0.8);
     }
 }
@@ -352,7 +367,9 @@ fn every_method_trains_with_three_classes() {
     let device = device();
     let (train, test) = digits(3);
     let transfer = train.sample(450, 3).unwrap();
-    let out = trained_teacher(&train, &device).encode(&transfer, 512, &device).unwrap();
+    let out = trained_teacher(&train, &device)
+        .encode(&transfer, 512, &device)
+        .unwrap();
     let methods = [
         Method::Plain,
         Method::VanillaKd(KdConfig::new()),
@@ -401,7 +418,11 @@ fn a_token_student_trains_on_integer_inputs() {
     // a teacher's outputs given as tensors (e.g. a cached encoder run)
     let h = Tensor::<2>::from_data(
         TensorData::new(
-            train.labels().iter().flat_map(|&l| [1.0 - l as f32, l as f32, 0.3]).collect::<Vec<f32>>(),
+            train
+                .labels()
+                .iter()
+                .flat_map(|&l| [1.0 - l as f32, l as f32, 0.3])
+                .collect::<Vec<f32>>(),
             [train.len(), 3],
         ),
         &device,

@@ -117,7 +117,13 @@ fn rank_deficient_classes_are_an_error_not_noise() {
     let device = device();
     // class 0 varies along one axis only (rank 1); class 1 is constant
     let rows: Vec<[f32; 3]> = (0..20)
-        .map(|i| if i % 2 == 0 { [i as f32, 1.0, 2.0] } else { [5.0, 5.0, 5.0] })
+        .map(|i| {
+            if i % 2 == 0 {
+                [i as f32, 1.0, 2.0]
+            } else {
+                [5.0, 5.0, 5.0]
+            }
+        })
         .collect();
     let x = Tensor::<2>::from_data(TensorData::new(rows.concat(), [20, 3]), &device);
     let y: Vec<usize> = (0..20).map(|i| i % 2).collect();
@@ -153,7 +159,14 @@ fn rank_deficient_classes_are_an_error_not_noise() {
         .fit([(x, y)], 2, Some(&head))
         .unwrap_err();
     assert!(
-        matches!(err, LelpError::RankDeficient { rank: 1, subclasses: 2, .. }),
+        matches!(
+            err,
+            LelpError::RankDeficient {
+                rank: 1,
+                subclasses: 2,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -222,9 +235,7 @@ fn a_transposed_burn_weight_is_not_mistaken_for_a_head() {
 
 #[test]
 fn empty_data_set() {
-    let err = pca(1)
-        .fit(Vec::<(Tensor<2>, Vec<usize>)>::new(), 2, None)
-        .unwrap_err();
+    let err = pca(1).fit(Vec::<(Tensor<2>, Vec<usize>)>::new(), 2, None).unwrap_err();
     assert!(matches!(err, LelpError::EmptyData { .. }), "{err:?}");
     let device = device();
     let err = pca(1)
@@ -260,7 +271,10 @@ fn bad_hyperparameters() {
         (LelpConfig::new(0), "subclasses"),
     ] {
         let e = Method::Lelp(cfg).validate().unwrap_err();
-        assert!(matches!(e, LelpError::InvalidParameter { name: n, .. } if n == name), "{e:?}");
+        assert!(
+            matches!(e, LelpError::InvalidParameter { name: n, .. } if n == name),
+            "{e:?}"
+        );
     }
     let device = device();
     let z = Tensor::<2>::zeros([40, 2], &device);
@@ -335,14 +349,31 @@ fn mismatched_training_inputs_are_typed_errors() {
     let d = Distiller::new(DistillConfig::new(1, 1e-3));
     // a validation set with another class count
     let ten_classes = Dataset::uci_digits().sample(50, 0).unwrap();
-    let e = d.fit(student(), &train, &plain, Some(&ten_classes), &device).unwrap_err();
-    assert!(matches!(e, LelpError::DimensionMismatch { expected: 2, got: 10, .. }), "{e:?}");
+    let e = d
+        .fit(student(), &train, &plain, Some(&ten_classes), &device)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LelpError::DimensionMismatch {
+                expected: 2,
+                got: 10,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     // targets made for other rows
     let other = Method::Plain.prepare(&parity_sample(90), None).unwrap();
     let e = d.fit(student(), &train, &other, None, &device).unwrap_err();
     assert!(matches!(e, LelpError::DimensionMismatch { .. }), "{e:?}");
     // token data for a dense student
-    let tokens = Dataset::from_tokens((0..100).map(|i| vec![1, i as u32 + 2]).collect(), train.labels().to_vec(), 2).unwrap();
+    let tokens = Dataset::from_tokens(
+        (0..100).map(|i| vec![1, i as u32 + 2]).collect(),
+        train.labels().to_vec(),
+        2,
+    )
+    .unwrap();
     let tok_targets = Method::Plain.prepare(&tokens, None).unwrap();
     let e = d.fit(student(), &tokens, &tok_targets, None, &device).unwrap_err();
     assert!(matches!(e, LelpError::InputKind { .. }), "{e:?}");
@@ -378,8 +409,20 @@ fn evaluation_of_mismatched_students_and_data_is_a_typed_error() {
     // a student for 63 features on 64-feature data
     let narrow = MlpConfig::new(63, vec![8], 2).init(&device).unwrap();
     let e = accuracy(&narrow, &data, &device).unwrap_err();
-    assert!(matches!(e, LelpError::DimensionMismatch { expected: 63, got: 64, .. }), "{e:?}");
-    let e = narrow.forward(Inputs::Dense(Tensor::zeros([2, 64], &device))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LelpError::DimensionMismatch {
+                expected: 63,
+                got: 64,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = narrow
+        .forward(Inputs::Dense(Tensor::zeros([2, 64], &device)))
+        .unwrap_err();
     assert!(matches!(e, LelpError::DimensionMismatch { .. }), "{e:?}");
 }
 
@@ -390,9 +433,22 @@ fn teacher_outputs_must_match_the_data() {
     let h = Tensor::<2>::zeros([39, 4], &device);
     let t = TeacherOutput::new(h.clone(), Tensor::zeros([39, 2], &device)).unwrap();
     let e = Method::VanillaKd(KdConfig::new()).prepare(&data, Some(&t)).unwrap_err();
-    assert!(matches!(e, LelpError::DimensionMismatch { expected: 40, got: 39, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            LelpError::DimensionMismatch {
+                expected: 40,
+                got: 39,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = Method::VanillaKd(KdConfig::new()).prepare(&data, None).unwrap_err();
-    assert!(matches!(e, LelpError::InvalidParameter { name: "teacher", .. }), "{e:?}");
+    assert!(
+        matches!(e, LelpError::InvalidParameter { name: "teacher", .. }),
+        "{e:?}"
+    );
     assert!(matches!(
         TeacherOutput::new(h, Tensor::zeros([38, 2], &device)),
         Err(LelpError::DimensionMismatch { .. })

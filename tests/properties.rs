@@ -124,9 +124,14 @@ fn targets_are_distributions_that_keep_the_class_probabilities() {
         let (x, y, head) = digits_setup(3, classes);
         let fit = pca(s, 1, 1000).fit_tensor(x.clone(), &y, classes, Some(&head)).unwrap();
         let out = PrecomputedTeacher::new(head).forward(Inputs::Dense(x)).unwrap();
-        let t = labeler(fit, beta, tau).targets(LabelerInput::from_teacher(&out)).unwrap();
+        let t = labeler(fit, beta, tau)
+            .targets(LabelerInput::from_teacher(&out))
+            .unwrap();
         let q = host(t.probs());
-        let p = host(burn::tensor::activation::softmax(out.logits().clone().div_scalar(tau), 1));
+        let p = host(burn::tensor::activation::softmax(
+            out.logits().clone().div_scalar(tau),
+            1,
+        ));
         let n = y.len();
         for r in 0..n {
             let row = &q[r * classes * s..(r + 1) * classes * s];
@@ -179,12 +184,21 @@ fn eq5_on_host(fit: &Subspaces, h: &[f64], z: &[f64], n: usize, beta: f64, tau: 
 
 #[test]
 fn lelp_targets_match_eq5_computed_on_the_host() {
-    for (classes, s, beta, tau, rotate) in [(2usize, 5usize, 0.3, 2.0, true), (3, 3, 1.0, 1.0, false), (2, 1, 0.3, 2.0, true)] {
+    for (classes, s, beta, tau, rotate) in [
+        (2usize, 5usize, 0.3, 2.0, true),
+        (3, 3, 1.0, 1.0, false),
+        (2, 1, 0.3, 2.0, true),
+    ] {
         let (x, y, head) = digits_setup(21 + s as u64, classes);
         let finder = PcaFinder::new(SubspaceConfig::new(s).with_rotation(rotate).with_seed(9));
         let fit = finder.fit_tensor(x.clone(), &y, classes, Some(&head)).unwrap();
         let out = PrecomputedTeacher::new(head).forward(Inputs::Dense(x.clone())).unwrap();
-        let got = host(labeler(fit.clone(), beta, tau).targets(LabelerInput::from_teacher(&out)).unwrap().probs());
+        let got = host(
+            labeler(fit.clone(), beta, tau)
+                .targets(LabelerInput::from_teacher(&out))
+                .unwrap()
+                .probs(),
+        );
         let want = eq5_on_host(&fit, &host(x), &host(out.logits().clone()), y.len(), beta, tau);
         common::assert_close("q", &got, &want, 1e-4, 1e-3);
         // the property that makes LELP a refinement of KD can fail: break
@@ -205,7 +219,9 @@ fn sharded_moments_merge_into_the_single_fit() {
     let mut merged = ClassMoments::new(3);
     for w in cuts.windows(2) {
         let mut shard = ClassMoments::new(3);
-        shard.update(x.clone().narrow(0, w[0], w[1] - w[0]), &y[w[0]..w[1]]).unwrap();
+        shard
+            .update(x.clone().narrow(0, w[0], w[1] - w[0]), &y[w[0]..w[1]])
+            .unwrap();
         merged.merge(&shard).unwrap();
     }
     let sharded = pca(3, 2, 4096).fit_moments(&merged, Some(&head)).unwrap();

@@ -46,8 +46,8 @@ fn soft_target_loss_equals_a_host_computation() {
     }
     log_q[3] = f64::NEG_INFINITY;
     let renorm = (0..k).filter(|&j| j != 3).map(|j| log_q[j].exp()).sum::<f64>().ln();
-    for j in 0..k {
-        log_q[j] -= renorm;
+    for v in &mut log_q[..k] {
+        *v -= renorm;
     }
     let labels: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
     for (alpha, tau) in [(0.0, 2.0), (0.3, 1.0), (1.0, 4.0)] {
@@ -84,7 +84,10 @@ fn soft_target_loss_equals_a_host_computation() {
             alpha,
             tau,
         ))[0];
-        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "alpha {alpha} tau {tau}: {got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "alpha {alpha} tau {tau}: {got} vs {want}"
+        );
     }
 }
 
@@ -189,7 +192,9 @@ fn small_setup() -> (Dataset, Dataset) {
 /// The network as a function: its logits and embedding on fixed inputs
 /// (equal weights give bit-identical outputs).
 fn fingerprint<S: Student>(s: &S, data: &Dataset) -> Vec<f64> {
-    let out = s.forward(Inputs::Dense(data.features_tensor(&device()).unwrap())).unwrap();
+    let out = s
+        .forward(Inputs::Dense(data.features_tensor(&device()).unwrap()))
+        .unwrap();
     let mut v = host(out.logits);
     v.extend(host(out.embedding));
     v
@@ -200,7 +205,10 @@ fn resumed_training_ends_with_the_same_weights() {
     let device = device();
     let (train, _) = small_setup();
     let teacher_net = MlpConfig::new(64, vec![32], 2).with_seed(3).init(&device).unwrap();
-    let out = ModuleTeacher::new(teacher_net).unwrap().encode(&train, 128, &device).unwrap();
+    let out = ModuleTeacher::new(teacher_net)
+        .unwrap()
+        .encode(&train, 128, &device)
+        .unwrap();
     let method = Method::Lelp(LelpConfig::new(3));
     let targets = method.prepare(&train, Some(&out)).unwrap();
     let cfg = DistillConfig::new(4, 1e-2).with_batch_size(50).with_seed(5);
@@ -339,7 +347,10 @@ fn feature_kd_term_is_learned_across_different_widths() {
             .unwrap();
         let student = MlpConfig::new(64, vec![8], 2).with_seed(2).init(&device).unwrap();
         let cfg = DistillConfig::new(8, 1e-2).with_batch_size(32);
-        Distiller::new(cfg).fit(student, &train, &targets, None, &device).unwrap().history
+        Distiller::new(cfg)
+            .fit(student, &train, &targets, None, &device)
+            .unwrap()
+            .history
     };
     let (kd_only, feat) = (with(0.0), with(1.0));
     assert_eq!(feat.len(), 8);
@@ -367,7 +378,9 @@ fn cnn_student_learns_digits_and_exposes_its_head() {
         .init(&device.clone().autodiff())
         .unwrap();
     let out = cnn
-        .forward(Inputs::Dense(train.features_tensor(&device.clone().autodiff()).unwrap()))
+        .forward(Inputs::Dense(
+            train.features_tensor(&device.clone().autodiff()).unwrap(),
+        ))
         .unwrap();
     assert_eq!(out.logits.dims(), [300, 2]);
     assert_eq!(out.embedding.dims(), [300, 16]);
@@ -486,7 +499,10 @@ fn oracle_table_is_read_off_the_data() {
         .unwrap();
     let o = OracleLabeler::from_dataset(&gaps, 1.0).unwrap();
     assert_eq!(o.subclasses(), 2);
-    assert_eq!((o.slot(0), o.slot(1), o.slot(3), o.slot(5)), (Some((0, 0)), None, Some((1, 0)), Some((1, 1))));
+    assert_eq!(
+        (o.slot(0), o.slot(1), o.slot(3), o.slot(5)),
+        (Some((0, 0)), None, Some((1, 0)), Some((1, 1)))
+    );
     // no fine labels, or a fine label under two classes
     let plain = Dataset::new(vec![0.0; 4], 1, vec![0, 1, 0, 1], 2).unwrap();
     assert!(OracleLabeler::from_dataset(&plain, 1.0).is_err());

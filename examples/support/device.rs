@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each user (examples, benches, tests) needs a different part
 //! Picking a burn device by name at run time (`flex`, `ndarray`, `wgpu`,
 //! `tch`, `cuda`), for examples, benches and the test suite.
 

@@ -166,7 +166,7 @@ pub trait SubspaceFinder {
     ///
     /// # Errors
     /// [`LelpError::EmptyData`], [`LelpError::ClassTooSmall`],
-    /// [`LelpError::TooManyComponents`], [`LelpError::DimensionMismatch`]
+    /// [`LelpError::TooManySubclasses`], [`LelpError::RankDeficient`], [`LelpError::DimensionMismatch`]
     /// (head vs. embeddings), [`LelpError::InvalidParameter`].
     fn fit_moments(&self, moments: &ClassMoments, head: Option<&LinearHead>) -> Result<Subspaces>;
 
@@ -175,7 +175,7 @@ pub trait SubspaceFinder {
     ///
     /// # Errors
     /// Those of [`ClassMoments::update`] and [`SubspaceFinder::fit_moments`];
-    /// [`LelpError::TooManyComponents`] and head mismatches are reported at
+    /// [`LelpError::TooManySubclasses`] and head mismatches are reported at
     /// the first batch, before any work.
     fn fit<I>(&self, batches: I, num_classes: usize, head: Option<&LinearHead>) -> Result<Subspaces>
     where
