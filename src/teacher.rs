@@ -165,7 +165,17 @@ impl LinearHead {
     pub fn from_safetensors_named(path: impl AsRef<Path>, weight: &str, bias: &str) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
-        let st = crate::io::safetensors::read_safetensors(&bytes, path)?;
+        Self::from_safetensors_bytes(&bytes, path, weight, bias)
+    }
+
+    /// A head from safetensors bytes in memory (`path` names them in
+    /// errors), with tensors `weight` and `bias`.
+    ///
+    /// # Errors
+    /// As [`LinearHead::from_npy`], without the I/O errors.
+    pub fn from_safetensors_bytes(bytes: &[u8], path: impl AsRef<Path>, weight: &str, bias: &str) -> Result<Self> {
+        let path = path.as_ref();
+        let st = crate::io::safetensors::read_safetensors(bytes, path)?;
         let (ws, w) = crate::io::safetensors::tensor_f32(&st, weight, path)?;
         let (_, b) = crate::io::safetensors::tensor_f32(&st, bias, path)?;
         Self::new(w, b, head_shape(&ws, path)?)
@@ -407,6 +417,27 @@ pub trait TeacherEncoder {
 /// This is how a user hands over a Python teacher: save the embeddings of
 /// the transfer set and the head's `weight`/`bias` with numpy or
 /// safetensors, then load them here.
+///
+/// # Example
+/// ```
+/// use burn::prelude::*;
+/// use lelp::data::Dataset;
+/// use lelp::io::npy;
+/// use lelp::teacher::{PrecomputedTeacher, TeacherEncoder};
+/// let dir = std::env::temp_dir().join(format!("lelp-doc-teacher-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// // what `np.save` of a 2-class head over 3-dim embeddings writes
+/// npy::write_f32(dir.join("head_w.npy"), &[2, 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0])?;
+/// npy::write_f32(dir.join("head_b.npy"), &[2], &[0.0, 0.5])?;
+/// let teacher = PrecomputedTeacher::from_npy(dir.join("head_w.npy"), dir.join("head_b.npy"))?;
+/// // the embeddings are the data set's features
+/// let emb = Dataset::new(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, vec![1, 1], 2)?;
+/// let out = teacher.encode(&emb, 64, &Device::default())?;
+/// let z: Vec<f32> = out.logits().clone().into_data().try_to_vec().unwrap();
+/// assert_eq!(z, vec![1.0, 2.5, 4.0, 5.5]);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct PrecomputedTeacher {
     head: LinearHead,

@@ -138,3 +138,30 @@ macro_rules! setters {
     };
 }
 pub(crate) use setters;
+
+/// FNV-1a, 64 bits: a fast content hash for fingerprints and file checks
+/// (corruption, not adversaries).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    pub(crate) fn update(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+    pub(crate) fn hash(bytes: &[u8]) -> u64 {
+        Self::default().update(bytes).finish()
+    }
+}

@@ -229,7 +229,9 @@ fn resumed_training_ends_with_the_same_weights() {
         .fit(student(), &train, &targets, None, &device)
         .unwrap();
     assert_eq!(part.history.len(), 2);
-    assert!(dir.join("model.bpk").exists() && dir.join("optimizer.bpk").exists());
+    let folder = dir.join("epoch-000002");
+    assert!(folder.join("model.bpk").exists() && folder.join("optimizer.bpk").exists());
+    assert_eq!(lelp::train::CheckpointInfo::read(&dir).unwrap().unwrap().epoch, 2);
     let resumed = Distiller::new(cfg.clone())
         .with_checkpoints(&dir)
         .fit(student(), &train, &targets, None, &device)

@@ -80,83 +80,24 @@ impl NpyArray {
     }
 
     /// Parses `.npy` bytes; `path` is only used in error messages.
+    ///
+    /// # Errors
+    /// As [`NpyArray::read`].
     pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if bytes.len() < 10 {
-            return Err(LelpError::Truncated {
-                path,
-                expected: 10,
-                found: bytes.len(),
-            });
-        }
-        if &bytes[..6] != MAGIC {
-            return Err(LelpError::corrupted(path, "missing .npy magic string"));
-        }
-        let major = bytes[6];
-        let (header_len, start) = match major {
-            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-            2 | 3 => {
-                if bytes.len() < 12 {
-                    return Err(LelpError::Truncated {
-                        path,
-                        expected: 12,
-                        found: bytes.len(),
-                    });
-                }
-                (
-                    u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                    12,
-                )
-            }
-            v => {
-                return Err(LelpError::corrupted(path, format!("unsupported .npy version {v}")));
-            }
-        };
-        let data_start = start + header_len;
-        if bytes.len() < data_start {
-            return Err(LelpError::Truncated {
-                path,
-                expected: data_start,
-                found: bytes.len(),
-            });
-        }
+        let (start, data_start) = preamble(bytes, &path)?;
         let header = std::str::from_utf8(&bytes[start..data_start])
             .map_err(|_| LelpError::corrupted(&path, "header is not UTF-8"))?;
-        let descr = dict_value(header, "descr").ok_or_else(|| LelpError::corrupted(&path, "header has no 'descr'"))?;
-        let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-        let dtype = NpyDtype::parse(descr)
-            .ok_or_else(|| LelpError::corrupted(&path, format!("unsupported dtype '{descr}'")))?;
-        let fortran = dict_value(header, "fortran_order")
-            .ok_or_else(|| LelpError::corrupted(&path, "header has no 'fortran_order'"))?;
-        if fortran.trim() != "False" {
-            return Err(LelpError::corrupted(&path, "Fortran-order arrays are not supported"));
-        }
-        let shape_str =
-            dict_value(header, "shape").ok_or_else(|| LelpError::corrupted(&path, "header has no 'shape'"))?;
-        let shape_str = shape_str.trim().trim_start_matches('(').trim_end_matches(')');
-        let mut shape = Vec::new();
-        for part in shape_str.split(',') {
-            let part = part.trim();
-            if part.is_empty() {
-                continue;
-            }
-            shape.push(
-                part.parse::<usize>()
-                    .map_err(|_| LelpError::corrupted(&path, format!("bad shape entry '{part}'")))?,
-            );
-        }
-        let count = shape
+        let (dtype, shape) = parse_header(header, &path)?;
+        let nbytes = shape
             .iter()
-            .try_fold(1usize, |a, &b| a.checked_mul(b))
-            .ok_or_else(|| LelpError::corrupted(&path, "shape overflows"))?;
-        let nbytes = count
-            .checked_mul(dtype.size())
+            .try_fold(dtype.size(), |a, &b| a.checked_mul(b))
             .ok_or_else(|| LelpError::corrupted(&path, "shape overflows"))?;
         let data = &bytes[data_start..];
         if data.len() < nbytes {
             return Err(LelpError::Truncated {
                 path,
-                expected: data_start + nbytes,
+                expected: data_start.saturating_add(nbytes),
                 found: bytes.len(),
             });
         }
@@ -295,6 +236,63 @@ impl NpyArray {
 
 /// Finds `'key': value` in the header dict and returns `value` (up to the
 /// next top-level comma).
+/// Checks the magic string and version; returns where the header starts
+/// and where the data starts.
+fn preamble(bytes: &[u8], path: &Path) -> Result<(usize, usize)> {
+    let truncated = |expected: usize| LelpError::Truncated {
+        path: path.to_path_buf(),
+        expected,
+        found: bytes.len(),
+    };
+    if bytes.len() < 10 {
+        return Err(truncated(10));
+    }
+    if &bytes[..6] != MAGIC {
+        return Err(LelpError::corrupted(path, "missing .npy magic string"));
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err(truncated(12));
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        v => return Err(LelpError::corrupted(path, format!("unsupported .npy version {v}"))),
+    };
+    let data_start = start.saturating_add(header_len);
+    if bytes.len() < data_start {
+        return Err(truncated(data_start));
+    }
+    Ok((start, data_start))
+}
+
+/// The dtype and shape from the header's Python dict.
+fn parse_header(header: &str, path: &Path) -> Result<(NpyDtype, Vec<usize>)> {
+    let field =
+        |key: &str| dict_value(header, key).ok_or_else(|| LelpError::corrupted(path, format!("header has no '{key}'")));
+    let descr = field("descr")?.trim().trim_matches(|c| c == '\'' || c == '"');
+    let dtype =
+        NpyDtype::parse(descr).ok_or_else(|| LelpError::corrupted(path, format!("unsupported dtype '{descr}'")))?;
+    if field("fortran_order")?.trim() != "False" {
+        return Err(LelpError::corrupted(path, "Fortran-order arrays are not supported"));
+    }
+    let shape_str = field("shape")?.trim().trim_start_matches('(').trim_end_matches(')');
+    let shape = shape_str
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<usize>()
+                .map_err(|_| LelpError::corrupted(path, format!("bad shape entry '{p}'")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((dtype, shape))
+}
+
 fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let pat1 = format!("'{key}':");
     let pat2 = format!("\"{key}\":");

@@ -9,6 +9,42 @@ use crate::error::{LelpError, Result};
 use crate::linalg;
 use crate::teacher::LinearHead;
 
+impl Prepared {
+    /// The fit from the finder's directions, checked by
+    /// [`Subspaces::from_parts`].
+    fn finish(
+        self,
+        kind: SubspaceKind,
+        config: SubspaceConfig,
+        moments: &ClassMoments,
+        head: Option<&LinearHead>,
+        dirs: Directions,
+    ) -> Result<Subspaces> {
+        Subspaces::from_parts(SubspaceParts {
+            kind,
+            config,
+            num_classes: self.c,
+            embedding_dim: self.d,
+            counts: moments.counts().to_vec(),
+            means: self.means,
+            bases: dirs.bases,
+            eigenvalues: dirs.eigenvalues,
+            rotations: dirs.rotations,
+            scales: dirs.scales,
+            projector: self.projector,
+            head: head.cloned(),
+        })
+    }
+}
+
+/// What a finder chooses per class (see [`SubspaceParts`]).
+struct Directions {
+    bases: Vec<f64>,
+    eigenvalues: Vec<f64>,
+    rotations: Option<Vec<f64>>,
+    scales: Vec<f64>,
+}
+
 /// Eigenvalues at or below this fraction of the largest one count as zero.
 const RANK_TOL: f64 = 1e-9;
 
@@ -167,20 +203,13 @@ impl SubspaceFinder for PcaFinder {
             bases[class * d * s..(class + 1) * d * s].copy_from_slice(&u);
             rotations[class * s * s..(class + 1) * s * s].copy_from_slice(&q);
         }
-        Subspaces::from_parts(SubspaceParts {
-            kind: SubspaceKind::Pca,
-            config: cfg,
-            num_classes: c,
-            embedding_dim: d,
-            counts: moments.counts().to_vec(),
-            means: p.means,
+        let dirs = Directions {
             bases,
             eigenvalues,
             rotations: Some(rotations),
             scales,
-            projector: p.projector,
-            head: head.cloned(),
-        })
+        };
+        p.finish(SubspaceKind::Pca, cfg, moments, head, dirs)
     }
 }
 
@@ -248,19 +277,12 @@ impl SubspaceFinder for RandomProjectionFinder {
                 subclasses: s,
             });
         }
-        Subspaces::from_parts(SubspaceParts {
-            kind: SubspaceKind::RandomProjection,
-            config: cfg,
-            num_classes: c,
-            embedding_dim: d,
-            counts: moments.counts().to_vec(),
-            means: p.means,
+        let dirs = Directions {
             bases,
             eigenvalues,
             rotations: None,
             scales,
-            projector: p.projector,
-            head: head.cloned(),
-        })
+        };
+        p.finish(SubspaceKind::RandomProjection, cfg, moments, head, dirs)
     }
 }

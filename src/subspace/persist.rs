@@ -91,8 +91,18 @@ impl Subspaces {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
-        let file = st::read_safetensors(&bytes, path)?;
-        let m = read_manifest(&bytes, path)?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses the bytes of a file written by [`Subspaces::save`] (`path`
+    /// names it in errors). Nothing is allocated beyond what the bytes hold.
+    ///
+    /// # Errors
+    /// As [`Subspaces::load`], without the I/O errors.
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = st::read_safetensors(bytes, path)?;
+        let m = read_manifest(bytes, path)?;
         let (c, d, s) = (m.num_classes, m.embedding_dim, m.config.subclasses);
         let get = |name: &str, shape: Vec<usize>| read_tensor(&file, name, shape, path);
         let parts = SubspaceParts {

@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{self, Progress};
+use super::checkpoint::{self, Progress, Records, RunId};
 use super::eval::{DeviceRows, EvalSet, hits, read_sums};
 use super::loss;
 use super::observer::{Observer, Silent};
@@ -345,7 +345,14 @@ impl Distiller {
         let device = device.clone().autodiff();
         let student = student.fork(&device).train();
         let projector = self.projector(&student, targets, &device);
-        let mut state = self.start(Trainee { student, projector }, &device)?;
+        let id = RunId {
+            config: cfg,
+            fingerprint: match &self.checkpoint_dir {
+                Some(_) => fingerprint(train, targets)?,
+                None => String::new(),
+            },
+        };
+        let mut state = self.start(Trainee { student, projector }, &id)?;
         if state.stopped_early {
             return Ok(finish(state, cfg.restore_best));
         }
@@ -392,7 +399,12 @@ impl Distiller {
                     best: state.best,
                     stopped_early: stop,
                 };
-                checkpoint::save(dir, cfg, &state.model, &state.optim, progress)?;
+                let records = Records {
+                    model: &state.model,
+                    optim: &state.optim,
+                    best: state.best_model.as_ref().filter(|_| cfg.restore_best),
+                };
+                checkpoint::save(dir, &id, records, progress)?;
             }
             if stop {
                 self.observe(|o| o.on_early_stop(epoch + 1));
@@ -414,40 +426,34 @@ impl Distiller {
     }
 
     /// A fresh run state, or the one a checkpoint holds.
-    fn start<S: Student>(&self, model: Trainee<S>, device: &Device) -> Result<RunState<S>> {
+    fn start<S: Student>(&self, model: Trainee<S>, id: &RunId<'_>) -> Result<RunState<S>> {
         let optim = optimizer(&self.config);
-        let fresh = RunState {
-            model,
-            optim,
-            start_epoch: 0,
-            history: Vec::new(),
-            best: None,
-            best_model: None,
-            stopped_early: false,
+        let dir = self.checkpoint_dir.as_deref();
+        let Some((dir, st)) = dir
+            .map(|d| checkpoint::read_state(d).map(|st| st.map(|st| (d, st))))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(RunState {
+                model,
+                optim,
+                start_epoch: 0,
+                history: Vec::new(),
+                best: None,
+                best_model: None,
+                stopped_early: false,
+            });
         };
-        let Some(dir) = self.checkpoint_dir.as_ref().filter(|d| checkpoint::exists(d)) else {
-            return Ok(fresh);
-        };
-        let (model, optim, st) = checkpoint::load(dir, &self.config, fresh.model, fresh.optim)?;
-        let best_path = dir.join("best.bpk");
-        let best_model = if self.config.restore_best && best_path.exists() {
-            Some(model.clone().try_load_file(&best_path).map_err(|e| LelpError::Record {
-                path: best_path.clone(),
-                message: e.to_string(),
-            })?)
-        } else {
-            None
-        };
-        let _ = device;
-        self.observe(|o| o.on_resume(st.epoch));
+        let (model, optim, best_model) = checkpoint::load(dir, &st, id, model, optim)?;
+        self.observe(|o| o.on_resume(st.epoch()));
         Ok(RunState {
             model,
             optim,
-            start_epoch: st.epoch,
+            start_epoch: st.epoch(),
             history: st.history(),
             best: st.best(),
             best_model,
-            stopped_early: st.stopped_early,
+            stopped_early: st.stopped_early(),
         })
     }
 
@@ -493,10 +499,6 @@ impl Distiller {
         state.best = Some((accuracy, epoch));
         if self.config.restore_best {
             state.best_model = Some(state.model.clone());
-            if let Some(dir) = &self.checkpoint_dir {
-                std::fs::create_dir_all(dir).map_err(|e| LelpError::io(dir, e))?;
-                checkpoint::save_module(state.model.clone(), &dir.join("best.bpk"))?;
-            }
         }
         Ok(())
     }
@@ -582,6 +584,47 @@ fn check_shapes<S: Student>(
         }
     }
     Ok(())
+}
+
+/// FNV-1a of what a run trains on: rows, labels, soft targets, loss
+/// weights. A checkpoint of another run is refused on resume.
+fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
+    use crate::data::Features;
+    let mut h = util::Fnv64::default();
+    for &l in train.labels() {
+        h.update(&(l as u64).to_le_bytes());
+    }
+    match train.features() {
+        Features::Dense { values, width } => {
+            h.update(&(*width as u64).to_le_bytes());
+            for v in values {
+                h.update(&v.to_le_bytes());
+            }
+        }
+        Features::Tokens { sequences } => {
+            for s in sequences {
+                h.update(&(s.len() as u64).to_le_bytes());
+                for t in s {
+                    h.update(&t.to_le_bytes());
+                }
+            }
+        }
+    }
+    for x in [targets.alpha(), targets.tau(), targets.feature_weight()] {
+        h.update(&x.to_le_bytes());
+    }
+    h.update(&(targets.outputs() as u64).to_le_bytes());
+    if let Some(t) = targets.soft_targets() {
+        for v in util::to_host_f32(t.log_probs().clone())? {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    if let Some(f) = targets.teacher_features() {
+        for d in f.dims() {
+            h.update(&(d as u64).to_le_bytes());
+        }
+    }
+    Ok(format!("{:016x}", h.finish()))
 }
 
 fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {

@@ -21,6 +21,7 @@ mod observer;
 mod student;
 mod targets;
 
+pub use checkpoint::CheckpointInfo;
 pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, Trainee};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{FeatureKdConfig, KdConfig, LelpConfig, Method};

@@ -107,6 +107,39 @@ pub(crate) fn seeded_linear(d_in: usize, d_out: usize, rng: &mut StdRng, device:
     }
 }
 
+/// [`Student`] and [`TeacherModule`] for a network with a `hidden(inputs)`
+/// embedding, a `head: Linear`, an `outputs` count and an embedding-width
+/// field.
+macro_rules! head_network {
+    ($ty:ty, $width:ident, $teacher_doc:literal) => {
+        #[doc = $teacher_doc]
+        impl TeacherModule for $ty {
+            fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
+                self.hidden(inputs)
+            }
+            fn classifier(&self) -> &Linear {
+                &self.head
+            }
+        }
+
+        impl Student for $ty {
+            fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
+                let h = self.hidden(inputs)?;
+                Ok(StudentOutput {
+                    logits: self.head.forward(h.clone()),
+                    embedding: h,
+                })
+            }
+            fn num_outputs(&self) -> usize {
+                self.outputs
+            }
+            fn embedding_dim(&self) -> usize {
+                self.$width
+            }
+        }
+    };
+}
+
 /// Configuration of an [`Mlp`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MlpConfig {
@@ -190,31 +223,11 @@ impl Mlp {
     }
 }
 
-/// An MLP serves as a teacher too (its last hidden layer is the embedding).
-impl TeacherModule for Mlp {
-    fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
-        self.hidden(inputs)
-    }
-    fn classifier(&self) -> &Linear {
-        &self.head
-    }
-}
-
-impl Student for Mlp {
-    fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
-        let h = self.hidden(inputs)?;
-        Ok(StudentOutput {
-            logits: self.head.forward(h.clone()),
-            embedding: h,
-        })
-    }
-    fn num_outputs(&self) -> usize {
-        self.outputs
-    }
-    fn embedding_dim(&self) -> usize {
-        self.embedding_dim
-    }
-}
+head_network!(
+    Mlp,
+    embedding_dim,
+    "An MLP serves as a teacher too (its last hidden layer is the embedding)."
+);
 
 /// Configuration of a [`Cnn`]: two 3x3 conv + ReLU + 2x2 max-pool blocks,
 /// a hidden linear layer (the embedding) and a linear head, for
@@ -336,28 +349,8 @@ impl Cnn {
     }
 }
 
-/// A CNN serves as a teacher too (its hidden layer is the embedding).
-impl TeacherModule for Cnn {
-    fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
-        self.hidden(inputs)
-    }
-    fn classifier(&self) -> &Linear {
-        &self.head
-    }
-}
-
-impl Student for Cnn {
-    fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
-        let e = self.hidden(inputs)?;
-        Ok(StudentOutput {
-            logits: self.head.forward(e.clone()),
-            embedding: e,
-        })
-    }
-    fn num_outputs(&self) -> usize {
-        self.outputs
-    }
-    fn embedding_dim(&self) -> usize {
-        self.hidden
-    }
-}
+head_network!(
+    Cnn,
+    hidden,
+    "A CNN serves as a teacher too (its hidden layer is the embedding)."
+);
