@@ -173,6 +173,17 @@ pub enum LelpError {
         /// What was wrong.
         reason: String,
     },
+    /// A pretrained model's weight file lacks a tensor, has one the
+    /// architecture does not know, or has one of the wrong shape.
+    #[error("model weights {path}: tensor '{tensor}' {reason}")]
+    ModelWeights {
+        /// The weight file.
+        path: PathBuf,
+        /// The tensor's name in the file.
+        tensor: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A checkpoint does not belong to this run (other config or model shape).
     #[error("checkpoint {path} does not match this run: {reason}")]
     CheckpointMismatch {

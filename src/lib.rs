@@ -72,6 +72,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
+//! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
 //! | `ndarray` | no | burn's ndarray CPU backend (`Device::ndarray()`) |
 //! | `wgpu` | no | burn's wgpu backend (Vulkan, Metal, DX12; lavapipe on CPU-only Linux) |
 //! | `tch` | no | burn's libtorch backend (needs libtorch 2.9.0 at build and run time) |
@@ -94,6 +95,8 @@ pub mod labeler;
 mod linalg;
 pub mod subspace;
 pub mod teacher;
+#[cfg(feature = "text")]
+pub mod text;
 pub mod train;
 mod util;
 

@@ -412,6 +412,9 @@ pub(crate) fn load<S: Student>(
     };
     let model = model.try_load_file(&mp).map_err(|e| record_error(&mp, e))?;
     let optim = optim.load(&op).map_err(|e| record_error(&op, e))?;
+    // folders a crash left behind (after the manifest moved on, before the
+    // prune) go now
+    prune(dir, &st.folder);
     Ok((model, optim, best))
 }
 

@@ -1,0 +1,281 @@
+//! A BERT encoder (all-MiniLM-L6-v2's architecture) as burn modules, with
+//! weights loaded from a Hugging Face `model.safetensors`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, softmax};
+use serde::Deserialize;
+
+use crate::error::{LelpError, Result};
+
+/// The parts of a BERT `config.json` the encoder needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden width `d`.
+    pub hidden_size: usize,
+    /// Transformer layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Feed-forward width.
+    pub intermediate_size: usize,
+    /// Absolute positions.
+    pub max_position_embeddings: usize,
+    /// Token types.
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+    /// The activation (only `"gelu"`, the erf form, is supported).
+    pub hidden_act: String,
+}
+
+impl BertConfig {
+    /// Reads `config.json`.
+    ///
+    /// # Errors
+    /// File errors; [`LelpError::Corrupted`] for missing fields or an
+    /// unsupported activation or head count.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let c: BertConfig = serde_json::from_slice(&bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+        if c.hidden_act != "gelu" {
+            return Err(LelpError::corrupted(path, format!("activation '{}' is not supported", c.hidden_act)));
+        }
+        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
+            return Err(LelpError::corrupted(path, "hidden_size is not a multiple of the heads"));
+        }
+        Ok(c)
+    }
+}
+
+/// One transformer layer (post-LayerNorm, as BERT).
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    heads: usize,
+}
+
+/// A BERT encoder: embeddings and transformer layers; its output is the
+/// last hidden state `[B, L, d]`.
+#[derive(Module, Debug)]
+pub struct Bert {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    embedding_norm: LayerNorm,
+    layers: Vec<BertLayer>,
+}
+
+impl BertLayer {
+    fn forward(&self, x: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let [b, l, d] = x.dims();
+        let h = self.heads;
+        let dh = d / h;
+        let split = |t: Tensor<3>| t.reshape([b, l, h, dh]).swap_dims(1, 2); // [B, H, L, Dh]
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask_bias;
+        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let x = self.attention_norm.forward(self.attention_out.forward(ctx) + x);
+        let ff = self.output.forward(gelu(self.intermediate.forward(x.clone())));
+        self.output_norm.forward(ff + x)
+    }
+}
+
+impl Bert {
+    /// The last hidden state for token `ids` with attention `mask` (1 for
+    /// tokens, 0 for padding), token type 0, positions `0..L`.
+    ///
+    /// # Shapes
+    /// - `ids`, `mask`: `[B, L]` -> `[B, L, d]`
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when `L` exceeds the positions.
+    pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Result<Tensor<3>> {
+        let [b, l] = ids.dims();
+        let max = self.position.weight.val().dims()[0];
+        if l > max {
+            return Err(LelpError::DimensionMismatch {
+                what: "sequence length vs position embeddings",
+                expected: max,
+                got: l,
+            });
+        }
+        let device = ids.device();
+        let pos = Tensor::<1, Int>::arange(0..l as i64, &device).reshape([1, l]).repeat_dim(0, b);
+        let types = Tensor::<2, Int>::zeros([b, l], &device);
+        let x = self.word.forward(ids) + self.position.forward(pos) + self.token_type.forward(types);
+        let mut x = self.embedding_norm.forward(x);
+        // 0 where attended, a large negative number at padding (as BERT)
+        let bias = (mask.float().neg() + 1.0).mul_scalar(f32::MIN as f64 / 2.0).reshape([b, 1, 1, l]);
+        for layer in &self.layers {
+            x = layer.forward(x, bias.clone());
+        }
+        Ok(x)
+    }
+
+    /// Hidden width `d`.
+    pub fn hidden_size(&self) -> usize {
+        self.word.weight.val().dims()[1]
+    }
+
+    /// Loads the weights of a Hugging Face BERT `model.safetensors` (names
+    /// as in `bert-base`: `embeddings.*`, `encoder.layer.N.*`; a `bert.`
+    /// prefix is accepted) for `config`, on `device`.
+    ///
+    /// # Errors
+    /// [`LelpError::ModelWeights`] naming the tensor for a missing,
+    /// unexpected or mis-shaped weight; file errors.
+    pub fn load(path: impl AsRef<Path>, config: &BertConfig, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let st = crate::io::safetensors::read_safetensors(&bytes, path)?;
+        let mut store = WeightStore::new(&st, path)?;
+        let bert = Self::from_store(&mut store, config, device)?;
+        store.finish()?;
+        Ok(bert)
+    }
+
+    fn from_store(w: &mut WeightStore, c: &BertConfig, device: &Device) -> Result<Self> {
+        let d = c.hidden_size;
+        let embedding = |w: &mut WeightStore, name: &str, n: usize| -> Result<Embedding> {
+            let mut e = EmbeddingConfig::new(n, d).init(device);
+            e.weight = Param::from_tensor(w.take(name, &[n, d], device)?);
+            Ok(e)
+        };
+        let word = embedding(w, "embeddings.word_embeddings.weight", c.vocab_size)?;
+        let position = embedding(w, "embeddings.position_embeddings.weight", c.max_position_embeddings)?;
+        let token_type = embedding(w, "embeddings.token_type_embeddings.weight", c.type_vocab_size)?;
+        let embedding_norm = w.layer_norm("embeddings.LayerNorm", d, c.layer_norm_eps, device)?;
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| {
+                let p = format!("encoder.layer.{i}");
+                Ok(BertLayer {
+                    query: w.linear(&format!("{p}.attention.self.query"), d, d, device)?,
+                    key: w.linear(&format!("{p}.attention.self.key"), d, d, device)?,
+                    value: w.linear(&format!("{p}.attention.self.value"), d, d, device)?,
+                    attention_out: w.linear(&format!("{p}.attention.output.dense"), d, d, device)?,
+                    attention_norm: w.layer_norm(&format!("{p}.attention.output.LayerNorm"), d, c.layer_norm_eps, device)?,
+                    intermediate: w.linear(&format!("{p}.intermediate.dense"), d, c.intermediate_size, device)?,
+                    output: w.linear(&format!("{p}.output.dense"), c.intermediate_size, d, device)?,
+                    output_norm: w.layer_norm(&format!("{p}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
+                    heads: c.num_attention_heads,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            word,
+            position,
+            token_type,
+            embedding_norm,
+            layers,
+        })
+    }
+}
+
+/// The tensors of a checkpoint, taken one by one; what is left unused
+/// (beyond names the sentence pipeline ignores) is an error.
+struct WeightStore<'a> {
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    prefix: &'a str,
+    path: &'a Path,
+}
+
+/// Tensors of a BERT checkpoint that the sentence pipeline does not use.
+const UNUSED: [&str; 3] = ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"];
+
+impl<'a> WeightStore<'a> {
+    fn new(st: &safetensors::SafeTensors<'_>, path: &'a Path) -> Result<Self> {
+        let names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        let prefix = if names.iter().all(|n| n.starts_with("bert.")) && !names.is_empty() {
+            "bert."
+        } else {
+            ""
+        };
+        let mut tensors = HashMap::new();
+        for n in names {
+            let short = n.strip_prefix(prefix).unwrap_or(&n).to_string();
+            if UNUSED.contains(&short.as_str()) {
+                continue;
+            }
+            let (shape, v) = crate::io::safetensors::tensor_f32(st, &n, path)?;
+            tensors.insert(short, (shape, v));
+        }
+        Ok(Self { tensors, prefix, path })
+    }
+
+    fn take(&mut self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor<2>> {
+        let full = format!("{}{name}", self.prefix);
+        let (sh, v) = self.tensors.remove(name).ok_or_else(|| LelpError::ModelWeights {
+            path: self.path.to_path_buf(),
+            tensor: full.clone(),
+            reason: "missing".into(),
+        })?;
+        if sh != shape {
+            return Err(LelpError::ModelWeights {
+                path: self.path.to_path_buf(),
+                tensor: full,
+                reason: format!("shape {sh:?}, expected {shape:?}"),
+            });
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(LelpError::ModelWeights {
+                path: self.path.to_path_buf(),
+                tensor: full,
+                reason: "NaN or inf values".into(),
+            });
+        }
+        let (r, c) = match *shape {
+            [n] => (1, n),
+            [r, c] => (r, c),
+            _ => unreachable!("weights are vectors or matrices"),
+        };
+        Ok(Tensor::from_data(TensorData::new(v, [r, c]), device))
+    }
+
+    fn vector(&mut self, name: &str, n: usize, device: &Device) -> Result<Tensor<1>> {
+        Ok(self.take(name, &[n], device)?.reshape([n]))
+    }
+
+    /// A PyTorch `Linear` (`weight [out, in]`, transposed to burn's `[in, out]`).
+    fn linear(&mut self, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
+        let mut l = LinearConfig::new(d_in, d_out).init(device);
+        l.weight = Param::from_tensor(self.take(&format!("{name}.weight"), &[d_out, d_in], device)?.transpose());
+        l.bias = Some(Param::from_tensor(self.vector(&format!("{name}.bias"), d_out, device)?));
+        Ok(l)
+    }
+
+    fn layer_norm(&mut self, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
+        let mut n = LayerNormConfig::new(d).with_epsilon(eps).init(device);
+        n.gamma = Param::from_tensor(self.vector(&format!("{name}.weight"), d, device)?);
+        n.beta = Some(Param::from_tensor(self.vector(&format!("{name}.bias"), d, device)?));
+        Ok(n)
+    }
+
+    /// Errors on the first tensor nothing took.
+    fn finish(self) -> Result<()> {
+        match self.tensors.keys().min() {
+            None => Ok(()),
+            Some(extra) => Err(LelpError::ModelWeights {
+                path: self.path.to_path_buf(),
+                tensor: format!("{}{extra}", self.prefix),
+                reason: "unexpected (not part of the architecture)".into(),
+            }),
+        }
+    }
+}
