@@ -8,6 +8,9 @@
 #               and a CPU libtorch 2.9.0 (scripts/install-libtorch.sh) at
 #               $LIBTORCH (default ~/.cache/lelp-libtorch).
 #   --python    installs numpy, for tests/data/reference.py and the benches.
+#   --text      fetches all-MiniLM-L6-v2 (scripts/fetch-minilm.sh) for the
+#               `text` feature's tests and examples; the text example
+#               fetches the SpamAssassin corpus itself (scripts/fetch-spam.sh).
 set -euo pipefail
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (rustup) first" >&2
@@ -34,8 +37,11 @@ for arg in "$@"; do
             # tch: a CPU libtorch 2.9.0 assembled from registry wheels
             bash "$(dirname "$0")/install-libtorch.sh" "${LIBTORCH:-$HOME/.cache/lelp-libtorch}"
             ;;
+        --text)
+            bash "$(dirname "$0")/fetch-minilm.sh"
+            ;;
         *)
-            echo "unknown option $arg (use --python, --backends)" >&2
+            echo "unknown option $arg (use --python, --backends, --text)" >&2
             exit 2
             ;;
     esac

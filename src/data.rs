@@ -176,6 +176,69 @@ impl Inputs {
     }
 }
 
+/// fastText-style features: lowercased word unigrams and (optionally)
+/// bigrams, each hashed (FNV-1a) into one of `buckets` ids. Words are runs
+/// of alphanumeric characters. A text without words gets the single id 0.
+///
+/// # Example
+/// ```
+/// use lelp::data::HashedNgrams;
+/// let h = HashedNgrams::new(1 << 18);
+/// let a = h.encode("Free money, FREE money!");
+/// assert_eq!(a.len(), 4 + 3); // 4 words, 3 bigrams
+/// assert_eq!(a[0], a[2]); // "free" twice
+/// assert!(a.iter().all(|&id| id < 1 << 18));
+/// assert_eq!(h.encode("..."), vec![0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashedNgrams {
+    /// Number of hash buckets (ids are `< buckets`).
+    pub buckets: u32,
+    /// Add word bigrams (on by default).
+    pub bigrams: bool,
+    /// At most this many words per text (the rest is ignored; default 400).
+    pub max_words: usize,
+}
+
+impl HashedNgrams {
+    /// Unigrams and bigrams into `buckets` ids, 400 words at most.
+    pub fn new(buckets: u32) -> Self {
+        Self {
+            buckets: buckets.max(1),
+            bigrams: true,
+            max_words: 400,
+        }
+    }
+
+    /// The ids of `text`'s n-grams, in order (unigrams, then bigrams).
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(self.max_words)
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            return vec![0];
+        }
+        let hash = |parts: &[&str]| {
+            let mut h = util::Fnv64::default();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    h.update(b" ");
+                }
+                h.update(p.as_bytes());
+            }
+            (h.finish() % self.buckets as u64) as u32
+        };
+        let mut ids: Vec<u32> = words.iter().map(|w| hash(&[w])).collect();
+        if self.bigrams {
+            ids.extend(words.windows(2).map(|p| hash(&[&p[0], &p[1]])));
+        }
+        ids
+    }
+}
+
 /// An in-memory classification data set.
 ///
 /// # Shapes
@@ -513,6 +576,17 @@ impl Dataset {
     /// [`LelpError::InvalidParameter`] unless `0 < fraction < 1`;
     /// [`LelpError::EmptyData`] when a part would be empty.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
+        let (a, b) = self.split_indices(fraction, seed)?;
+        Ok((self.subset(&a)?, self.subset(&b)?))
+    }
+
+    /// The row indices of [`Dataset::split`] (to split several data sets
+    /// over the same rows alike, e.g. a text corpus's teacher embeddings
+    /// and its student features).
+    ///
+    /// # Errors
+    /// As [`Dataset::split`].
+    pub fn split_indices(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(LelpError::InvalidParameter {
                 name: "fraction",
@@ -536,7 +610,7 @@ impl Dataset {
         if a.is_empty() || b.is_empty() {
             return Err(LelpError::EmptyData { what: "a split part" });
         }
-        Ok((self.subset(&a)?, self.subset(&b)?))
+        Ok((a, b))
     }
 
     /// Exactly `n` rows drawn by a seeded shuffle stratified by fine label
@@ -547,6 +621,14 @@ impl Dataset {
     /// # Errors
     /// [`LelpError::InvalidParameter`] when `n` is 0 or exceeds `N`.
     pub fn sample(&self, n: usize, seed: u64) -> Result<Self> {
+        self.subset(&self.sample_indices(n, seed)?)
+    }
+
+    /// The row indices of [`Dataset::sample`].
+    ///
+    /// # Errors
+    /// As [`Dataset::sample`].
+    pub fn sample_indices(&self, n: usize, seed: u64) -> Result<Vec<usize>> {
         if n == 0 || n > self.len() {
             return Err(LelpError::InvalidParameter {
                 name: "n",
@@ -584,7 +666,7 @@ impl Dataset {
             idx.extend_from_slice(&g[..*q]);
         }
         idx.shuffle(&mut rng);
-        self.subset(&idx)
+        Ok(idx)
     }
 }
 

@@ -173,6 +173,16 @@ pub enum LelpError {
         /// What was wrong.
         reason: String,
     },
+    /// A record (row, line, file) of a data file cannot be used.
+    #[error("{path}, row {row}: {reason}")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// The row or line, 1-based (0 when the whole file is the record).
+        row: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A pretrained model's weight file lacks a tensor, has one the
     /// architecture does not know, or has one of the wrong shape.
     #[error("model weights {path}: tensor '{tensor}' {reason}")]

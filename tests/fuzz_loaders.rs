@@ -276,3 +276,45 @@ fn checkpoint_manifest_reader_survives_fuzzing() {
     });
     assert!(accepted >= 1);
 }
+
+#[cfg(feature = "text")]
+mod text {
+    use super::*;
+    use lelp::text::TextCorpus;
+
+    const CSV: &str = "sentiment,confidence,text\nnegative,1,\"I hate \"\"this\"\", really\"\npositive,0.8,Love it!\nneutral,1,\"multi\nline\"\n";
+    const JSONL: &str = "{\"text\": \"free money\", \"label\": \"spam\", \"fine_label\": \"spam-1\"}\n{\"text\": \"meeting at 3\", \"label\": 0, \"fine_label\": \"easy-ham-1\"}\n";
+
+    #[test]
+    fn csv_corpus_reader_survives_fuzzing() {
+        let ok = TextCorpus::parse_csv(CSV.as_bytes(), "seed.csv").unwrap();
+        assert_eq!(ok.texts[0], "I hate \"this\", really");
+        assert_eq!(ok.class_names, ["negative", "neutral", "positive"]);
+        let accepted = fuzz("csv", &[CSV.as_bytes().to_vec()], 5, |b| {
+            TextCorpus::parse_csv(b, "fuzz.csv").is_ok()
+        });
+        assert!(accepted >= 1);
+    }
+
+    #[test]
+    fn jsonl_corpus_reader_survives_fuzzing() {
+        let ok = TextCorpus::parse_jsonl(JSONL.as_bytes(), "seed.jsonl").unwrap();
+        assert_eq!(ok.fine_labels, Some(vec![1, 0]));
+        let accepted = fuzz("jsonl", &[JSONL.as_bytes().to_vec()], 6, |b| {
+            TextCorpus::parse_jsonl(b, "fuzz.jsonl").is_ok()
+        });
+        assert!(accepted >= 1);
+    }
+
+    #[test]
+    fn bad_rows_name_the_file_and_the_row() {
+        let e = TextCorpus::parse_csv(b"text,label\nfine,a\n,b\n", "x.csv").unwrap_err();
+        assert!(matches!(&e, lelp::LelpError::BadRecord { row: 3, .. }), "{e:?}");
+        let e = TextCorpus::parse_csv(b"words,label\nfine,a\n", "x.csv").unwrap_err();
+        assert!(matches!(&e, lelp::LelpError::BadRecord { row: 1, .. }), "{e:?}");
+        let e = TextCorpus::parse_jsonl(b"{\"text\": \"a\", \"label\": 1}\n{\"text\": 3}\n", "x.jsonl").unwrap_err();
+        assert!(matches!(&e, lelp::LelpError::BadRecord { row: 2, .. }), "{e:?}");
+        let e = TextCorpus::parse_jsonl(b"not json\n", "x.jsonl").unwrap_err();
+        assert!(e.to_string().contains("x.jsonl, row 1"), "{e}");
+    }
+}

@@ -30,8 +30,12 @@ fn reference() -> (Vec<String>, Vec<Vec<u32>>, Vec<f64>) {
 
 fn encoder(device: &Device) -> SentenceEncoder {
     let dir = default_minilm_dir();
-    SentenceEncoder::from_dir(&dir, device)
-        .unwrap_or_else(|e| panic!("{e} (run `bash scripts/fetch-minilm.sh` to fetch the model into {})", dir.display()))
+    SentenceEncoder::from_dir(&dir, device).unwrap_or_else(|e| {
+        panic!(
+            "{e} (run `bash scripts/fetch-minilm.sh` to fetch the model into {})",
+            dir.display()
+        )
+    })
 }
 
 #[test]
@@ -56,7 +60,12 @@ fn sentence_embeddings_equal_sentence_transformers() {
     let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
     eprintln!("largest difference per component: {worst:.2e}");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!((g - w).abs() <= 1e-4, "sentence {} component {}: {g} vs {w}", i / 384, i % 384);
+        assert!(
+            (g - w).abs() <= 1e-4,
+            "sentence {} component {}: {g} vs {w}",
+            i / 384,
+            i % 384
+        );
     }
     // unit norm, and batching does not change the result
     let one = common::host(enc.encode(&texts[..3], 1, &device).unwrap());
@@ -76,12 +85,19 @@ fn tiny_weights() -> (BertConfig, HashMap<String, (Vec<usize>, Vec<f32>)>) {
     let mut w = HashMap::new();
     let mut put = |name: &str, shape: Vec<usize>| {
         let n: usize = shape.iter().product();
-        w.insert(name.to_string(), (shape, (0..n).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect()));
+        w.insert(
+            name.to_string(),
+            (shape, (0..n).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect()),
+        );
     };
     put("embeddings.word_embeddings.weight", vec![10, 8]);
     put("embeddings.position_embeddings.weight", vec![12, 8]);
     put("embeddings.token_type_embeddings.weight", vec![2, 8]);
-    for p in ["embeddings.LayerNorm", "encoder.layer.0.attention.output.LayerNorm", "encoder.layer.0.output.LayerNorm"] {
+    for p in [
+        "embeddings.LayerNorm",
+        "encoder.layer.0.attention.output.LayerNorm",
+        "encoder.layer.0.output.LayerNorm",
+    ] {
         put(&format!("{p}.weight"), vec![8]);
         put(&format!("{p}.bias"), vec![8]);
     }
@@ -106,7 +122,12 @@ fn write(w: &HashMap<String, (Vec<usize>, Vec<f32>)>, path: &std::path::Path) {
         .collect();
     let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = bytes
         .iter()
-        .map(|(n, s, b)| (n.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(n, s, b)| {
+            (
+                n.as_str(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     safetensors::serialize_to_file(views, None, path).unwrap();
 }
@@ -126,7 +147,9 @@ fn weight_files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
     let expect = |w: &HashMap<String, (Vec<usize>, Vec<f32>)>, tensor: &str, reason: &str| {
         write(w, &path);
         match Bert::load(&path, &c, &device) {
-            Err(LelpError::ModelWeights { tensor: t, reason: r, .. }) => {
+            Err(LelpError::ModelWeights {
+                tensor: t, reason: r, ..
+            }) => {
                 assert_eq!(t, tensor);
                 assert!(r.contains(reason), "{r}");
             }
@@ -140,12 +163,19 @@ fn weight_files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
     extra.insert("encoder.layer.1.output.dense.bias".into(), (vec![8], vec![0.0; 8]));
     expect(&extra, "encoder.layer.1.output.dense.bias", "unexpected");
     let mut transposed = w.clone();
-    transposed.insert("encoder.layer.0.output.dense.weight".into(), (vec![16, 8], vec![0.0; 128]));
+    transposed.insert(
+        "encoder.layer.0.output.dense.weight".into(),
+        (vec![16, 8], vec![0.0; 128]),
+    );
     expect(&transposed, "encoder.layer.0.output.dense.weight", "shape");
     // a sequence longer than the position table
     let long = Tensor::<2, Int>::zeros([1, 13], &device);
     assert!(matches!(
         bert.forward(long.clone(), long),
-        Err(LelpError::DimensionMismatch { expected: 12, got: 13, .. })
+        Err(LelpError::DimensionMismatch {
+            expected: 12,
+            got: 13,
+            ..
+        })
     ));
 }

@@ -46,7 +46,10 @@ impl BertConfig {
         let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
         let c: BertConfig = serde_json::from_slice(&bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
         if c.hidden_act != "gelu" {
-            return Err(LelpError::corrupted(path, format!("activation '{}' is not supported", c.hidden_act)));
+            return Err(LelpError::corrupted(
+                path,
+                format!("activation '{}' is not supported", c.hidden_act),
+            ));
         }
         if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             return Err(LelpError::corrupted(path, "hidden_size is not a multiple of the heads"));
@@ -117,12 +120,16 @@ impl Bert {
             });
         }
         let device = ids.device();
-        let pos = Tensor::<1, Int>::arange(0..l as i64, &device).reshape([1, l]).repeat_dim(0, b);
+        let pos = Tensor::<1, Int>::arange(0..l as i64, &device)
+            .reshape([1, l])
+            .repeat_dim(0, b);
         let types = Tensor::<2, Int>::zeros([b, l], &device);
         let x = self.word.forward(ids) + self.position.forward(pos) + self.token_type.forward(types);
         let mut x = self.embedding_norm.forward(x);
         // 0 where attended, a large negative number at padding (as BERT)
-        let bias = (mask.float().neg() + 1.0).mul_scalar(f32::MIN as f64 / 2.0).reshape([b, 1, 1, l]);
+        let bias = (mask.float().neg() + 1.0)
+            .mul_scalar(f32::MIN as f64 / 2.0)
+            .reshape([b, 1, 1, l]);
         for layer in &self.layers {
             x = layer.forward(x, bias.clone());
         }
@@ -170,7 +177,12 @@ impl Bert {
                     key: w.linear(&format!("{p}.attention.self.key"), d, d, device)?,
                     value: w.linear(&format!("{p}.attention.self.value"), d, d, device)?,
                     attention_out: w.linear(&format!("{p}.attention.output.dense"), d, d, device)?,
-                    attention_norm: w.layer_norm(&format!("{p}.attention.output.LayerNorm"), d, c.layer_norm_eps, device)?,
+                    attention_norm: w.layer_norm(
+                        &format!("{p}.attention.output.LayerNorm"),
+                        d,
+                        c.layer_norm_eps,
+                        device,
+                    )?,
                     intermediate: w.linear(&format!("{p}.intermediate.dense"), d, c.intermediate_size, device)?,
                     output: w.linear(&format!("{p}.output.dense"), c.intermediate_size, d, device)?,
                     output_norm: w.layer_norm(&format!("{p}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
@@ -255,8 +267,15 @@ impl<'a> WeightStore<'a> {
     /// A PyTorch `Linear` (`weight [out, in]`, transposed to burn's `[in, out]`).
     fn linear(&mut self, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
         let mut l = LinearConfig::new(d_in, d_out).init(device);
-        l.weight = Param::from_tensor(self.take(&format!("{name}.weight"), &[d_out, d_in], device)?.transpose());
-        l.bias = Some(Param::from_tensor(self.vector(&format!("{name}.bias"), d_out, device)?));
+        l.weight = Param::from_tensor(
+            self.take(&format!("{name}.weight"), &[d_out, d_in], device)?
+                .transpose(),
+        );
+        l.bias = Some(Param::from_tensor(self.vector(
+            &format!("{name}.bias"),
+            d_out,
+            device,
+        )?));
         Ok(l)
     }
 

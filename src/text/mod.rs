@@ -17,6 +17,7 @@
 //! downloaded at run time.
 
 mod bert;
+mod corpus;
 mod wordpiece;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 pub use bert::{Bert, BertConfig, BertLayer};
+pub use corpus::{SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
 pub use wordpiece::WordPiece;
 
 use crate::data::{Dataset, TokenBatch};
@@ -49,6 +51,8 @@ pub struct SentenceEncoder {
     tokenizer: WordPiece,
     bert: Bert,
     max_seq_length: usize,
+    /// FNV-1a of the weight file, the config and the vocabulary: the cache key's model part.
+    model_id: u64,
 }
 
 impl SentenceEncoder {
@@ -69,7 +73,12 @@ impl SentenceEncoder {
                 "the vocabulary is larger than the model's embedding table",
             ));
         }
-        let bert = Bert::load(dir.join("model.safetensors"), &config, device)?;
+        let weights = dir.join("model.safetensors");
+        let bert = Bert::load(&weights, &config, device)?;
+        let mut id = crate::util::Fnv64::default();
+        for f in [weights, dir.join("config.json"), dir.join("tokenizer.json")] {
+            id.update(&std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?);
+        }
         let sb = dir.join("sentence_bert_config.json");
         let max_seq_length = match std::fs::read(&sb) {
             Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -83,7 +92,16 @@ impl SentenceEncoder {
             tokenizer,
             bert,
             max_seq_length,
+            model_id: id.finish(),
         })
+    }
+
+    /// Limits texts to `tokens` tokens (`[CLS]` and `[SEP]` included;
+    /// at most the model's limit): shorter inputs encode faster.
+    #[must_use]
+    pub fn with_max_seq_length(mut self, tokens: usize) -> Self {
+        self.max_seq_length = tokens.clamp(2, self.max_seq_length);
+        self
     }
 
     /// The tokenizer.
@@ -132,6 +150,52 @@ impl SentenceEncoder {
         let mean = summed / counts;
         let norm = mean.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
         Ok(mean / norm)
+    }
+
+    /// Like [`SentenceEncoder::encode`], but cached in `cache_dir` as an
+    /// `.npy` file keyed by the model, the sequence length and the texts:
+    /// a second call with the same inputs reads the file instead of
+    /// encoding. `progress(done, total)` is called after each batch.
+    ///
+    /// # Errors
+    /// As [`SentenceEncoder::encode`], and I/O errors of the cache.
+    pub fn encode_cached(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        device: &Device,
+        cache_dir: impl AsRef<Path>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Tensor<2>> {
+        let mut key = crate::util::Fnv64::default();
+        key.update(&self.model_id.to_le_bytes());
+        key.update(&(self.max_seq_length as u64).to_le_bytes());
+        for t in texts {
+            key.update(&(t.len() as u64).to_le_bytes());
+            key.update(t.as_bytes());
+        }
+        let dir = cache_dir.as_ref();
+        let path = dir.join(format!("sentence-embeddings-{:016x}.npy", key.finish()));
+        if path.exists() {
+            let a = crate::io::npy::NpyArray::read(&path)?;
+            if a.shape == [texts.len(), self.embedding_dim()] {
+                progress(texts.len(), texts.len());
+                return crate::teacher::load_embeddings_npy(&path, device);
+            }
+        }
+        let mut rows = Vec::with_capacity(texts.len() * self.embedding_dim());
+        let mut done = 0;
+        for chunk in texts.chunks(batch_size.max(1)) {
+            let e = self.encode(chunk, chunk.len(), device)?;
+            rows.extend(crate::util::to_host_f32(e)?);
+            done += chunk.len();
+            progress(done, texts.len());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| LelpError::io(dir, e))?;
+        let tmp = dir.join(format!(".tmp-{}.npy", std::process::id()));
+        crate::io::npy::write_f32(&tmp, &[texts.len(), self.embedding_dim()], &rows)?;
+        std::fs::rename(&tmp, &path).map_err(|e| LelpError::io(&path, e))?;
+        Ok(crate::util::matrix(rows, texts.len(), self.embedding_dim(), device))
     }
 
     /// Sentence embeddings of `texts`, in batches of `batch_size`, on

@@ -135,7 +135,11 @@ impl WordPiece {
             let mut found = None;
             while start < end {
                 let piece = &word[bounds[start]..bounds[end]];
-                let key = if start > 0 { format!("##{piece}") } else { piece.to_string() };
+                let key = if start > 0 {
+                    format!("##{piece}")
+                } else {
+                    piece.to_string()
+                };
                 if let Some(&id) = self.vocab.get(&key) {
                     found = Some(id);
                     break;
