@@ -74,8 +74,11 @@ fn sentence_embeddings_equal_sentence_transformers() {
     }
 }
 
+/// Tensors by name: shape and values.
+type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// A tiny BERT's weights under their Hugging Face names.
-fn tiny_weights() -> (BertConfig, HashMap<String, (Vec<usize>, Vec<f32>)>) {
+fn tiny_weights() -> (BertConfig, Weights) {
     let c: BertConfig = serde_json::from_str(
         r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
             "intermediate_size": 16, "max_position_embeddings": 12, "type_vocab_size": 2,
@@ -115,7 +118,7 @@ fn tiny_weights() -> (BertConfig, HashMap<String, (Vec<usize>, Vec<f32>)>) {
     (c, w)
 }
 
-fn write(w: &HashMap<String, (Vec<usize>, Vec<f32>)>, path: &std::path::Path) {
+fn write(w: &Weights, path: &std::path::Path) {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = w
         .iter()
         .map(|(n, (s, v))| (n.clone(), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
@@ -144,7 +147,7 @@ fn weight_files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
     let mask = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 1, 1, 0], [1, 4]), &device);
     assert_eq!(bert.forward(ids, mask).unwrap().dims(), [1, 4, 8]);
 
-    let expect = |w: &HashMap<String, (Vec<usize>, Vec<f32>)>, tensor: &str, reason: &str| {
+    let expect = |w: &Weights, tensor: &str, reason: &str| {
         write(w, &path);
         match Bert::load(&path, &c, &device) {
             Err(LelpError::ModelWeights {

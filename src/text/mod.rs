@@ -4,7 +4,7 @@
 //! - [`WordPiece`]: BERT's uncased tokenizer read from `tokenizer.json`.
 //! - [`Bert`]: the encoder as burn modules, weights from `model.safetensors`
 //!   (missing, unexpected or mis-shaped tensors are
-//!   [`LelpError::ModelWeights`](crate::LelpError::ModelWeights) naming the
+//!   [`LelpError::ModelWeights`] naming the
 //!   tensor).
 //! - [`SentenceEncoder`]: tokenizer + encoder + the sentence pipeline (at
 //!   most 256 tokens, mean pooling over the attention mask, L2

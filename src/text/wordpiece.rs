@@ -111,7 +111,7 @@ impl WordPiece {
         let room = max_len.max(2) - 2;
         'words: for word in pre_tokenize(&normalize(text)) {
             for id in self.word_pieces(&word) {
-                if ids.len() - 1 >= room {
+                if ids.len() > room {
                     break 'words;
                 }
                 ids.push(id);
