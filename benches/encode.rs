@@ -1,4 +1,4 @@
-//! MiniLM encoding rate (feature `text`): the first 512 SpamAssassin emails
+//! MiniLM encoding rate (feature `text`): the first 256 SpamAssassin emails
 //! (subject and body), at most 128 tokens, batch 64, on the device named by
 //! `LELP_BENCH_DEVICE` (flex by default); three timed runs after a warm-up.
 //! Its PyTorch twin is benches/encode_st.py (same texts, 2 threads).
@@ -19,7 +19,7 @@ fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = device::by_name(&name).unwrap();
     let corpus = TextCorpus::spam_assassin(default_spam_dir()).expect("run scripts/fetch-spam.sh first");
-    let texts: Vec<&str> = corpus.texts.iter().take(512).map(String::as_str).collect();
+    let texts: Vec<&str> = corpus.texts.iter().take(256).map(String::as_str).collect();
     let enc = SentenceEncoder::from_dir(default_minilm_dir(), &device)
         .expect("run scripts/fetch-minilm.sh first")
         .with_max_seq_length(128);

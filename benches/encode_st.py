@@ -1,5 +1,5 @@
 """sentence-transformers' encoding rate on the texts of benches/encode.rs:
-the first 512 SpamAssassin emails (subject and body, as lelp's
+the first 256 SpamAssassin emails (subject and body, as lelp's
 `email_text`), at most 128 tokens, batch 64, 2 threads.
 
     /path/to/venv/bin/python benches/encode_st.py [MODEL_DIR] [SPAM_DIR]
@@ -33,7 +33,7 @@ def email_text(raw):
     return " ".join((subject + "\n" + body).split())
 
 
-def texts(n=512):
+def texts(n=256):
     out = []
     for g in GROUPS:
         for f in sorted(glob.glob(os.path.join(SPAM, g, "*.json"))):

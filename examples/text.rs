@@ -1,11 +1,11 @@
 //! Text quickstart: distil all-MiniLM-L6-v2 (frozen, with an MLP head
 //! trained on its sentence embeddings) into a fastText-style student
-//! (hashed word unigrams and bigrams, 2^18 buckets, mean of 16-wide
+//! (hashed word unigrams and bigrams, 2^18 buckets, mean of 8-wide
 //! embeddings, a linear head) on the SpamAssassin corpus (ham / spam, the
 //! five collection groups as fine labels for the oracle).
 //!
 //! ```text
-//! cargo run --release --features text --example text [-- --tokens 128 --transfer 1000 --seeds 5 --device flex]
+//! cargo run --release --features text --example text [-- --tokens 128 --transfer 1000 --seeds 5 --dim 8 --s 4 --device flex]
 //! ```
 //! The first run fetches the model and the corpus (scripts/fetch-*.sh) and
 //! encodes the 6,046 emails once (subject and body, first `--tokens`
@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let transfer_size: usize = arg(&args, "--transfer").map(|s| s.parse()).transpose()?.unwrap_or(1000);
     let seeds: u64 = arg(&args, "--seeds").map(|s| s.parse()).transpose()?.unwrap_or(5);
     let subclasses: usize = arg(&args, "--s").map(|s| s.parse()).transpose()?.unwrap_or(4);
+    let dim: usize = arg(&args, "--dim").map(|s| s.parse()).transpose()?.unwrap_or(8);
     let start = Instant::now();
 
     fetch(
@@ -127,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (i, m) in methods(seed).iter().enumerate() {
             let targets = m.prepare(&transfer_bag, Some(&out))?;
             let student = BagConfig::new(BUCKETS as usize, targets.outputs())
-                .with_dim(16)
+                .with_dim(dim)
                 .with_seed(seed)
                 .init(&device)?;
             let cfg = DistillConfig::new(10, 1e-2).with_batch_size(32).with_seed(seed);
@@ -184,14 +185,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch_rate,
         single_rate
     );
+    let encoding = if encode_secs < 1.0 {
+        "read from the cache".to_string()
+    } else {
+        format!("encoded in {encode_secs:.0}s, {:.1} emails/s", n as f64 / encode_secs)
+    };
     println!(
-        "teacher: MiniLM-L6 ({} parameters in the encoder) + MLP head; encoding took {encode_secs:.1}s ({:.1} emails/s{})",
-        encoder.bert().num_params(),
-        n as f64 / encode_secs,
-        if encode_secs < 1.0 { ", read from the cache" } else { "" }
+        "teacher: MiniLM-L6 ({} parameters in the encoder) + MLP head; embeddings {encoding}",
+        encoder.bert().num_params()
     );
     println!(
-        "bag student 2^18 x 16, 10 epochs, Adam 1e-2, batch 32, S = {subclasses}, beta = 0.3, tau = 2; {:.0}s in all",
+        "bag student 2^18 x {dim}, 10 epochs, Adam 1e-2, batch 32, S = {subclasses}, beta = 0.3, tau = 2; {:.0}s in all",
         start.elapsed().as_secs_f64()
     );
     Ok(())
