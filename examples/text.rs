@@ -1,33 +1,46 @@
-//! Text quickstart: distil all-MiniLM-L6-v2 (frozen, with an MLP head
-//! trained on its sentence embeddings) into a fastText-style student
-//! (hashed word unigrams and bigrams, 2^18 buckets, mean of 8-wide
-//! embeddings, a linear head) on the SpamAssassin corpus (ham / spam, the
-//! five collection groups as fine labels for the oracle).
+//! Text: distil all-MiniLM-L6-v2 (frozen, run in Rust, with an MLP head
+//! trained on its sentence embeddings) into a deployable student, and
+//! compare the distillation methods.
 //!
 //! ```text
-//! cargo run --release --features text --example text [-- --tokens 128 --transfer 1000 --seeds 5 --dim 8 --s 4 --device flex]
+//! cargo run --release --features text --example text                     # the quickstart: SpamAssassin, bag student
+//! cargo run --release --features text --example text -- --corpus tweets-binary --student mlp --transfer 250,1000,4000 --methods all
 //! ```
+//! Options: `--corpus spam|tweets|tweets-binary|FILE.csv|FILE.jsonl`
+//! (CSV/JSONL: columns text, label, optional fine_label); `--student
+//! bag|mlp` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
+//! `--dim` (8) wide embeddings and a linear head; mlp: an MLP over the frozen
+//! sentence embeddings, `--hidden 8,8`); `--transfer` sizes (`all` for the
+//! whole training split); `--methods default|all`; `--teacher-embedding
+//! hidden|sentence` (which embedding LELP splits: the MLP head's last
+//! hidden layer, with its null space, or the sentence embedding itself,
+//! without); `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
+//! `--device`; `--out FILE.jsonl` appends one line per run.
+//!
 //! The first run fetches the model and the corpus (scripts/fetch-*.sh) and
-//! encodes the 6,046 emails once (subject and body, first `--tokens`
-//! tokens), cached under ~/.cache/lelp/embeddings; later runs read the
-//! cache.
+//! encodes the texts once, cached under ~/.cache/lelp/embeddings.
 
 mod support;
 
+use std::io::Write;
 use std::time::Instant;
 
 use burn::prelude::*;
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
-use lelp::teacher::{ModuleTeacher, TeacherEncoder};
+use lelp::labeler::KMeansConfig;
+use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 use lelp::train::{
-    BagConfig, DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig, accuracy, predict_inputs,
+    BagConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, accuracy,
+    predict_inputs,
 };
 use support::{arg, mean_std};
 
 const BUCKETS: u32 = 1 << 18;
 
-fn fetch(script: &str, present: bool) -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+
+fn fetch(script: &str, present: bool) -> Result<(), Error> {
     if !present {
         eprintln!("fetching with scripts/{script} ...");
         let ok = std::process::Command::new("bash")
@@ -41,62 +54,163 @@ fn fetch(script: &str, present: bool) -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn home() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+}
+
+fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
+    Ok(match name {
+        "spam" => {
+            fetch("fetch-spam.sh", default_spam_dir().join("spam-2").exists())?;
+            TextCorpus::spam_assassin(default_spam_dir())?
+        }
+        "tweets" | "tweets-binary" => {
+            let dir = std::env::var("LELP_TWEETS_DIR")
+                .map(Into::into)
+                .unwrap_or_else(|_| home().join(".cache/lelp/crowdflower"));
+            fetch("fetch-tweets.sh", dir.join("tweets.csv").exists())?;
+            let c = TextCorpus::from_csv(dir.join("tweets.csv"))?;
+            if name == "tweets-binary" {
+                c.select_classes(&["negative", "positive"])?
+            } else {
+                c
+            }
+        }
+        f if f.ends_with(".jsonl") => TextCorpus::from_jsonl(f)?,
+        f => TextCorpus::from_csv(f)?,
+    })
+}
+
+/// The student kinds.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Bag,
+    Mlp,
+}
+
+/// A trained student of either kind.
+enum Trained {
+    Bag(lelp::train::Bag),
+    Mlp(Mlp),
+}
+
+fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str, default: &str| arg(&args, name).unwrap_or_else(|| default.to_string());
     let device_name = arg(&args, "--device")
         .or_else(|| std::env::var("LELP_DEVICE").ok())
         .unwrap_or_else(|| "flex".into());
     let device = support::device::by_name(&device_name)?;
-    let tokens: usize = arg(&args, "--tokens").map(|s| s.parse()).transpose()?.unwrap_or(128);
-    let transfer_size: usize = arg(&args, "--transfer").map(|s| s.parse()).transpose()?.unwrap_or(1000);
-    let seeds: u64 = arg(&args, "--seeds").map(|s| s.parse()).transpose()?.unwrap_or(5);
-    let subclasses: usize = arg(&args, "--s").map(|s| s.parse()).transpose()?.unwrap_or(4);
-    let dim: usize = arg(&args, "--dim").map(|s| s.parse()).transpose()?.unwrap_or(8);
+    let corpus_name = opt("--corpus", "spam");
+    let kind = match opt("--student", "bag").as_str() {
+        "bag" => Kind::Bag,
+        "mlp" => Kind::Mlp,
+        s => return Err(format!("unknown student '{s}' (bag, mlp)").into()),
+    };
+    let tokens: usize = opt("--tokens", "128").parse()?;
+    let seeds: u64 = opt("--seeds", "5").parse()?;
+    let subclasses: usize = opt("--s", "4").parse()?;
+    let dim: usize = opt("--dim", "8").parse()?;
+    let epochs: usize = opt("--epochs", "10").parse()?;
+    let hidden: Vec<usize> = opt("--hidden", "8,8")
+        .split(',')
+        .map(|w| w.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let all_methods = opt("--methods", "default") == "all";
+    let sentence_embedding = opt("--teacher-embedding", "hidden") == "sentence";
+    let out_path = arg(&args, "--out");
     let start = Instant::now();
 
     fetch(
         "fetch-minilm.sh",
         default_minilm_dir().join("model.safetensors").exists(),
     )?;
-    fetch("fetch-spam.sh", default_spam_dir().join("spam-2").exists())?;
-    let corpus = TextCorpus::spam_assassin(default_spam_dir())?;
+    let corpus = load_corpus(&corpus_name)?;
     let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let c = corpus.class_names.len();
     let n = corpus.len();
 
     // the teacher's sentence embeddings: encoded once, cached
     let encoder = SentenceEncoder::from_dir(default_minilm_dir(), &device)?.with_max_seq_length(tokens);
-    let cache =
-        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".cache/lelp/embeddings");
     let t0 = Instant::now();
     let mut last = Instant::now();
-    let emb = encoder.encode_cached(&texts, 64, &device, &cache, |done, total| {
-        if last.elapsed().as_secs_f64() > 2.0 || done == total {
-            eprintln!(
-                "encoding {done}/{total} emails ({:.1} emails/s)",
-                done as f64 / t0.elapsed().as_secs_f64()
-            );
-            last = Instant::now();
-        }
-    })?;
+    let emb = encoder.encode_cached(
+        &texts,
+        64,
+        &device,
+        home().join(".cache/lelp/embeddings"),
+        |done, total| {
+            if last.elapsed().as_secs_f64() > 5.0 || done == total {
+                eprintln!(
+                    "encoding {done}/{total} texts ({:.1}/s)",
+                    done as f64 / t0.elapsed().as_secs_f64()
+                );
+                last = Instant::now();
+            }
+        },
+    )?;
     let encode_secs = t0.elapsed().as_secs_f64();
+    if args.iter().any(|a| a == "--encode-only") {
+        return Ok(());
+    }
     let emb: Vec<f32> = emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
-    let fine = corpus.fine_labels.clone().expect("SpamAssassin has groups");
-    let dense = Dataset::new(emb, encoder.embedding_dim(), corpus.labels.clone(), 2)?.with_fine_labels(fine)?;
-    let hashed = corpus.tokens(|t| HashedNgrams::new(BUCKETS).encode(t))?;
+    let mut dense = Dataset::new(emb, encoder.embedding_dim(), corpus.labels.clone(), c)?;
+    let mut hashed = corpus.tokens(|t| HashedNgrams::new(BUCKETS).encode(t))?;
+    if let Some(f) = &corpus.fine_labels {
+        dense = dense.with_fine_labels(f.clone())?;
+        hashed = hashed.with_fine_labels(f.clone())?;
+    }
+    let (corpus, dense, hashed, c, n) = if corpus_name == "tweets-binary" {
+        let keep = ["negative", "positive"];
+        let binary = corpus.select_classes(&keep)?;
+        let rows: Vec<usize> = (0..n).filter(|&i| keep.contains(&corpus.class_names[corpus.labels[i]].as_str())).collect();
+        let map = |d: &Dataset| -> Result<Dataset, Error> { Ok(d.subset(&rows)?.relabel(&[0, 0, 1], 2)?) };
+        let (d, h) = (map(&dense)?, map(&hashed)?);
+        // relabel kept the 3-class labels as fine labels: none are wanted here
+        let strip = |d: Dataset| -> Result<Dataset, Error> {
+            Ok(match d.features() {
+                lelp::data::Features::Dense { values, width } => Dataset::new(values.clone(), *width, d.labels().to_vec(), 2)?,
+                _ => Dataset::from_tokens(
+                    rows.iter().map(|&i| HashedNgrams::new(BUCKETS).encode(&corpus.texts[i])).collect(),
+                    d.labels().to_vec(),
+                    2,
+                )?,
+            })
+        };
+        let len = rows.len();
+        (binary, strip(d)?, strip(h)?, 2, len)
+    } else {
+        (corpus, dense, hashed, c, n)
+    };
 
-    // one split for both views of the rows, stratified by group
+    // one split for both views of the rows (stratified by fine label, else class)
     let (train_idx, test_idx) = dense.split_indices(0.3, 0)?;
     let (train_dense, train_bag) = (dense.subset(&train_idx)?, hashed.subset(&train_idx)?);
-    let test_bag = hashed.subset(&test_idx)?;
-    let test_dense = dense.subset(&test_idx)?;
+    let (test_dense, test_bag) = (dense.subset(&test_idx)?, hashed.subset(&test_idx)?);
+    let sizes: Vec<usize> = opt("--transfer", "1000")
+        .split(',')
+        .map(|s| {
+            if s.trim() == "all" {
+                Ok(train_idx.len())
+            } else {
+                s.trim().parse()
+            }
+        })
+        .collect::<Result<_, _>>()?;
     println!(
-        "SpamAssassin on {device_name}: {n} emails ({} train, {} test), MiniLM at {tokens} tokens, transfer set {transfer_size}, {seeds} seeds",
+        "{corpus_name} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {tokens} tokens, transfer sizes {sizes:?}, {seeds} seeds, {} student",
         train_idx.len(),
-        test_idx.len()
+        test_idx.len(),
+        if corpus.fine_labels.is_some() {
+            ", fine labels"
+        } else {
+            ""
+        },
+        if kind == Kind::Bag { "bag" } else { "MLP" }
     );
 
     // teacher head: an MLP on the frozen sentence embeddings
-    let head = MlpConfig::new(encoder.embedding_dim(), vec![256], 2)
+    let head = MlpConfig::new(encoder.embedding_dim(), vec![256], c)
         .with_seed(7)
         .init(&device)?;
     let plain = Method::Plain.prepare(&train_dense, None)?;
@@ -107,95 +221,159 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let teacher = ModuleTeacher::new(head)?;
 
     let kd = KdConfig::new();
-    let methods = |seed: u64| {
-        vec![
-            Method::Plain,
-            Method::VanillaKd(kd),
-            Method::Lelp(LelpConfig::new(subclasses).with_seed(seed)),
-            Method::Oracle(kd),
-        ]
+    let lelp = |seed: u64| {
+        LelpConfig::new(subclasses)
+            .with_seed(seed)
+            .with_null_space(!sentence_embedding)
     };
-    let names: Vec<&str> = methods(0).iter().map(Method::name).collect();
-    let mut scores = vec![Vec::new(); names.len()];
-    let mut last_student = None;
-    let train_view = Dataset::new(vec![0.0; train_bag.len()], 1, train_bag.labels().to_vec(), 2)?
-        .with_fine_labels(train_bag.fine_labels().expect("groups").to_vec())?;
-    for seed in 0..seeds {
-        let t_idx = train_view.sample_indices(transfer_size.min(train_view.len()), seed)?;
-        let transfer_dense = train_dense.subset(&t_idx)?;
-        let transfer_bag = train_bag.subset(&t_idx)?;
-        let out = teacher.encode(&transfer_dense, 512, &device)?;
-        for (i, m) in methods(seed).iter().enumerate() {
-            let targets = m.prepare(&transfer_bag, Some(&out))?;
-            let student = BagConfig::new(BUCKETS as usize, targets.outputs())
-                .with_dim(dim)
-                .with_seed(seed)
-                .init(&device)?;
-            let cfg = DistillConfig::new(10, 1e-2).with_batch_size(32).with_seed(seed);
-            let trained = Distiller::new(cfg).fit(student, &transfer_bag, &targets, None, &device)?;
-            scores[i].push(accuracy(&trained.student, &test_bag, &device)?);
-            last_student = Some(trained.student);
+    let methods = |seed: u64| {
+        let mut m = vec![("plain", Method::Plain), ("vanilla KD", Method::VanillaKd(kd))];
+        if all_methods {
+            m.push(("feature KD", Method::FeatureKd(FeatureKdConfig::new())));
+            m.push(("k-means", Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed))));
+            m.push(("random proj.", Method::RandomProjection(lelp(seed))));
         }
-        eprintln!("seed {seed} done ({:.0}s)", start.elapsed().as_secs_f64());
+        m.push(("LELP", Method::Lelp(lelp(seed))));
+        if all_methods && !sentence_embedding {
+            m.push(("LELP, no null space", Method::Lelp(lelp(seed).with_null_space(false))));
+        }
+        if corpus.fine_labels.is_some() {
+            m.push(("oracle", Method::Oracle(kd)));
+        }
+        m
+    };
+    let names: Vec<&str> = methods(0).iter().map(|(n, _)| *n).collect();
+    let mut out = out_path
+        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
+        .transpose()?;
+    let mut last_student = None;
+    // the row view used to draw stratified transfer sets
+    let mut view = Dataset::new(vec![0.0; train_idx.len()], 1, train_dense.labels().to_vec(), c)?;
+    if let Some(f) = train_dense.fine_labels() {
+        view = view.with_fine_labels(f.to_vec())?;
     }
-
-    println!("\n| method | test accuracy (%) |");
-    println!("|---|---|");
-    println!(
-        "| teacher (MiniLM + MLP head, full train split) | {:.1} |",
-        100.0 * teacher_acc
-    );
-    for (name, sc) in names.iter().zip(&scores) {
-        let (m, s) = mean_std(sc);
-        println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
+    for &size in &sizes {
+        let mut scores = vec![Vec::new(); names.len()];
+        for seed in 0..seeds {
+            let t_idx = view.sample_indices(size.min(view.len()), seed)?;
+            let (transfer_dense, transfer_bag) = (train_dense.subset(&t_idx)?, train_bag.subset(&t_idx)?);
+            let mut outputs = teacher.encode(&transfer_dense, 512, &device)?;
+            if sentence_embedding {
+                // LELP splits the sentence embedding itself (no linear head over it)
+                let h = transfer_dense.features_tensor(&device)?;
+                outputs = TeacherOutput::new(h, outputs.logits().clone())?;
+            }
+            for (i, (name, m)) in methods(seed).iter().enumerate() {
+                let cfg = DistillConfig::new(epochs, if kind == Kind::Bag { 1e-2 } else { 3e-3 })
+                    .with_batch_size(32)
+                    .with_seed(seed);
+                let (acc, student) = match kind {
+                    Kind::Bag => {
+                        let targets = m.prepare(&transfer_bag, Some(&outputs))?;
+                        let s = BagConfig::new(BUCKETS as usize, targets.outputs())
+                            .with_dim(dim)
+                            .with_seed(seed)
+                            .init(&device)?;
+                        let t = Distiller::new(cfg).fit(s, &transfer_bag, &targets, None, &device)?;
+                        (accuracy(&t.student, &test_bag, &device)?, Trained::Bag(t.student))
+                    }
+                    Kind::Mlp => {
+                        let targets = m.prepare(&transfer_dense, Some(&outputs))?;
+                        let s = MlpConfig::new(encoder.embedding_dim(), hidden.clone(), targets.outputs())
+                            .with_seed(seed)
+                            .init(&device)?;
+                        let t = Distiller::new(cfg).fit(s, &transfer_dense, &targets, None, &device)?;
+                        (accuracy(&t.student, &test_dense, &device)?, Trained::Mlp(t.student))
+                    }
+                };
+                scores[i].push(acc);
+                last_student = Some(student);
+                if let Some(f) = out.as_mut() {
+                    let row = serde_json::json!({
+                        "corpus": corpus_name, "student": if kind == Kind::Bag { "bag" } else { "mlp" },
+                        "teacher_embedding": if sentence_embedding { "sentence" } else { "hidden" },
+                        "method": name, "s": subclasses, "transfer_size": t_idx.len(), "seed": seed,
+                        "accuracy": acc, "teacher_accuracy": teacher_acc, "tokens": tokens,
+                    });
+                    writeln!(f, "{row}")?;
+                }
+            }
+            eprintln!(
+                "transfer {size}, seed {seed} done ({:.0}s)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
+        println!(
+            "| teacher (MiniLM + MLP head, full train split) | {:.1} |",
+            100.0 * teacher_acc
+        );
+        for (name, sc) in names.iter().zip(&scores) {
+            let (m, s) = mean_std(sc);
+            println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
+        }
     }
 
     // the student a user would deploy: size and speed
-    let student = last_student.expect("at least one seed");
+    let sample: Vec<&str> = corpus.texts.iter().map(String::as_str).take(512).collect();
+    let featurize = HashedNgrams::new(BUCKETS);
     let path = std::env::temp_dir().join(format!("lelp-text-student-{}.bpk", std::process::id()));
-    student.clone().save_file(&path).map_err(|e| format!("{e}"))?;
+    let (params, batch_rate, single_rate) = match last_student.ok_or("no student trained")? {
+        Trained::Bag(s) => {
+            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
+            let t1 = Instant::now();
+            let seqs: Vec<Vec<u32>> = sample.iter().map(|t| featurize.encode(t)).collect();
+            let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+            predict_inputs(
+                &s,
+                Inputs::Tokens(TokenBatch::from_sequences(&refs, usize::MAX, &device)?),
+                c,
+            )?;
+            let batch = sample.len() as f64 / t1.elapsed().as_secs_f64();
+            let t2 = Instant::now();
+            for t in sample.iter().take(100) {
+                let ids = featurize.encode(t);
+                predict_inputs(
+                    &s,
+                    Inputs::Tokens(TokenBatch::from_sequences(&[&ids], usize::MAX, &device)?),
+                    c,
+                )?;
+            }
+            (s.num_params(), batch, 100.0 / t2.elapsed().as_secs_f64())
+        }
+        Trained::Mlp(s) => {
+            // the MLP needs the encoder's embeddings: its rate is the encoder's
+            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
+            (s.num_params(), f64::NAN, f64::NAN)
+        }
+    };
     let bytes = std::fs::metadata(&path)?.len();
     let _ = std::fs::remove_file(&path);
-    let featurize = HashedNgrams::new(BUCKETS);
-    let sample: Vec<&str> = texts.iter().copied().take(512).collect();
-    let t1 = Instant::now();
-    let seqs: Vec<Vec<u32>> = sample.iter().map(|t| featurize.encode(t)).collect();
-    let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
-    let preds = predict_inputs(
-        &student,
-        Inputs::Tokens(TokenBatch::from_sequences(&refs, usize::MAX, &device)?),
-        2,
-    )?;
-    let batch_rate = preds.len() as f64 / t1.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    for t in sample.iter().take(100) {
-        let ids = featurize.encode(t);
-        predict_inputs(
-            &student,
-            Inputs::Tokens(TokenBatch::from_sequences(&[&ids], usize::MAX, &device)?),
-            2,
-        )?;
-    }
-    let single_rate = 100.0 / t2.elapsed().as_secs_f64();
     println!(
-        "\nstudent (last trained, {}): {} parameters, {:.1} MB on disk, {:.0} emails/s in a batch of 512, {:.0} emails/s one at a time",
-        names.last().unwrap(),
-        student.num_params(),
+        "\nstudent: {params} parameters, {:.2} MB on disk{}",
         bytes as f64 / 1e6,
-        batch_rate,
-        single_rate
+        if batch_rate.is_nan() {
+            " (over the encoder's embeddings: as fast as MiniLM itself)".to_string()
+        } else {
+            format!(", {batch_rate:.0} texts/s in a batch of 512, {single_rate:.0} texts/s one at a time")
+        }
     );
     let encoding = if encode_secs < 1.0 {
         "read from the cache".to_string()
     } else {
-        format!("encoded in {encode_secs:.0}s, {:.1} emails/s", n as f64 / encode_secs)
+        format!("encoded in {encode_secs:.0}s, {:.1} texts/s", n as f64 / encode_secs)
     };
     println!(
-        "teacher: MiniLM-L6 ({} parameters in the encoder) + MLP head; embeddings {encoding}",
+        "teacher: MiniLM-L6 ({} parameters) + MLP head 384-256-{c}; embeddings {encoding}",
         encoder.bert().num_params()
     );
     println!(
-        "bag student 2^18 x {dim}, 10 epochs, Adam 1e-2, batch 32, S = {subclasses}, beta = 0.3, tau = 2; {:.0}s in all",
+        "{epochs} epochs, Adam, batch 32, S = {subclasses}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
+        if sentence_embedding {
+            "sentence"
+        } else {
+            "teacher's hidden"
+        },
         start.elapsed().as_secs_f64()
     );
     Ok(())
