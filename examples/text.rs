@@ -8,9 +8,11 @@
 //! ```
 //! Options: `--corpus spam|tweets|tweets-binary|FILE.csv|FILE.jsonl`
 //! (CSV/JSONL: columns text, label, optional fine_label); `--student
-//! bag|mlp` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
-//! `--dim` (8) wide embeddings and a linear head; mlp: an MLP over the frozen
-//! sentence embeddings, `--hidden 8,8`); `--transfer` sizes (`all` for the
+//! bag|cnn|mlp` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
+//! `--dim` (8) wide embeddings and a linear head; cnn: a 1-D CNN over the
+//! teacher's WordPiece ids, first 64 tokens, 32-wide embeddings, 64
+//! channels; mlp: an MLP over the frozen sentence embeddings, `--hidden
+//! 8,8`); `--transfer` sizes (`all` for the
 //! whole training split); `--methods default|all`; `--teacher-embedding
 //! hidden|sentence` (which embedding LELP splits: the MLP head's last
 //! hidden layer, with its null space, or the sentence embedding itself,
@@ -85,13 +87,45 @@ fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Bag,
+    Cnn,
     Mlp,
 }
 
 /// A trained student of either kind.
 enum Trained {
     Bag(lelp::train::Bag),
+    Cnn(lelp::train::TextCnn),
     Mlp(Mlp),
+}
+
+/// Texts per second of a token student, featurising included: in one
+/// batch, and one text at a time.
+fn rates<S: lelp::train::Student>(
+    s: &S,
+    sample: &[&str],
+    featurize: &dyn Fn(&str) -> Vec<u32>,
+    c: usize,
+    device: &Device,
+) -> Result<(f64, f64), Error> {
+    let t1 = Instant::now();
+    let seqs: Vec<Vec<u32>> = sample.iter().map(|t| featurize(t)).collect();
+    let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+    predict_inputs(
+        s,
+        Inputs::Tokens(TokenBatch::from_sequences(&refs, usize::MAX, device)?),
+        c,
+    )?;
+    let batch = sample.len() as f64 / t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    for t in sample.iter().take(100) {
+        let ids = featurize(t);
+        predict_inputs(
+            s,
+            Inputs::Tokens(TokenBatch::from_sequences(&[&ids], usize::MAX, device)?),
+            c,
+        )?;
+    }
+    Ok((batch, 100.0 / t2.elapsed().as_secs_f64()))
 }
 
 fn main() -> Result<(), Error> {
@@ -104,8 +138,9 @@ fn main() -> Result<(), Error> {
     let corpus_name = opt("--corpus", "spam");
     let kind = match opt("--student", "bag").as_str() {
         "bag" => Kind::Bag,
+        "cnn" => Kind::Cnn,
         "mlp" => Kind::Mlp,
-        s => return Err(format!("unknown student '{s}' (bag, mlp)").into()),
+        s => return Err(format!("unknown student '{s}' (bag, cnn, mlp)").into()),
     };
     let tokens: usize = opt("--tokens", "128").parse()?;
     let seeds: u64 = opt("--seeds", "5").parse()?;
@@ -119,6 +154,7 @@ fn main() -> Result<(), Error> {
     let all_methods = opt("--methods", "default") == "all";
     let sentence_embedding = opt("--teacher-embedding", "hidden") == "sentence";
     let out_path = arg(&args, "--out");
+    let student_name = opt("--student", "bag");
     let start = Instant::now();
 
     fetch(
@@ -155,7 +191,15 @@ fn main() -> Result<(), Error> {
     }
     let emb: Vec<f32> = emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
     let mut dense = Dataset::new(emb, encoder.embedding_dim(), corpus.labels.clone(), c)?;
-    let mut hashed = corpus.tokens(|t| HashedNgrams::new(BUCKETS).encode(t))?;
+    // the student's token view: hashed n-grams (bag) or WordPiece ids (cnn)
+    let wordpiece = encoder.tokenizer().clone();
+    let featurize = move |t: &str| -> Vec<u32> {
+        match kind {
+            Kind::Cnn => wordpiece.encode(t, 64),
+            _ => HashedNgrams::new(BUCKETS).encode(t),
+        }
+    };
+    let mut hashed = corpus.tokens(&featurize)?;
     if let Some(f) = &corpus.fine_labels {
         dense = dense.with_fine_labels(f.clone())?;
         hashed = hashed.with_fine_labels(f.clone())?;
@@ -163,15 +207,19 @@ fn main() -> Result<(), Error> {
     let (corpus, dense, hashed, c, n) = if corpus_name == "tweets-binary" {
         let keep = ["negative", "positive"];
         let binary = corpus.select_classes(&keep)?;
-        let rows: Vec<usize> = (0..n).filter(|&i| keep.contains(&corpus.class_names[corpus.labels[i]].as_str())).collect();
+        let rows: Vec<usize> = (0..n)
+            .filter(|&i| keep.contains(&corpus.class_names[corpus.labels[i]].as_str()))
+            .collect();
         let map = |d: &Dataset| -> Result<Dataset, Error> { Ok(d.subset(&rows)?.relabel(&[0, 0, 1], 2)?) };
         let (d, h) = (map(&dense)?, map(&hashed)?);
         // relabel kept the 3-class labels as fine labels: none are wanted here
         let strip = |d: Dataset| -> Result<Dataset, Error> {
             Ok(match d.features() {
-                lelp::data::Features::Dense { values, width } => Dataset::new(values.clone(), *width, d.labels().to_vec(), 2)?,
+                lelp::data::Features::Dense { values, width } => {
+                    Dataset::new(values.clone(), *width, d.labels().to_vec(), 2)?
+                }
                 _ => Dataset::from_tokens(
-                    rows.iter().map(|&i| HashedNgrams::new(BUCKETS).encode(&corpus.texts[i])).collect(),
+                    rows.iter().map(|&i| featurize(&corpus.texts[i])).collect(),
                     d.labels().to_vec(),
                     2,
                 )?,
@@ -206,7 +254,7 @@ fn main() -> Result<(), Error> {
         } else {
             ""
         },
-        if kind == Kind::Bag { "bag" } else { "MLP" }
+        student_name
     );
 
     // teacher head: an MLP on the frozen sentence embeddings
@@ -264,7 +312,7 @@ fn main() -> Result<(), Error> {
                 outputs = TeacherOutput::new(h, outputs.logits().clone())?;
             }
             for (i, (name, m)) in methods(seed).iter().enumerate() {
-                let cfg = DistillConfig::new(epochs, if kind == Kind::Bag { 1e-2 } else { 3e-3 })
+                let cfg = DistillConfig::new(epochs, if kind == Kind::Mlp { 3e-3 } else { 1e-2 })
                     .with_batch_size(32)
                     .with_seed(seed);
                 let (acc, student) = match kind {
@@ -276,6 +324,16 @@ fn main() -> Result<(), Error> {
                             .init(&device)?;
                         let t = Distiller::new(cfg).fit(s, &transfer_bag, &targets, None, &device)?;
                         (accuracy(&t.student, &test_bag, &device)?, Trained::Bag(t.student))
+                    }
+                    Kind::Cnn => {
+                        let targets = m.prepare(&transfer_bag, Some(&outputs))?;
+                        let s = lelp::train::TextCnnConfig::new(encoder.tokenizer().vocab_size(), targets.outputs())
+                            .with_dim(32)
+                            .with_channels(64)
+                            .with_seed(seed)
+                            .init(&device)?;
+                        let t = Distiller::new(cfg).fit(s, &transfer_bag, &targets, None, &device)?;
+                        (accuracy(&t.student, &test_bag, &device)?, Trained::Cnn(t.student))
                     }
                     Kind::Mlp => {
                         let targets = m.prepare(&transfer_dense, Some(&outputs))?;
@@ -290,7 +348,7 @@ fn main() -> Result<(), Error> {
                 last_student = Some(student);
                 if let Some(f) = out.as_mut() {
                     let row = serde_json::json!({
-                        "corpus": corpus_name, "student": if kind == Kind::Bag { "bag" } else { "mlp" },
+                        "corpus": corpus_name, "student": student_name,
                         "teacher_embedding": if sentence_embedding { "sentence" } else { "hidden" },
                         "method": name, "s": subclasses, "transfer_size": t_idx.len(), "seed": seed,
                         "accuracy": acc, "teacher_accuracy": teacher_acc, "tokens": tokens,
@@ -316,30 +374,17 @@ fn main() -> Result<(), Error> {
 
     // the student a user would deploy: size and speed
     let sample: Vec<&str> = corpus.texts.iter().map(String::as_str).take(512).collect();
-    let featurize = HashedNgrams::new(BUCKETS);
     let path = std::env::temp_dir().join(format!("lelp-text-student-{}.bpk", std::process::id()));
     let (params, batch_rate, single_rate) = match last_student.ok_or("no student trained")? {
         Trained::Bag(s) => {
             s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
-            let t1 = Instant::now();
-            let seqs: Vec<Vec<u32>> = sample.iter().map(|t| featurize.encode(t)).collect();
-            let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
-            predict_inputs(
-                &s,
-                Inputs::Tokens(TokenBatch::from_sequences(&refs, usize::MAX, &device)?),
-                c,
-            )?;
-            let batch = sample.len() as f64 / t1.elapsed().as_secs_f64();
-            let t2 = Instant::now();
-            for t in sample.iter().take(100) {
-                let ids = featurize.encode(t);
-                predict_inputs(
-                    &s,
-                    Inputs::Tokens(TokenBatch::from_sequences(&[&ids], usize::MAX, &device)?),
-                    c,
-                )?;
-            }
-            (s.num_params(), batch, 100.0 / t2.elapsed().as_secs_f64())
+            let (b, one) = rates(&s, &sample, &featurize, c, &device)?;
+            (s.num_params(), b, one)
+        }
+        Trained::Cnn(s) => {
+            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
+            let (b, one) = rates(&s, &sample, &featurize, c, &device)?;
+            (s.num_params(), b, one)
         }
         Trained::Mlp(s) => {
             // the MLP needs the encoder's embeddings: its rate is the encoder's

@@ -26,5 +26,7 @@ pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, Optimizer
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{FeatureKdConfig, KdConfig, LelpConfig, Method};
 pub use observer::{Observer, Silent, StderrProgress};
-pub use student::{Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, class_logits};
+pub use student::{
+    Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, TextCnn, TextCnnConfig, class_logits,
+};
 pub use targets::TrainingTargets;
