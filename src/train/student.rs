@@ -356,6 +356,27 @@ head_network!(
     "A CNN serves as a teacher too (its hidden layer is the embedding)."
 );
 
+/// Errors unless every id is `< vocab`: one read-back per batch, so an id
+/// past the embedding table is a typed error, not an out-of-bounds gather
+/// inside the backend.
+fn check_ids(ids: &Tensor<2, Int>, vocab: usize, what: &'static str) -> Result<()> {
+    let max = ids
+        .clone()
+        .max()
+        .try_into_scalar::<i64>()
+        .map_err(|e| LelpError::Backend {
+            message: format!("{e:?}"),
+        })?;
+    if max >= vocab as i64 {
+        return Err(LelpError::DimensionMismatch {
+            what,
+            expected: vocab,
+            got: max as usize,
+        });
+    }
+    Ok(())
+}
+
 /// Configuration of a [`Bag`]: a fastText-style student over token ids.
 ///
 /// # Example
@@ -456,23 +477,7 @@ impl Bag {
     fn hidden(&self, inputs: Inputs) -> Result<Tensor<2>> {
         let t = inputs.into_tokens()?;
         let [b, l] = t.ids.dims();
-        // one read-back per batch: an id past the table must be an error,
-        // not an out-of-bounds gather inside the backend
-        let max = t
-            .ids
-            .clone()
-            .max()
-            .try_into_scalar::<i64>()
-            .map_err(|e| LelpError::Backend {
-                message: format!("{e:?}"),
-            })?;
-        if max >= self.buckets as i64 {
-            return Err(LelpError::DimensionMismatch {
-                what: "token id vs bag buckets",
-                expected: self.buckets,
-                got: max as usize,
-            });
-        }
+        check_ids(&t.ids, self.buckets, "token id vs bag buckets")?;
         let e = self.embed.forward(t.ids); // [B, L, e]
         let d = e.dims()[2];
         let mask = t.mask.float().reshape([b, l, 1]);
@@ -599,21 +604,7 @@ impl TextCnn {
     fn hidden(&self, inputs: Inputs) -> Result<Tensor<2>> {
         let t = inputs.into_tokens()?;
         let [b, l] = t.ids.dims();
-        let max = t
-            .ids
-            .clone()
-            .max()
-            .try_into_scalar::<i64>()
-            .map_err(|e| LelpError::Backend {
-                message: format!("{e:?}"),
-            })?;
-        if max >= self.vocab as i64 {
-            return Err(LelpError::DimensionMismatch {
-                what: "token id vs vocabulary",
-                expected: self.vocab,
-                got: max as usize,
-            });
-        }
+        check_ids(&t.ids, self.vocab, "token id vs vocabulary")?;
         let e = self.embed.forward(t.ids).swap_dims(1, 2); // [B, e, L]
         let h = relu(self.conv.forward(e)); // [B, C, L]
         // padding cannot win the max: push it far below any activation
