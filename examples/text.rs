@@ -71,12 +71,8 @@ fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
                 .map(Into::into)
                 .unwrap_or_else(|_| home().join(".cache/lelp/crowdflower"));
             fetch("fetch-tweets.sh", dir.join("tweets.csv").exists())?;
-            let c = TextCorpus::from_csv(dir.join("tweets.csv"))?;
-            if name == "tweets-binary" {
-                c.select_classes(&["negative", "positive"])?
-            } else {
-                c
-            }
+            // tweets-binary drops "neutral" after encoding (one cache for both)
+            TextCorpus::from_csv(dir.join("tweets.csv"))?
         }
         f if f.ends_with(".jsonl") => TextCorpus::from_jsonl(f)?,
         f => TextCorpus::from_csv(f)?,
