@@ -549,13 +549,27 @@ fn a_zero_dimensional_head_file_is_an_error() {
 fn token_ids_past_the_embedding_table_are_a_typed_error() {
     let device = device();
     let bag = lelp::train::BagConfig::new(100, 2).init(&device).unwrap();
-    let cnn = lelp::train::TextCnnConfig::new(100, 2).with_dim(4).with_channels(4).init(&device).unwrap();
+    let cnn = lelp::train::TextCnnConfig::new(100, 2)
+        .with_dim(4)
+        .with_channels(4)
+        .init(&device)
+        .unwrap();
     let batch = || lelp::data::TokenBatch::from_sequences(&[&[5, 100], &[7]], 16, &device).unwrap();
     for e in [
         bag.forward(Inputs::Tokens(batch())).unwrap_err(),
         cnn.forward(Inputs::Tokens(batch())).unwrap_err(),
     ] {
-        assert!(matches!(e, LelpError::DimensionMismatch { expected: 100, got: 100, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                LelpError::DimensionMismatch {
+                    expected: 100,
+                    got: 100,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
     // dense rows for a token student
     let e = bag.forward(Inputs::Dense(Tensor::zeros([2, 3], &device))).unwrap_err();
