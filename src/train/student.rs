@@ -164,16 +164,6 @@ impl MlpConfig {
             seed: 0,
         }
     }
-    /// Sets the initialisation seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-    /// Sets the output width.
-    pub fn with_outputs(mut self, outputs: usize) -> Self {
-        self.outputs = outputs;
-        self
-    }
 
     /// Builds the network on `device`.
     ///
@@ -203,6 +193,11 @@ impl MlpConfig {
         })
     }
 }
+
+util::setters!(MlpConfig {
+    "Sets the initialisation seed." with_seed => seed: u64,
+    "Sets the output width." with_outputs => outputs: usize,
+});
 
 /// A multi-layer perceptron with ReLU hidden layers and a linear head.
 #[derive(Module, Debug)]
@@ -262,26 +257,6 @@ impl CnnConfig {
             seed: 0,
         }
     }
-    /// Sets the conv channels.
-    pub fn with_channels(mut self, channels: [usize; 2]) -> Self {
-        self.channels = channels;
-        self
-    }
-    /// Sets the embedding width.
-    pub fn with_hidden(mut self, hidden: usize) -> Self {
-        self.hidden = hidden;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-    /// Sets the output width.
-    pub fn with_outputs(mut self, outputs: usize) -> Self {
-        self.outputs = outputs;
-        self
-    }
 
     /// Builds the network on `device`.
     ///
@@ -323,6 +298,13 @@ impl CnnConfig {
         })
     }
 }
+
+util::setters!(CnnConfig {
+    "Sets the conv channels." with_channels => channels: [usize; 2],
+    "Sets the embedding width." with_hidden => hidden: usize,
+    "Sets the initialisation seed." with_seed => seed: u64,
+    "Sets the output width." with_outputs => outputs: usize,
+});
 
 /// A small CNN for single-channel images (see [`CnnConfig`]).
 #[derive(Module, Debug)]
