@@ -180,7 +180,7 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
 #[test]
 fn a_checkpoint_of_other_data_or_a_damaged_record_is_refused() {
     let device = Device::flex();
-    let (train, valid, targets) = setup(&device);
+    let (train, _, targets) = setup(&device);
     let dir = common::tempdir("refuse");
     let student = || MlpConfig::new(64, vec![8], 6).with_seed(1).init(&device).unwrap();
     let cfg = DistillConfig::new(2, 3e-3);
@@ -188,44 +188,36 @@ fn a_checkpoint_of_other_data_or_a_damaged_record_is_refused() {
         .with_checkpoints(&dir)
         .fit(student(), &train, &targets, None, &device)
         .unwrap();
-    // other rows, same shapes: refused
-    let other = valid.sample(train.len().min(valid.len()), 0).unwrap();
-    if other.len() == train.len() {
-        let t2 = TrainingTargets::hard(2, other.len()).unwrap();
+    // a resume against anything else is refused before any weight is read
+    let refused = |data: &Dataset, targets: &TrainingTargets| {
         let e = Distiller::new(cfg.clone())
             .with_checkpoints(&dir)
-            .fit(
-                MlpConfig::new(64, vec![8], 2).with_seed(1).init(&device).unwrap(),
-                &other,
-                &t2,
-                None,
-                &device,
-            )
+            .fit(student(), data, targets, None, &device)
             .unwrap_err();
         assert!(
             matches!(&e, lelp::LelpError::CheckpointMismatch { reason, .. } if reason.contains("targets or method")),
             "{e:?}"
         );
-    }
-    // same rows, another method (targets): refused
-    let kd = Method::VanillaKd(lelp::train::KdConfig::new().with_tau(3.0));
-    let out = PrecomputedTeacher::new(LinearHead::new(vec![0.5; 128], vec![0.0; 2], [2, 64]).unwrap())
-        .encode(&train, 512, &device)
-        .unwrap();
-    let t3 = kd.prepare(&train, Some(&out)).unwrap();
-    let e = Distiller::new(cfg.clone())
-        .with_checkpoints(&dir)
-        .fit(
-            MlpConfig::new(64, vec![8], 2).with_seed(1).init(&device).unwrap(),
-            &train,
-            &t3,
-            None,
-            &device,
-        )
-        .unwrap_err();
-    assert!(
-        matches!(&e, lelp::LelpError::CheckpointMismatch { reason, .. } if reason.contains("targets or method")),
-        "{e:?}"
+    };
+    // other rows of the same size, same method and student shape
+    let w: Vec<f32> = (0..128).map(|i| ((i * 37 % 23) as f32 - 11.0) / 11.0).collect();
+    let teacher = PrecomputedTeacher::new(LinearHead::new(w, vec![0.0, 0.1], [2, 64]).unwrap());
+    let other = Dataset::uci_digits().parity().unwrap().sample(train.len(), 99).unwrap();
+    assert_eq!(other.len(), train.len());
+    let other_out = teacher.encode(&other, 512, &device).unwrap();
+    refused(
+        &other,
+        &Method::Lelp(LelpConfig::new(3))
+            .prepare(&other, Some(&other_out))
+            .unwrap(),
+    );
+    // the same rows, another method with the same output width (S = 3 at another beta)
+    let out = teacher.encode(&train, 512, &device).unwrap();
+    refused(
+        &train,
+        &Method::Lelp(LelpConfig::new(3).with_beta(1.0))
+            .prepare(&train, Some(&out))
+            .unwrap(),
     );
     // a flipped byte in the model record: a typed error, not other weights
     let folder = epoch_folders(&dir).into_iter().next().unwrap();
