@@ -16,7 +16,10 @@
 //! whole training split); `--methods default|all`; `--teacher-embedding
 //! hidden|sentence` (which embedding LELP splits: the MLP head's last
 //! hidden layer, with its null space, or the sentence embedding itself,
-//! without); `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
+//! without); `--teacher-head mlp|linear` (the trainable head over the
+//! frozen encoder: an MLP 384-256-C, or a linear layer 384-C, whose
+//! embedding is the sentence embedding, split in its null space);
+//! `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
 //! `--device`; `--out FILE.jsonl` appends one line per run.
 //!
 //! The first run fetches the model and the corpus (scripts/fetch-*.sh) and
@@ -149,6 +152,11 @@ fn main() -> Result<(), Error> {
         .collect::<Result<_, _>>()?;
     let all_methods = opt("--methods", "default") == "all";
     let sentence_embedding = opt("--teacher-embedding", "hidden") == "sentence";
+    let linear_head = match opt("--teacher-head", "mlp").as_str() {
+        "mlp" => false,
+        "linear" => true,
+        h => return Err(format!("unknown teacher head '{h}' (mlp, linear)").into()),
+    };
     let out_path = arg(&args, "--out");
     let student_name = opt("--student", "bag");
     let start = Instant::now();
@@ -253,8 +261,14 @@ fn main() -> Result<(), Error> {
         student_name
     );
 
-    // teacher head: an MLP on the frozen sentence embeddings
-    let head = MlpConfig::new(encoder.embedding_dim(), vec![256], c)
+    // teacher head on the frozen sentence embeddings: an MLP, or linear
+    let head_hidden = if linear_head { vec![] } else { vec![256] };
+    let head_name = if linear_head {
+        format!("linear head 384-{c}")
+    } else {
+        format!("MLP head 384-256-{c}")
+    };
+    let head = MlpConfig::new(encoder.embedding_dim(), head_hidden, c)
         .with_seed(7)
         .init(&device)?;
     let plain = Method::Plain.prepare(&train_dense, None)?;
@@ -345,7 +359,8 @@ fn main() -> Result<(), Error> {
                 if let Some(f) = out.as_mut() {
                     let row = serde_json::json!({
                         "corpus": corpus_name, "student": student_name,
-                        "teacher_embedding": if sentence_embedding { "sentence" } else { "hidden" },
+                        "teacher_embedding": if sentence_embedding || linear_head { "sentence" } else { "hidden" },
+                        "teacher_head": if linear_head { "linear" } else { "mlp" },
                         "method": name, "s": subclasses, "transfer_size": t_idx.len(), "seed": seed,
                         "accuracy": acc, "teacher_accuracy": teacher_acc, "tokens": tokens,
                     });
@@ -359,7 +374,7 @@ fn main() -> Result<(), Error> {
         }
         println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
         println!(
-            "| teacher (MiniLM + MLP head, full train split) | {:.1} |",
+            "| teacher (MiniLM + {head_name}, full train split) | {:.1} |",
             100.0 * teacher_acc
         );
         for (name, sc) in names.iter().zip(&scores) {
@@ -405,12 +420,12 @@ fn main() -> Result<(), Error> {
         format!("encoded in {encode_secs:.0}s, {:.1} texts/s", n as f64 / encode_secs)
     };
     println!(
-        "teacher: MiniLM-L6 ({} parameters) + MLP head 384-256-{c}; embeddings {encoding}",
+        "teacher: MiniLM-L6 ({} parameters) + {head_name}; embeddings {encoding}",
         encoder.bert().num_params()
     );
     println!(
         "{epochs} epochs, Adam, batch 32, S = {subclasses}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
-        if sentence_embedding {
+        if sentence_embedding || linear_head {
             "sentence"
         } else {
             "teacher's hidden"

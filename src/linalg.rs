@@ -155,22 +155,18 @@ pub(crate) fn has_orthonormal_columns(a: &[f64], n: usize, k: usize, tol: f64) -
     })
 }
 
-/// `A (n x k) * B (k x m)`, row-major.
+/// `A (n x k) * B (k x m)`, row-major (faer's blocked product, on rayon's
+/// pool: the null-space fit's `P Sigma P` is two `d x d x d` products).
 pub(crate) fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
     let mut out = vec![0.0; n * m];
-    for i in 0..n {
-        for t in 0..k {
-            let av = a[i * k + t];
-            if av == 0.0 {
-                continue;
-            }
-            let row = &b[t * m..(t + 1) * m];
-            let o = &mut out[i * m..(i + 1) * m];
-            for (x, y) in o.iter_mut().zip(row) {
-                *x += av * y;
-            }
-        }
-    }
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(&mut out, n, m),
+        faer::Accum::Replace,
+        faer::MatRef::from_row_major_slice(a, n, k),
+        faer::MatRef::from_row_major_slice(b, k, m),
+        1.0,
+        crate::util::host_par(),
+    );
     out
 }
 

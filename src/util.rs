@@ -14,6 +14,18 @@ pub(crate) fn to_host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     })
 }
 
+/// Whether `device` is burn's Flex CPU device, whose tensors live in host
+/// memory: there the fit runs its products through faer on the host
+/// (faster than Flex's matmul, and a symmetric product computes half).
+pub(crate) fn is_flex(device: &Device) -> bool {
+    device.clone().without_autodiff() == Device::flex()
+}
+
+/// The parallelism of host linear algebra: rayon's pool (burn's too).
+pub(crate) fn host_par() -> faer::Par {
+    faer::Par::rayon(0)
+}
+
 /// Uploads a row-major `f32` matrix to `device`.
 pub(crate) fn matrix(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [rows, cols]), device)

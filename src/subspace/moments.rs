@@ -155,10 +155,19 @@ impl ClassMoments {
     }
 
     /// Per-class count, mean and scatter of a batch, computed on the
-    /// batch's device and read back once per class.
+    /// batch's device and read back once per class (on Flex, on the host:
+    /// [`host_batch_stats`]).
     fn batch_stats(&self, embeddings: Tensor<2>, labels: &[usize]) -> Result<Vec<BatchStats>> {
-        let [b, _] = embeddings.dims();
+        let [b, d] = embeddings.dims();
         let device = embeddings.device();
+        if util::is_flex(&device) {
+            return Ok(host_batch_stats(
+                &util::to_host_f32(embeddings)?,
+                d,
+                labels,
+                self.num_classes,
+            ));
+        }
         let mut out = Vec::new();
         for class in 0..self.num_classes {
             let idx: Vec<usize> = (0..b).filter(|&i| labels[i] == class).collect();
@@ -252,4 +261,61 @@ impl ClassMoments {
         let denom = (self.counts[c] - 1) as f64;
         Some(self.m2[c * d * d..(c + 1) * d * d].iter().map(|v| v / denom).collect())
     }
+}
+
+/// [`ClassMoments`]'s batch statistics on the host, for `x` row-major
+/// `[b, d]`: per class the rows are gathered, centred on their f64 mean (in
+/// f32, as on a device) and the scatter `Z^T Z` is one f32 product of which
+/// only the lower triangle is computed (a symmetric rank-k update), then
+/// mirrored into f64.
+fn host_batch_stats(x: &[f32], d: usize, labels: &[usize], num_classes: usize) -> Vec<BatchStats> {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let mut out = Vec::new();
+    for class in 0..num_classes {
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let n = rows.len();
+        let mut mean = vec![0.0f64; d];
+        for &r in &rows {
+            for (m, &v) in mean.iter_mut().zip(&x[r * d..(r + 1) * d]) {
+                *m += f64::from(v);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+        let mut z = Vec::with_capacity(n * d);
+        for &r in &rows {
+            z.extend(x[r * d..(r + 1) * d].iter().zip(&mean32).map(|(&v, &m)| v - m));
+        }
+        let zr = faer::MatRef::from_row_major_slice(&z, n, d);
+        let mut g = faer::Mat::<f32>::zeros(d, d);
+        matmul(
+            g.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            zr.transpose(),
+            BlockStructure::Rectangular,
+            zr,
+            BlockStructure::Rectangular,
+            1.0f32,
+            util::host_par(),
+        );
+        let mut scatter = vec![0.0f64; d * d];
+        for j in 0..d {
+            for i in j..d {
+                let v = f64::from(g[(i, j)]);
+                scatter[i * d + j] = v;
+                scatter[j * d + i] = v;
+            }
+        }
+        out.push(BatchStats {
+            class,
+            count: n as u64,
+            mean,
+            scatter,
+        });
+    }
+    out
 }

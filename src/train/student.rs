@@ -146,7 +146,9 @@ macro_rules! head_network {
 pub struct MlpConfig {
     /// Input features `F`.
     pub input: usize,
-    /// Hidden widths; the last is the embedding width.
+    /// Hidden widths; the last is the embedding width. Empty: a linear
+    /// model, whose embedding is its input (a linear head over frozen
+    /// features, e.g. a sentence encoder's).
     pub hidden: Vec<usize>,
     /// Outputs `K`.
     pub outputs: usize,
@@ -168,13 +170,13 @@ impl MlpConfig {
     /// Builds the network on `device`.
     ///
     /// # Errors
-    /// [`LelpError::InvalidParameter`] for a zero width or no hidden layer.
+    /// [`LelpError::InvalidParameter`] for a zero width.
     pub fn init(&self, device: &Device) -> Result<Mlp> {
-        if self.hidden.is_empty() || self.input == 0 || self.outputs == 0 || self.hidden.contains(&0) {
+        if self.input == 0 || self.outputs == 0 || self.hidden.contains(&0) {
             return Err(LelpError::InvalidParameter {
                 name: "MlpConfig",
                 value: format!("{self:?}"),
-                reason: "needs input, outputs and at least one hidden layer, all > 0",
+                reason: "needs input and outputs > 0 and hidden widths > 0",
             });
         }
         let mut rng = StdRng::seed_from_u64(self.seed);
@@ -199,7 +201,8 @@ util::setters!(MlpConfig {
     "Sets the output width." with_outputs => outputs: usize,
 });
 
-/// A multi-layer perceptron with ReLU hidden layers and a linear head.
+/// A multi-layer perceptron with ReLU hidden layers and a linear head
+/// (with no hidden layer: a linear model whose embedding is its input).
 #[derive(Module, Debug)]
 pub struct Mlp {
     layers: Vec<Linear>,
@@ -210,7 +213,8 @@ pub struct Mlp {
 
 impl Mlp {
     fn hidden(&self, inputs: Inputs) -> Result<Tensor<2>> {
-        let width = self.layers[0].weight.val().dims()[0];
+        let first = self.layers.first().unwrap_or(&self.head);
+        let width = first.weight.val().dims()[0];
         let mut h = inputs.into_dense(Some(width))?;
         for l in &self.layers {
             h = relu(l.forward(h));
