@@ -10,6 +10,17 @@
 //! `<output>/table.md` (mean ± std per setting and method), and, with
 //! `--plot`, SVG plots of accuracy against the transfer-set size and S.
 //!
+//! Tuning (`"tuning": {"validation_fraction": 0.25}` and a `"grid"` per
+//! method, e.g. `{"kind": "vanilla_kd", "grid": {"tau": [1, 2, 4]}}`):
+//! every method with a grid gets the same number of grid points (the
+//! runner refuses an unequal budget); per seed and transfer set, each point
+//! trains on the transfer set less a stratified validation part and is
+//! scored on that part, never on the test split; the best point is
+//! retrained on the whole transfer set and scored on the test split. The
+//! selected setting is recorded with each row. Subclass Distillation
+//! trains its own teacher (`C * S` outputs and the auxiliary loss) per
+//! seed and teacher setting.
+//!
 //! Data sources: `"uci-digits"` (embedded), `"mnist-10k"` (from
 //! `data_dir`, default `../shared/data/mnist-10k`; `scripts/fetch-mnist.sh`
 //! fetches it), or `{"npy": {...}}` for your own `.npy` files (features
@@ -22,11 +33,13 @@ use std::time::Instant;
 
 mod support;
 
+use burn::prelude::Device;
 use lelp::data::Dataset;
 use lelp::io::npy::NpyArray;
+use lelp::teacher::TeacherOutput;
 use lelp::train::{DistillConfig, Method};
 use serde::{Deserialize, Serialize};
-use support::{Arch, Run, arg, mean_std, train_network};
+use support::{Arch, Network, Run, arg, mean_std, train_network, train_network_on};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +53,22 @@ struct Config {
     student: NetSpec,
     seeds: Vec<u64>,
     methods: Vec<MethodEntry>,
+    #[serde(default)]
+    tuning: Option<Tuning>,
     output: PathBuf,
+}
+
+/// The tuning protocol's options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tuning {
+    /// Share of each transfer set held out to select a grid point.
+    #[serde(default = "default_validation_fraction")]
+    validation_fraction: f64,
+}
+
+fn default_validation_fraction() -> f64 {
+    0.25
 }
 
 fn default_test_fraction() -> f64 {
@@ -110,6 +138,9 @@ fn default_batch() -> usize {
 struct MethodEntry {
     #[serde(default)]
     label: Option<String>,
+    /// Values to try per option (a cartesian product), for tuning.
+    #[serde(default)]
+    grid: BTreeMap<String, Vec<serde_json::Value>>,
     #[serde(flatten)]
     method: Method,
 }
@@ -118,11 +149,7 @@ impl MethodEntry {
     /// The method with its seed set to the run's.
     fn for_seed(&self, seed: u64) -> Method {
         let mut m = self.method.clone();
-        match &mut m {
-            Method::Lelp(l) | Method::RandomProjection(l) => l.subspace.seed = seed,
-            Method::KMeans(k) => k.seed = seed,
-            _ => {}
-        }
+        set_seed(&mut m, seed);
         m
     }
 
@@ -130,10 +157,45 @@ impl MethodEntry {
         self.label.clone().unwrap_or_else(|| self.method.name().to_string())
     }
 
+    /// The grid's points (the method itself without a grid), each checked:
+    /// every grid key must be an option of the method.
+    fn points(&self) -> Result<Vec<Method>, Box<dyn std::error::Error>> {
+        let mut points = vec![serde_json::to_value(&self.method)?];
+        for (key, values) in &self.grid {
+            if values.is_empty() {
+                return Err(format!("{}: empty grid for '{key}'", self.name()).into());
+            }
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut p = p.clone();
+                        p[key.as_str()] = v.clone();
+                        p
+                    })
+                })
+                .collect();
+        }
+        points
+            .into_iter()
+            .map(|p| {
+                let m: Method = serde_json::from_value(p.clone())?;
+                let back = serde_json::to_value(&m)?;
+                for key in self.grid.keys() {
+                    if back.get(key) != p.get(key) {
+                        return Err(format!("{}: '{key}' is not an option of this method", self.name()).into());
+                    }
+                }
+                Ok(m)
+            })
+            .collect()
+    }
+
     fn s(&self) -> Option<usize> {
         match &self.method {
             Method::Lelp(l) | Method::RandomProjection(l) => Some(l.subspace.subclasses),
             Method::KMeans(k) => Some(k.subclasses),
+            Method::SubclassDistillation(sd) => Some(sd.subclasses),
             _ => None,
         }
     }
@@ -150,6 +212,12 @@ struct Row {
     accuracy: f64,
     teacher_accuracy: f64,
     seconds: f64,
+    /// The setting scored (the selected grid point when tuning).
+    #[serde(default)]
+    setting: Option<serde_json::Value>,
+    /// The selected point's validation accuracy (tuning only).
+    #[serde(default)]
+    validation_accuracy: Option<f64>,
 }
 
 fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
@@ -226,6 +294,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let tcfg = DistillConfig::new(cfg.teacher.epochs, cfg.teacher.lr).with_batch_size(cfg.teacher.batch_size);
     let scfg = DistillConfig::new(cfg.student.epochs, cfg.student.lr).with_batch_size(cfg.student.batch_size);
+    let budget = check_budget(&cfg)?;
     let mut rows = Vec::new();
     for &seed in &cfg.seeds {
         let teacher = train_network(&cfg.teacher.arch, &train, &tcfg, 1000 + seed, &device)?;
@@ -235,20 +304,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * teacher_acc,
             start.elapsed().as_secs_f64()
         );
+        let mut teachers = Teachers {
+            plain: teacher,
+            subclass: BTreeMap::new(),
+            arch: &cfg.teacher.arch,
+            train: &train,
+            config: &tcfg,
+            seed,
+        };
         for &size in &cfg.transfer_sizes {
             let transfer = train.sample(size.min(train.len()), seed)?;
-            let outputs = teacher.encode(&transfer, &device)?;
-            let run = Run {
-                arch: &cfg.student.arch,
-                transfer: &transfer,
-                teacher: Some(&outputs),
-                test: &test,
-                config: &scfg,
-                seed,
-            };
             for entry in &cfg.methods {
                 let t0 = Instant::now();
-                let acc = run.score(&entry.for_seed(seed), &device)?;
+                let tuned = match (&cfg.tuning, entry.grid.is_empty()) {
+                    (Some(t), false) => Some(select(
+                        entry,
+                        &mut teachers,
+                        &transfer,
+                        t,
+                        &cfg.student,
+                        &scfg,
+                        seed,
+                        &device,
+                    )?),
+                    _ => None,
+                };
+                let method = tuned.as_ref().map_or_else(|| entry.for_seed(seed), |(m, _)| m.clone());
+                let outputs = teachers.outputs(&method, &transfer, &device)?;
+                let run = Run {
+                    arch: &cfg.student.arch,
+                    transfer: &transfer,
+                    teacher: Some(&outputs),
+                    test: &test,
+                    config: &scfg,
+                    seed,
+                };
+                let acc = run.score(&method, &device)?;
                 let row = Row {
                     experiment: cfg.name.clone(),
                     device: device_name.clone(),
@@ -259,6 +350,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     accuracy: acc,
                     teacher_accuracy: teacher_acc,
                     seconds: t0.elapsed().as_secs_f64(),
+                    setting: Some(serde_json::to_value(&method)?),
+                    validation_accuracy: tuned.map(|(_, v)| v),
                 };
                 writeln!(out, "{}", serde_json::to_string(&row)?)?;
                 rows.push(row);
@@ -266,11 +359,107 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         out.flush()?;
     }
+    if let Some(b) = budget {
+        eprintln!("tuned: {b} grid points per method, selected on validation splits of the transfer sets");
+    }
     let table = markdown_table(&cfg.name, &rows);
     std::fs::write(cfg.output.join("table.md"), &table)?;
     println!("{table}");
     eprintln!("wrote {} ({:.0}s)", results.display(), start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The teachers of one seed: the plain one, and Subclass Distillation's,
+/// trained on demand per teacher setting (`S`, auxiliary weight and
+/// temperature).
+struct Teachers<'a> {
+    plain: Network,
+    subclass: BTreeMap<(usize, u64, u64), Network>,
+    arch: &'a Arch,
+    train: &'a Dataset,
+    config: &'a DistillConfig,
+    seed: u64,
+}
+
+impl Teachers<'_> {
+    /// The teacher `method` distils, on `rows`.
+    fn outputs(&mut self, method: &Method, rows: &Dataset, device: &Device) -> lelp::Result<TeacherOutput> {
+        let Method::SubclassDistillation(sd) = method else {
+            return self.plain.encode(rows, device);
+        };
+        let key = (sd.subclasses, sd.aux_weight.to_bits(), sd.aux_temperature.to_bits());
+        if !self.subclass.contains_key(&key) {
+            let targets = sd.teacher_targets(self.train.num_classes(), self.train.len())?;
+            let net = train_network_on(self.arch, self.train, &targets, self.config, 1000 + self.seed, device)?;
+            self.subclass.insert(key, net);
+        }
+        self.subclass[&key].encode(rows, device)
+    }
+}
+
+/// The number of grid points every tuned method gets; an error when they
+/// differ (an unfair budget) or a grid names an unknown option.
+fn check_budget(cfg: &Config) -> Result<Option<usize>, Box<dyn std::error::Error>> {
+    if cfg.tuning.is_none() {
+        return Ok(None);
+    }
+    let mut budget = None;
+    for e in cfg.methods.iter().filter(|e| !e.grid.is_empty()) {
+        let n = e.points()?.len();
+        match budget {
+            None => budget = Some(n),
+            Some(b) if b != n => {
+                return Err(format!("unequal tuning budget: {} has {n} grid points, others {b}", e.name()).into());
+            }
+            _ => {}
+        }
+    }
+    Ok(budget)
+}
+
+/// The tuning protocol for one method on one transfer set: each grid
+/// point trains on the transfer set less a stratified validation part and
+/// is scored there; returns the best point (the first on ties) and its
+/// validation accuracy.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    entry: &MethodEntry,
+    teachers: &mut Teachers<'_>,
+    transfer: &Dataset,
+    tuning: &Tuning,
+    student: &NetSpec,
+    config: &DistillConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<(Method, f64), Box<dyn std::error::Error>> {
+    let (fit, valid) = transfer.split(tuning.validation_fraction, seed)?;
+    let mut best: Option<(Method, f64)> = None;
+    for point in entry.points()? {
+        let mut method = point;
+        set_seed(&mut method, seed);
+        let outputs = teachers.outputs(&method, &fit, device)?;
+        let run = Run {
+            arch: &student.arch,
+            transfer: &fit,
+            teacher: Some(&outputs),
+            test: &valid,
+            config,
+            seed,
+        };
+        let acc = run.score(&method, device)?;
+        if best.as_ref().is_none_or(|(_, b)| acc > *b) {
+            best = Some((method, acc));
+        }
+    }
+    Ok(best.expect("a grid has at least one point"))
+}
+
+fn set_seed(m: &mut Method, seed: u64) {
+    match m {
+        Method::Lelp(l) | Method::RandomProjection(l) => l.subspace.seed = seed,
+        Method::KMeans(k) => k.seed = seed,
+        _ => {}
+    }
 }
 
 fn markdown_table(name: &str, rows: &[Row]) -> String {

@@ -105,6 +105,31 @@ pub(crate) fn check_positive(name: &'static str, t: f64) -> Result<()> {
     }
 }
 
+/// Errors with [`LelpError::InvalidParameter`] unless `w` is finite and >= 0.
+pub(crate) fn check_weight(name: &'static str, w: f64) -> Result<()> {
+    if w.is_finite() && w >= 0.0 {
+        Ok(())
+    } else {
+        Err(LelpError::InvalidParameter {
+            name,
+            value: w.to_string(),
+            reason: "must be finite and >= 0",
+        })
+    }
+}
+
+/// Errors with [`LelpError::InvalidParameter`] for zero subclasses.
+pub(crate) fn check_subclasses(s: usize) -> Result<()> {
+    if s == 0 {
+        return Err(LelpError::InvalidParameter {
+            name: "subclasses",
+            value: "0".into(),
+            reason: "must be >= 1",
+        });
+    }
+    Ok(())
+}
+
 /// Errors with [`LelpError::InvalidParameter`] unless `0 <= v <= 1`.
 pub(crate) fn check_unit(name: &'static str, v: f64) -> Result<()> {
     if (0.0..=1.0).contains(&v) {

@@ -11,8 +11,8 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lelp::io::npy::{self, NpyArray};
@@ -22,21 +22,31 @@ use lelp::train::CheckpointInfo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Records the largest single allocation since the last reset.
+/// Records the largest single allocation of the current thread since its
+/// last reset. Per thread: the tests of this file run in parallel, and
+/// rayon's workers (burn's and faer's pool) allocate their own scratch,
+/// which a process-wide maximum would pin on whichever parse ran then.
 struct Counting;
 
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn record(size: usize) {
+    // `try_with`: a thread being torn down has no slot left
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        record(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        record(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -138,11 +148,11 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], seed: u64, parse: impl Fn(&[u8]) -> bool)
         } else {
             mutate(base, &mut rng)
         };
-        LARGEST.store(0, Ordering::Relaxed);
+        LARGEST.with(|l| l.set(0));
         let t0 = Instant::now();
         let out = catch_unwind(AssertUnwindSafe(|| parse(&input)));
         let took = t0.elapsed();
-        let largest = LARGEST.load(Ordering::Relaxed);
+        let largest = LARGEST.with(Cell::get);
         slowest = slowest.max(took);
         let dump = || {
             let p = std::env::temp_dir().join(format!("lelp-fuzz-{name}-{i}.bin"));

@@ -6,7 +6,7 @@
 mod common;
 
 use burn::prelude::*;
-use common::{device, host};
+use common::{check_gradient, device, host, pseudo, rows};
 use lelp::LelpError;
 use lelp::data::{Dataset, Inputs};
 use lelp::labeler::{LabelerInput, OracleLabeler, PseudoLabeler};
@@ -16,16 +16,6 @@ use lelp::train::{
     CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, MlpConfig,
     OptimizerKind, Student, accuracy,
 };
-
-fn rows(v: Vec<f32>, n: usize, k: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(v, [n, k]), device)
-}
-
-fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| (((i as u32 + 1).wrapping_mul(2654435761u32) ^ seed) % 1000) as f32 / 250.0 - 2.0)
-        .collect()
-}
 
 #[test]
 fn soft_target_loss_equals_a_host_computation() {
@@ -87,30 +77,6 @@ fn soft_target_loss_equals_a_host_computation() {
         assert!(
             (got - want).abs() <= 1e-4 * want.abs().max(1.0),
             "alpha {alpha} tau {tau}: {got} vs {want}"
-        );
-    }
-}
-
-/// Central finite differences of `f` at `z` against autodiff.
-fn check_gradient(f: impl Fn(Tensor<2>) -> Tensor<1>, z0: Vec<f32>, n: usize, k: usize) {
-    let device = device().autodiff();
-    let z = rows(z0.clone(), n, k, &device).require_grad();
-    let loss = f(z.clone());
-    let grads = loss.backward();
-    let g = host(z.grad(&grads).unwrap());
-    let eps = 1e-2f32;
-    for i in 0..z0.len() {
-        let mut plus = z0.clone();
-        plus[i] += eps;
-        let mut minus = z0.clone();
-        minus[i] -= eps;
-        let lp = host(f(rows(plus, n, k, &device)))[0];
-        let lm = host(f(rows(minus, n, k, &device)))[0];
-        let fd = (lp - lm) / (2.0 * eps as f64);
-        assert!(
-            (fd - g[i]).abs() <= 2e-3 + 2e-2 * fd.abs(),
-            "entry {i}: finite difference {fd} vs autodiff {}",
-            g[i]
         );
     }
 }

@@ -117,12 +117,25 @@ pub fn train_network(
     seed: u64,
     device: &Device,
 ) -> Result<Network> {
-    let net = arch.build(train, train.num_classes(), seed, device)?;
     let targets = Method::Plain.prepare(train, None)?;
+    train_network_on(arch, train, &targets, config, seed, device)
+}
+
+/// Trains a network of `arch` with `targets.outputs()` outputs on `train`
+/// (e.g. a Subclass Distillation teacher).
+pub fn train_network_on(
+    arch: &Arch,
+    train: &Dataset,
+    targets: &lelp::train::TrainingTargets,
+    config: &DistillConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Network> {
+    let net = arch.build(train, targets.outputs(), seed, device)?;
     let d = Distiller::new(config.clone().with_seed(seed));
     Ok(match net {
-        Network::Mlp(m) => Network::Mlp(d.fit(m, train, &targets, None, device)?.student),
-        Network::Cnn(m) => Network::Cnn(Box::new(d.fit(*m, train, &targets, None, device)?.student)),
+        Network::Mlp(m) => Network::Mlp(d.fit(m, train, targets, None, device)?.student),
+        Network::Cnn(m) => Network::Cnn(Box::new(d.fit(*m, train, targets, None, device)?.student)),
     })
 }
 

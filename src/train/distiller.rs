@@ -523,8 +523,11 @@ impl BatchContext<'_> {
         let idx = util::indices(chunk, self.device);
         let out = model.student.forward(self.rows.batch(chunk, &idx)?)?;
         let yb = self.y.clone().select(0, idx.clone());
-        let mut l = match self.log_targets {
-            Some(lt) => loss::soft_target_loss(
+        let mut l = match (self.log_targets, t.dkd()) {
+            (Some(lt), Some(w)) => {
+                loss::dkd_loss(out.logits.clone(), lt.clone().select(0, idx.clone()), yb, t.tau(), w)
+            }
+            (Some(lt), None) => loss::soft_target_loss(
                 out.logits.clone(),
                 lt.clone().select(0, idx.clone()),
                 yb,
@@ -532,11 +535,23 @@ impl BatchContext<'_> {
                 t.alpha(),
                 t.tau(),
             ),
-            None => loss::cross_entropy(class_logits(out.logits.clone(), c, s), yb),
+            (None, _) => loss::cross_entropy(class_logits(out.logits.clone(), c, s), yb),
         };
+        if let Some((weight, temperature)) = t.subclass_aux() {
+            l = l + loss::subclass_aux_loss(out.logits.clone(), temperature).mul_scalar(weight);
+        }
         if let (Some(tf), Some(p)) = (self.features, &model.projector) {
             let proj = p.forward(out.embedding.clone());
             l = l + loss::feature_loss(proj, tf.clone().select(0, idx.clone())).mul_scalar(t.feature_weight());
+        }
+        if let (Some(tf), Some((dist, angle))) = (self.features, t.relational()) {
+            let th = tf.clone().select(0, idx.clone());
+            if dist > 0.0 {
+                l = l + loss::rkd_distance_loss(out.embedding.clone(), th.clone()).mul_scalar(dist);
+            }
+            if angle > 0.0 {
+                l = l + loss::rkd_angle_loss(out.embedding.clone(), th).mul_scalar(angle);
+            }
         }
         let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
         let batch_hits = hits(out.logits.detach(), self.labels.clone().select(0, idx), c, s);
@@ -610,7 +625,7 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
             }
         }
     }
-    for x in [targets.alpha(), targets.tau(), targets.feature_weight()] {
+    for x in targets.loss_weights() {
         h.update(&x.to_le_bytes());
     }
     h.update(&(targets.outputs() as u64).to_le_bytes());

@@ -1,10 +1,16 @@
-//! Losses of the three distillation methods, in log space.
+//! Losses of the distillation methods, in log space.
 //!
 //! - [`soft_target_loss`]: `alpha * CE(y, softmax(l)) + (1 - alpha) * tau^2
 //!   * KL(q || softmax(z / tau))`, the loss of vanilla KD (`S = 1`) and of
 //!   LELP (`S > 1`, with class logits `l_c = logsumexp_s z[c*S+s]`).
 //! - [`feature_loss`]: mean squared error between a projection of the
 //!   student embedding and the teacher embedding.
+//! - [`dkd_loss`]: decoupled KD (target and non-target terms weighted
+//!   apart).
+//! - [`rkd_distance_loss`], [`rkd_angle_loss`]: relational KD on
+//!   embeddings.
+//! - [`subclass_aux_loss`]: Subclass Distillation's auxiliary loss on the
+//!   teacher's subclass logits.
 //!
 //! The KL is computed as `sum q (log q - log_softmax(z / tau))` from log
 //! targets; zero-probability targets (`log q = -inf`) contribute 0.
@@ -72,4 +78,149 @@ pub fn soft_target_loss(
 /// - `projected`, `teacher`: `[N, d]` -> scalar `[1]`
 pub fn feature_loss(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
     (projected - teacher).square().mean()
+}
+
+/// `log sum_j exp(x_ij)` per row, stable (the row maximum is factored out;
+/// it is a constant for the gradient, which stays exact).
+///
+/// # Shapes
+/// - `x`: `[N, K]` -> `[N, 1]`
+fn logsumexp_rows(x: Tensor<2>) -> Tensor<2> {
+    let m = x.clone().max_dim(1).detach();
+    (x - m.clone()).exp().sum_dim(1).log() + m
+}
+
+/// The weights of [`dkd_loss`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DkdWeights {
+    /// Cross-entropy on the labels.
+    pub ce: f64,
+    /// Target-class term (TCKD, `alpha` in Zhao et al.).
+    pub tckd: f64,
+    /// Non-target-class term (NCKD, `beta` in Zhao et al.).
+    pub nckd: f64,
+}
+
+/// Decoupled KD (Zhao et al. 2022): `ce * CE(y, softmax(z)) + tau^2 *
+/// (tckd * KL(b_T || b_S) + nckd * KL(q^_T || p^_S))`, where `b = [p_t,
+/// 1 - p_t]` is the binary target-vs-rest split of the softened
+/// distributions and `^` the distribution over the non-target classes.
+///
+/// With two classes the non-target distribution has one class, NCKD is
+/// exactly 0, and DKD is `tckd` times vanilla KD's KL (plus the CE term).
+///
+/// # Shapes
+/// - `logits`, `log_targets` (the teacher's `log softmax(z_T / tau)`),
+///   `one_hot`: `[N, C]` -> scalar `[1]`
+pub fn dkd_loss(logits: Tensor<2>, log_targets: Tensor<2>, one_hot: Tensor<2>, tau: f64, w: DkdWeights) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let log_p = log_softmax(logits.clone().div_scalar(tau), 1);
+    let log_q = log_targets.clamp_min(-1.0e4);
+    // the target column pushed to exp(-1e4) = 0: sums over the others
+    let mask_target = |x: Tensor<2>| x - one_hot.clone().mul_scalar(1.0e4);
+    let (lp_t, lq_t) = (
+        (log_p.clone() * one_hot.clone()).sum_dim(1),
+        (log_q.clone() * one_hot.clone()).sum_dim(1),
+    );
+    let lp_nt = logsumexp_rows(mask_target(log_p.clone()));
+    let lq_nt = logsumexp_rows(mask_target(log_q.clone()));
+    let tckd = lq_t.clone().exp() * (lq_t - lp_t) + lq_nt.clone().exp() * (lq_nt.clone() - lp_nt.clone());
+    let (lp_hat, lq_hat) = (log_p - lp_nt, log_q - lq_nt);
+    let others = one_hot.clone().neg().add_scalar(1.0);
+    let nckd = (lq_hat.clone().exp() * (lq_hat - lp_hat) * others).sum_dim(1);
+    let kd = (tckd.mul_scalar(w.tckd) + nckd.mul_scalar(w.nckd))
+        .sum()
+        .mul_scalar(tau * tau / n as f64);
+    if w.ce > 0.0 {
+        kd + cross_entropy(logits, one_hot).mul_scalar(w.ce)
+    } else {
+        kd
+    }
+}
+
+/// The Huber loss with threshold 1 (PyTorch's `smooth_l1_loss`), mean over
+/// entries: `0.5 x^2` for `|x| < 1`, else `|x| - 0.5`.
+fn smooth_l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    let x = (a - b).abs();
+    let m = x.clone().clamp_max(1.0);
+    (m.clone().square().mul_scalar(0.5) + x - m).mean()
+}
+
+/// Pairwise Euclidean distances, 0 on the diagonal; squared distances are
+/// clamped at `1e-12` before the root (finite gradients for coincident
+/// rows).
+fn pairwise_distances(x: Tensor<2>) -> Tensor<2> {
+    let [n, _] = x.dims();
+    let sq = x.clone().square().sum_dim(1); // [N, 1]
+    let prod = x.clone().matmul(x.transpose());
+    let d = (sq.clone() + sq.transpose() - prod.mul_scalar(2.0))
+        .clamp_min(1e-12)
+        .sqrt();
+    let eye = Tensor::<2>::eye(n, &d.device());
+    d * eye.neg().add_scalar(1.0)
+}
+
+/// RKD's distance term (Park et al. 2019): Huber loss between the pairwise
+/// distances of student and teacher embeddings, each divided by its mean
+/// over the `N (N - 1)` pairs. Widths may differ: relations are compared,
+/// not coordinates.
+///
+/// # Shapes
+/// - `student`: `[N, e]`, `teacher`: `[N, d]` -> scalar `[1]`
+pub fn rkd_distance_loss(student: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    let [n, _] = student.dims();
+    let pairs = (n * n.saturating_sub(1)).max(1) as f64;
+    let normalised = |x: Tensor<2>| {
+        let d = pairwise_distances(x);
+        let mean = d.clone().sum().div_scalar(pairs).clamp_min(1e-12);
+        d / mean.unsqueeze_dim(0)
+    };
+    smooth_l1(normalised(student), normalised(teacher.detach()))
+}
+
+/// RKD's angle term: Huber loss between the cosines of the angles
+/// `(x_j - x_i, x_k - x_i)` over all triplets, student against teacher.
+///
+/// Pairs closer than `1e-6` count as coincident: their direction is 0 and
+/// carries no gradient (a plain normalisation, as `F.normalize`, divides
+/// by `1e-12` there and sends gradients of order `1e12` into duplicate
+/// rows, e.g. duplicate texts in one batch).
+///
+/// # Shapes
+/// - `student`: `[N, e]`, `teacher`: `[N, d]` -> scalar `[1]`
+pub fn rkd_angle_loss(student: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    let cosines = |x: Tensor<2>| {
+        let [n, d] = x.dims();
+        // diff[i, j] = x_j - x_i, unit length (0 for coincident rows)
+        let diff = x.clone().unsqueeze_dim::<3>(0).expand([n, n, d]) - x.unsqueeze_dim::<3>(1);
+        let norm = diff.clone().square().sum_dim(2).clamp_min(1e-24).sqrt();
+        let apart = norm.clone().greater_elem(1e-6).float().detach();
+        let unit = diff / norm.clamp_min(1e-6) * apart;
+        unit.clone().matmul(unit.swap_dims(1, 2)) // [N, N, N]
+    };
+    smooth_l1(cosines(student), cosines(teacher.detach()))
+}
+
+/// Subclass Distillation's auxiliary loss on the teacher (Mueller,
+/// Kornblith, Hinton 2020, as in the authors' reference code): each row
+/// of subclass logits is standardised over its `K = C*S` entries and
+/// scaled by `1 / sqrt(T K)`, so that `v_i . v_i = 1 / T`; the loss is
+/// `mean_i logsumexp_j (v_i . v_j) - 1 / T - log N`, the cross-entropy of
+/// picking each example out of its batch by its subclass pattern, less
+/// `log N`. It falls as the examples' patterns decorrelate: it spreads a
+/// batch over the subclasses.
+///
+/// # Shapes
+/// - `logits`: `[N, C*S]` -> scalar `[1]`
+pub fn subclass_aux_loss(logits: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let [n, k] = logits.dims();
+    let mean = logits.clone().mean_dim(1);
+    let centred = logits - mean;
+    let var = centred.clone().square().mean_dim(1);
+    let v = centred / (var + 1e-9).sqrt().mul_scalar((temperature * k as f64).sqrt());
+    let sims = v.clone().matmul(v.transpose());
+    logsumexp_rows(sims)
+        .mean()
+        .reshape([1])
+        .sub_scalar(1.0 / temperature + (n as f64).ln())
 }

@@ -11,16 +11,20 @@
 //! | [`Method::RandomProjection`] | Eq. 5 with random directions | as LELP |
 //! | [`Method::KMeans`] | per-class k-means clusters | as LELP |
 //! | [`Method::Oracle`] | true fine label as subclass | as LELP |
+//! | [`Method::Dkd`] | `softmax(z/tau)` (C) | `ce CE + tau^2 (tckd TCKD + nckd NCKD)` |
+//! | [`Method::Rkd`] | teacher embedding + `softmax(z/tau)` | `distance L_D + angle L_A` + as KD |
+//! | [`Method::SubclassDistillation`] | a subclass teacher's `softmax(z/tau)` (C*S) | as LELP |
 //!
 //! Any other [`PseudoLabeler`](crate::labeler::PseudoLabeler) trains
 //! through [`TrainingTargets::from_labeler`].
 
 use serde::{Deserialize, Serialize};
 
+use super::loss::DkdWeights;
 use super::targets::{TrainingTargets, check_teacher};
 use crate::data::Dataset;
 use crate::error::{LelpError, Result};
-use crate::labeler::{KMeansConfig, KMeansLabeler, LelpLabeler, OracleLabeler, SoftmaxLabeler};
+use crate::labeler::{KMeansConfig, KMeansLabeler, LelpLabeler, OracleLabeler, PseudoTargets, SoftmaxLabeler};
 use crate::subspace::{PcaFinder, RandomProjectionFinder, SubspaceConfig, SubspaceFinder};
 use crate::teacher::TeacherOutput;
 use crate::util;
@@ -212,6 +216,216 @@ util::setters!(LelpConfig {
     "Groups rows by the teacher's argmax." with_teacher_labels => teacher_labels: bool,
 });
 
+/// Options of decoupled KD (Zhao et al. 2022): the KL split into a
+/// target-class term (TCKD) and a non-target-class term (NCKD), weighted
+/// apart, plus cross-entropy on the labels.
+///
+/// Defaults are the paper's CIFAR-100 setting: `tau = 4`, `ce = 1`,
+/// `tckd = 1` (its `alpha`), `nckd = 8` (its `beta`); the paper's linear
+/// warm-up of the KD terms over the first epochs is not applied. With two
+/// classes NCKD is 0 and DKD is `ce` CE plus `tckd` times vanilla KD.
+///
+/// # Example
+/// ```
+/// use lelp::train::DkdConfig;
+/// let dkd = DkdConfig::new().with_nckd(2.0);
+/// assert_eq!((dkd.tau, dkd.tckd, dkd.nckd), (4.0, 1.0, 2.0));
+/// assert!(DkdConfig::new().with_tau(0.0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DkdConfig {
+    /// Temperature (default 4).
+    pub tau: f64,
+    /// Weight of the cross-entropy on the labels (default 1).
+    pub ce: f64,
+    /// Weight of the target-class term (default 1).
+    pub tckd: f64,
+    /// Weight of the non-target-class term (default 8).
+    pub nckd: f64,
+}
+
+impl Default for DkdConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DkdConfig {
+    /// `tau = 4`, `ce = 1`, `tckd = 1`, `nckd = 8`.
+    pub fn new() -> Self {
+        Self {
+            tau: 4.0,
+            ce: 1.0,
+            tckd: 1.0,
+            nckd: 8.0,
+        }
+    }
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for `tau` not `> 0` or a weight not
+    /// finite and `>= 0`.
+    pub fn validate(&self) -> Result<()> {
+        util::check_positive("tau", self.tau)?;
+        for (name, w) in [("dkd_ce", self.ce), ("tckd", self.tckd), ("nckd", self.nckd)] {
+            util::check_weight(name, w)?;
+        }
+        Ok(())
+    }
+}
+
+util::setters!(DkdConfig {
+    "Temperature." with_tau => tau: f64,
+    "Weight of the cross-entropy." with_ce => ce: f64,
+    "Weight of the target-class term." with_tckd => tckd: f64,
+    "Weight of the non-target-class term." with_nckd => nckd: f64,
+});
+
+/// Options of relational KD (Park et al. 2019): the student's embeddings
+/// keep the teacher's pairwise distances and triplet angles (each up to
+/// scale), plus vanilla KD's loss.
+///
+/// Defaults: `distance = 25`, `angle = 50` (the paper's weights for
+/// classification), KD at `tau = 2`, `alpha = 0`. Relations are compared,
+/// not coordinates, so student and teacher widths may differ without a
+/// projection.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RkdConfig {
+    /// Weight of the distance term (default 25).
+    pub distance: f64,
+    /// Weight of the angle term (default 50).
+    pub angle: f64,
+    /// The KD part's options.
+    #[serde(flatten)]
+    pub kd: KdConfig,
+}
+
+impl Default for RkdConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RkdConfig {
+    /// `distance = 25`, `angle = 50`, KD's defaults.
+    pub fn new() -> Self {
+        Self {
+            distance: 25.0,
+            angle: 50.0,
+            kd: KdConfig::new(),
+        }
+    }
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// As [`KdConfig::validate`], and for a weight not finite and `>= 0`.
+    pub fn validate(&self) -> Result<()> {
+        util::check_weight("rkd_distance", self.distance)?;
+        util::check_weight("rkd_angle", self.angle)?;
+        self.kd.validate()
+    }
+}
+
+util::setters!(RkdConfig {
+    "Weight of the distance term." with_distance => distance: f64,
+    "Weight of the angle term." with_angle => angle: f64,
+    "The KD part's options." with_kd => kd: KdConfig,
+});
+
+/// Options of Subclass Distillation (Mueller, Kornblith, Hinton 2020):
+/// the teacher is trained with `C * S` outputs (class logits by logsumexp)
+/// and an auxiliary loss that spreads examples over the subclasses
+/// ([`SubclassDistillationConfig::teacher_targets`]); the student is then
+/// distilled on the teacher's `softmax(z / tau)` over the `C * S`
+/// subclasses, as LELP's student is.
+///
+/// Defaults: `S = 4`, auxiliary weight 1 and temperature 1 (the values of
+/// the authors' reference notebook, whose docstring adds that the
+/// temperature is usually below 1), `tau = 2`, `alpha = 0`.
+///
+/// # Example
+/// ```
+/// use lelp::train::SubclassDistillationConfig;
+/// let sd = SubclassDistillationConfig::new(5).with_aux_temperature(0.5);
+/// assert_eq!((sd.subclasses, sd.aux_weight, sd.aux_temperature), (5, 1.0, 0.5));
+/// let t = sd.teacher_targets(2, 100)?;
+/// assert_eq!(t.outputs(), 10); // the teacher has C * S outputs
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubclassDistillationConfig {
+    /// Subclasses per class `S` (default 4).
+    pub subclasses: usize,
+    /// Weight of the teacher's auxiliary loss (default 1).
+    pub aux_weight: f64,
+    /// Temperature of the auxiliary loss (default 1).
+    pub aux_temperature: f64,
+    /// Distillation temperature `tau` (default 2).
+    pub tau: f64,
+    /// Weight `alpha` of the ground-truth cross-entropy (default 0).
+    pub alpha: f64,
+}
+
+impl Default for SubclassDistillationConfig {
+    fn default() -> Self {
+        Self::new(4)
+    }
+}
+
+impl SubclassDistillationConfig {
+    /// `S` subclasses per class, the other options at their defaults.
+    pub fn new(subclasses: usize) -> Self {
+        Self {
+            subclasses,
+            aux_weight: 1.0,
+            aux_temperature: 1.0,
+            tau: 2.0,
+            alpha: 0.0,
+        }
+    }
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for zero subclasses, a temperature
+    /// not `> 0`, a weight not finite and `>= 0` or `alpha` outside
+    /// `[0, 1]`.
+    pub fn validate(&self) -> Result<()> {
+        util::check_subclasses(self.subclasses)?;
+        util::check_weight("aux_weight", self.aux_weight)?;
+        util::check_positive("aux_temperature", self.aux_temperature)?;
+        util::check_positive("tau", self.tau)?;
+        util::check_unit("alpha", self.alpha)
+    }
+    /// The targets that train the teacher: labels through `C * S` outputs
+    /// plus the auxiliary loss (train a student of `C * S` outputs on them
+    /// with [`Distiller`](crate::train::Distiller), then use it as the
+    /// teacher).
+    ///
+    /// # Errors
+    /// As [`SubclassDistillationConfig::validate`];
+    /// [`LelpError::EmptyData`] for zero classes or rows.
+    pub fn teacher_targets(&self, num_classes: usize, rows: usize) -> Result<TrainingTargets> {
+        self.validate()?;
+        TrainingTargets::subclass_teacher(
+            num_classes,
+            rows,
+            self.subclasses,
+            self.aux_weight,
+            self.aux_temperature,
+        )
+    }
+}
+
+util::setters!(SubclassDistillationConfig {
+    "Weight of the auxiliary loss." with_aux_weight => aux_weight: f64,
+    "Temperature of the auxiliary loss." with_aux_temperature => aux_temperature: f64,
+    "Distillation temperature." with_tau => tau: f64,
+    "Weight of the ground-truth loss." with_alpha => alpha: f64,
+});
+
 /// A distillation method. Build its targets once per transfer set with
 /// [`Method::prepare`].
 ///
@@ -255,6 +469,14 @@ pub enum Method {
     KMeans(KMeansConfig),
     /// The oracle upper bound: the data set's true fine labels as subclasses.
     Oracle(KdConfig),
+    /// Decoupled KD (Zhao et al. 2022).
+    Dkd(DkdConfig),
+    /// Relational KD (Park et al. 2019) plus vanilla KD.
+    Rkd(RkdConfig),
+    /// Subclass Distillation (Mueller et al. 2020): needs a teacher trained
+    /// on [`SubclassDistillationConfig::teacher_targets`], whose `C * S`
+    /// logits [`Method::prepare`] reads.
+    SubclassDistillation(SubclassDistillationConfig),
 }
 
 impl Method {
@@ -268,6 +490,9 @@ impl Method {
             Method::RandomProjection(_) => "random proj.",
             Method::KMeans(_) => "k-means",
             Method::Oracle(_) => "oracle",
+            Method::Dkd(_) => "DKD",
+            Method::Rkd(_) => "RKD",
+            Method::SubclassDistillation(_) => "subclass distillation",
         }
     }
 
@@ -287,6 +512,9 @@ impl Method {
             Method::FeatureKd(f) => f.validate(),
             Method::Lelp(l) | Method::RandomProjection(l) => l.validate(),
             Method::KMeans(k) => k.validate(),
+            Method::Dkd(d) => d.validate(),
+            Method::Rkd(r) => r.validate(),
+            Method::SubclassDistillation(sd) => sd.validate(),
         }
     }
 
@@ -297,7 +525,8 @@ impl Method {
     /// Those of [`OracleLabeler::from_dataset`] for the oracle.
     pub fn subclasses(&self, data: &Dataset) -> Result<usize> {
         Ok(match self {
-            Method::Plain | Method::VanillaKd(_) | Method::FeatureKd(_) => 1,
+            Method::Plain | Method::VanillaKd(_) | Method::FeatureKd(_) | Method::Dkd(_) | Method::Rkd(_) => 1,
+            Method::SubclassDistillation(sd) => sd.subclasses,
             Method::Lelp(l) | Method::RandomProjection(l) => l.subspace.subclasses,
             Method::KMeans(k) => k.subclasses,
             Method::Oracle(k) => {
@@ -330,8 +559,11 @@ impl Method {
             }
             return TrainingTargets::hard(data.num_classes(), data.len());
         };
-        check_teacher(t, data)?;
         let c = data.num_classes();
+        if let Method::SubclassDistillation(sd) = self {
+            return subclass_targets(sd, t, data);
+        }
+        check_teacher(t, data)?;
         match self {
             Method::Plain => TrainingTargets::hard(c, data.len()),
             Method::VanillaKd(k) => TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, k.tau)?, t, data, k.alpha),
@@ -357,8 +589,40 @@ impl Method {
             Method::Oracle(k) => {
                 TrainingTargets::from_labeler(&OracleLabeler::from_dataset(data, k.tau)?, t, data, k.alpha)
             }
+            Method::Dkd(d) => {
+                TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, d.tau)?, t, data, 0.0)?.with_dkd(DkdWeights {
+                    ce: d.ce,
+                    tckd: d.tckd,
+                    nckd: d.nckd,
+                })
+            }
+            Method::Rkd(r) => TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, r.kd.tau)?, t, data, r.kd.alpha)?
+                .with_relational(t, r.distance, r.angle),
+            Method::SubclassDistillation(_) => unreachable!("handled above"),
         }
     }
+}
+
+/// Subclass Distillation's student targets: the teacher's `C * S` logits
+/// softened at `tau`.
+fn subclass_targets(sd: &SubclassDistillationConfig, t: &TeacherOutput, data: &Dataset) -> Result<TrainingTargets> {
+    let (c, s) = (data.num_classes(), sd.subclasses);
+    if t.len() != data.len() {
+        return Err(LelpError::DimensionMismatch {
+            what: "teacher rows vs data rows",
+            expected: data.len(),
+            got: t.len(),
+        });
+    }
+    if t.num_classes() != c * s {
+        return Err(LelpError::DimensionMismatch {
+            what: "subclass teacher outputs vs classes x subclasses",
+            expected: c * s,
+            got: t.num_classes(),
+        });
+    }
+    let log_q = burn::tensor::activation::log_softmax(t.logits().clone().div_scalar(sd.tau), 1).detach();
+    TrainingTargets::soft(PseudoTargets::new(log_q, c, s, sd.tau)?, sd.alpha)
 }
 
 /// The labels rows are grouped by: the ground truth, or the teacher's

@@ -24,7 +24,7 @@ mod targets;
 pub use checkpoint::CheckpointInfo;
 pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, Trainee};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
-pub use method::{FeatureKdConfig, KdConfig, LelpConfig, Method};
+pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
 pub use observer::{Observer, Silent, StderrProgress};
 pub use student::{
     Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, TextCnn, TextCnnConfig, class_logits,

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 
+use super::loss::DkdWeights;
 use crate::data::Dataset;
 use crate::error::{LelpError, Result};
 use crate::labeler::{LabelerInput, PseudoLabeler, PseudoTargets};
@@ -46,6 +47,20 @@ pub struct TrainingTargets {
     feature_weight: f64,
     subspaces: Option<Subspaces>,
     rows: usize,
+    /// The loss over the soft targets, and the terms added to it.
+    extra: LossTerms,
+}
+
+/// What a method adds to, or puts in place of, the soft-target loss.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct LossTerms {
+    /// DKD instead of the KL (soft targets over `C` classes).
+    dkd: Option<DkdWeights>,
+    /// RKD's distance and angle weights (on the teacher features).
+    relational: Option<(f64, f64)>,
+    /// Subclass Distillation's teacher: hard labels, `S` subclasses, and
+    /// the auxiliary loss's weight and temperature.
+    subclass_teacher: Option<(usize, f64, f64)>,
 }
 
 impl TrainingTargets {
@@ -68,6 +83,7 @@ impl TrainingTargets {
             feature_weight: 0.0,
             subspaces: None,
             rows,
+            extra: LossTerms::default(),
         })
     }
 
@@ -90,6 +106,7 @@ impl TrainingTargets {
             features: None,
             feature_weight: 0.0,
             subspaces: None,
+            extra: LossTerms::default(),
         })
     }
 
@@ -142,6 +159,95 @@ impl TrainingTargets {
         Ok(self)
     }
 
+    /// Replaces the KL by decoupled KD's loss ([`dkd_loss`](crate::train::loss::dkd_loss)); the targets'
+    /// `alpha` is ignored (DKD weighs its own CE term).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for weights not finite and `>= 0`,
+    /// or targets with subclasses (DKD splits classes, not subclasses).
+    pub fn with_dkd(mut self, weights: DkdWeights) -> Result<Self> {
+        for (name, w) in [("dkd_ce", weights.ce), ("tckd", weights.tckd), ("nckd", weights.nckd)] {
+            util::check_weight(name, w)?;
+        }
+        if self.soft.is_none() || self.subclasses() != 1 {
+            return Err(LelpError::InvalidParameter {
+                name: "dkd",
+                value: format!("{} subclasses", self.subclasses()),
+                reason: "DKD needs soft targets over the classes (S = 1)",
+            });
+        }
+        self.extra.dkd = Some(weights);
+        Ok(self)
+    }
+
+    /// Adds RKD's terms `distance * L_D + angle * L_A`
+    /// ([`rkd_distance_loss`](crate::train::loss::rkd_distance_loss), [`rkd_angle_loss`](crate::train::loss::rkd_angle_loss)) between the student's
+    /// embedding and the teacher's.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for weights not finite and `>= 0`;
+    /// [`LelpError::DimensionMismatch`] for another number of rows.
+    pub fn with_relational(mut self, teacher: &TeacherOutput, distance: f64, angle: f64) -> Result<Self> {
+        util::check_weight("rkd_distance", distance)?;
+        util::check_weight("rkd_angle", angle)?;
+        let weight = self.feature_weight;
+        self = self.with_features(teacher, weight)?;
+        self.extra.relational = Some((distance, angle));
+        Ok(self)
+    }
+
+    /// The targets of a Subclass Distillation teacher (Mueller et al.
+    /// 2020): cross-entropy on the labels through `C * subclasses` outputs
+    /// (class logits by logsumexp), plus `weight` times the auxiliary loss
+    /// ([`subclass_aux_loss`](crate::train::loss::subclass_aux_loss)) at `temperature`.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for zero classes or rows;
+    /// [`LelpError::InvalidParameter`] for zero subclasses, a weight not
+    /// finite and `>= 0` or a temperature not `> 0`.
+    pub fn subclass_teacher(
+        num_classes: usize,
+        rows: usize,
+        subclasses: usize,
+        weight: f64,
+        temperature: f64,
+    ) -> Result<Self> {
+        util::check_subclasses(subclasses)?;
+        util::check_weight("aux_weight", weight)?;
+        util::check_positive("aux_temperature", temperature)?;
+        let mut t = Self::hard(num_classes, rows)?;
+        t.extra.subclass_teacher = Some((subclasses, weight, temperature));
+        Ok(t)
+    }
+
+    /// DKD's weights, when the loss is DKD.
+    pub fn dkd(&self) -> Option<DkdWeights> {
+        self.extra.dkd
+    }
+    /// RKD's distance and angle weights, when set.
+    pub fn relational(&self) -> Option<(f64, f64)> {
+        self.extra.relational
+    }
+    /// The Subclass Distillation teacher's auxiliary weight and temperature.
+    pub fn subclass_aux(&self) -> Option<(f64, f64)> {
+        self.extra.subclass_teacher.map(|(_, w, t)| (w, t))
+    }
+
+    /// The loss weights as numbers, for a checkpoint's fingerprint.
+    pub(crate) fn loss_weights(&self) -> Vec<f64> {
+        let mut w = vec![self.alpha, self.tau(), self.feature_weight];
+        if let Some(d) = self.extra.dkd {
+            w.extend([1.0, d.ce, d.tckd, d.nckd]);
+        }
+        if let Some((d, a)) = self.extra.relational {
+            w.extend([2.0, d, a]);
+        }
+        if let Some((s, aw, at)) = self.extra.subclass_teacher {
+            w.extend([3.0, s as f64, aw, at]);
+        }
+        w
+    }
+
     pub(crate) fn with_subspaces(mut self, fit: Subspaces) -> Self {
         self.subspaces = Some(fit);
         self
@@ -155,9 +261,14 @@ impl TrainingTargets {
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }
-    /// Subclasses per class `S` (1 for plain training and KD).
+    /// Subclasses per class `S` (1 for plain training and KD; the
+    /// student's for a Subclass Distillation teacher).
     pub fn subclasses(&self) -> usize {
-        self.soft.as_ref().map_or(1, PseudoTargets::subclasses)
+        match (&self.soft, self.extra.subclass_teacher) {
+            (Some(t), _) => t.subclasses(),
+            (None, Some((s, _, _))) => s,
+            (None, None) => 1,
+        }
     }
     /// The student's output width, `C * S`.
     pub fn outputs(&self) -> usize {
