@@ -3,7 +3,9 @@
 //! benches/run_fit_bench.sh). Reads the embeddings from disk in chunks of
 //! 4096 rows, so the process never holds the whole matrix; reports wall
 //! time per fit and the process's peak RSS after fits of growing N (a flat
-//! peak shows memory independent of N).
+//! peak shows memory independent of N), up to N = 1,000,000 (the file's
+//! rows re-read ten times; `LELP_BENCH_BIG` changes it), then with the
+//! null-space projection on (a fixed 2 x 768 head).
 //!
 //! `LELP_BENCH_DEVICE` picks the device (flex by default),
 //! `LELP_BENCH_CHUNK` the rows per batch (4096 by default).
@@ -13,6 +15,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use lelp::subspace::{PcaFinder, SubspaceConfig, SubspaceFinder};
+use lelp::teacher::LinearHead;
 
 #[path = "../examples/support/device.rs"]
 mod device;
@@ -39,6 +42,7 @@ struct Chunks {
     pos: usize,
     chunk: usize,
     device: Device,
+    data_start: u64,
 }
 
 impl Iterator for Chunks {
@@ -47,14 +51,20 @@ impl Iterator for Chunks {
         if self.pos >= self.n {
             return None;
         }
-        let rows = self.chunk.min(self.n - self.pos);
+        // past the file's rows, wrap around (N = 1,000,000 re-reads the
+        // 100,000 rows on disk ten times: streamed, never held)
+        let at = self.pos % self.labels.len();
+        if at == 0 && self.pos > 0 {
+            self.file.seek(SeekFrom::Start(self.data_start)).unwrap();
+        }
+        let rows = self.chunk.min(self.n - self.pos).min(self.labels.len() - at);
         let mut buf = vec![0u8; rows * D * 4];
         self.file.read_exact(&mut buf).expect("read chunk");
         let v: Vec<f32> = buf
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let y = self.labels[self.pos..self.pos + rows].to_vec();
+        let y = self.labels[at..at + rows].to_vec();
         self.pos += rows;
         Some((Tensor::from_data(TensorData::new(v, [rows, D]), &self.device), y))
     }
@@ -76,6 +86,7 @@ fn open(dir: &std::path::Path, n: usize, chunk: usize, device: &Device) -> Chunk
         pos: 0,
         chunk,
         device: device.clone(),
+        data_start: 10 + hl,
     }
 }
 
@@ -89,14 +100,27 @@ fn main() {
         .unwrap_or(4096);
     println!("lelp PcaFinder on {name}: d={D} C={C} S={S}, chunks of {chunk} rows");
     println!("peak RSS before any fit: {:.0} MiB", peak_rss_mib());
-    for n in [25_000usize, 50_000, 100_000, 100_000] {
-        let t0 = Instant::now();
-        let fit = PcaFinder::new(SubspaceConfig::new(S).with_null_space(false))
-            .fit(open(&dir, n, chunk, &device), C, None)
-            .unwrap();
-        device.sync().unwrap();
-        let dt = t0.elapsed().as_secs_f64();
-        assert_eq!(fit.counts().iter().sum::<u64>() as usize, n);
-        println!("N={n:>7}: {dt:.3} s, peak RSS so far {:.0} MiB", peak_rss_mib());
+    // null space off (as numpy's paths), then on with a fixed 2 x 768 head
+    let w: Vec<f32> = (0..C * D).map(|i| ((i * 37 % 23) as f32 - 11.0) / 11.0).collect();
+    let head = LinearHead::new(w, vec![0.0; C], [C, D]).unwrap();
+    let big: usize = std::env::var("LELP_BENCH_BIG").map_or(1_000_000, |v| v.parse().unwrap_or(1_000_000));
+    for (null_space, sizes) in [
+        (false, vec![25_000usize, 50_000, 100_000, 100_000, big]),
+        (true, vec![100_000, 100_000]),
+    ] {
+        for n in sizes {
+            let t0 = Instant::now();
+            let fit = PcaFinder::new(SubspaceConfig::new(S).with_null_space(null_space))
+                .fit(open(&dir, n, chunk, &device), C, null_space.then_some(&head))
+                .unwrap();
+            device.sync().unwrap();
+            let dt = t0.elapsed().as_secs_f64();
+            assert_eq!(fit.counts().iter().sum::<u64>() as usize, n);
+            println!(
+                "N={n:>7}, null space {}: {dt:.3} s, peak RSS so far {:.0} MiB",
+                if null_space { "on " } else { "off" },
+                peak_rss_mib()
+            );
+        }
     }
 }

@@ -182,7 +182,11 @@ impl MethodEntry {
                 let m: Method = serde_json::from_value(p.clone())?;
                 let back = serde_json::to_value(&m)?;
                 for key in self.grid.keys() {
-                    if back.get(key) != p.get(key) {
+                    let same = match (back.get(key), p.get(key)) {
+                        (Some(a), Some(b)) => a == b || (a.as_f64().is_some() && a.as_f64() == b.as_f64()),
+                        _ => false,
+                    };
+                    if !same {
                         return Err(format!("{}: '{key}' is not an option of this method", self.name()).into());
                     }
                 }

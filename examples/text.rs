@@ -13,14 +13,18 @@
 //! teacher's WordPiece ids, first 64 tokens, 32-wide embeddings, 64
 //! channels; mlp: an MLP over the frozen sentence embeddings, `--hidden
 //! 8,8`); `--transfer` sizes (`all` for the
-//! whole training split); `--methods default|all`; `--teacher-embedding
+//! whole training split); `--methods default|all` (all adds feature KD,
+//! k-means, random projections, DKD, RKD and Subclass Distillation, whose
+//! teacher head is trained again with `C * S` outputs); `--teacher-embedding
 //! hidden|sentence` (which embedding LELP splits: the MLP head's last
 //! hidden layer, with its null space, or the sentence embedding itself,
 //! without); `--teacher-head mlp|linear` (the trainable head over the
 //! frozen encoder: an MLP 384-256-C, or a linear layer 384-C, whose
 //! embedding is the sentence embedding, split in its null space);
 //! `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
-//! `--device`; `--out FILE.jsonl` appends one line per run.
+//! `--device`; `--out FILE.jsonl` appends one line per run; `--export DIR`
+//! writes the sentence embeddings and labels as `.npy` (for the experiment
+//! runner's tuned comparison) and stops.
 //!
 //! The first run fetches the model and the corpus (scripts/fetch-*.sh) and
 //! encodes the texts once, cached under ~/.cache/lelp/embeddings.
@@ -36,8 +40,8 @@ use lelp::labeler::KMeansConfig;
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 use lelp::train::{
-    BagConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, accuracy,
-    predict_inputs,
+    BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
+    RkdConfig, SubclassDistillationConfig, accuracy, predict_inputs,
 };
 use support::{arg, mean_std};
 
@@ -125,6 +129,11 @@ fn rates<S: lelp::train::Student>(
         )?;
     }
     Ok((batch, 100.0 / t2.elapsed().as_secs_f64()))
+}
+
+/// The teacher head's hidden widths: none (linear) or one layer of 256.
+fn head_hidden(linear: bool) -> Vec<usize> {
+    if linear { vec![] } else { vec![256] }
 }
 
 fn main() -> Result<(), Error> {
@@ -236,6 +245,24 @@ fn main() -> Result<(), Error> {
     };
 
     // one split for both views of the rows (stratified by fine label, else class)
+    if let Some(dir) = arg(&args, "--export") {
+        // the sentence embeddings and labels as .npy, for the experiment
+        // runner's tuned comparison (`{"npy": ...}` data source)
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        let lelp::data::Features::Dense { values, width } = dense.features() else {
+            return Err("dense features expected".into());
+        };
+        lelp::io::npy::write_f32(dir.join("emb.npy"), &[dense.len(), *width], values)?;
+        let labels: Vec<i64> = dense.labels().iter().map(|&l| l as i64).collect();
+        lelp::io::npy::write_i64(dir.join("labels.npy"), &[dense.len()], &labels)?;
+        if let Some(f) = dense.fine_labels() {
+            let fine: Vec<i64> = f.iter().map(|&l| l as i64).collect();
+            lelp::io::npy::write_i64(dir.join("fine_labels.npy"), &[dense.len()], &fine)?;
+        }
+        eprintln!("wrote {} rows to {}", dense.len(), dir.display());
+        return Ok(());
+    }
     let (train_idx, test_idx) = dense.split_indices(0.3, 0)?;
     let (train_dense, train_bag) = (dense.subset(&train_idx)?, hashed.subset(&train_idx)?);
     let (test_dense, test_bag) = (dense.subset(&test_idx)?, hashed.subset(&test_idx)?);
@@ -262,13 +289,12 @@ fn main() -> Result<(), Error> {
     );
 
     // teacher head on the frozen sentence embeddings: an MLP, or linear
-    let head_hidden = if linear_head { vec![] } else { vec![256] };
     let head_name = if linear_head {
         format!("linear head 384-{c}")
     } else {
         format!("MLP head 384-256-{c}")
     };
-    let head = MlpConfig::new(encoder.embedding_dim(), head_hidden, c)
+    let head = MlpConfig::new(encoder.embedding_dim(), head_hidden(linear_head), c)
         .with_seed(7)
         .init(&device)?;
     let plain = Method::Plain.prepare(&train_dense, None)?;
@@ -277,6 +303,26 @@ fn main() -> Result<(), Error> {
         .student;
     let teacher_acc = accuracy(&head, &test_dense, &device)?;
     let teacher = ModuleTeacher::new(head)?;
+    // Subclass Distillation's teacher: the same head with C * S outputs,
+    // trained with the auxiliary loss (only for --methods all)
+    let sd = SubclassDistillationConfig::new(subclasses);
+    let sd_teacher = if all_methods {
+        let h = MlpConfig::new(encoder.embedding_dim(), head_hidden(linear_head), c * subclasses)
+            .with_seed(7)
+            .init(&device)?;
+        let targets = sd.teacher_targets(c, train_dense.len())?;
+        let h = Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64))
+            .fit(h, &train_dense, &targets, None, &device)?
+            .student;
+        eprintln!(
+            "subclass teacher ({} outputs): {:.1}% test accuracy",
+            c * subclasses,
+            100.0 * accuracy(&h, &test_dense, &device)?
+        );
+        Some(ModuleTeacher::new(h)?)
+    } else {
+        None
+    };
 
     let kd = KdConfig::new();
     let lelp = |seed: u64| {
@@ -290,6 +336,9 @@ fn main() -> Result<(), Error> {
             m.push(("feature KD", Method::FeatureKd(FeatureKdConfig::new())));
             m.push(("k-means", Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed))));
             m.push(("random proj.", Method::RandomProjection(lelp(seed))));
+            m.push(("DKD", Method::Dkd(DkdConfig::new())));
+            m.push(("RKD", Method::Rkd(RkdConfig::new())));
+            m.push(("subclass distillation", Method::SubclassDistillation(sd)));
         }
         m.push(("LELP", Method::Lelp(lelp(seed))));
         if all_methods && !sentence_embedding {
@@ -321,13 +370,21 @@ fn main() -> Result<(), Error> {
                 let h = transfer_dense.features_tensor(&device)?;
                 outputs = TeacherOutput::new(h, outputs.logits().clone())?;
             }
+            let sd_outputs = sd_teacher
+                .as_ref()
+                .map(|t| t.encode(&transfer_dense, 512, &device))
+                .transpose()?;
             for (i, (name, m)) in methods(seed).iter().enumerate() {
+                let outputs = match (m, &sd_outputs) {
+                    (Method::SubclassDistillation(_), Some(o)) => o,
+                    _ => &outputs,
+                };
                 let cfg = DistillConfig::new(epochs, if kind == Kind::Mlp { 3e-3 } else { 1e-2 })
                     .with_batch_size(32)
                     .with_seed(seed);
                 let (acc, student) = match kind {
                     Kind::Bag => {
-                        let targets = m.prepare(&transfer_bag, Some(&outputs))?;
+                        let targets = m.prepare(&transfer_bag, Some(outputs))?;
                         let s = BagConfig::new(BUCKETS as usize, targets.outputs())
                             .with_dim(dim)
                             .with_seed(seed)
@@ -336,7 +393,7 @@ fn main() -> Result<(), Error> {
                         (accuracy(&t.student, &test_bag, &device)?, Trained::Bag(t.student))
                     }
                     Kind::Cnn => {
-                        let targets = m.prepare(&transfer_bag, Some(&outputs))?;
+                        let targets = m.prepare(&transfer_bag, Some(outputs))?;
                         let s = lelp::train::TextCnnConfig::new(encoder.tokenizer().vocab_size(), targets.outputs())
                             .with_dim(32)
                             .with_channels(64)
@@ -346,7 +403,7 @@ fn main() -> Result<(), Error> {
                         (accuracy(&t.student, &test_bag, &device)?, Trained::Cnn(t.student))
                     }
                     Kind::Mlp => {
-                        let targets = m.prepare(&transfer_dense, Some(&outputs))?;
+                        let targets = m.prepare(&transfer_dense, Some(outputs))?;
                         let s = MlpConfig::new(encoder.embedding_dim(), hidden.clone(), targets.outputs())
                             .with_seed(seed)
                             .init(&device)?;

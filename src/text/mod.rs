@@ -183,14 +183,7 @@ impl SentenceEncoder {
                 return crate::teacher::load_embeddings_npy(&path, device);
             }
         }
-        let mut rows = Vec::with_capacity(texts.len() * self.embedding_dim());
-        let mut done = 0;
-        for chunk in texts.chunks(batch_size.max(1)) {
-            let e = self.encode(chunk, chunk.len(), device)?;
-            rows.extend(crate::util::to_host_f32(e)?);
-            done += chunk.len();
-            progress(done, texts.len());
-        }
+        let rows = self.encode_rows(texts, batch_size, device, progress)?;
         std::fs::create_dir_all(dir).map_err(|e| LelpError::io(dir, e))?;
         let tmp = dir.join(format!(".tmp-{}.npy", std::process::id()));
         crate::io::npy::write_f32(&tmp, &[texts.len(), self.embedding_dim()], &rows)?;
@@ -199,21 +192,46 @@ impl SentenceEncoder {
     }
 
     /// Sentence embeddings of `texts`, in batches of `batch_size`, on
-    /// `device`.
+    /// `device`. Texts are batched longest first (as sentence-transformers
+    /// does), so a batch pads to similar lengths; rows come back in the
+    /// input order.
     ///
     /// # Errors
     /// As [`SentenceEncoder::embed`].
     pub fn encode(&self, texts: &[&str], batch_size: usize, device: &Device) -> Result<Tensor<2>> {
+        let rows = self.encode_rows(texts, batch_size, device, |_, _| {})?;
+        Ok(crate::util::matrix(rows, texts.len(), self.embedding_dim(), device))
+    }
+
+    /// The embeddings of `texts` as row-major host values, in input order,
+    /// computed in length-sorted batches; `progress(done, total)` after
+    /// each batch.
+    fn encode_rows(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        device: &Device,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<f32>> {
         if texts.is_empty() {
             return Err(LelpError::EmptyData { what: "texts" });
         }
-        let mut out = Vec::new();
-        for chunk in texts.chunks(batch_size.max(1)) {
-            let ids: Vec<Vec<u32>> = chunk.iter().map(|t| self.tokenize(t)).collect();
-            let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+        let d = self.embedding_dim();
+        let ids: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenize(t)).collect();
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut rows = vec![0.0f32; texts.len() * d];
+        let mut done = 0;
+        for chunk in order.chunks(batch_size.max(1)) {
+            let refs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let batch = TokenBatch::from_sequences(&refs, self.max_seq_length, device)?;
-            out.push(self.embed(batch)?.detach());
+            let e = crate::util::to_host_f32(self.embed(batch)?.detach())?;
+            for (k, &i) in chunk.iter().enumerate() {
+                rows[i * d..(i + 1) * d].copy_from_slice(&e[k * d..(k + 1) * d]);
+            }
+            done += chunk.len();
+            progress(done, texts.len());
         }
-        Ok(Tensor::cat(out, 0))
+        Ok(rows)
     }
 }

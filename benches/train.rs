@@ -1,0 +1,113 @@
+//! Training speed (issue 11): plain cross-entropy with Adam through
+//! `Distiller`, on random data, for the sizes of benches/train_torch.py
+//! (its PyTorch twin; run both with benches/run_train_bench.sh):
+//!
+//! - `mlp-large-b64` / `-b256`: MLP 384-512-256-2, 16,384 rows, 3 epochs;
+//! - `mlp-tiny`: MLP 64-32-32-2, 4,096 rows, batch 32, 10 epochs;
+//! - `mlp-text`: the text example's student, MLP 384-8-8-2, 4,000 rows,
+//!   batch 32, 10 epochs;
+//! - `kd-epoch` / `lelp-epoch`: one epoch of vanilla KD and of LELP (S = 8,
+//!   a 2x8 head) on MLP 384-512-256, 16,384 rows, batch 64: LELP's
+//!   overhead over KD once the targets exist (they are computed before the
+//!   clock starts).
+//!
+//! Each case runs three times after a warm-up; prints seconds per run.
+//! `LELP_BENCH_DEVICE` picks the device (flex by default).
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use lelp::data::Dataset;
+use lelp::teacher::{LinearHead, PrecomputedTeacher, TeacherEncoder};
+use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig, Silent, TrainingTargets};
+
+#[path = "../examples/support/device.rs"]
+mod device;
+
+/// `n` rows of `d` features from a fixed linear-congruential stream, labels
+/// from the sign of a fixed direction (learnable, seeded, no RNG crate).
+fn data(n: usize, d: usize) -> Dataset {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let x: Vec<f32> = (0..n * d).map(|_| next()).collect();
+    let y = (0..n)
+        .map(|i| usize::from(x[i * d..(i + 1) * d].iter().step_by(3).sum::<f32>() > 0.0))
+        .collect();
+    Dataset::new(x, d, y, 2).unwrap()
+}
+
+fn time(
+    name: &str,
+    train: &Dataset,
+    hidden: &[usize],
+    targets: &TrainingTargets,
+    cfg: &DistillConfig,
+    device: &Device,
+) {
+    let run = || {
+        let s = MlpConfig::new(train.num_features(), hidden.to_vec(), targets.outputs())
+            .init(device)
+            .unwrap();
+        let t0 = Instant::now();
+        let t = Distiller::new(cfg.clone())
+            .with_observer(Silent)
+            .fit(s, train, targets, None, device)
+            .unwrap();
+        assert!(t.history.last().unwrap().train_loss.is_finite());
+        t0.elapsed().as_secs_f64()
+    };
+    run();
+    let times: Vec<String> = (0..3).map(|_| format!("{:.3}", run())).collect();
+    println!("lelp {name}: {} s", times.join(" "));
+}
+
+fn main() {
+    let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
+    let device = device::by_name(&name).unwrap();
+    println!("device {name}, rayon threads {}", rayon_threads());
+    let large = data(16_384, 384);
+    let plain = Method::Plain.prepare(&large, None).unwrap();
+    for b in [64, 256] {
+        let cfg = DistillConfig::new(3, 1e-3).with_batch_size(b);
+        time(&format!("mlp-large-b{b}"), &large, &[512, 256], &plain, &cfg, &device);
+    }
+    let tiny = data(4_096, 64);
+    let cfg = DistillConfig::new(10, 1e-3).with_batch_size(32);
+    time(
+        "mlp-tiny",
+        &tiny,
+        &[32, 32],
+        &Method::Plain.prepare(&tiny, None).unwrap(),
+        &cfg,
+        &device,
+    );
+    let text = data(4_000, 384);
+    time(
+        "mlp-text",
+        &text,
+        &[8, 8],
+        &Method::Plain.prepare(&text, None).unwrap(),
+        &cfg,
+        &device,
+    );
+    // KD vs LELP epochs on the same student body, from a fixed linear teacher
+    let w: Vec<f32> = (0..2 * 384).map(|i| ((i * 37 % 23) as f32 - 11.0) / 11.0).collect();
+    let teacher = PrecomputedTeacher::new(LinearHead::new(w, vec![0.0, 0.0], [2, 384]).unwrap());
+    let out = teacher.encode(&large, 4096, &device).unwrap();
+    let kd = Method::VanillaKd(KdConfig::new()).prepare(&large, Some(&out)).unwrap();
+    let lelp = Method::Lelp(LelpConfig::new(8)).prepare(&large, Some(&out)).unwrap();
+    let cfg = DistillConfig::new(1, 1e-3).with_batch_size(64);
+    for _ in 0..2 {
+        time("kd-epoch", &large, &[512, 256], &kd, &cfg, &device);
+        time("lelp-epoch", &large, &[512, 256], &lelp, &cfg, &device);
+    }
+}
+
+fn rayon_threads() -> String {
+    std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into())
+}
