@@ -22,3 +22,26 @@ for dev in cuda wgpu; do
     timeout 300 cargo run --release --features cuda,wgpu --example quickstart -- --device $dev > "$OUT/quickstart-$dev.txt" 2>&1
     echo "$dev quickstart: exit $?"
 done
+# benches on the GPU devices (issue 11): the fit (data written by the numpy
+# twin when python3 + numpy exist there) and training, absolute times
+if python3 -c "import numpy" 2>/dev/null; then
+    BENCH_DIR="$OUT/bench-data" timeout 300 python3 benches/fit_numpy.py > "$OUT/fit-numpy.txt" 2>&1
+    for dev in cuda wgpu; do
+        BENCH_DIR="$OUT/bench-data" LELP_BENCH_BIG=200000 LELP_BENCH_DEVICE=$dev timeout 300 \
+            cargo bench --features cuda,wgpu --bench fit > "$OUT/fit-$dev.txt" 2>&1
+        echo "$dev fit bench: exit $?"
+    done
+fi
+for dev in cuda wgpu; do
+    LELP_BENCH_DEVICE=$dev timeout 300 cargo bench --features cuda,wgpu --bench train > "$OUT/train-$dev.txt" 2>&1
+    echo "$dev train bench: exit $?"
+done
+# burn-train on CUDA (issue 13): one run, and the multi-device strategy
+# over the GPUs present (one on the machines lent so far: a smoke test)
+timeout 600 cargo run --release --features train,cuda --example burn_train -- --device cuda --compare 2 \
+    > "$OUT/burn-train-cuda.txt" 2>&1
+echo "burn-train cuda: exit $?"
+N=$(nvidia-smi -L 2>/dev/null | wc -l)
+timeout 300 cargo run --release --features train,cuda --example burn_train -- --device cuda --devices "${N:-1}" \
+    > "$OUT/burn-train-cuda-multi.txt" 2>&1
+echo "burn-train cuda, $N device(s): exit $?"

@@ -73,6 +73,7 @@
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
+//! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
 //! | `ndarray` | no | burn's ndarray CPU backend (`Device::ndarray()`) |
 //! | `wgpu` | no | burn's wgpu backend (Vulkan, Metal, DX12; lavapipe on CPU-only Linux) |
 //! | `tch` | no | burn's libtorch backend (needs libtorch 2.9.0 at build and run time) |

@@ -416,13 +416,7 @@ impl Distiller {
 
     /// Feature KD's projection `A: e -> d`, seeded from the config.
     fn projector<S: Student>(&self, student: &S, targets: &TrainingTargets, device: &Device) -> Option<Linear> {
-        let tf = targets.teacher_features().filter(|_| targets.feature_weight() > 0.0)?;
-        let [_, d] = tf.dims();
-        let mut rng = StdRng::seed_from_u64(self.config.seed ^ 0x5eed);
-        let mut p = seeded_linear(student.embedding_dim(), d, &mut rng, device);
-        // the projection starts with no offset
-        p.bias = Some(burn::module::Param::from_tensor(Tensor::zeros([d], device)));
-        Some(p)
+        feature_projector(student.embedding_dim(), targets, self.config.seed, device)
     }
 
     /// A fresh run state, or the one a checkpoint holds.
@@ -523,36 +517,15 @@ impl BatchContext<'_> {
         let idx = util::indices(chunk, self.device);
         let out = model.student.forward(self.rows.batch(chunk, &idx)?)?;
         let yb = self.y.clone().select(0, idx.clone());
-        let mut l = match (self.log_targets, t.dkd()) {
-            (Some(lt), Some(w)) => {
-                loss::dkd_loss(out.logits.clone(), lt.clone().select(0, idx.clone()), yb, t.tau(), w)
-            }
-            (Some(lt), None) => loss::soft_target_loss(
-                out.logits.clone(),
-                lt.clone().select(0, idx.clone()),
-                yb,
-                s,
-                t.alpha(),
-                t.tau(),
-            ),
-            (None, _) => loss::cross_entropy(class_logits(out.logits.clone(), c, s), yb),
-        };
-        if let Some((weight, temperature)) = t.subclass_aux() {
-            l = l + loss::subclass_aux_loss(out.logits.clone(), temperature).mul_scalar(weight);
-        }
-        if let (Some(tf), Some(p)) = (self.features, &model.projector) {
-            let proj = p.forward(out.embedding.clone());
-            l = l + loss::feature_loss(proj, tf.clone().select(0, idx.clone())).mul_scalar(t.feature_weight());
-        }
-        if let (Some(tf), Some((dist, angle))) = (self.features, t.relational()) {
-            let th = tf.clone().select(0, idx.clone());
-            if dist > 0.0 {
-                l = l + loss::rkd_distance_loss(out.embedding.clone(), th.clone()).mul_scalar(dist);
-            }
-            if angle > 0.0 {
-                l = l + loss::rkd_angle_loss(out.embedding.clone(), th).mul_scalar(angle);
-            }
-        }
+        let rows = |x: Option<&Tensor<2>>| x.map(|x| x.clone().select(0, idx.clone()));
+        let l = batch_loss(
+            t,
+            &out,
+            model.projector.as_ref(),
+            yb,
+            rows(self.log_targets),
+            rows(self.features),
+        );
         let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
         let batch_hits = hits(out.logits.detach(), self.labels.clone().select(0, idx), c, s);
         sums.loss = Some(sums.loss.take().map_or(batch_loss.clone(), |a| a + batch_loss));
@@ -561,8 +534,62 @@ impl BatchContext<'_> {
     }
 }
 
+/// The loss of one batch of `targets`' method: the soft-target loss (or
+/// DKD, or cross-entropy without soft targets), plus the auxiliary, feature
+/// and relational terms the targets carry. `log_targets` and `features` are
+/// the batch's rows; `projector` is feature KD's. Shared by [`Distiller`]
+/// and the burn-train model.
+pub(crate) fn batch_loss(
+    t: &TrainingTargets,
+    out: &super::StudentOutput,
+    projector: Option<&Linear>,
+    one_hot: Tensor<2>,
+    log_targets: Option<Tensor<2>>,
+    features: Option<Tensor<2>>,
+) -> Tensor<1> {
+    let (c, s) = (t.num_classes(), t.subclasses());
+    let mut l = match (log_targets, t.dkd()) {
+        (Some(lt), Some(w)) => loss::dkd_loss(out.logits.clone(), lt, one_hot, t.tau(), w),
+        (Some(lt), None) => loss::soft_target_loss(out.logits.clone(), lt, one_hot, s, t.alpha(), t.tau()),
+        (None, _) => loss::cross_entropy(class_logits(out.logits.clone(), c, s), one_hot),
+    };
+    if let Some((weight, temperature)) = t.subclass_aux() {
+        l = l + loss::subclass_aux_loss(out.logits.clone(), temperature).mul_scalar(weight);
+    }
+    if let (Some(tf), Some(p)) = (&features, projector) {
+        let proj = p.forward(out.embedding.clone());
+        l = l + loss::feature_loss(proj, tf.clone()).mul_scalar(t.feature_weight());
+    }
+    if let (Some(th), Some((dist, angle))) = (features, t.relational()) {
+        if dist > 0.0 {
+            l = l + loss::rkd_distance_loss(out.embedding.clone(), th.clone()).mul_scalar(dist);
+        }
+        if angle > 0.0 {
+            l = l + loss::rkd_angle_loss(out.embedding.clone(), th).mul_scalar(angle);
+        }
+    }
+    l
+}
+
+/// Feature KD's projection `A: e -> d` (None unless the targets carry a
+/// feature term), seeded: zero bias, weights from `seed`.
+pub(crate) fn feature_projector(
+    embedding_dim: usize,
+    targets: &TrainingTargets,
+    seed: u64,
+    device: &Device,
+) -> Option<Linear> {
+    let tf = targets.teacher_features().filter(|_| targets.feature_weight() > 0.0)?;
+    let [_, d] = tf.dims();
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let mut p = seeded_linear(embedding_dim, d, &mut rng, device);
+    // the projection starts with no offset
+    p.bias = Some(burn::module::Param::from_tensor(Tensor::zeros([d], device)));
+    Some(p)
+}
+
 /// The checks that keep mismatched inputs a typed error.
-fn check_shapes<S: Student>(
+pub(crate) fn check_shapes<S: Student>(
     student: &S,
     train: &Dataset,
     targets: &TrainingTargets,
@@ -642,7 +669,7 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
     Ok(format!("{:016x}", h.finish()))
 }
 
-fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
+pub(crate) fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     match cfg.optimizer {
         OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),

@@ -12,6 +12,8 @@
 //!   decisions `argmax_c logsumexp_s z[c S + s]`.
 //! - [`loss`]: the losses, in log space.
 
+#[cfg(feature = "train")]
+pub mod burn_train;
 mod checkpoint;
 mod distiller;
 mod eval;

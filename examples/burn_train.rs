@@ -1,0 +1,166 @@
+//! Distillation through burn-train (feature `train`): the quickstart's
+//! setting (UCI digits by parity, teacher MLP 64-256-128, 150-example
+//! transfer set, student MLP 64-32-32, 60 epochs, LELP with S = 5) trained
+//! by burn's `SupervisedTraining`, with its metrics and dashboard.
+//!
+//! ```text
+//! cargo run --release --features train --example burn_train                       # one run, burn's dashboard
+//! cargo run --release --features train --example burn_train -- --compare 5        # burn-train vs Distiller, 5 seeds, KD and LELP
+//! cargo run --release --features train --example burn_train -- --resume           # 30 epochs, then resume from burn's checkpoint to 60
+//! cargo run --release --features train --example burn_train -- --devices 2        # ExecutionStrategy::MultiDevice, two workers on the device
+//! ```
+//! `--device flex|ndarray|wgpu|tch|cuda` picks the device (each but flex
+//! needs its cargo feature); `--devices N` runs burn's multi-device
+//! strategy over N copies of it (on one CPU: N workers sharing the cores).
+//! burn-train validates on the test split here (it needs a validation
+//! loader; the reported accuracy is the final student's, as the
+//! quickstart's). Run directories go under the system temp dir.
+
+mod support;
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{ExecutionStrategy, MultiDeviceOptim, SupervisedTraining, TrainingStrategy};
+use lelp::data::Dataset;
+use lelp::train::burn_train::{DistillModel, dataloaders, learner};
+use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, Mlp, MlpConfig, accuracy};
+use support::{Arch, arg, mean_std, train_network};
+
+type Error = Box<dyn std::error::Error>;
+
+struct Setting {
+    train: Dataset,
+    test: Dataset,
+    config: DistillConfig,
+}
+
+/// A student trained on `transfer` with `method` by burn-train, on `device`.
+#[allow(clippy::too_many_arguments)]
+fn burn_train_fit(
+    s: &Setting,
+    transfer: &Dataset,
+    method: &Method,
+    outputs: &lelp::teacher::TeacherOutput,
+    seed: u64,
+    dir: &std::path::Path,
+    epochs: (Option<usize>, usize),
+    devices: usize,
+    base: &Device,
+) -> Result<Mlp, Error> {
+    let device = base.clone().autodiff();
+    let targets = method.prepare(transfer, Some(outputs))?;
+    let cfg = s.config.clone().with_seed(seed);
+    let student = MlpConfig::new(64, vec![32, 32], targets.outputs())
+        .with_seed(seed)
+        .init(&device)?;
+    let model = DistillModel::new(student, transfer, &targets, &cfg, &device)?;
+    let (dl_train, dl_valid) = dataloaders(transfer, &targets, &s.test, &cfg, &device)?;
+    let mut run = SupervisedTraining::new(dir, dl_train, dl_valid)
+        .num_epochs(epochs.1)
+        .with_default_checkpointers()
+        .metric_train_numeric(LossMetric::new())
+        .metric_train_numeric(AccuracyMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .metric_valid_numeric(AccuracyMetric::new())
+        .with_application_logger(None);
+    if let Some(from) = epochs.0 {
+        run = run.checkpoint(from);
+    }
+    if devices > 1 {
+        let list = vec![base.clone(); devices];
+        run = run.with_training_strategy(TrainingStrategy::Default(ExecutionStrategy::MultiDevice(
+            list,
+            MultiDeviceOptim::OptimMainDevice,
+        )));
+    }
+    let result = run.launch(learner(model, &cfg)?);
+    Ok(result.model.into_student())
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    let compare: Option<u64> = arg(&args, "--compare").map(|v| v.parse()).transpose()?;
+    let devices: usize = arg(&args, "--devices").map_or(Ok(1), |v| v.parse())?;
+    let resume = args.iter().any(|a| a == "--resume");
+    let device_name = arg(&args, "--device").unwrap_or_else(|| "flex".into());
+    let device = support::device::by_name(&device_name)?;
+    let (train, test) = Dataset::uci_digits().parity()?.split(0.3, 0)?;
+    let s = Setting {
+        train,
+        test,
+        config: DistillConfig::new(60, 3e-3).with_batch_size(32),
+    };
+    let methods = |seed: u64| {
+        [
+            Method::VanillaKd(KdConfig::new()),
+            Method::Lelp(LelpConfig::new(5).with_seed(seed)),
+        ]
+    };
+    let root = std::env::temp_dir().join(format!("lelp-burn-train-{}", std::process::id()));
+    let teacher_cfg = DistillConfig::new(30, 1e-3).with_batch_size(64);
+    let teacher_arch = Arch::Mlp { hidden: vec![256, 128] };
+    let seeds = compare.unwrap_or(1);
+    let start = Instant::now();
+    let mut table: Vec<(String, Vec<f64>, Vec<f64>)> = methods(0)
+        .iter()
+        .map(|m| (m.name().to_string(), Vec::new(), Vec::new()))
+        .collect();
+    for seed in 0..seeds {
+        let teacher = train_network(&teacher_arch, &s.train, &teacher_cfg, 1000 + seed, &device)?;
+        let transfer = s.train.sample(150, seed)?;
+        let outputs = teacher.encode(&transfer, &device)?;
+        for (i, m) in methods(seed).iter().enumerate() {
+            if compare.is_none() && i == 0 {
+                continue; // one run (LELP) unless comparing
+            }
+            let dir = root.join(format!("{}-{seed}", m.name().replace(' ', "-")));
+            let student = if resume {
+                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (None, 30), devices, &device)?;
+                eprintln!("stopped after 30 epochs; resuming from burn-train's checkpoint");
+                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (Some(30), 60), devices, &device)?
+            } else {
+                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (None, 60), devices, &device)?
+            };
+            let acc_bt = accuracy(&student, &s.test, &device)?;
+            table[i].1.push(acc_bt);
+            if compare.is_some() {
+                let targets = m.prepare(&transfer, Some(&outputs))?;
+                let st = MlpConfig::new(64, vec![32, 32], targets.outputs())
+                    .with_seed(seed)
+                    .init(&device)?;
+                let cfg = s.config.clone().with_seed(seed);
+                let trained = Distiller::new(cfg).fit(st, &transfer, &targets, None, &device)?;
+                table[i].2.push(accuracy(&trained.student, &s.test, &device)?);
+            }
+            eprintln!(
+                "seed {seed}, {}: burn-train {:.1}% ({:.0}s)",
+                m.name(),
+                100.0 * acc_bt,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    println!("\n| method | burn-train (%) | Distiller (%) |\n|---|---|---|");
+    for (name, bt, d) in &table {
+        if bt.is_empty() {
+            continue;
+        }
+        let (m1, s1) = mean_std(bt);
+        let dist = if d.is_empty() {
+            "not run (--compare N)".to_string()
+        } else {
+            let (m2, s2) = mean_std(d);
+            format!("{:.1} ± {:.1}", 100.0 * m2, 100.0 * s2)
+        };
+        println!("| {name} | {:.1} ± {:.1} | {dist} |", 100.0 * m1, 100.0 * s1);
+    }
+    println!(
+        "\nUCI parity, transfer 150, student 64-32-32, 60 epochs, Adam 3e-3, batch 32; {seeds} seed(s), {devices} device(s){}; {:.0}s; runs in {}",
+        if resume { ", resumed at epoch 30" } else { "" },
+        start.elapsed().as_secs_f64(),
+        root.display()
+    );
+    Ok(())
+}
