@@ -1,4 +1,4 @@
-//! Distillation through burn-train (feature `train`): any [`Method`]'s
+//! Distillation through burn-train (feature `train`): any [`Method`](crate::train::Method)'s
 //! targets and any [`Student`] as a burn-train model, so a run goes
 //! through burn's `Learner` and `SupervisedTraining` with its metrics
 //! (loss, accuracy), terminal dashboard, checkpointers, early stopping and
