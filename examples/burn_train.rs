@@ -9,6 +9,8 @@
 //! cargo run --release --features train --example burn_train -- --resume           # 30 epochs, then resume from burn's checkpoint to 60
 //! cargo run --release --features train --example burn_train -- --devices 2        # ExecutionStrategy::MultiDevice, two workers on the device
 //! ```
+//! `--ddp` runs burn's `DistributedDataParallel` strategy over `--devices`
+//! copies of the device (collectives: CUDA in burn 0.22).
 //! `--device flex|ndarray|wgpu|tch|cuda` picks the device (each but flex
 //! needs its cargo feature); `--devices N` runs burn's multi-device
 //! strategy over N copies of it (on one CPU: N workers sharing the cores).
@@ -21,6 +23,7 @@ mod support;
 use std::time::Instant;
 
 use burn::prelude::*;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{ExecutionStrategy, MultiDeviceOptim, SupervisedTraining, TrainingStrategy};
 use lelp::data::Dataset;
@@ -48,6 +51,7 @@ fn burn_train_fit(
     epochs: (Option<usize>, usize),
     devices: usize,
     base: &Device,
+    ddp: bool,
 ) -> Result<Mlp, Error> {
     let device = base.clone().autodiff();
     let targets = method.prepare(transfer, Some(outputs))?;
@@ -68,7 +72,14 @@ fn burn_train_fit(
     if let Some(from) = epochs.0 {
         run = run.checkpoint(from);
     }
-    if devices > 1 {
+    if ddp {
+        // data parallel with collectives (burn 0.22 implements them on CUDA)
+        let list = vec![base.clone(); devices];
+        let config = DistributedConfig {
+            all_reduce_op: ReduceOperation::Mean,
+        };
+        run = run.with_training_strategy(TrainingStrategy::Default(ExecutionStrategy::ddp(list, config)));
+    } else if devices > 1 {
         let list = vec![base.clone(); devices];
         run = run.with_training_strategy(TrainingStrategy::Default(ExecutionStrategy::MultiDevice(
             list,
@@ -84,7 +95,13 @@ fn main() -> Result<(), Error> {
     let compare: Option<u64> = arg(&args, "--compare").map(|v| v.parse()).transpose()?;
     let devices: usize = arg(&args, "--devices").map_or(Ok(1), |v| v.parse())?;
     let resume = args.iter().any(|a| a == "--resume");
+    let ddp = args.iter().any(|a| a == "--ddp");
     let device_name = arg(&args, "--device").unwrap_or_else(|| "flex".into());
+    if ddp && device_name != "cuda" {
+        // burn 0.22 panics in DistributedContext::init on other devices
+        // ("Distributed operations are not supported for device Flex(Cpu)")
+        return Err("--ddp needs --device cuda: burn 0.22 implements collectives on CUDA only".into());
+    }
     let device = support::device::by_name(&device_name)?;
     let (train, test) = Dataset::uci_digits().parity()?.split(0.3, 0)?;
     let s = Setting {
@@ -117,11 +134,44 @@ fn main() -> Result<(), Error> {
             }
             let dir = root.join(format!("{}-{seed}", m.name().replace(' ', "-")));
             let student = if resume {
-                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (None, 30), devices, &device)?;
+                burn_train_fit(
+                    &s,
+                    &transfer,
+                    m,
+                    &outputs,
+                    seed,
+                    &dir,
+                    (None, 30),
+                    devices,
+                    &device,
+                    ddp,
+                )?;
                 eprintln!("stopped after 30 epochs; resuming from burn-train's checkpoint");
-                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (Some(30), 60), devices, &device)?
+                burn_train_fit(
+                    &s,
+                    &transfer,
+                    m,
+                    &outputs,
+                    seed,
+                    &dir,
+                    (Some(30), 60),
+                    devices,
+                    &device,
+                    ddp,
+                )?
             } else {
-                burn_train_fit(&s, &transfer, m, &outputs, seed, &dir, (None, 60), devices, &device)?
+                burn_train_fit(
+                    &s,
+                    &transfer,
+                    m,
+                    &outputs,
+                    seed,
+                    &dir,
+                    (None, 60),
+                    devices,
+                    &device,
+                    ddp,
+                )?
             };
             let acc_bt = accuracy(&student, &s.test, &device)?;
             table[i].1.push(acc_bt);

@@ -45,3 +45,6 @@ N=$(nvidia-smi -L 2>/dev/null | wc -l)
 timeout 300 cargo run --release --features train,cuda --example burn_train -- --device cuda --devices "${N:-1}" \
     > "$OUT/burn-train-cuda-multi.txt" 2>&1
 echo "burn-train cuda, $N device(s): exit $?"
+timeout 300 cargo run --release --features train,cuda --example burn_train -- --device cuda --devices "${N:-1}" --ddp \
+    > "$OUT/burn-train-cuda-ddp.txt" 2>&1
+echo "burn-train cuda DDP, $N device(s): exit $?"
