@@ -2,7 +2,7 @@
 # Regenerates every results file and plot behind docs/results.md.
 # Usage: bash experiments/run_all.sh [--device NAME] [--text]
 # --text also reruns the text study (fetches MiniLM and the corpora, encodes
-# them once: about an hour on two cores the first time).
+# them once: one to two hours on two cores the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=0
