@@ -133,46 +133,32 @@ fn main() -> Result<(), Error> {
                 continue; // one run (LELP) unless comparing
             }
             let dir = root.join(format!("{}-{seed}", m.name().replace(' ', "-")));
-            let student = if resume {
-                burn_train_fit(
+            // one run of 60 epochs, or 30 and then a resume from burn's checkpoint to 60
+            let phases: &[(Option<usize>, usize)] = if resume {
+                &[(None, 30), (Some(30), 60)]
+            } else {
+                &[(None, 60)]
+            };
+            let mut student = None;
+            for &(from, to) in phases {
+                if from.is_some() {
+                    eprintln!("stopped after 30 epochs; resuming from burn-train's checkpoint");
+                }
+                let fit = burn_train_fit(
                     &s,
                     &transfer,
                     m,
                     &outputs,
                     seed,
                     &dir,
-                    (None, 30),
+                    (from, to),
                     devices,
                     &device,
                     ddp,
                 )?;
-                eprintln!("stopped after 30 epochs; resuming from burn-train's checkpoint");
-                burn_train_fit(
-                    &s,
-                    &transfer,
-                    m,
-                    &outputs,
-                    seed,
-                    &dir,
-                    (Some(30), 60),
-                    devices,
-                    &device,
-                    ddp,
-                )?
-            } else {
-                burn_train_fit(
-                    &s,
-                    &transfer,
-                    m,
-                    &outputs,
-                    seed,
-                    &dir,
-                    (None, 60),
-                    devices,
-                    &device,
-                    ddp,
-                )?
-            };
+                student = Some(fit);
+            }
+            let student = student.ok_or("no training phase ran")?;
             let acc_bt = accuracy(&student, &s.test, &device)?;
             table[i].1.push(acc_bt);
             if compare.is_some() {
