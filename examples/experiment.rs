@@ -318,6 +318,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         for &size in &cfg.transfer_sizes {
             let transfer = train.sample(size.min(train.len()), seed)?;
+            // the teacher's outputs on the transfer set: once, for every method but SD
+            let plain_outputs = teachers.plain.encode(&transfer, &device)?;
             for entry in &cfg.methods {
                 let t0 = Instant::now();
                 let tuned = match (&cfg.tuning, entry.grid.is_empty()) {
@@ -334,7 +336,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     _ => None,
                 };
                 let method = tuned.as_ref().map_or_else(|| entry.for_seed(seed), |(m, _)| m.clone());
-                let outputs = teachers.outputs(&method, &transfer, &device)?;
+                let outputs = match method {
+                    Method::SubclassDistillation(_) => teachers.outputs(&method, &transfer, &device)?,
+                    _ => plain_outputs.clone(),
+                };
                 let run = Run {
                     arch: &cfg.student.arch,
                     transfer: &transfer,
