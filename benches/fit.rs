@@ -5,7 +5,9 @@
 //! time per fit and the process's peak RSS after fits of growing N (a flat
 //! peak shows memory independent of N), up to N = 1,000,000 (the file's
 //! rows re-read ten times; `LELP_BENCH_BIG` changes it), then with the
-//! null-space projection on (a fixed 2 x 768 head).
+//! null-space projection on (a fixed 2 x 768 head), and last with the
+//! N = 100,000 batches read into memory first (as numpy has its array: the
+//! time then leaves the file out, the peak RSS holds the data).
 //!
 //! `LELP_BENCH_DEVICE` picks the device (flex by default),
 //! `LELP_BENCH_CHUNK` the rows per batch (4096 by default).
@@ -14,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::time::Instant;
 
 use burn::prelude::*;
-use lelp::subspace::{PcaFinder, SubspaceConfig, SubspaceFinder};
+use lelp::subspace::{ClassMoments, PcaFinder, SubspaceConfig, SubspaceFinder};
 use lelp::teacher::LinearHead;
 
 #[path = "../examples/support/device.rs"]
@@ -37,6 +39,7 @@ fn peak_rss_mib() -> f64 {
 /// Streams `n` rows of the .npy file in chunks.
 struct Chunks {
     file: std::fs::File,
+    buf: Vec<u8>,
     labels: Vec<usize>,
     n: usize,
     pos: usize,
@@ -58,9 +61,10 @@ impl Iterator for Chunks {
             self.file.seek(SeekFrom::Start(self.data_start)).unwrap();
         }
         let rows = self.chunk.min(self.n - self.pos).min(self.labels.len() - at);
-        let mut buf = vec![0u8; rows * D * 4];
-        self.file.read_exact(&mut buf).expect("read chunk");
-        let v: Vec<f32> = buf
+        self.buf.resize(rows * D * 4, 0);
+        self.file.read_exact(&mut self.buf).expect("read chunk");
+        let v: Vec<f32> = self
+            .buf
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
@@ -81,6 +85,7 @@ fn open(dir: &std::path::Path, n: usize, chunk: usize, device: &Device) -> Chunk
     file.seek(SeekFrom::Start(10 + hl)).unwrap();
     Chunks {
         file,
+        buf: Vec::new(),
         labels,
         n,
         pos: 0,
@@ -122,5 +127,57 @@ fn main() {
                 peak_rss_mib()
             );
         }
+    }
+    // phases of one streamed fit: reading the batches, the moments' updates
+    // (the per-class products), the eigenpairs at the end
+    let (mut t_read, mut t_update) = (0.0, 0.0);
+    let mut moments = ClassMoments::new(C);
+    let mut chunks = open(&dir, 100_000, chunk, &device);
+    loop {
+        let t0 = Instant::now();
+        let Some((x, y)) = chunks.next() else { break };
+        t_read += t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        moments.update(x, &y).unwrap();
+        t_update += t0.elapsed().as_secs_f64();
+    }
+    let t0 = Instant::now();
+    PcaFinder::new(SubspaceConfig::new(S).with_null_space(false))
+        .fit_moments(&moments, None)
+        .unwrap();
+    let t_eigen = t0.elapsed().as_secs_f64();
+    println!(
+        "phases of one N=100000 fit: reading {t_read:.3} s, batch updates {t_update:.3} s, eigenpairs {t_eigen:.3} s"
+    );
+    // the product alone: one class, 2,048 rows (a class's share of a
+    // 4,096-row batch), in memory, updated 25 times; rate in N d^2 flops
+    let rows = 2048;
+    let x: Tensor<2> = open(&dir, rows, rows, &device).next().unwrap().0;
+    let mut one = ClassMoments::new(1);
+    one.update(x.clone(), &vec![0; rows]).unwrap();
+    let t0 = Instant::now();
+    for _ in 0..25 {
+        one.update(x.clone(), &vec![0; rows]).unwrap();
+    }
+    let per = t0.elapsed().as_secs_f64() / 25.0;
+    println!(
+        "one class, {rows} x {D} update: {:.2} ms, {:.0} GFLOP/s (n d^2 / time)",
+        per * 1e3,
+        (rows * D * D) as f64 / per / 1e9
+    );
+    // in memory: the batches read first, the fit timed alone
+    let batches: Vec<(Tensor<2>, Vec<usize>)> = open(&dir, 100_000, chunk, &device).collect();
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let fit = PcaFinder::new(SubspaceConfig::new(S).with_null_space(false))
+            .fit(batches.iter().cloned(), C, None)
+            .unwrap();
+        device.sync().unwrap();
+        let dt = t0.elapsed().as_secs_f64();
+        assert_eq!(fit.counts().iter().sum::<u64>(), 100_000);
+        println!(
+            "N= 100000, null space off, in memory: {dt:.3} s, peak RSS so far {:.0} MiB (with the data)",
+            peak_rss_mib()
+        );
     }
 }

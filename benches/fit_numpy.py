@@ -5,7 +5,9 @@ numpy paths for the work of lelp's PcaFinder (per-class covariance, top-S
 eigenvectors) and reports wall time and peak RSS:
 - `cov`: np.cov (f64) + np.linalg.eigh, what twenty lines of numpy write;
 - `gemm`: one f32 GEMM X_c^T X_c per class (OpenBLAS SGEMM), the mean
-  correction and np.linalg.eigh in f64: numpy's fastest path.
+  correction and np.linalg.eigh in f64: numpy's fastest path;
+and first one class's share of a 4,096-row batch (2,048 x 768) through
+X^T X alone and one 768 x 768 eigh (benches/fit.rs prints lelp's twins).
 numpy 2.4.6.
 """
 import os
@@ -53,6 +55,18 @@ def gemm_path():
         w, v = np.linalg.eigh(cov)
         v[:, ::-1][:, :S].copy()
 
+
+x = emb[:8192][labels[:8192] == 0][:2048].copy()  # one class's rows of a batch
+x.T @ x
+t0 = time.perf_counter()
+for _ in range(25):
+    x.T @ x
+per = (time.perf_counter() - t0) / 25
+print(f"numpy {np.__version__}: one class, 2048 x {D} f32 X^T X: {per * 1e3:.2f} ms, {2048 * D * D / per / 1e9:.0f} GFLOP/s (n d^2 / time)")
+g = (x.T @ x).astype(np.float64)
+t0 = time.perf_counter()
+np.linalg.eigh(g)
+print(f"numpy {np.__version__}: one {D} x {D} eigh: {time.perf_counter() - t0:.3f} s")
 
 for name, f in [("cov", cov_path), ("gemm", gemm_path)]:
     t0 = time.perf_counter()

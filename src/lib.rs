@@ -81,7 +81,7 @@
 //!
 //! burn's pure-Rust Flex CPU backend is always there (`Device::default()`).
 //! Library code takes a `&Device` from its caller and never picks one.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(
     rustdoc::broken_intra_doc_links,
@@ -95,6 +95,7 @@ pub mod io;
 pub mod labeler;
 mod linalg;
 pub mod subspace;
+mod syrk;
 pub mod teacher;
 #[cfg(feature = "text")]
 pub mod text;

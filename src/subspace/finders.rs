@@ -80,7 +80,7 @@ fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) ->
             });
         }
     }
-    let projector = if cfg.null_space {
+    let basis = if cfg.null_space {
         let head = head.ok_or(LelpError::InvalidParameter {
             name: "null_space",
             value: "true".into(),
@@ -94,7 +94,8 @@ fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) ->
             });
         }
         let w: Vec<f64> = head.weight().iter().map(|&v| v as f64).collect();
-        Some(linalg::null_space_projector(&w, c, d)?)
+        // P = I - U U^T with U a basis of the head's rows
+        Some(linalg::row_space_basis(&w, c, d)?)
     } else {
         None
     };
@@ -103,12 +104,15 @@ fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) ->
     for class in 0..c {
         let mu = m.mean(class).expect("class has examples");
         let cov = m.covariance(class).expect("class has >= 2 examples");
-        match &projector {
-            Some(p) => {
-                let pm = linalg::matmul(p, mu, d, d, 1);
-                means[class * d..(class + 1) * d].copy_from_slice(&pm);
-                let pc = linalg::matmul(p, &cov, d, d, d);
-                covs.push(linalg::matmul(&pc, p, d, d, d));
+        match &basis {
+            Some((u, r)) => {
+                // P mu = mu - U (U^T mu)
+                let ut_mu = linalg::matmul(&linalg::transpose(u, d, *r), mu, *r, d, 1);
+                let u_ut_mu = linalg::matmul(u, &ut_mu, d, *r, 1);
+                for (j, (m, s)) in mu.iter().zip(&u_ut_mu).enumerate() {
+                    means[class * d + j] = m - s;
+                }
+                covs.push(linalg::project_symmetric(u, *r, &cov, d));
             }
             None => {
                 means[class * d..(class + 1) * d].copy_from_slice(mu);
@@ -119,7 +123,7 @@ fn prepare(cfg: &SubspaceConfig, m: &ClassMoments, head: Option<&LinearHead>) ->
     Ok(Prepared {
         c,
         d,
-        projector,
+        projector: basis.map(|(u, r)| linalg::projector_from_basis(&u, r, d)),
         means,
         covs,
     })
@@ -172,7 +176,7 @@ impl SubspaceFinder for PcaFinder {
         let evds = p
             .covs
             .iter()
-            .map(|cov| linalg::symmetric_eigen(cov, d))
+            .map(|cov| linalg::top_symmetric_eigen(cov, d, s))
             .collect::<Result<Vec<_>>>()?;
         let largest = evds.iter().map(|(vals, _)| vals[0]).fold(0.0f64, f64::max);
         for (class, (vals, _)) in evds.iter().enumerate() {
@@ -185,12 +189,8 @@ impl SubspaceFinder for PcaFinder {
                 });
             }
         }
-        for (class, (vals, vecs)) in evds.into_iter().enumerate() {
-            // V: d x S (top S, descending, sign-fixed)
-            let mut v = vec![0.0; d * s];
-            for i in 0..d {
-                v[i * s..(i + 1) * s].copy_from_slice(&vecs[i * d..i * d + s]);
-            }
+        for (class, (vals, v)) in evds.into_iter().enumerate() {
+            // v: d x S (top S, descending, sign-fixed)
             let top: Vec<f64> = vals[..s].iter().map(|&x| x.max(0.0)).collect();
             eigenvalues[class * s..(class + 1) * s].copy_from_slice(&top);
             scales[class] = (top.iter().sum::<f64>() / s as f64).sqrt();

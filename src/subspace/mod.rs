@@ -6,8 +6,11 @@
 //! the result with [`Subspaces::from_parts`]). The stream is reduced
 //! by [`ClassMoments`] to per-class counts, means and centred second
 //! moments, so memory is `O(C d^2)` whatever the number of rows; the
-//! per-batch products `Z^T Z` run on the batches' device, and the
-//! eigendecomposition runs once on the host (faer, f64) at the end.
+//! per-batch products `Z^T Z` run on the batches' device (on burn's Flex
+//! CPU device, the host's own symmetric rank-k kernel), and the top-`S`
+//! eigenpairs are found once per class on the host in f64 at the end
+//! (block Krylov for `d >= 256`, checked by its residuals, else faer's
+//! full decomposition).
 //!
 //! # Conventions (fixed, tested)
 //! - Covariance denominator: `n_c - 1`.

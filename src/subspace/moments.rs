@@ -3,6 +3,7 @@
 use burn::prelude::*;
 
 use crate::error::{LelpError, Result};
+use crate::syrk::{self, Centred};
 use crate::util;
 
 /// Streaming per-class moments: counts, means and centred second moments
@@ -39,13 +40,13 @@ pub struct ClassMoments {
     rows: usize,
 }
 
-/// One class's statistics of one batch: count, mean `[d]`, centred
-/// scatter `[d, d]`.
+/// One class's statistics of one batch on a device: count, mean `[d]`,
+/// centred scatter `[d, d]` (row-major).
 struct BatchStats {
     class: usize,
     count: u64,
     mean: Vec<f64>,
-    scatter: Vec<f64>,
+    scatter: Vec<f32>,
 }
 
 impl ClassMoments {
@@ -77,11 +78,17 @@ impl ClassMoments {
         if b == 0 {
             return Ok(());
         }
-        util::check_finite(&embeddings, "embeddings", self.rows)?;
-        let stats = self.batch_stats(embeddings, labels)?;
-        self.init_dim(d);
-        for st in stats {
-            self.absorb(st);
+        if util::is_flex(&embeddings.device()) {
+            let x = util::to_host_f32(embeddings)?;
+            self.update_host(&x, d, labels)?;
+        } else {
+            util::check_finite(&embeddings, "embeddings", self.rows)?;
+            let stats = self.device_batch_stats(embeddings, labels)?;
+            self.init_dim(d);
+            for st in stats {
+                let g = &st.scatter;
+                self.absorb(st.class, st.count, &st.mean, |j| &g[j * d + j..(j + 1) * d]);
+            }
         }
         self.rows += b;
         Ok(())
@@ -118,12 +125,9 @@ impl ClassMoments {
             if other.counts[class] == 0 {
                 continue;
             }
-            self.absorb(BatchStats {
-                class,
-                count: other.counts[class],
-                mean: other.means[class * d..(class + 1) * d].to_vec(),
-                scatter: other.m2[class * d * d..(class + 1) * d * d].to_vec(),
-            });
+            let mean = &other.means[class * d..(class + 1) * d];
+            let m2 = &other.m2[class * d * d..(class + 1) * d * d];
+            self.absorb(class, other.counts[class], mean, |j| &m2[j * d + j..(j + 1) * d]);
         }
         self.rows += other.rows;
         Ok(())
@@ -155,19 +159,11 @@ impl ClassMoments {
     }
 
     /// Per-class count, mean and scatter of a batch, computed on the
-    /// batch's device and read back once per class (on Flex, on the host:
-    /// [`host_batch_stats`]).
-    fn batch_stats(&self, embeddings: Tensor<2>, labels: &[usize]) -> Result<Vec<BatchStats>> {
-        let [b, d] = embeddings.dims();
+    /// batch's device and read back once per class (on Flex the host does
+    /// it: [`ClassMoments::update_host`]).
+    fn device_batch_stats(&self, embeddings: Tensor<2>, labels: &[usize]) -> Result<Vec<BatchStats>> {
+        let [b, _] = embeddings.dims();
         let device = embeddings.device();
-        if util::is_flex(&device) {
-            return Ok(host_batch_stats(
-                &util::to_host_f32(embeddings)?,
-                d,
-                labels,
-                self.num_classes,
-            ));
-        }
         let mut out = Vec::new();
         for class in 0..self.num_classes {
             let idx: Vec<usize> = (0..b).filter(|&i| labels[i] == class).collect();
@@ -186,7 +182,7 @@ impl ClassMoments {
                 class,
                 count: idx.len() as u64,
                 mean: util::to_host_f32(mean)?.into_iter().map(f64::from).collect(),
-                scatter: util::to_host_f32(scatter)?.into_iter().map(f64::from).collect(),
+                scatter: util::to_host_f32(scatter)?,
             });
         }
         Ok(out)
@@ -200,29 +196,37 @@ impl ClassMoments {
         }
     }
 
-    /// Chan et al.'s merge of one class's batch statistics.
-    fn absorb(&mut self, st: BatchStats) {
+    /// Chan et al.'s merge of one class's batch statistics: `count` rows
+    /// with mean `mean` and centred scatter whose `j`-th line, entries
+    /// `j..d` of row (or column) `j`, is `line(j)`. Only that triangle of
+    /// the symmetric `M2` is kept (row-major upper: `m2[j * d + i]`,
+    /// `i >= j`); [`ClassMoments::covariance`] mirrors it.
+    fn absorb<'a, T: Copy + Into<f64> + 'a>(
+        &mut self,
+        c: usize,
+        count: u64,
+        batch_mean: &[f64],
+        line: impl Fn(usize) -> &'a [T],
+    ) {
         let d = self.dim.expect("initialised before absorbing");
-        let c = st.class;
         let na = self.counts[c] as f64;
-        let nb = st.count as f64;
+        let nb = count as f64;
         let ntot = na + nb;
         let mean = &mut self.means[c * d..(c + 1) * d];
-        let delta: Vec<f64> = (0..d).map(|j| st.mean[j] - mean[j]).collect();
+        let delta: Vec<f64> = batch_mean.iter().zip(mean.iter()).map(|(b, a)| b - a).collect();
         let m2 = &mut self.m2[c * d * d..(c + 1) * d * d];
         let w = na * nb / ntot;
-        for i in 0..d {
-            let row = &mut m2[i * d..(i + 1) * d];
-            let di = delta[i] * w;
-            let srow = &st.scatter[i * d..(i + 1) * d];
-            for j in 0..d {
-                row[j] += srow[j] + di * delta[j];
+        for j in 0..d {
+            let dj = delta[j] * w;
+            let row = &mut m2[j * d + j..(j + 1) * d];
+            for ((m, &s), &di) in row.iter_mut().zip(line(j)).zip(&delta[j..]) {
+                *m += s.into() + dj * di;
             }
         }
-        for j in 0..d {
-            mean[j] += delta[j] * nb / ntot;
+        for (m, dl) in mean.iter_mut().zip(&delta) {
+            *m += dl * nb / ntot;
         }
-        self.counts[c] += st.count;
+        self.counts[c] += count;
     }
 
     /// Number of classes `C`.
@@ -259,63 +263,77 @@ impl ClassMoments {
             return None;
         }
         let denom = (self.counts[c] - 1) as f64;
-        Some(self.m2[c * d * d..(c + 1) * d * d].iter().map(|v| v / denom).collect())
+        let m2 = &self.m2[c * d * d..(c + 1) * d * d];
+        let mut cov = vec![0.0; d * d];
+        for j in 0..d {
+            for i in j..d {
+                let v = m2[j * d + i] / denom;
+                cov[j * d + i] = v;
+                cov[i * d + j] = v;
+            }
+        }
+        Some(cov)
     }
 }
 
-/// [`ClassMoments`]'s batch statistics on the host, for `x` row-major
-/// `[b, d]`: per class the rows are gathered, centred on their f64 mean (in
-/// f32, as on a device) and the scatter `Z^T Z` is one f32 product of which
-/// only the lower triangle is computed (a symmetric rank-k update), then
-/// mirrored into f64.
-fn host_batch_stats(x: &[f32], d: usize, labels: &[usize], num_classes: usize) -> Vec<BatchStats> {
-    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
-    let mut out = Vec::new();
-    for class in 0..num_classes {
-        let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let n = rows.len();
-        let mut mean = vec![0.0f64; d];
-        for &r in &rows {
-            for (m, &v) in mean.iter_mut().zip(&x[r * d..(r + 1) * d]) {
-                *m += f64::from(v);
+thread_local! {
+    /// Per-thread scratch of [`ClassMoments::update_host`]: a class's row
+    /// indices and the scatter, reused across batches (a fresh
+    /// `d x d` matrix per class and batch costs page faults).
+    static HOST_SCRATCH: std::cell::RefCell<(Vec<usize>, faer::Mat<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), faer::Mat::new())) };
+}
+
+impl ClassMoments {
+    /// [`ClassMoments::update`] for a batch on the host (Flex), `x`
+    /// row-major `[b, d]`, labels checked. One pass sums each class's rows
+    /// in f64 (a non-finite sum means a non-finite entry, located then,
+    /// before anything changes); per class the scatter `Z^T Z` of the
+    /// rows centred on their mean (in f32, as on a device; the kernel
+    /// centres while it packs) is one f32 product of which only the lower
+    /// triangle is computed (a symmetric rank-k update), merged at once.
+    fn update_host(&mut self, x: &[f32], d: usize, labels: &[usize]) -> Result<()> {
+        let num_classes = self.num_classes;
+        let mut counts = vec![0usize; num_classes];
+        let mut sums = vec![0.0f64; num_classes * d];
+        for (row, &c) in x.chunks_exact(d).zip(labels) {
+            counts[c] += 1;
+            for (s, &v) in sums[c * d..(c + 1) * d].iter_mut().zip(row) {
+                *s += f64::from(v);
             }
         }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-        let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-        let mut z = Vec::with_capacity(n * d);
-        for &r in &rows {
-            z.extend(x[r * d..(r + 1) * d].iter().zip(&mean32).map(|(&v, &m)| v - m));
+        if sums.iter().any(|s| !s.is_finite()) {
+            let row_offset = self.rows;
+            util::check_finite_host(x, d, "embeddings").map_err(|e| match e {
+                LelpError::NonFinite { what, row, col } => LelpError::NonFinite {
+                    what,
+                    row: row + row_offset,
+                    col,
+                },
+                other => other,
+            })?;
         }
-        let zr = faer::MatRef::from_row_major_slice(&z, n, d);
-        let mut g = faer::Mat::<f32>::zeros(d, d);
-        matmul(
-            g.as_mut(),
-            BlockStructure::TriangularLower,
-            faer::Accum::Replace,
-            zr.transpose(),
-            BlockStructure::Rectangular,
-            zr,
-            BlockStructure::Rectangular,
-            1.0f32,
-            util::host_par(),
-        );
-        let mut scatter = vec![0.0f64; d * d];
-        for j in 0..d {
-            for i in j..d {
-                let v = f64::from(g[(i, j)]);
-                scatter[i * d + j] = v;
-                scatter[j * d + i] = v;
+        self.init_dim(d);
+        HOST_SCRATCH.with_borrow_mut(|(rows, g)| {
+            for class in 0..num_classes {
+                let n = counts[class];
+                if n == 0 {
+                    continue;
+                }
+                let mean: Vec<f64> = sums[class * d..(class + 1) * d].iter().map(|s| s / n as f64).collect();
+                let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+                rows.clear();
+                rows.extend(labels.iter().enumerate().filter(|(_, l)| **l == class).map(|(r, _)| r));
+                let z = Centred {
+                    x,
+                    d,
+                    rows,
+                    shift: &mean32,
+                };
+                syrk::centred_syrk(z, g, 0);
+                self.absorb(class, n as u64, &mean, |j| &g.col_as_slice(j)[j..]);
             }
-        }
-        out.push(BatchStats {
-            class,
-            count: n as u64,
-            mean,
-            scatter,
         });
+        Ok(())
     }
-    out
 }
