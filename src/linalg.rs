@@ -69,6 +69,7 @@ pub(crate) fn top_symmetric_eigen(a: &[f64], n: usize, k: usize) -> Result<(Vec<
 fn top_eigen_within(a: &[f64], n: usize, k: usize, max_basis: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let k = k.min(n);
     if n >= KRYLOV_MIN_DIM
+        && k >= 1
         && 4 * k <= n
         && let Some(found) = block_krylov(a, n, k, max_basis)
     {

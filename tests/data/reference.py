@@ -6,10 +6,11 @@ Written with Python 3.11.7, numpy 2.4.6 (float64 throughout).
 For each case it writes, under tests/data/<case>/:
   inputs : emb.npy [N,d] f32, labels.npy [N] i64, head_w.npy [C,d] f32,
            head_b.npy [C] f32, params.json (S, null_space, centre, tau, beta)
-  outputs: means.npy [C,d], covs.npy [C,d,d], eigvals.npy [C,S],
+  outputs: means.npy [C,d], covs.npy [C,d,d] (not for "wide"), eigvals.npy [C,S],
            bases.npy [C,d,S] (top-S eigenvectors, descending, each made to
            have its largest-magnitude entry positive), projector.npy [d,d]
-           (identity when null_space is off), targets.npy [N,C*S]
+           (identity when null_space is off; not for "wide"),
+           targets.npy [N,C*S]
 All outputs are float64; no rotation (rotation is tested by its properties).
 """
 import json
@@ -66,7 +67,7 @@ def reference(emb, labels, W, b, S, null_space, centre, tau, beta):
     )
 
 
-def write_case(name, emb, labels, W, b, params):
+def write_case(name, emb, labels, W, b, params, skip=()):
     out = os.path.join(ROOT, name)
     os.makedirs(out, exist_ok=True)
     np.save(os.path.join(out, "emb.npy"), emb.astype(np.float32))
@@ -77,7 +78,8 @@ def write_case(name, emb, labels, W, b, params):
         json.dump(params, f, indent=1)
     ref = reference(emb.astype(np.float32), labels, W.astype(np.float32), b.astype(np.float32), **params)
     for k, v in ref.items():
-        np.save(os.path.join(out, k + ".npy"), v)
+        if k not in skip:
+            np.save(os.path.join(out, k + ".npy"), v)
 
 
 def main():
@@ -102,6 +104,20 @@ def main():
     br = rng.normal(size=C)
     write_case("random", emb.astype(np.float32), labels, Wr.astype(np.float32), br.astype(np.float32),
                dict(S=3, null_space=False, centre=False, tau=1.0, beta=1.0))
+    # wide: d = 275 >= 256 takes lelp's block Krylov eigensolver, and is a
+    # multiple of neither of its kernel's tile widths (16, 6); 200 rows per
+    # class, so each covariance has rank <= 199 < d. The d x d outputs
+    # (covariances, projector) are not written: they would be 1.8 MB.
+    rng = np.random.default_rng(20261130)
+    N, d, C, k = 400, 275, 2, 12
+    labels = np.repeat(np.arange(C), N // C)
+    basis = rng.normal(size=(C, k, d)) / np.sqrt(d)
+    z = rng.normal(size=(N, k)) * np.linspace(4.0, 1.0, k)
+    emb = np.einsum("nk,nkd->nd", z, basis[labels]) + 0.05 * rng.normal(size=(N, d)) + 0.3 * labels[:, None]
+    Ww = rng.normal(size=(C, d)) / np.sqrt(d)
+    bw = np.array([0.2, -0.2])
+    write_case("wide", emb.astype(np.float32), labels, Ww.astype(np.float32), bw.astype(np.float32),
+               dict(S=5, null_space=True, centre=True, tau=2.0, beta=0.5), skip=("covs", "projector"))
     print("numpy", np.__version__, "wrote", ROOT)
 
 
