@@ -53,7 +53,7 @@ const KRYLOV_TOL: f64 = 1e-11;
 /// matrix (row-major): `(values [k], vectors [n, k] row-major)`, values
 /// descending, each vector with the sign rule of [`fix_sign`].
 ///
-/// For `n >= 256` and `k <= n / 4` a block Krylov method (block size
+/// For `n >= 256`, `k <= n / 4` and `k <= 120` a block Krylov method (block size
 /// `k + 8`, a fixed random start, full reorthogonalisation, Rayleigh-Ritz
 /// on the whole basis) runs first and is accepted only when every returned
 /// pair's residual `|A u - theta u|` is at most `1e-11` times the largest
@@ -71,6 +71,7 @@ fn top_eigen_within(a: &[f64], n: usize, k: usize, max_basis: usize) -> Result<(
     if n >= KRYLOV_MIN_DIM
         && k >= 1
         && 4 * k <= n
+        && 2 * (k + 8) <= max_basis
         && let Some(found) = block_krylov(a, n, k, max_basis)
     {
         return Ok(found);
