@@ -7,7 +7,8 @@ eigenvectors) and reports wall time and peak RSS:
 - `gemm`: one f32 GEMM X_c^T X_c per class (OpenBLAS SGEMM), the mean
   correction and np.linalg.eigh in f64: numpy's fastest path;
 and first one class's share of a 4,096-row batch (2,048 x 768) through
-X^T X alone and one 768 x 768 eigh (benches/fit.rs prints lelp's twins).
+X^T X alone and one eigh of 768 x 768 and of 2,048 x 2,048 (benches/fit.rs
+prints lelp's twins).
 numpy 2.4.6.
 """
 import os
@@ -76,3 +77,10 @@ for name, f in [("cov", cov_path), ("gemm", gemm_path)]:
     print(f"numpy {np.__version__} {name}: N={N} d={D} C={C} S={S}: {elapsed:.3f} s, peak RSS so far {peak_mib:.0f} MiB "
           f"(includes the {emb.nbytes / 2**20:.0f} MiB array it needs in memory)")
     sys.stdout.flush()
+
+# last, so its allocations cannot slow the paths above: a full eigh at the
+# width of the bench's harder-spectrum case
+g2 = np.cov(np.random.default_rng(1).normal(size=(3000, 2048)), rowvar=False)
+t0 = time.perf_counter()
+np.linalg.eigh(g2)
+print(f"numpy {np.__version__}: one 2048 x 2048 eigh: {time.perf_counter() - t0:.3f} s")
