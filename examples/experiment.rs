@@ -407,9 +407,17 @@ impl Teachers<'_> {
 }
 
 /// The number of grid points every tuned method gets; an error when they
-/// differ (an unfair budget) or a grid names an unknown option.
+/// differ (an unfair budget), a grid names an unknown option, or a grid
+/// comes without `"tuning"`.
 fn check_budget(cfg: &Config) -> Result<Option<usize>, Box<dyn std::error::Error>> {
     if cfg.tuning.is_none() {
+        if let Some(e) = cfg.methods.iter().find(|e| !e.grid.is_empty()) {
+            return Err(format!(
+                "{} has a grid but the config has no \"tuning\": it would be ignored",
+                e.name()
+            )
+            .into());
+        }
         return Ok(None);
     }
     let mut budget = None;

@@ -289,10 +289,11 @@ fn main() -> Result<(), Error> {
     );
 
     // teacher head on the frozen sentence embeddings: an MLP, or linear
+    let e = encoder.embedding_dim();
     let head_name = if linear_head {
-        format!("linear head 384-{c}")
+        format!("linear head {e}-{c}")
     } else {
-        format!("MLP head 384-256-{c}")
+        format!("MLP head {e}-256-{c}")
     };
     let head = MlpConfig::new(encoder.embedding_dim(), head_hidden(linear_head), c)
         .with_seed(7)

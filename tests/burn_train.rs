@@ -1,7 +1,8 @@
 //! The burn-train integration (feature `train`): the batcher hands each
 //! row its own targets (a step's loss equals the loss computed from the
-//! rows directly), a LELP run through `SupervisedTraining` learns, and a
-//! run resumes from burn-train's checkpoint.
+//! rows directly), a LELP run through `SupervisedTraining` learns, a run
+//! resumes from burn-train's checkpoint, and inputs that do not fit are
+//! typed errors before training.
 
 mod common;
 
@@ -146,4 +147,35 @@ fn supervised_training_learns_and_resumes() {
         .clone()
         .with_schedule(lelp::train::LrSchedule::Cosine { final_fraction: 0.1 });
     assert!(learner(model, &cosine).is_err());
+}
+
+/// burn-train's steps cannot return errors, so inputs that do not fit are
+/// refused before training: a student of another input width, and a
+/// validation set of another width or kind.
+#[test]
+fn mismatched_inputs_are_typed_errors_before_training() {
+    let s = setup();
+    let device = device().autodiff();
+    let cfg = DistillConfig::new(1, 1e-3);
+    let wide = MlpConfig::new(65, vec![8], s.targets.outputs()).init(&device).unwrap();
+    assert!(DistillModel::new(wide, &s.transfer, &s.targets, &cfg, &device).is_err());
+    let narrow_test = {
+        let lelp::data::Features::Dense { values, width } = s.test.features() else {
+            unreachable!("the digits are dense")
+        };
+        let narrow: Vec<f32> = values.chunks(*width).flat_map(|r| r[..63].to_vec()).collect();
+        Dataset::new(narrow, 63, s.test.labels().to_vec(), 2).unwrap()
+    };
+    let err = dataloaders(&s.transfer, &s.targets, &narrow_test, &cfg, &device).err();
+    assert!(
+        matches!(
+            err,
+            Some(lelp::LelpError::DimensionMismatch {
+                expected: 64,
+                got: 63,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }

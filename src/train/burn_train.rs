@@ -43,7 +43,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, Learner, TrainOutput, TrainStep};
 
-use super::distiller::{batch_loss, check_shapes, feature_projector, optimizer};
+use super::distiller::{batch_loss, check_shapes, check_validation, feature_projector, optimizer};
 use super::{DistillConfig, LrSchedule, Student, TrainingTargets, class_logits, loss};
 use crate::data::{Dataset, Inputs};
 use crate::error::{LelpError, Result};
@@ -156,8 +156,10 @@ pub type Loader = Arc<dyn DataLoader<DistillBatch>>;
 /// (validation: no autodiff).
 ///
 /// # Errors
-/// As [`DistillBatcher::new`]; [`LelpError::DimensionMismatch`] when the
-/// validation set has another number of classes.
+/// As [`DistillBatcher::new`]; [`LelpError::DimensionMismatch`] or
+/// [`LelpError::InputKind`] when the validation set has other classes or
+/// inputs than the training set (burn-train's steps cannot return an
+/// error, so this is checked before).
 pub fn dataloaders(
     train: &Dataset,
     targets: &TrainingTargets,
@@ -166,13 +168,7 @@ pub fn dataloaders(
     device: &Device,
 ) -> Result<(Loader, Loader)> {
     config.validate()?;
-    if valid.num_classes() != train.num_classes() {
-        return Err(LelpError::DimensionMismatch {
-            what: "validation classes vs training classes",
-            expected: train.num_classes(),
-            got: valid.num_classes(),
-        });
-    }
+    check_validation(train, valid)?;
     let tb = DistillBatcher::new(train, Some(targets))?;
     let vb = DistillBatcher::new(valid, None)?;
     let (train_rows, valid_rows) = (tb.rows(), vb.rows());
@@ -205,12 +201,20 @@ pub struct DistillModel<S: Module> {
 
 impl<S: Student> DistillModel<S> {
     /// `student` trained on `targets` over `train` (checked: outputs,
-    /// rows, classes), feature KD's projection seeded from
-    /// `config.seed`, on `device`.
+    /// rows, classes, and the student's forward pass on one row of
+    /// `train`), feature KD's projection seeded from `config.seed`, on
+    /// `device`.
     ///
     /// # Errors
     /// [`LelpError::DimensionMismatch`] for a student or targets that do
-    /// not fit `train`.
+    /// not fit `train`; the student's error when it cannot take `train`'s
+    /// inputs (e.g. another input width).
+    ///
+    /// # Panics
+    /// burn-train's steps cannot return errors: a batch the student
+    /// rejects there panics. The checks here and in [`dataloaders`] cover
+    /// the shapes; a token id past a text student's vocabulary in a later
+    /// row is found only when its batch runs.
     pub fn new(
         student: S,
         train: &Dataset,
@@ -220,6 +224,9 @@ impl<S: Student> DistillModel<S> {
     ) -> Result<Self> {
         check_shapes(&student, train, targets, None)?;
         let student = student.fork(device);
+        if !train.is_empty() {
+            student.forward(train.inputs(&[0], device)?)?;
+        }
         let projector = feature_projector(student.embedding_dim(), targets, config.seed, device);
         Ok(Self {
             student,

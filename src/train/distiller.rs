@@ -603,27 +603,33 @@ pub(crate) fn check_shapes<S: Student>(
             got: student.num_outputs(),
         });
     }
-    if let Some(v) = valid {
-        if v.num_classes() != train.num_classes() {
-            return Err(LelpError::DimensionMismatch {
-                what: "validation classes vs training classes",
-                expected: train.num_classes(),
-                got: v.num_classes(),
-            });
-        }
-        if v.input_kind() != train.input_kind() {
-            return Err(LelpError::InputKind {
-                expected: train.input_kind(),
-                got: v.input_kind(),
-            });
-        }
-        if v.input_kind() == crate::data::InputKind::Dense && v.num_features() != train.num_features() {
-            return Err(LelpError::DimensionMismatch {
-                what: "validation features vs training features",
-                expected: train.num_features(),
-                got: v.num_features(),
-            });
-        }
+    match valid {
+        Some(v) => check_validation(train, v),
+        None => Ok(()),
+    }
+}
+
+/// A validation set must have the training set's classes and inputs.
+pub(crate) fn check_validation(train: &Dataset, valid: &Dataset) -> Result<()> {
+    if valid.num_classes() != train.num_classes() {
+        return Err(LelpError::DimensionMismatch {
+            what: "validation classes vs training classes",
+            expected: train.num_classes(),
+            got: valid.num_classes(),
+        });
+    }
+    if valid.input_kind() != train.input_kind() {
+        return Err(LelpError::InputKind {
+            expected: train.input_kind(),
+            got: valid.input_kind(),
+        });
+    }
+    if valid.input_kind() == crate::data::InputKind::Dense && valid.num_features() != train.num_features() {
+        return Err(LelpError::DimensionMismatch {
+            what: "validation features vs training features",
+            expected: train.num_features(),
+            got: valid.num_features(),
+        });
     }
     Ok(())
 }

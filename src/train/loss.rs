@@ -101,6 +101,16 @@ pub struct DkdWeights {
     pub nckd: f64,
 }
 
+impl DkdWeights {
+    /// Each weight finite and `>= 0`.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        for (name, w) in [("dkd_ce", self.ce), ("tckd", self.tckd), ("nckd", self.nckd)] {
+            crate::util::check_weight(name, w)?;
+        }
+        Ok(())
+    }
+}
+
 /// Decoupled KD (Zhao et al. 2022): `ce * CE(y, softmax(z)) + tau^2 *
 /// (tckd * KL(b_T || b_S) + nckd * KL(q^_T || p^_S))`, where `b = [p_t,
 /// 1 - p_t]` is the binary target-vs-rest split of the softened

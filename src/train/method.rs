@@ -268,10 +268,16 @@ impl DkdConfig {
     /// finite and `>= 0`.
     pub fn validate(&self) -> Result<()> {
         util::check_positive("tau", self.tau)?;
-        for (name, w) in [("dkd_ce", self.ce), ("tckd", self.tckd), ("nckd", self.nckd)] {
-            util::check_weight(name, w)?;
+        self.weights().validate()
+    }
+
+    /// The loss's weights.
+    pub(crate) fn weights(&self) -> DkdWeights {
+        DkdWeights {
+            ce: self.ce,
+            tckd: self.tckd,
+            nckd: self.nckd,
         }
-        Ok(())
     }
 }
 
@@ -560,10 +566,12 @@ impl Method {
             return TrainingTargets::hard(data.num_classes(), data.len());
         };
         let c = data.num_classes();
-        if let Method::SubclassDistillation(sd) = self {
-            return subclass_targets(sd, t, data);
-        }
-        check_teacher(t, data)?;
+        // a Subclass Distillation teacher has C * S outputs
+        let teacher_subclasses = match self {
+            Method::SubclassDistillation(sd) => sd.subclasses,
+            _ => 1,
+        };
+        check_teacher(t, data, teacher_subclasses)?;
         match self {
             Method::Plain => TrainingTargets::hard(c, data.len()),
             Method::VanillaKd(k) => TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, k.tau)?, t, data, k.alpha),
@@ -590,37 +598,19 @@ impl Method {
                 TrainingTargets::from_labeler(&OracleLabeler::from_dataset(data, k.tau)?, t, data, k.alpha)
             }
             Method::Dkd(d) => {
-                TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, d.tau)?, t, data, 0.0)?.with_dkd(DkdWeights {
-                    ce: d.ce,
-                    tckd: d.tckd,
-                    nckd: d.nckd,
-                })
+                TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, d.tau)?, t, data, 0.0)?.with_dkd(d.weights())
             }
             Method::Rkd(r) => TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, r.kd.tau)?, t, data, r.kd.alpha)?
                 .with_relational(t, r.distance, r.angle),
-            Method::SubclassDistillation(_) => unreachable!("handled above"),
+            Method::SubclassDistillation(sd) => subclass_targets(sd, t, data),
         }
     }
 }
 
 /// Subclass Distillation's student targets: the teacher's `C * S` logits
-/// softened at `tau`.
+/// (checked by [`Method::prepare`]) softened at `tau`.
 fn subclass_targets(sd: &SubclassDistillationConfig, t: &TeacherOutput, data: &Dataset) -> Result<TrainingTargets> {
     let (c, s) = (data.num_classes(), sd.subclasses);
-    if t.len() != data.len() {
-        return Err(LelpError::DimensionMismatch {
-            what: "teacher rows vs data rows",
-            expected: data.len(),
-            got: t.len(),
-        });
-    }
-    if t.num_classes() != c * s {
-        return Err(LelpError::DimensionMismatch {
-            what: "subclass teacher outputs vs classes x subclasses",
-            expected: c * s,
-            got: t.num_classes(),
-        });
-    }
     let log_q = burn::tensor::activation::log_softmax(t.logits().clone().div_scalar(sd.tau), 1).detach();
     TrainingTargets::soft(PseudoTargets::new(log_q, c, s, sd.tau)?, sd.alpha)
 }

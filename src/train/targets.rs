@@ -123,7 +123,7 @@ impl TrainingTargets {
         data: &Dataset,
         alpha: f64,
     ) -> Result<Self> {
-        check_teacher(teacher, data)?;
+        check_teacher(teacher, data, 1)?;
         let mut input = LabelerInput::from_teacher(teacher);
         if let Some(f) = data.fine_labels() {
             input = input.with_fine_labels(f);
@@ -166,9 +166,7 @@ impl TrainingTargets {
     /// [`LelpError::InvalidParameter`] for weights not finite and `>= 0`,
     /// or targets with subclasses (DKD splits classes, not subclasses).
     pub fn with_dkd(mut self, weights: DkdWeights) -> Result<Self> {
-        for (name, w) in [("dkd_ce", weights.ce), ("tckd", weights.tckd), ("nckd", weights.nckd)] {
-            util::check_weight(name, w)?;
-        }
+        weights.validate()?;
         if self.soft.is_none() || self.subclasses() != 1 {
             return Err(LelpError::InvalidParameter {
                 name: "dkd",
@@ -325,8 +323,9 @@ impl TrainingTargets {
     }
 }
 
-/// Checks that a teacher's outputs cover `data`'s rows and classes.
-pub(crate) fn check_teacher(teacher: &TeacherOutput, data: &Dataset) -> Result<()> {
+/// Checks that a teacher's outputs cover `data`'s rows, with `C * subclasses`
+/// outputs (a Subclass Distillation teacher has `S > 1`).
+pub(crate) fn check_teacher(teacher: &TeacherOutput, data: &Dataset, subclasses: usize) -> Result<()> {
     if teacher.len() != data.len() {
         return Err(LelpError::DimensionMismatch {
             what: "teacher rows vs data rows",
@@ -334,10 +333,14 @@ pub(crate) fn check_teacher(teacher: &TeacherOutput, data: &Dataset) -> Result<(
             got: teacher.len(),
         });
     }
-    if teacher.num_classes() != data.num_classes() {
+    if teacher.num_classes() != data.num_classes() * subclasses {
         return Err(LelpError::DimensionMismatch {
-            what: "teacher classes vs data classes",
-            expected: data.num_classes(),
+            what: if subclasses == 1 {
+                "teacher classes vs data classes"
+            } else {
+                "subclass teacher outputs vs classes x subclasses"
+            },
+            expected: data.num_classes() * subclasses,
             got: teacher.num_classes(),
         });
     }
