@@ -38,7 +38,7 @@ fn shard_moments(emb: &Path, labels: &Path, classes: usize, chunk: usize) -> Res
     if y.len() != n {
         return Err(format!("{}: {} labels for {n} rows", labels.display(), y.len()).into());
     }
-    let values: Vec<f32> = x.to_f64().into_iter().map(|v| v as f32).collect();
+    let values = x.to_f32();
     let mut m = ClassMoments::new(classes);
     for start in (0..n).step_by(chunk.max(1)) {
         let end = (start + chunk).min(n);
