@@ -24,7 +24,9 @@
 //! Data sources: `"uci-digits"` (embedded), `"mnist-10k"` (from
 //! `data_dir`, default `../shared/data/mnist-10k`; `scripts/fetch-mnist.sh`
 //! fetches it), or `{"npy": {...}}` for your own `.npy` files (features
-//! `[N, ...]` u8 or f32, labels `[N]`, optional fine labels `[N]`).
+//! `[N, ...]` u8 or f32, labels `[N]`, optional fine labels `[N]`, and an
+//! optional `"split"` `[N]`: the data's own split, 0 train and 1 test,
+//! instead of a random `test_fraction`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -102,6 +104,10 @@ enum Source {
         scale: f32,
         #[serde(default)]
         image_shape: Option<[usize; 2]>,
+        /// The data's own split, `[N]` integers: 0 train, 1 test, other
+        /// values unused (instead of a random `test_fraction`).
+        #[serde(default)]
+        split: Option<PathBuf>,
     },
 }
 
@@ -224,6 +230,20 @@ struct Row {
     validation_accuracy: Option<f64>,
 }
 
+/// The train and test rows: the source's own split where it has one, else
+/// a seeded random `test_fraction`.
+fn train_test(spec: &DataSpec, data: &Dataset, test_fraction: f64) -> Result<(Dataset, Dataset), Box<dyn std::error::Error>> {
+    if let Source::Npy { split: Some(path), .. } = &spec.source {
+        let split = NpyArray::read(path)?.to_labels()?;
+        if split.len() != data.len() {
+            return Err(format!("{}: {} rows, the data has {}", path.display(), split.len(), data.len()).into());
+        }
+        let rows = |code: usize| -> Vec<usize> { (0..split.len()).filter(|&i| split[i] == code).collect() };
+        return Ok((data.subset(&rows(0))?, data.subset(&rows(1))?));
+    }
+    Ok(data.split(test_fraction, 12345)?)
+}
+
 fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
     let ds = match &spec.source {
         Source::UciDigits => Dataset::uci_digits(),
@@ -242,6 +262,7 @@ fn load_data(spec: &DataSpec) -> Result<Dataset, Box<dyn std::error::Error>> {
             fine_labels,
             scale,
             image_shape,
+            ..
         } => {
             let mut d = Dataset::from_npy(features, labels, *scale, None)?;
             if let Some(f) = fine_labels {
@@ -281,7 +302,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "flex".into());
     let device = support::device::by_name(&device_name)?;
     let data = load_data(&cfg.data)?;
-    let (train, test) = data.split(cfg.test_fraction, 12345)?;
+    let (train, test) = train_test(&cfg.data, &data, cfg.test_fraction)?;
     std::fs::create_dir_all(&cfg.output)?;
     let results = cfg.output.join("results.jsonl");
     let mut out = std::fs::File::create(&results)?;

@@ -6,8 +6,13 @@
 //! cargo run --release --features text --example text                     # the quickstart: SpamAssassin, bag student
 //! cargo run --release --features text --example text -- --corpus tweets-binary --student mlp --transfer 250,1000,4000 --methods all
 //! ```
-//! Options: `--corpus spam|tweets|tweets-binary|FILE.csv|FILE.jsonl`
-//! (CSV/JSONL: columns text, label, optional fine_label); `--student
+//! Options: `--corpus spam|tweets|tweets-binary|20ng-tech|20ng-6|clinc-parity|clinc-10|FILE.csv|FILE.jsonl[.gz]`
+//! (CSV/JSONL: columns text, label, optional fine_label and split; the
+//! 20 Newsgroups and CLINC150 tasks read `20ng.jsonl.gz` and
+//! `clinc150.jsonl.gz` from `$LELP_TEXT_DATA`, default
+//! `../shared/data/text`; a file with a `split` uses its own train and
+//! test rows); `--regroup parity|NEW=OLD,OLD;...` (few classes from the
+//! corpus's classes, the old class kept as the fine label); `--student
 //! bag|cnn|mlp` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
 //! `--dim` (8) wide embeddings and a linear head; cnn: a 1-D CNN over the
 //! teacher's WordPiece ids, first 64 tokens, 32-wide embeddings, 64
@@ -22,7 +27,12 @@
 //! frozen encoder: an MLP 384-256-C, or a linear layer 384-C, whose
 //! embedding is the sentence embedding, split in its null space);
 //! `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
-//! `--device`; `--out FILE.jsonl` appends one line per run; `--export DIR`
+//! `--device`; `--out FILE.jsonl` appends one line per run (with the
+//! alignment of the run's pseudo-subclasses to the fine labels, where
+//! both exist); `--align` prints, instead of training students, how well
+//! LELP's (null space on and off), k-means' and random projections'
+//! pseudo-subclasses line up with the fine labels on the training split,
+//! for S = 2, 4, 8, 16 (purity and NMI, lelp::metrics); `--export DIR`
 //! writes the sentence embeddings and labels as `.npy` (for the experiment
 //! runner's tuned comparison) and stops.
 //!
@@ -38,10 +48,11 @@ use burn::prelude::*;
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
 use lelp::labeler::KMeansConfig;
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
-use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
+use lelp::metrics::{SubclassAlignment, argmax_subclasses, subclass_alignment};
+use lelp::text::{Regroup, SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 use lelp::train::{
     BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
-    RkdConfig, SubclassDistillationConfig, accuracy, predict_inputs,
+    RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
 use support::{arg, mean_std};
 
@@ -67,8 +78,31 @@ fn home() -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
 }
 
+/// A set of ../shared/data/text (or `$LELP_TEXT_DATA`), with a clear
+/// message when it is absent.
+fn text_set(file: &str) -> Result<TextCorpus, Error> {
+    let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
+    let path = std::path::Path::new(&dir).join(file);
+    if !path.exists() {
+        return Err(format!(
+            "{} not found: point LELP_TEXT_DATA at the folder holding {file} (20 Newsgroups and CLINC150 as JSON lines with text, label, fine_label, split)",
+            path.display()
+        )
+        .into());
+    }
+    Ok(TextCorpus::from_jsonl(path)?)
+}
+
 fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
     Ok(match name {
+        // 20 Newsgroups: {comp, sci} (9 newsgroups) against the rest (11),
+        // or its 6 groups; the newsgroup is the fine label
+        "20ng-tech" => text_set("20ng.jsonl.gz")?.regroup(&"tech=comp,sci;rest=misc,politics,rec,religion".parse()?)?,
+        "20ng-6" => text_set("20ng.jsonl.gz")?,
+        // CLINC150: domains by parity of their sorted order (5 domains, 75
+        // intents a class), or the 10 domains; the intent is the fine label
+        "clinc-parity" => text_set("clinc150.jsonl.gz")?.regroup(&Regroup::Parity)?,
+        "clinc-10" => text_set("clinc150.jsonl.gz")?,
         "spam" => {
             fetch("fetch-spam.sh", default_spam_dir().join("spam-2").exists())?;
             TextCorpus::spam_assassin(default_spam_dir())?
@@ -81,7 +115,7 @@ fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
             // tweets-binary drops "neutral" after encoding (one cache for both)
             TextCorpus::from_csv(dir.join("tweets.csv"))?
         }
-        f if f.ends_with(".jsonl") => TextCorpus::from_jsonl(f)?,
+        f if f.ends_with(".jsonl") || f.ends_with(".jsonl.gz") => TextCorpus::from_jsonl(f)?,
         f => TextCorpus::from_csv(f)?,
     })
 }
@@ -131,6 +165,61 @@ fn rates<S: lelp::train::Student>(
     Ok((batch, 100.0 / t2.elapsed().as_secs_f64()))
 }
 
+/// How well the targets' argmax pseudo-subclasses line up with the rows'
+/// fine labels (`None` without soft targets of `S > 1` or fine labels).
+fn alignment(targets: &TrainingTargets, data: &Dataset) -> Result<Option<SubclassAlignment>, Error> {
+    let (Some(soft), Some(fine)) = (targets.soft_targets(), data.fine_labels()) else {
+        return Ok(None);
+    };
+    if soft.subclasses() < 2 {
+        return Ok(None);
+    }
+    let sub = argmax_subclasses(soft, data.labels())?;
+    Ok(Some(subclass_alignment(&sub, data.labels(), fine)?))
+}
+
+/// `--align`: the pseudo-subclasses of each subclass method on the whole
+/// training split against its fine labels, for several S, without
+/// training a student. Prints a table; with `out`, one JSON line each.
+fn alignment_study(
+    train: &Dataset,
+    outputs: &TeacherOutput,
+    null_space_ok: bool,
+    corpus_name: &str,
+    out: &mut Option<std::fs::File>,
+) -> Result<(), Error> {
+    println!("\n| method | S | purity | NMI | majority share |\n|---|---|---|---|---|");
+    for s in [2, 4, 8, 16] {
+        let lelp = LelpConfig::new(s).with_seed(0);
+        let mut methods = vec![
+            ("LELP, no null space", Method::Lelp(lelp.with_null_space(false))),
+            ("k-means", Method::KMeans(KMeansConfig::new(s).with_seed(0))),
+            ("random proj., no null space", Method::RandomProjection(lelp.with_null_space(false))),
+        ];
+        if null_space_ok {
+            methods.insert(0, ("LELP", Method::Lelp(lelp)));
+            methods.push(("random proj.", Method::RandomProjection(lelp)));
+        }
+        for (name, m) in methods {
+            let targets = m.prepare(train, Some(outputs))?;
+            let a = alignment(&targets, train)?.ok_or("no fine labels to align with")?;
+            println!(
+                "| {name} | {s} | {:.3} | {:.3} | {:.3} |",
+                a.purity, a.nmi, a.majority
+            );
+            if let Some(f) = out.as_mut() {
+                let row = serde_json::json!({
+                    "corpus": corpus_name, "kind": "alignment", "method": name, "s": s,
+                    "rows": train.len(), "purity": a.purity, "nmi": a.nmi, "majority": a.majority,
+                    "per_class": a.per_class,
+                });
+                writeln!(f, "{row}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The teacher head's hidden widths: none (linear) or one layer of 256.
 fn head_hidden(linear: bool) -> Vec<usize> {
     if linear { vec![] } else { vec![256] }
@@ -174,7 +263,10 @@ fn main() -> Result<(), Error> {
         "fetch-minilm.sh",
         default_minilm_dir().join("model.safetensors").exists(),
     )?;
-    let corpus = load_corpus(&corpus_name)?;
+    let mut corpus = load_corpus(&corpus_name)?;
+    if let Some(spec) = arg(&args, "--regroup") {
+        corpus = corpus.regroup(&spec.parse()?)?;
+    }
     let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let c = corpus.class_names.len();
     let n = corpus.len();
@@ -260,10 +352,25 @@ fn main() -> Result<(), Error> {
             let fine: Vec<i64> = f.iter().map(|&l| l as i64).collect();
             lelp::io::npy::write_i64(dir.join("fine_labels.npy"), &[dense.len()], &fine)?;
         }
+        if let Some(splits) = &corpus.splits {
+            // the file's own split: 0 train, 1 test, 2 any other (CLINC150's val)
+            let code = |s: &String| match s.as_str() {
+                "train" => 0,
+                "test" => 1,
+                _ => 2,
+            };
+            let split: Vec<i64> = splits.iter().map(code).collect();
+            lelp::io::npy::write_i64(dir.join("split.npy"), &[dense.len()], &split)?;
+        }
         eprintln!("wrote {} rows to {}", dense.len(), dir.display());
         return Ok(());
     }
-    let (train_idx, test_idx) = dense.split_indices(0.3, 0)?;
+    // the file's own split where it has one, else 30% of the rows for test
+    let (train_idx, test_idx) = if corpus.splits.is_some() {
+        (corpus.split_rows("train")?, corpus.split_rows("test")?)
+    } else {
+        dense.split_indices(0.3, 0)?
+    };
     let (train_dense, train_bag) = (dense.subset(&train_idx)?, hashed.subset(&train_idx)?);
     let (test_dense, test_bag) = (dense.subset(&test_idx)?, hashed.subset(&test_idx)?);
     let sizes: Vec<usize> = opt("--transfer", "1000")
@@ -304,6 +411,17 @@ fn main() -> Result<(), Error> {
         .student;
     let teacher_acc = accuracy(&head, &test_dense, &device)?;
     let teacher = ModuleTeacher::new(head)?;
+    let mut out = out_path
+        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
+        .transpose()?;
+    if args.iter().any(|a| a == "--align") {
+        println!("teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:", 100.0 * teacher_acc, train_dense.len());
+        let mut outputs = teacher.encode(&train_dense, 512, &device)?;
+        if sentence_embedding {
+            outputs = TeacherOutput::new(train_dense.features_tensor(&device)?, outputs.logits().clone())?;
+        }
+        return alignment_study(&train_dense, &outputs, !sentence_embedding, &corpus_name, &mut out);
+    }
     // Subclass Distillation's teacher: the same head with C * S outputs,
     // trained with the auxiliary loss (only for --methods all)
     let sd = SubclassDistillationConfig::new(subclasses);
@@ -351,9 +469,6 @@ fn main() -> Result<(), Error> {
         m
     };
     let names: Vec<&str> = methods(0).iter().map(|(n, _)| *n).collect();
-    let mut out = out_path
-        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
-        .transpose()?;
     let mut last_student = None;
     // the row view used to draw stratified transfer sets
     let mut view = Dataset::new(vec![0.0; train_idx.len()], 1, train_dense.labels().to_vec(), c)?;
@@ -383,9 +498,11 @@ fn main() -> Result<(), Error> {
                 let cfg = DistillConfig::new(epochs, if kind == Kind::Mlp { 3e-3 } else { 1e-2 })
                     .with_batch_size(32)
                     .with_seed(seed);
+                let transfer = if kind == Kind::Mlp { &transfer_dense } else { &transfer_bag };
+                let targets = m.prepare(transfer, Some(outputs))?;
+                let aligned = alignment(&targets, transfer)?;
                 let (acc, student) = match kind {
                     Kind::Bag => {
-                        let targets = m.prepare(&transfer_bag, Some(outputs))?;
                         let s = BagConfig::new(BUCKETS as usize, targets.outputs())
                             .with_dim(dim)
                             .with_seed(seed)
@@ -394,7 +511,6 @@ fn main() -> Result<(), Error> {
                         (accuracy(&t.student, &test_bag, &device)?, Trained::Bag(t.student))
                     }
                     Kind::Cnn => {
-                        let targets = m.prepare(&transfer_bag, Some(outputs))?;
                         let s = lelp::train::TextCnnConfig::new(encoder.tokenizer().vocab_size(), targets.outputs())
                             .with_dim(32)
                             .with_channels(64)
@@ -404,7 +520,6 @@ fn main() -> Result<(), Error> {
                         (accuracy(&t.student, &test_bag, &device)?, Trained::Cnn(t.student))
                     }
                     Kind::Mlp => {
-                        let targets = m.prepare(&transfer_dense, Some(outputs))?;
                         let s = MlpConfig::new(encoder.embedding_dim(), hidden.clone(), targets.outputs())
                             .with_seed(seed)
                             .init(&device)?;
@@ -421,6 +536,9 @@ fn main() -> Result<(), Error> {
                         "teacher_head": if linear_head { "linear" } else { "mlp" },
                         "method": name, "s": subclasses, "transfer_size": t_idx.len(), "seed": seed,
                         "accuracy": acc, "teacher_accuracy": teacher_acc, "tokens": tokens,
+                        "hidden": if kind == Kind::Mlp { Some(&hidden) } else { None },
+                        "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
+                        "majority": aligned.as_ref().map(|a| a.majority),
                     });
                     writeln!(f, "{row}")?;
                 }

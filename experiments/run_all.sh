@@ -1,17 +1,50 @@
 #!/usr/bin/env bash
 # Regenerates every results file and plot behind docs/results.md.
-# Usage: bash experiments/run_all.sh [--device NAME] [--text]
+# Usage: bash experiments/run_all.sh [--device NAME] [--text] [--subclass-text]
 # --text also reruns the text study (fetches MiniLM and the corpora, encodes
 # them once: one to two hours on two cores the first time).
+# --subclass-text reruns only the study of text with true sub-classes
+# (20 Newsgroups and CLINC150 from $LELP_TEXT_DATA, default
+# ../shared/data/text; docs/results.md "Text with true sub-classes").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=0
+SUBCLASS_TEXT=0
 ARGS=()
 for a in "$@"; do
-    if [ "$a" = "--text" ]; then TEXT=1; else ARGS+=("$a"); fi
+    case "$a" in
+        --text) TEXT=1 ;;
+        --subclass-text) SUBCLASS_TEXT=1 ;;
+        *) ARGS+=("$a") ;;
+    esac
 done
-cargo build --release --example experiment --example plot
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
+if [ "$SUBCLASS_TEXT" = 1 ]; then
+    cargo build --release --features text --example text --example experiment --example plot
+    S=results/subclass-text
+    mkdir -p $S docs/img
+    for t in 20ng-tech 20ng-6 clinc-parity clinc-10; do
+        rm -f $S/$t-*.jsonl
+        # pseudo-subclass alignment on the training split, S = 2..16
+        "$BIN/text" --corpus $t --align --out $S/$t-align.jsonl "${ARGS[@]}"
+        # MLP 384-8-8 over the sentence embeddings, every method, 250 rows to the whole split
+        "$BIN/text" --corpus $t --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --s 8 \
+            --out $S/$t-mlp.jsonl "${ARGS[@]}"
+        # student capacity: widths 8 (above), 32, 128, 512 at 1,000 rows
+        for w in 32 128 512; do
+            "$BIN/text" --corpus $t --student mlp --hidden $w,$w --transfer 1000 --methods all --epochs 30 --s 8 \
+                --out $S/$t-mlp-w$w.jsonl "${ARGS[@]}"
+        done
+        # the tuned headline: every method 4 grid points on a validation split
+        "$BIN/text" --corpus $t --export target/lelp-export/$t "${ARGS[@]}"
+        "$BIN/experiment" "experiments/$t-tuned.json" "${ARGS[@]}"
+        "$BIN/plot" $S/$t-mlp.jsonl transfer_size docs/img/subclass-text-$t.svg \
+            "$t: MLP 384-8-8 over MiniLM embeddings, test accuracy vs transfer size"
+    done
+    python3 scripts/summarize-subclass-text.py $S/*.jsonl > $S/summary.md
+    exit 0
+fi
+cargo build --release --example experiment --example plot
 for c in uci-parity uci-parity-cnn-teacher mnist-parity mnist-parity-cnn-teacher mnist-transfer mnist-ablations mnist-mod3 mnist-mod5 \
     uci-parity-tuned mnist-parity-tuned; do
     "$BIN/experiment" "experiments/$c.json" "${ARGS[@]}"

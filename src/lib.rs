@@ -18,6 +18,7 @@
 //! | 1. subspaces | [`subspace`] | [`SubspaceFinder`](subspace::SubspaceFinder), [`PcaFinder`](subspace::PcaFinder), [`Subspaces`](subspace::Subspaces), [`ClassMoments`](subspace::ClassMoments) |
 //! | 2. targets | [`labeler`] | [`PseudoLabeler`](labeler::PseudoLabeler), [`LelpLabeler`](labeler::LelpLabeler), [`PseudoTargets`](labeler::PseudoTargets) |
 //! | 3. training | [`train`] | [`Student`](train::Student), [`Method`](train::Method), [`TrainingTargets`](train::TrainingTargets), [`Distiller`](train::Distiller) |
+//! | diagnostics | [`metrics`] | [`subclass_alignment`](metrics::subclass_alignment), [`purity`](metrics::purity), [`nmi`](metrics::nmi) |
 //! | files | [`io`] | [`npy`](io::npy) |
 //!
 //! 1. **Subspaces.** Optionally project onto the null space of the head,
@@ -94,6 +95,7 @@ pub mod error;
 pub mod io;
 pub mod labeler;
 mod linalg;
+pub mod metrics;
 pub mod subspace;
 mod syrk;
 pub mod teacher;

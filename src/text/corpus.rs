@@ -1,7 +1,11 @@
 //! Labelled text corpora: the SpamAssassin public corpus (fetched by
-//! `scripts/fetch-spam.sh`) and your own CSV or JSON-lines files.
+//! `scripts/fetch-spam.sh`) and your own CSV or JSON-lines files (plain or
+//! gzip), with the file's own train/test split and a regrouping of its
+//! classes into few classes ([`Regroup`]).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use crate::data::Dataset;
 use crate::error::{LelpError, Result};
@@ -19,6 +23,79 @@ pub struct TextCorpus {
     pub class_names: Vec<String>,
     /// Fine-label names, indexed by fine label.
     pub fine_names: Option<Vec<String>>,
+    /// Each row's split (`train`, `test`, `val`, ...) when the file names
+    /// one (a `split` column or field).
+    pub splits: Option<Vec<String>>,
+}
+
+/// How [`TextCorpus::regroup`] maps a corpus's classes to few classes. The
+/// old class becomes the fine label when the corpus has none.
+///
+/// As text (`FromStr`): `parity`, or groups separated by `;`, each
+/// `NEW=OLD,OLD,...`, e.g. `tech=comp,sci;rest=misc,politics,rec,religion`.
+///
+/// ```
+/// use lelp::text::Regroup;
+/// let r: Regroup = "tech=comp,sci;rest=rec".parse()?;
+/// assert_eq!(r, Regroup::Groups(vec![
+///     ("tech".into(), vec!["comp".into(), "sci".into()]),
+///     ("rest".into(), vec!["rec".into()]),
+/// ]));
+/// assert_eq!("parity".parse::<Regroup>()?, Regroup::Parity);
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regroup {
+    /// New classes in this order, each a name and the old class names it
+    /// takes; rows of old classes no group names are dropped.
+    Groups(Vec<(String, Vec<String>)>),
+    /// The old classes in sorted name order: even positions become class
+    /// `even` (0), odd positions class `odd` (1).
+    Parity,
+}
+
+impl FromStr for Regroup {
+    type Err = LelpError;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        let bad = |reason: &'static str| LelpError::InvalidParameter {
+            name: "regroup",
+            value: spec.to_string(),
+            reason,
+        };
+        if spec.trim() == "parity" {
+            return Ok(Regroup::Parity);
+        }
+        let mut groups = Vec::new();
+        for part in spec.split(';').filter(|p| !p.trim().is_empty()) {
+            let (name, members) = part
+                .split_once('=')
+                .ok_or_else(|| bad("each group is NAME=OLD,OLD,... (groups separated by ';'), or 'parity'"))?;
+            let members: Vec<String> = members
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect();
+            if name.trim().is_empty() || members.is_empty() {
+                return Err(bad("a group needs a name and at least one old class"));
+            }
+            groups.push((name.trim().to_string(), members));
+        }
+        if groups.is_empty() {
+            return Err(bad("no groups"));
+        }
+        Ok(Regroup::Groups(groups))
+    }
+}
+
+/// One row of a CSV or JSON-lines file before the labels are mapped to ids.
+struct Record {
+    text: String,
+    label: String,
+    fine: Option<String>,
+    split: Option<String>,
+    /// 1-based line or record number, for errors.
+    row: usize,
 }
 
 /// The SpamAssassin collection groups, in fine-label order.
@@ -75,6 +152,7 @@ impl TextCorpus {
             fine_labels: Some(Vec::new()),
             class_names: vec!["ham".into(), "spam".into()],
             fine_names: Some(SPAM_GROUPS.iter().map(|g| g.to_string()).collect()),
+            splits: None,
         };
         for (g, group) in SPAM_GROUPS.iter().enumerate() {
             let gd = dir.join(group);
@@ -106,9 +184,10 @@ impl TextCorpus {
     }
 
     /// A corpus from a CSV file with a header row naming the columns `text`,
-    /// `label` and optionally `fine_label` (RFC 4180 quoting; bytes that
-    /// are not UTF-8 are decoded lossily). Labels are names, mapped to
-    /// class ids in sorted order.
+    /// `label` and optionally `fine_label` and `split` (RFC 4180 quoting;
+    /// bytes that are not UTF-8 are decoded lossily; a name ending in `.gz`
+    /// is read through gzip). Labels are names, mapped to class ids in
+    /// sorted order.
     ///
     /// # Errors
     /// [`LelpError::BadRecord`] naming the file and the row (1-based,
@@ -116,8 +195,7 @@ impl TextCorpus {
     /// row; file errors.
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
-        Self::parse_csv(&bytes, path)
+        Self::parse_csv(&read_maybe_gzip(path)?, path)
     }
 
     /// [`TextCorpus::from_csv`] on bytes in memory (`path` names them in
@@ -136,6 +214,7 @@ impl TextCorpus {
             .or_else(|| col("sentiment"))
             .ok_or_else(|| bad(path, 1, "no 'label' column"))?;
         let fc = col("fine_label");
+        let sc = col("split");
         let mut records = Vec::new();
         for (i, r) in rows.iter().enumerate().skip(1) {
             if r.len() == 1 && r[0].trim().is_empty() {
@@ -150,25 +229,26 @@ impl TextCorpus {
                     )
                 })
             };
-            records.push((
-                get(tc)?.clone(),
-                get(lc)?.clone(),
-                fc.map(get).transpose()?.cloned(),
-                i + 1,
-            ));
+            records.push(Record {
+                text: get(tc)?.clone(),
+                label: get(lc)?.clone(),
+                fine: fc.map(get).transpose()?.cloned(),
+                split: sc.map(get).transpose()?.cloned(),
+                row: i + 1,
+            });
         }
         Self::from_records(path, records)
     }
 
     /// A corpus from a JSON-lines file: one object per line with `text`,
-    /// `label` (a string or an integer) and optionally `fine_label`.
+    /// `label` (a string or an integer) and optionally `fine_label` and
+    /// `split`; a name ending in `.gz` is read through gzip.
     ///
     /// # Errors
     /// As [`TextCorpus::from_csv`], rows counted from 1.
     pub fn from_jsonl(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
-        Self::parse_jsonl(&bytes, path)
+        Self::parse_jsonl(&read_maybe_gzip(path)?, path)
     }
 
     /// [`TextCorpus::from_jsonl`] on bytes in memory (`path` names them in
@@ -194,12 +274,18 @@ impl TextCorpus {
             };
             let t = field("text").ok_or_else(|| bad(path, i + 1, "no 'text' string"))?;
             let l = field("label").ok_or_else(|| bad(path, i + 1, "no 'label'"))?;
-            records.push((t, l, field("fine_label"), i + 1));
+            records.push(Record {
+                text: t,
+                label: l,
+                fine: field("fine_label"),
+                split: field("split"),
+                row: i + 1,
+            });
         }
         Self::from_records(path, records)
     }
 
-    fn from_records(path: &Path, records: Vec<(String, String, Option<String>, usize)>) -> Result<Self> {
+    fn from_records(path: &Path, records: Vec<Record>) -> Result<Self> {
         if records.is_empty() {
             return Err(LelpError::EmptyData { what: "text corpus" });
         }
@@ -209,37 +295,43 @@ impl TextCorpus {
             v.dedup();
             v
         };
-        let class_names = names(&mut records.iter().map(|r| r.1.trim().to_string()));
-        let has_fine = records.iter().any(|r| r.2.is_some());
+        let class_names = names(&mut records.iter().map(|r| r.label.trim().to_string()));
+        let has_fine = records.iter().any(|r| r.fine.is_some());
         let fine_names = has_fine.then(|| {
             names(
                 &mut records
                     .iter()
-                    .filter_map(|r| r.2.as_ref().map(|f| f.trim().to_string())),
+                    .filter_map(|r| r.fine.as_ref().map(|f| f.trim().to_string())),
             )
         });
+        let has_split = records.iter().any(|r| r.split.is_some());
         let mut corpus = Self {
             texts: Vec::with_capacity(records.len()),
             labels: Vec::with_capacity(records.len()),
             fine_labels: has_fine.then(Vec::new),
             class_names,
             fine_names,
+            splits: has_split.then(Vec::new),
         };
-        for (t, l, f, row) in records {
-            if t.trim().is_empty() {
-                return Err(bad(path, row, "empty text"));
+        for r in records {
+            if r.text.trim().is_empty() {
+                return Err(bad(path, r.row, "empty text"));
             }
-            corpus.texts.push(t);
+            corpus.texts.push(r.text);
             corpus.labels.push(
                 corpus
                     .class_names
                     .iter()
-                    .position(|c| c == l.trim())
+                    .position(|c| c == r.label.trim())
                     .expect("collected above"),
             );
             if let (Some(fl), Some(names)) = (corpus.fine_labels.as_mut(), corpus.fine_names.as_ref()) {
-                let f = f.ok_or_else(|| bad(path, row, "no fine label (other rows have one)"))?;
+                let f = r.fine.ok_or_else(|| bad(path, r.row, "no fine label (other rows have one)"))?;
                 fl.push(names.iter().position(|n| n == f.trim()).expect("collected above"));
+            }
+            if let Some(sp) = corpus.splits.as_mut() {
+                let split = r.split.ok_or_else(|| bad(path, r.row, "no split (other rows have one)"))?;
+                sp.push(split.trim().to_string());
             }
         }
         Ok(corpus)
@@ -266,13 +358,130 @@ impl TextCorpus {
         let rows: Vec<usize> = (0..self.texts.len())
             .filter(|&i| map[self.labels[i]].is_some())
             .collect();
+        let mut kept = self.subset(&rows)?;
+        kept.labels = rows.iter().map(|&i| map[self.labels[i]].expect("kept")).collect();
+        kept.class_names = keep.iter().map(|k| k.to_string()).collect();
+        Ok(kept)
+    }
+
+    /// The rows `rows`, in that order, with the same class and fine names.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a row index past the end.
+    pub fn subset(&self, rows: &[usize]) -> Result<Self> {
+        if let Some(&i) = rows.iter().find(|&&i| i >= self.len()) {
+            return Err(LelpError::InvalidParameter {
+                name: "rows",
+                value: i.to_string(),
+                reason: "row index past the end of the corpus",
+            });
+        }
+        let pick = |v: &Vec<usize>| rows.iter().map(|&i| v[i]).collect();
         Ok(Self {
             texts: rows.iter().map(|&i| self.texts[i].clone()).collect(),
-            labels: rows.iter().map(|&i| map[self.labels[i]].expect("kept")).collect(),
-            fine_labels: self.fine_labels.as_ref().map(|f| rows.iter().map(|&i| f[i]).collect()),
-            class_names: keep.iter().map(|k| k.to_string()).collect(),
+            labels: pick(&self.labels),
+            fine_labels: self.fine_labels.as_ref().map(pick),
+            class_names: self.class_names.clone(),
             fine_names: self.fine_names.clone(),
+            splits: self
+                .splits
+                .as_ref()
+                .map(|s| rows.iter().map(|&i| s[i].clone()).collect()),
         })
+    }
+
+    /// The rows whose split is `name` (e.g. `"train"`), in file order.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when the corpus names no splits or
+    /// no row is in `name`.
+    pub fn split_rows(&self, name: &str) -> Result<Vec<usize>> {
+        let splits = self.splits.as_ref().ok_or_else(|| LelpError::InvalidParameter {
+            name: "split",
+            value: name.to_string(),
+            reason: "the corpus has no split column or field",
+        })?;
+        let rows: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == name).collect();
+        if rows.is_empty() {
+            return Err(LelpError::InvalidParameter {
+                name: "split",
+                value: name.to_string(),
+                reason: "no row of the corpus is in this split",
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The corpus with its classes mapped to the classes of `regroup`. The
+    /// fine labels are kept; a corpus without them gets its old classes as
+    /// fine labels (so the oracle can use them).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a group naming a class the
+    /// corpus lacks, an old class named twice, or a grouping that keeps no
+    /// row.
+    ///
+    /// # Example
+    /// ```
+    /// use lelp::text::{Regroup, TextCorpus};
+    /// let jsonl = br#"{"text": "gpu prices", "label": "comp", "fine_label": "comp.hw"}
+    /// {"text": "orbit", "label": "sci", "fine_label": "sci.space"}
+    /// {"text": "hockey", "label": "rec", "fine_label": "rec.hockey"}"#;
+    /// let c = TextCorpus::parse_jsonl(jsonl, "demo.jsonl")?;
+    /// let tech = c.regroup(&"tech=comp,sci;rest=rec".parse()?)?;
+    /// assert_eq!(tech.class_names, ["tech", "rest"]);
+    /// assert_eq!(tech.labels, [0, 0, 1]);
+    /// assert_eq!(tech.fine_labels, c.fine_labels);
+    /// let parity = c.regroup(&Regroup::Parity)?; // comp, rec, sci in sorted order
+    /// assert_eq!(parity.labels, [0, 0, 1]);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn regroup(&self, regroup: &Regroup) -> Result<Self> {
+        let bad = |value: &str, reason: &'static str| LelpError::InvalidParameter {
+            name: "regroup",
+            value: value.to_string(),
+            reason,
+        };
+        let (map, names): (Vec<Option<usize>>, Vec<String>) = match regroup {
+            Regroup::Parity => {
+                let mut sorted: Vec<&String> = self.class_names.iter().collect();
+                sorted.sort();
+                let map = self
+                    .class_names
+                    .iter()
+                    .map(|c| Some(sorted.iter().position(|s| *s == c).expect("same names") % 2))
+                    .collect();
+                (map, vec!["even".into(), "odd".into()])
+            }
+            Regroup::Groups(groups) => {
+                let mut map = vec![None; self.class_names.len()];
+                for (g, (_, members)) in groups.iter().enumerate() {
+                    for m in members {
+                        let old = self
+                            .class_names
+                            .iter()
+                            .position(|c| c == m)
+                            .ok_or_else(|| bad(m, "no such class in the corpus"))?;
+                        if map[old].replace(g).is_some() {
+                            return Err(bad(m, "a class is named in two groups"));
+                        }
+                    }
+                }
+                (map, groups.iter().map(|(n, _)| n.clone()).collect())
+            }
+        };
+        let rows: Vec<usize> = (0..self.len()).filter(|&i| map[self.labels[i]].is_some()).collect();
+        if rows.is_empty() {
+            return Err(bad("", "the grouping keeps no row"));
+        }
+        let mut out = self.subset(&rows)?;
+        if out.fine_labels.is_none() {
+            out.fine_labels = Some(out.labels.clone());
+            out.fine_names = Some(self.class_names.clone());
+        }
+        out.labels = out.labels.iter().map(|&l| map[l].expect("kept")).collect();
+        out.class_names = names;
+        Ok(out)
     }
 
     /// Rows.
@@ -297,6 +506,19 @@ impl TextCorpus {
             None => Ok(d),
         }
     }
+}
+
+/// The bytes of `path`, through gzip when its name ends in `.gz`.
+fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+    if path.extension().is_none_or(|x| x != "gz") {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|e| LelpError::corrupted(path, format!("not a readable gzip file: {e}")))?;
+    Ok(out)
 }
 
 /// RFC 4180 CSV: fields split on commas, double quotes around fields,

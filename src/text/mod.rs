@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 pub use bert::{Bert, BertConfig, BertLayer};
-pub use corpus::{SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
+pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
 pub use wordpiece::WordPiece;
 
 use crate::data::{Dataset, TokenBatch};

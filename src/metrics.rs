@@ -1,0 +1,320 @@
+//! How well a partition matches true labels: purity and normalised mutual
+//! information (NMI), and how well a method's pseudo-subclasses line up
+//! with true fine classes within each class.
+//!
+//! LELP, k-means and random projections split each class `c` into `S`
+//! pseudo-subclasses. Where the data has real fine classes (the digits of a
+//! parity task, the newsgroups of a 20 Newsgroups group), the question "did
+//! the split find the fine structure?" is answered by comparing, within
+//! each class, the argmax pseudo-subclass of each row
+//! ([`argmax_subclasses`]) with the row's fine label
+//! ([`subclass_alignment`]).
+//!
+//! Conventions (those of scikit-learn's `normalized_mutual_info_score`
+//! with `average_method="arithmetic"`, which tests/metrics.rs checks
+//! against): natural logarithms; `NMI = MI / ((H(a) + H(b)) / 2)`; two
+//! partitions that each put every row in one group score 1; otherwise a
+//! mutual information of 0 scores 0.
+//!
+//! ```
+//! use lelp::metrics::{nmi, purity};
+//! let clusters = [0, 0, 1, 1, 1, 2];
+//! let truth = [5, 5, 7, 7, 5, 9];
+//! assert!((purity(&clusters, &truth)? - 5.0 / 6.0).abs() < 1e-12);
+//! assert!(nmi(&clusters, &truth)? > 0.5);
+//! # Ok::<(), lelp::LelpError>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LelpError, Result};
+use crate::labeler::PseudoTargets;
+
+/// Counts of each (group, truth) pair, with the row count of each side.
+struct Contingency {
+    joint: BTreeMap<(usize, usize), usize>,
+    groups: BTreeMap<usize, usize>,
+    truth: BTreeMap<usize, usize>,
+    n: usize,
+}
+
+fn contingency(groups: &[usize], truth: &[usize]) -> Result<Contingency> {
+    if groups.len() != truth.len() {
+        return Err(LelpError::DimensionMismatch {
+            what: "partition and true labels (rows)",
+            expected: truth.len(),
+            got: groups.len(),
+        });
+    }
+    if groups.is_empty() {
+        return Err(LelpError::EmptyData { what: "partition" });
+    }
+    let mut c = Contingency {
+        joint: BTreeMap::new(),
+        groups: BTreeMap::new(),
+        truth: BTreeMap::new(),
+        n: groups.len(),
+    };
+    for (&g, &t) in groups.iter().zip(truth) {
+        *c.joint.entry((g, t)).or_default() += 1;
+        *c.groups.entry(g).or_default() += 1;
+        *c.truth.entry(t).or_default() += 1;
+    }
+    Ok(c)
+}
+
+fn entropy(counts: &BTreeMap<usize, usize>, n: usize) -> f64 {
+    let n = n as f64;
+    counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.ln()
+        })
+        .sum()
+}
+
+/// Purity of `groups` against `truth`: the share of rows whose true label
+/// is the most common true label of their group. 1 when every group is
+/// pure; a single group scores the share of the most common true label.
+///
+/// # Errors
+/// [`LelpError::DimensionMismatch`] for slices of different lengths,
+/// [`LelpError::EmptyData`] for empty ones.
+pub fn purity(groups: &[usize], truth: &[usize]) -> Result<f64> {
+    let c = contingency(groups, truth)?;
+    let mut best: BTreeMap<usize, usize> = BTreeMap::new();
+    for (&(g, _), &k) in &c.joint {
+        let b = best.entry(g).or_default();
+        *b = (*b).max(k);
+    }
+    Ok(best.values().sum::<usize>() as f64 / c.n as f64)
+}
+
+/// Normalised mutual information of `groups` and `truth` (arithmetic-mean
+/// normalisation, natural logarithms): 1 for the same partition up to
+/// renaming, about 0 for independent ones.
+///
+/// # Errors
+/// As [`purity`].
+pub fn nmi(groups: &[usize], truth: &[usize]) -> Result<f64> {
+    let c = contingency(groups, truth)?;
+    if c.groups.len() == 1 && c.truth.len() == 1 {
+        return Ok(1.0);
+    }
+    let n = c.n as f64;
+    let mut mi = 0.0;
+    for (&(g, t), &k) in &c.joint {
+        let pij = k as f64 / n;
+        let pi = c.groups[&g] as f64 / n;
+        let pj = c.truth[&t] as f64 / n;
+        mi += pij * (pij / (pi * pj)).ln();
+    }
+    if mi <= 0.0 {
+        return Ok(0.0);
+    }
+    let norm = 0.5 * (entropy(&c.groups, c.n) + entropy(&c.truth, c.n));
+    Ok((mi / norm).min(1.0))
+}
+
+/// How one class's pseudo-subclasses line up with its true fine classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAlignment {
+    /// The class.
+    pub class: usize,
+    /// Its rows.
+    pub rows: usize,
+    /// Distinct fine labels among them.
+    pub fine_classes: usize,
+    /// Distinct pseudo-subclasses among them.
+    pub subclasses: usize,
+    /// [`purity`] of the pseudo-subclasses against the fine labels.
+    pub purity: f64,
+    /// [`nmi`] of the pseudo-subclasses and the fine labels.
+    pub nmi: f64,
+    /// The purity of no split at all: the share of the class's most common
+    /// fine label (the floor `purity` starts from).
+    pub majority: f64,
+}
+
+/// Pseudo-subclasses against fine labels, class by class, and their
+/// row-weighted means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubclassAlignment {
+    /// One entry per class present, in class order.
+    pub per_class: Vec<ClassAlignment>,
+    /// Row-weighted mean of the classes' purities.
+    pub purity: f64,
+    /// Row-weighted mean of the classes' NMIs.
+    pub nmi: f64,
+    /// Row-weighted mean of the classes' majority shares.
+    pub majority: f64,
+}
+
+/// Compares `subclasses[i]` (row `i`'s pseudo-subclass within its class
+/// `labels[i]`) with `fine[i]` (its true fine label), within each class.
+///
+/// # Errors
+/// [`LelpError::DimensionMismatch`] for slices of different lengths,
+/// [`LelpError::EmptyData`] for empty ones.
+pub fn subclass_alignment(subclasses: &[usize], labels: &[usize], fine: &[usize]) -> Result<SubclassAlignment> {
+    for (what, got) in [("pseudo-subclasses (rows)", subclasses.len()), ("fine labels (rows)", fine.len())] {
+        if got != labels.len() {
+            return Err(LelpError::DimensionMismatch {
+                what,
+                expected: labels.len(),
+                got,
+            });
+        }
+    }
+    if labels.is_empty() {
+        return Err(LelpError::EmptyData { what: "labels" });
+    }
+    let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &c) in labels.iter().enumerate() {
+        by_class.entry(c).or_default().push(i);
+    }
+    let mut per_class = Vec::with_capacity(by_class.len());
+    for (class, rows) in by_class {
+        let s: Vec<usize> = rows.iter().map(|&i| subclasses[i]).collect();
+        let f: Vec<usize> = rows.iter().map(|&i| fine[i]).collect();
+        let one = vec![0; rows.len()];
+        per_class.push(ClassAlignment {
+            class,
+            rows: rows.len(),
+            fine_classes: contingency(&one, &f)?.truth.len(),
+            subclasses: contingency(&one, &s)?.truth.len(),
+            purity: purity(&s, &f)?,
+            nmi: nmi(&s, &f)?,
+            majority: purity(&one, &f)?,
+        });
+    }
+    let n = labels.len() as f64;
+    let mean = |g: fn(&ClassAlignment) -> f64| per_class.iter().map(|a| g(a) * a.rows as f64).sum::<f64>() / n;
+    Ok(SubclassAlignment {
+        purity: mean(|a| a.purity),
+        nmi: mean(|a| a.nmi),
+        majority: mean(|a| a.majority),
+        per_class,
+    })
+}
+
+/// Each row's pseudo-subclass within its class: `argmax_s q[c S + s]` for
+/// `c = labels[i]` (the first maximum on ties).
+///
+/// # Shapes
+/// - `targets`: `[N, C * S]`; `labels`: `N` values below `C`
+///
+/// # Errors
+/// [`LelpError::DimensionMismatch`] for `labels` of another length,
+/// [`LelpError::LabelOutOfRange`] for a label `>= C`, backend errors.
+pub fn argmax_subclasses(targets: &PseudoTargets, labels: &[usize]) -> Result<Vec<usize>> {
+    if labels.len() != targets.len() {
+        return Err(LelpError::DimensionMismatch {
+            what: "labels (rows of the targets)",
+            expected: targets.len(),
+            got: labels.len(),
+        });
+    }
+    let (c, s) = (targets.num_classes(), targets.subclasses());
+    let lp = crate::util::to_host_f32(targets.log_probs().clone())?;
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            if label >= c {
+                return Err(LelpError::LabelOutOfRange {
+                    label,
+                    row: i,
+                    num_classes: c,
+                });
+            }
+            let row = &lp[i * c * s + label * s..i * c * s + (label + 1) * s];
+            let mut best = 0;
+            for (k, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = k;
+                }
+            }
+            Ok(best)
+        })
+        .collect()
+}
+
+/// Mean and sample standard deviation (`n - 1` denominator; 0 for fewer
+/// than two values).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renamed_partition_is_perfect() {
+        let a = [0, 0, 1, 1, 2, 2];
+        let b = [7, 7, 3, 3, 9, 9];
+        assert_eq!(purity(&a, &b).unwrap(), 1.0);
+        assert!((nmi(&a, &b).unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn single_groups_and_independence() {
+        // both constant: a perfect (trivial) match
+        assert_eq!(nmi(&[1, 1, 1], &[4, 4, 4]).unwrap(), 1.0);
+        // one constant, the other not: no information
+        assert_eq!(nmi(&[1, 1, 1, 1], &[0, 1, 0, 1]).unwrap(), 0.0);
+        // exactly independent halves
+        assert_eq!(nmi(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(), 0.0);
+        assert_eq!(purity(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(), 0.5);
+    }
+
+    #[test]
+    fn bad_lengths_are_typed() {
+        assert!(matches!(nmi(&[0], &[0, 1]), Err(LelpError::DimensionMismatch { .. })));
+        assert!(matches!(purity(&[], &[]), Err(LelpError::EmptyData { .. })));
+        assert!(matches!(
+            subclass_alignment(&[0, 1], &[0, 0], &[0]),
+            Err(LelpError::DimensionMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn alignment_is_per_class() {
+        // class 0: subclasses follow fine labels exactly; class 1: one
+        // subclass for two fine labels
+        let labels = [0, 0, 0, 0, 1, 1, 1, 1];
+        let fine = [0, 0, 1, 1, 2, 2, 2, 3];
+        let sub = [1, 1, 0, 0, 0, 0, 0, 0];
+        let a = subclass_alignment(&sub, &labels, &fine).unwrap();
+        assert_eq!(a.per_class.len(), 2);
+        assert_eq!(a.per_class[0].purity, 1.0);
+        assert_eq!(a.per_class[1].purity, 0.75);
+        assert_eq!(a.per_class[1].majority, 0.75);
+        assert_eq!(a.per_class[1].nmi, 0.0);
+        assert_eq!(a.per_class[1].fine_classes, 2);
+        assert_eq!(a.per_class[1].subclasses, 1);
+        assert!((a.purity - 0.875).abs() < 1e-12);
+        assert!((a.majority - 0.625).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mean_std_uses_n_minus_one() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert_eq!(m, 2.0);
+        assert!((s - 1.0).abs() < 1e-12);
+        assert_eq!(mean_std(&[4.0]), (4.0, 0.0));
+    }
+}

@@ -1,0 +1,83 @@
+//! Purity, NMI and the subclass alignment: against scikit-learn 1.6.1
+//! (tests/data/metrics/reference.py), and the alignment of the oracle's and
+//! LELP's targets with the true digits of the parity task.
+
+mod common;
+
+use common::device;
+use lelp::data::Dataset;
+use lelp::metrics::{argmax_subclasses, nmi, purity, subclass_alignment};
+use lelp::teacher::{ModuleTeacher, TeacherEncoder};
+use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig};
+
+#[derive(serde::Deserialize)]
+struct Case {
+    groups: Vec<usize>,
+    truth: Vec<usize>,
+    purity: f64,
+    nmi: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    cases: Vec<Case>,
+}
+
+#[test]
+fn purity_and_nmi_match_scikit_learn() {
+    let text = std::fs::read_to_string(common::data_path("metrics", "expected.json")).unwrap();
+    let r: Reference = serde_json::from_str(&text).unwrap();
+    assert_eq!(r.cases.len(), 5);
+    for (i, c) in r.cases.iter().enumerate() {
+        let p = purity(&c.groups, &c.truth).unwrap();
+        let m = nmi(&c.groups, &c.truth).unwrap();
+        assert!((p - c.purity).abs() < 1e-12, "case {i}: purity {p} vs {}", c.purity);
+        assert!((m - c.nmi).abs() < 1e-10, "case {i}: nmi {m} vs {}", c.nmi);
+        // NMI is symmetric; purity is not in general
+        assert!((nmi(&c.truth, &c.groups).unwrap() - m).abs() < 1e-12);
+    }
+}
+
+/// The oracle puts each row's class mass on its digit's slot: the argmax
+/// pseudo-subclass is the digit, purity and NMI are 1. LELP's split of the
+/// same rows finds part of the digit structure: above the majority share
+/// and far above a split that ignores the data.
+#[test]
+fn oracle_aligns_exactly_and_lelp_beats_chance() {
+    let device = device();
+    let data = Dataset::uci_digits().parity().unwrap();
+    let (train, _) = data.split(0.3, 0).unwrap();
+    let teacher = MlpConfig::new(64, vec![64], 2).with_seed(0).init(&device).unwrap();
+    let plain = Method::Plain.prepare(&train, None).unwrap();
+    let teacher = Distiller::new(DistillConfig::new(5, 3e-3))
+        .fit(teacher, &train, &plain, None, &device)
+        .unwrap()
+        .student;
+    let out = ModuleTeacher::new(teacher).unwrap().encode(&train, 512, &device).unwrap();
+    let fine = train.fine_labels().unwrap();
+
+    let oracle = Method::Oracle(KdConfig::new()).prepare(&train, Some(&out)).unwrap();
+    let sub = argmax_subclasses(oracle.soft_targets().unwrap(), train.labels()).unwrap();
+    let a = subclass_alignment(&sub, train.labels(), fine).unwrap();
+    assert_eq!(a.purity, 1.0);
+    assert!((a.nmi - 1.0).abs() < 1e-12);
+    assert!(a.majority < 0.3, "five digits a class: majority {}", a.majority);
+
+    let lelp = Method::Lelp(LelpConfig::new(5).with_seed(3))
+        .prepare(&train, Some(&out))
+        .unwrap();
+    let sub = argmax_subclasses(lelp.soft_targets().unwrap(), train.labels()).unwrap();
+    let l = subclass_alignment(&sub, train.labels(), fine).unwrap();
+    // a split by row index carries no information about the digit
+    let by_index: Vec<usize> = (0..train.len()).map(|i| i % 5).collect();
+    let chance = subclass_alignment(&by_index, train.labels(), fine).unwrap();
+    assert!(chance.nmi < 0.05, "index split nmi {}", chance.nmi);
+    assert!(l.nmi > chance.nmi + 0.1, "LELP nmi {} vs chance {}", l.nmi, chance.nmi);
+    assert!(l.purity > l.majority, "LELP purity {} vs majority {}", l.purity, l.majority);
+
+    let bad_labels = vec![2; train.len()];
+    assert!(matches!(
+        argmax_subclasses(lelp.soft_targets().unwrap(), &bad_labels),
+        Err(lelp::LelpError::LabelOutOfRange { .. })
+    ));
+}
