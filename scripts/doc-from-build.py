@@ -4,8 +4,11 @@ already exists, instead of `cargo doc` (which type-checks every dependency
 again in its own mode: about 7 minutes of burn on two cores).
 
 Usage: scripts/doc-from-build.py FEATURES
-  FEATURES: the comma-separated features of a `cargo test/build --release`
-  that has already run in $CARGO_TARGET_DIR (or ./target).
+  FEATURES: the comma-separated features of a `cargo test --release
+  --no-run` that has already run in $CARGO_TARGET_DIR (or ./target). The
+  artifacts are read from that same command (fresh, so nothing is
+  compiled): a `cargo build` would resolve features without the
+  dev-dependencies and build burn's tree once more.
 Runs rustdoc with warnings denied into $CARGO_TARGET_DIR/doc; exits non-zero
 on any warning or a missing artifact.
 """
@@ -27,9 +30,9 @@ node = next(n for n in meta["resolve"]["nodes"] if n["id"] == root)
 normal = [d for d in node["deps"] if any(k["kind"] is None for k in d["dep_kinds"])]
 active = set(node["features"])
 
-# every unit of the library's build, fresh or not, reports its artifacts
+# every unit of the test build, fresh or not, reports its artifacts
 out = subprocess.run(
-    ["cargo", "build", "--release", "--lib", *feature_args, "--message-format=json"],
+    ["cargo", "test", "--release", "--no-run", *feature_args, "--message-format=json"],
     check=True, capture_output=True, text=True).stdout
 artifacts = {}
 for line in out.splitlines():
