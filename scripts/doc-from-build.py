@@ -3,9 +3,10 @@
 already exists, instead of `cargo doc` (which type-checks every dependency
 again in its own mode: about 7 minutes of burn on two cores).
 
-Usage: scripts/doc-from-build.py FEATURES
+Usage: scripts/doc-from-build.py FEATURES [TARGET SELECTION...]
   FEATURES: the comma-separated features of a `cargo test --release
-  --no-run` that has already run in $CARGO_TARGET_DIR (or ./target). The
+  --no-run [TARGET SELECTION...]` that has already run in
+  $CARGO_TARGET_DIR (or ./target), e.g. `--lib --tests`. The
   artifacts are read from that same command (fresh, so nothing is
   compiled): a `cargo build` would resolve features without the
   dev-dependencies and build burn's tree once more.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 
 features = sys.argv[1] if len(sys.argv) > 1 else ""
+selection = sys.argv[2:]
 feature_args = ["--features", features] if features else []
 target = os.environ.get("CARGO_TARGET_DIR", "target")
 
@@ -32,7 +34,7 @@ active = set(node["features"])
 
 # every unit of the test build, fresh or not, reports its artifacts
 out = subprocess.run(
-    ["cargo", "test", "--release", "--no-run", *feature_args, "--message-format=json"],
+    ["cargo", "test", "--release", "--no-run", *feature_args, *selection, "--message-format=json"],
     check=True, capture_output=True, text=True).stdout
 artifacts = {}
 for line in out.splitlines():
