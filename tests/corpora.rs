@@ -4,18 +4,18 @@
 //! ../shared/data/text (or `$LELP_TEXT_DATA`): required under CI, skipped
 //! with a message elsewhere.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use lelp::LelpError;
 use lelp::text::{Regroup, TextCorpus};
 
-const JSONL: &str = r#"{"text": "new gpu drivers", "label": "comp", "fine_label": "comp.graphics", "split": "train"}
-{"text": "orbital launch", "label": "sci", "fine_label": "sci.space", "split": "test"}
-{"text": "hockey scores", "label": "rec", "fine_label": "rec.sport.hockey", "split": "train"}
-{"text": "used car for sale", "label": "misc", "fine_label": "misc.forsale", "split": "train"}
-{"text": "encryption keys", "label": "sci", "fine_label": "sci.crypt", "split": "train"}
-"#;
+/// tests/data/corpora/demo.jsonl (and its gzip copy, both written by
+/// tests/data/corpora/make.py).
+const JSONL: &str = include_str!("data/corpora/demo.jsonl");
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpora").join(name)
+}
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lelp-corpora-{}", std::process::id()));
@@ -23,33 +23,21 @@ fn temp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
 #[test]
 fn gzip_reads_as_the_plain_file() {
-    let plain = temp("plain.jsonl");
-    let gz = temp("packed.jsonl.gz");
-    std::fs::write(&plain, JSONL).unwrap();
-    std::fs::write(&gz, gzip(JSONL.as_bytes())).unwrap();
-    let a = TextCorpus::from_jsonl(&plain).unwrap();
-    let b = TextCorpus::from_jsonl(&gz).unwrap();
+    let a = TextCorpus::from_jsonl(fixture("demo.jsonl")).unwrap();
+    let b = TextCorpus::from_jsonl(fixture("demo.jsonl.gz")).unwrap();
     assert_eq!(a, b);
     assert_eq!(a.len(), 5);
     assert_eq!(a.class_names, ["comp", "misc", "rec", "sci"]);
     assert_eq!(a.labels, [0, 3, 2, 1, 3]);
     assert_eq!(a.splits.as_deref().unwrap()[1], "test");
     // CSV through gzip too, with a split column
-    let csv = temp("c.csv.gz");
-    std::fs::write(&csv, gzip(b"text,label,split\nhello,a,train\nbye,b,test\n")).unwrap();
-    let c = TextCorpus::from_csv(&csv).unwrap();
+    let c = TextCorpus::from_csv(fixture("demo.csv.gz")).unwrap();
     assert_eq!(c.split_rows("test").unwrap(), [1]);
     // a damaged archive names the file
     let bad = temp("bad.jsonl.gz");
-    let mut bytes = gzip(JSONL.as_bytes());
+    let mut bytes = std::fs::read(fixture("demo.jsonl.gz")).unwrap();
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&bad, bytes).unwrap();
     let e = TextCorpus::from_jsonl(&bad).unwrap_err();
