@@ -232,7 +232,11 @@ struct Row {
 
 /// The train and test rows: the source's own split where it has one, else
 /// a seeded random `test_fraction`.
-fn train_test(spec: &DataSpec, data: &Dataset, test_fraction: f64) -> Result<(Dataset, Dataset), Box<dyn std::error::Error>> {
+fn train_test(
+    spec: &DataSpec,
+    data: &Dataset,
+    test_fraction: f64,
+) -> Result<(Dataset, Dataset), Box<dyn std::error::Error>> {
     if let Source::Npy { split: Some(path), .. } = &spec.source {
         let split = NpyArray::read(path)?.to_labels()?;
         if split.len() != data.len() {

@@ -47,8 +47,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
 use lelp::labeler::KMeansConfig;
-use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, subclass_alignment};
+use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{Regroup, SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 use lelp::train::{
     BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
@@ -194,7 +194,10 @@ fn alignment_study(
         let mut methods = vec![
             ("LELP, no null space", Method::Lelp(lelp.with_null_space(false))),
             ("k-means", Method::KMeans(KMeansConfig::new(s).with_seed(0))),
-            ("random proj., no null space", Method::RandomProjection(lelp.with_null_space(false))),
+            (
+                "random proj., no null space",
+                Method::RandomProjection(lelp.with_null_space(false)),
+            ),
         ];
         if null_space_ok {
             methods.insert(0, ("LELP", Method::Lelp(lelp)));
@@ -203,10 +206,7 @@ fn alignment_study(
         for (name, m) in methods {
             let targets = m.prepare(train, Some(outputs))?;
             let a = alignment(&targets, train)?.ok_or("no fine labels to align with")?;
-            println!(
-                "| {name} | {s} | {:.3} | {:.3} | {:.3} |",
-                a.purity, a.nmi, a.majority
-            );
+            println!("| {name} | {s} | {:.3} | {:.3} | {:.3} |", a.purity, a.nmi, a.majority);
             if let Some(f) = out.as_mut() {
                 let row = serde_json::json!({
                     "corpus": corpus_name, "kind": "alignment", "method": name, "s": s,
@@ -415,7 +415,11 @@ fn main() -> Result<(), Error> {
         .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
         .transpose()?;
     if args.iter().any(|a| a == "--align") {
-        println!("teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:", 100.0 * teacher_acc, train_dense.len());
+        println!(
+            "teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:",
+            100.0 * teacher_acc,
+            train_dense.len()
+        );
         let mut outputs = teacher.encode(&train_dense, 512, &device)?;
         if sentence_embedding {
             outputs = TeacherOutput::new(train_dense.features_tensor(&device)?, outputs.logits().clone())?;
@@ -498,7 +502,11 @@ fn main() -> Result<(), Error> {
                 let cfg = DistillConfig::new(epochs, if kind == Kind::Mlp { 3e-3 } else { 1e-2 })
                     .with_batch_size(32)
                     .with_seed(seed);
-                let transfer = if kind == Kind::Mlp { &transfer_dense } else { &transfer_bag };
+                let transfer = if kind == Kind::Mlp {
+                    &transfer_dense
+                } else {
+                    &transfer_bag
+                };
                 let targets = m.prepare(transfer, Some(outputs))?;
                 let aligned = alignment(&targets, transfer)?;
                 let (acc, student) = match kind {

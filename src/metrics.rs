@@ -160,7 +160,10 @@ pub struct SubclassAlignment {
 /// [`LelpError::DimensionMismatch`] for slices of different lengths,
 /// [`LelpError::EmptyData`] for empty ones.
 pub fn subclass_alignment(subclasses: &[usize], labels: &[usize], fine: &[usize]) -> Result<SubclassAlignment> {
-    for (what, got) in [("pseudo-subclasses (rows)", subclasses.len()), ("fine labels (rows)", fine.len())] {
+    for (what, got) in [
+        ("pseudo-subclasses (rows)", subclasses.len()),
+        ("fine labels (rows)", fine.len()),
+    ] {
         if got != labels.len() {
             return Err(LelpError::DimensionMismatch {
                 what,

@@ -14,7 +14,9 @@ use lelp::text::{Regroup, TextCorpus};
 const JSONL: &str = include_str!("data/corpora/demo.jsonl");
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpora").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/corpora")
+        .join(name)
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -50,7 +52,10 @@ fn gzip_reads_as_the_plain_file() {
 fn own_split_and_its_errors() {
     let c = TextCorpus::parse_jsonl(JSONL.as_bytes(), "x.jsonl").unwrap();
     assert_eq!(c.split_rows("train").unwrap(), [0, 2, 3, 4]);
-    assert!(matches!(c.split_rows("val"), Err(LelpError::InvalidParameter { name: "split", .. })));
+    assert!(matches!(
+        c.split_rows("val"),
+        Err(LelpError::InvalidParameter { name: "split", .. })
+    ));
     let s = c.subset(&[4, 1]).unwrap();
     assert_eq!(s.texts, ["encryption keys", "orbital launch"]);
     assert_eq!(s.splits, Some(vec!["train".to_string(), "test".to_string()]));
@@ -91,10 +96,16 @@ fn regroup_maps_classes_and_keeps_fine_labels() {
     // errors are typed and name the class or the spec
     for (spec, what) in [("t=comp,nope", "nope"), ("t=comp;u=comp", "comp")] {
         let e = c.regroup(&spec.parse().unwrap()).unwrap_err();
-        assert!(matches!(&e, LelpError::InvalidParameter { name: "regroup", value, .. } if value == what), "{e:?}");
+        assert!(
+            matches!(&e, LelpError::InvalidParameter { name: "regroup", value, .. } if value == what),
+            "{e:?}"
+        );
     }
     for spec in ["", "tech", "=comp", "t="] {
-        assert!(matches!(spec.parse::<Regroup>(), Err(LelpError::InvalidParameter { .. })), "{spec:?}");
+        assert!(
+            matches!(spec.parse::<Regroup>(), Err(LelpError::InvalidParameter { .. })),
+            "{spec:?}"
+        );
     }
 }
 

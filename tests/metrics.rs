@@ -53,7 +53,10 @@ fn oracle_aligns_exactly_and_lelp_beats_chance() {
         .fit(teacher, &train, &plain, None, &device)
         .unwrap()
         .student;
-    let out = ModuleTeacher::new(teacher).unwrap().encode(&train, 512, &device).unwrap();
+    let out = ModuleTeacher::new(teacher)
+        .unwrap()
+        .encode(&train, 512, &device)
+        .unwrap();
     let fine = train.fine_labels().unwrap();
 
     let oracle = Method::Oracle(KdConfig::new()).prepare(&train, Some(&out)).unwrap();
@@ -73,7 +76,12 @@ fn oracle_aligns_exactly_and_lelp_beats_chance() {
     let chance = subclass_alignment(&by_index, train.labels(), fine).unwrap();
     assert!(chance.nmi < 0.05, "index split nmi {}", chance.nmi);
     assert!(l.nmi > chance.nmi + 0.1, "LELP nmi {} vs chance {}", l.nmi, chance.nmi);
-    assert!(l.purity > l.majority, "LELP purity {} vs majority {}", l.purity, l.majority);
+    assert!(
+        l.purity > l.majority,
+        "LELP purity {} vs majority {}",
+        l.purity,
+        l.majority
+    );
 
     let bad_labels = vec![2; train.len()];
     assert!(matches!(

@@ -326,11 +326,15 @@ impl TextCorpus {
                     .expect("collected above"),
             );
             if let (Some(fl), Some(names)) = (corpus.fine_labels.as_mut(), corpus.fine_names.as_ref()) {
-                let f = r.fine.ok_or_else(|| bad(path, r.row, "no fine label (other rows have one)"))?;
+                let f = r
+                    .fine
+                    .ok_or_else(|| bad(path, r.row, "no fine label (other rows have one)"))?;
                 fl.push(names.iter().position(|n| n == f.trim()).expect("collected above"));
             }
             if let Some(sp) = corpus.splits.as_mut() {
-                let split = r.split.ok_or_else(|| bad(path, r.row, "no split (other rows have one)"))?;
+                let split = r
+                    .split
+                    .ok_or_else(|| bad(path, r.row, "no split (other rows have one)"))?;
                 sp.push(split.trim().to_string());
             }
         }
