@@ -41,7 +41,8 @@ if [ "$SUBCLASS_TEXT" = 1 ]; then
         "$BIN/plot" $S/$t-mlp.jsonl transfer_size docs/img/subclass-text-$t.svg \
             "$t: MLP 384-8-8 over MiniLM embeddings, test accuracy vs transfer size"
     done
-    python3 scripts/summarize-subclass-text.py $S/*.jsonl > $S/summary.md
+    python3 scripts/summarize-subclass-text.py $S/*.jsonl results/{20ng-tech,20ng-6,clinc-parity,clinc-10}-tuned/results.jsonl \
+        > $S/summary.md
     exit 0
 fi
 cargo build --release --example experiment --example plot

@@ -10,7 +10,7 @@ the larger of the two stds); the share of the KD-to-oracle gap each method
 closes, (m - KD) / (oracle - KD), from the means; the mean alignment
 (purity / NMI of the argmax pseudo-subclass against the fine label) of the
 run's targets. Per alignment file: purity and NMI per method and S.
-Width files (--hidden W,W) are summarised side by side by width.
+Files of several widths (--hidden W,W) are also summarised side by side by width.
 """
 import json
 import statistics
@@ -39,7 +39,8 @@ def students(path, rows):
         teacher[r["seed"]] = 100 * r["teacher_accuracy"]
     first = rows[0]
     hidden = first.get("hidden")
-    print(f"#### {first['corpus']}: {first['student']} student"
+    corpus = first.get("corpus") or first.get("experiment", "?").split(":")[0]
+    print(f"#### {corpus}: {first.get('student', 'mlp')} student"
           f"{' ' + '-'.join(map(str, [384] + hidden)) if hidden else ''}, teacher {statistics.mean(teacher.values()):.1f}% "
           f"({path})\n")
     names = list(methods)
@@ -135,6 +136,18 @@ for path in sys.argv[1:]:
         continue
     if rows[0].get("kind") == "alignment":
         alignment(path, rows)
-    elif "-w" not in path.rsplit("/", 1)[-1]:
+    else:
         students(path, rows)
+        if "experiment" in rows[0]:
+            # the tuned runner: the selected setting per method, over seeds
+            picks = defaultdict(lambda: defaultdict(int))
+            for r in rows:
+                setting = {k: v for k, v in (r.get("setting") or {}).items() if k in ("subclasses", "tau", "beta", "weight", "ce", "distance", "angle")}
+                if setting:
+                    picks[(r["transfer_size"], r["method"])][json.dumps(setting, sort_keys=True)] += 1
+            if picks:
+                print("selected settings (times chosen over seeds):\n")
+                for (size, m), c in sorted(picks.items()):
+                    print(f"- {size}, {m}: " + "; ".join(f"{k} x{n}" for k, n in c.items()))
+                print()
 widths(sys.argv[1:])
