@@ -170,5 +170,6 @@ impl Run<'_> {
 }
 
 /// Mean and sample standard deviation (the library's, so the examples
-/// and the tests agree).
+/// and the tests agree; not every example uses it).
+#[allow(unused_imports)]
 pub use lelp::metrics::mean_std;
