@@ -130,7 +130,13 @@ def widths(paths):
             print()
 
 
-for path in sys.argv[1:]:
+import os
+
+paths = [p for p in sys.argv[1:] if os.path.exists(p)]
+for p in sys.argv[1:]:
+    if p not in paths:
+        print(f"(not found: {p})\n")
+for path in paths:
     rows = [json.loads(l) for l in open(path) if l.strip()]
     if not rows:
         continue
@@ -150,4 +156,4 @@ for path in sys.argv[1:]:
                 for (size, m), c in sorted(picks.items()):
                     print(f"- {size}, {m}: " + "; ".join(f"{k} x{n}" for k, n in c.items()))
                 print()
-widths(sys.argv[1:])
+widths(paths)
