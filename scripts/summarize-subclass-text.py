@@ -26,6 +26,19 @@ def fmt(v):
     return "{:.1f} ± {:.1f}".format(*mean_std(v)) if v else ""
 
 
+def paired(cells_by_method, m, kd="vanilla KD"):
+    """m - kd paired by seed: (mean, std, "*" where |mean| > 2 x the larger
+    of the two methods' stds), or None with fewer than two common seeds.
+    `cells_by_method`: method -> seed -> accuracy."""
+    a, b = cells_by_method[m], cells_by_method[kd]
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        return None
+    dm, ds = mean_std([a[s] - b[s] for s in seeds])
+    larger = max(mean_std([a[s] for s in seeds])[1], mean_std([b[s] for s in seeds])[1])
+    return dm, ds, "*" if abs(dm) > 2 * larger else ""
+
+
 def students(path, rows):
     by = defaultdict(lambda: defaultdict(dict))  # size -> method -> seed -> acc
     align = defaultdict(lambda: defaultdict(list))  # size -> method -> nmi
@@ -61,14 +74,11 @@ def students(path, rows):
         oracle = by[size].get("oracle")
         gap = statistics.mean(oracle.values()) - kd_mean if oracle and kd_mean is not None else None
         for m in others:
-            seeds = sorted(set(by[size][m]) & set(by[size][kd]))
-            if len(seeds) < 2:
+            p = paired(by[size], m, kd)
+            if p is None:
                 cells.append("")
                 continue
-            d = [by[size][m][s] - by[size][kd][s] for s in seeds]
-            dm, ds = mean_std(d)
-            larger = max(mean_std([by[size][m][s] for s in seeds])[1], mean_std([by[size][kd][s] for s in seeds])[1])
-            star = "*" if abs(dm) > 2 * larger else ""
+            dm, ds, star = p
             share = ""
             if gap is not None and gap > 0.5 and m != "oracle":
                 share = f" ({100 * (statistics.mean(by[size][m].values()) - kd_mean) / gap:+.0f}%)"
@@ -132,28 +142,29 @@ def widths(paths):
 
 import os
 
-paths = [p for p in sys.argv[1:] if os.path.exists(p)]
-for p in sys.argv[1:]:
-    if p not in paths:
-        print(f"(not found: {p})\n")
-for path in paths:
-    rows = [json.loads(l) for l in open(path) if l.strip()]
-    if not rows:
-        continue
-    if rows[0].get("kind") == "alignment":
-        alignment(path, rows)
-    else:
-        students(path, rows)
-        if "experiment" in rows[0]:
-            # the tuned runner: the selected setting per method, over seeds
-            picks = defaultdict(lambda: defaultdict(int))
-            for r in rows:
-                setting = {k: v for k, v in (r.get("setting") or {}).items() if k in ("subclasses", "tau", "beta", "weight", "ce", "distance", "angle")}
-                if setting:
-                    picks[(r["transfer_size"], r["method"])][json.dumps(setting, sort_keys=True)] += 1
-            if picks:
-                print("selected settings (times chosen over seeds):\n")
-                for (size, m), c in sorted(picks.items()):
-                    print(f"- {size}, {m}: " + "; ".join(f"{k} x{n}" for k, n in c.items()))
-                print()
-widths(paths)
+if __name__ == "__main__":
+    paths = [p for p in sys.argv[1:] if os.path.exists(p)]
+    for p in sys.argv[1:]:
+        if p not in paths:
+            print(f"(not found: {p})\n")
+    for path in paths:
+        rows = [json.loads(l) for l in open(path) if l.strip()]
+        if not rows:
+            continue
+        if rows[0].get("kind") == "alignment":
+            alignment(path, rows)
+        else:
+            students(path, rows)
+            if "experiment" in rows[0]:
+                # the tuned runner: the selected setting per method, over seeds
+                picks = defaultdict(lambda: defaultdict(int))
+                for r in rows:
+                    setting = {k: v for k, v in (r.get("setting") or {}).items() if k in ("subclasses", "tau", "beta", "weight", "ce", "distance", "angle")}
+                    if setting:
+                        picks[(r["transfer_size"], r["method"])][json.dumps(setting, sort_keys=True)] += 1
+                if picks:
+                    print("selected settings (times chosen over seeds):\n")
+                    for (size, m), c in sorted(picks.items()):
+                        print(f"- {size}, {m}: " + "; ".join(f"{k} x{n}" for k, n in c.items()))
+                    print()
+    widths(paths)

@@ -10,7 +10,16 @@ stds). Standard library only.
 import json
 import statistics
 import sys
+import importlib.util
+import os
 from collections import OrderedDict, defaultdict
+
+# the paired difference to KD, shared with summarize-subclass-text.py
+_spec = importlib.util.spec_from_file_location(
+    "summarize_subclass_text", os.path.join(os.path.dirname(os.path.abspath(__file__)), "summarize-subclass-text.py"))
+_shared = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_shared)
+paired = _shared.paired
 
 
 def mean_std(v):
@@ -49,14 +58,7 @@ for path in sys.argv[1:]:
         for m in names:
             if m == kd:
                 continue
-            seeds = sorted(set(by[size][m]) & set(by[size][kd]))
-            if len(seeds) < 2:
-                cells.append("")
-                continue
-            d = [by[size][m][s] - by[size][kd][s] for s in seeds]
-            dm, ds = mean_std(d)
-            larger = max(mean_std([by[size][m][s] for s in seeds])[1], mean_std([by[size][kd][s] for s in seeds])[1])
-            star = "*" if abs(dm) > 2 * larger else ""
-            cells.append(f"{dm:+.1f} ± {ds:.1f}{star}")
+            p = paired(by[size], m, kd)
+            cells.append("" if p is None else f"{p[0]:+.1f} ± {p[1]:.1f}{p[2]}")
         print(f"| {size} | " + " | ".join(cells) + " |")
     print()
