@@ -91,6 +91,8 @@
 )]
 
 pub mod data;
+#[cfg(feature = "text")]
+pub mod deploy;
 pub mod error;
 pub mod io;
 pub mod labeler;

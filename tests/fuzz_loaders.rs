@@ -1,5 +1,6 @@
 //! Seeded fuzzing of every file reader: `.npy`, safetensors heads, saved
-//! subspace fits and checkpoint manifests each get 10,000 mutated,
+//! subspace fits, checkpoint manifests, text corpora and model files
+//! (feature `text`) each get 10,000 mutated,
 //! truncated, spliced and random inputs. Zero panics, no call slower than a
 //! second, and no single allocation larger than the input can justify (a
 //! header that claims 2^40 elements must not allocate them): a counting
@@ -314,6 +315,52 @@ mod text {
             TextCorpus::parse_jsonl(b, "fuzz.jsonl").is_ok()
         });
         assert!(accepted >= 1);
+    }
+
+    /// Two small model files: a bag over hashed n-grams with subclasses and
+    /// a hidden layer, a CNN over a WordPiece vocabulary.
+    fn model_seeds() -> Vec<Vec<u8>> {
+        use lelp::deploy::{Featurizer, ModelFile};
+        use lelp::train::{BagConfig, TextCnnConfig};
+        let device = common::device();
+        let names = vec!["ham".to_string(), "spam".to_string()];
+        let bag = BagConfig::new(32, 4)
+            .with_dim(3)
+            .with_hidden(Some(2))
+            .init(&device)
+            .unwrap();
+        let hasher = lelp::data::HashedNgrams::new(32);
+        let vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "free", "##dom", "money"];
+        let wp = lelp::text::WordPiece::from_vocab(vocab.iter().map(|s| s.to_string())).unwrap();
+        let cnn = TextCnnConfig::new(7, 2)
+            .with_dim(3)
+            .with_channels(2)
+            .init(&device)
+            .unwrap();
+        vec![
+            ModelFile::new(&bag, Featurizer::hashed(&hasher), names.clone())
+                .unwrap()
+                .to_bytes()
+                .unwrap(),
+            ModelFile::new(&cnn, Featurizer::wordpiece(&wp, 8), names)
+                .unwrap()
+                .to_bytes()
+                .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn model_file_reader_survives_fuzzing() {
+        use lelp::deploy::{Classifier, ModelFile};
+        let seeds = model_seeds();
+        let accepted = fuzz("model", &seeds, 7, |b| {
+            // a file that reads must also build a classifier that predicts
+            ModelFile::from_bytes(b, "fuzz.safetensors")
+                .and_then(Classifier::from_model)
+                .and_then(|c| c.predict(&["free money", ""]))
+                .is_ok()
+        });
+        assert!(accepted >= seeds.len());
     }
 
     #[test]

@@ -8,12 +8,12 @@ use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{LelpError, Result};
 
 /// The parts of a BERT `config.json` the encoder needs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
     /// Vocabulary size.
     pub vocab_size: usize,
@@ -158,6 +158,24 @@ impl Bert {
         Ok(bert)
     }
 
+    /// Builds the encoder from host tensors named as in a Hugging Face
+    /// checkpoint without prefix (`path` names their file in errors).
+    pub(crate) fn from_tensors(
+        tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+        config: &BertConfig,
+        path: &Path,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut store = WeightStore {
+            tensors,
+            prefix: "encoder.",
+            path,
+        };
+        let bert = Self::from_store(&mut store, config, device)?;
+        store.finish()?;
+        Ok(bert)
+    }
+
     fn from_store(w: &mut WeightStore, c: &BertConfig, device: &Device) -> Result<Self> {
         let d = c.hidden_size;
         let embedding = |w: &mut WeightStore, name: &str, n: usize| -> Result<Embedding> {
@@ -209,7 +227,7 @@ struct WeightStore<'a> {
 }
 
 /// Tensors of a BERT checkpoint that the sentence pipeline does not use.
-const UNUSED: [&str; 3] = ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"];
+pub(crate) const UNUSED: [&str; 3] = ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"];
 
 impl<'a> WeightStore<'a> {
     fn new(st: &safetensors::SafeTensors<'_>, path: &'a Path) -> Result<Self> {

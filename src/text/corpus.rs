@@ -513,7 +513,7 @@ impl TextCorpus {
 }
 
 /// The bytes of `path`, through gzip when its name ends in `.gz`.
-fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
     if path.extension().is_none_or(|x| x != "gz") {
         return Ok(bytes);
@@ -527,7 +527,7 @@ fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
 
 /// RFC 4180 CSV: fields split on commas, double quotes around fields,
 /// `""` inside quotes, newlines inside quotes kept.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();

@@ -17,13 +17,14 @@
 //! downloaded at run time.
 
 mod bert;
-mod corpus;
+pub(crate) mod corpus;
 mod wordpiece;
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
+pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
 pub use wordpiece::WordPiece;
@@ -94,6 +95,22 @@ impl SentenceEncoder {
             max_seq_length,
             model_id: id.finish(),
         })
+    }
+
+    /// An encoder from its parts (a model file's embedded encoder).
+    pub(crate) fn from_parts(tokenizer: WordPiece, bert: Bert, max_seq_length: usize, model_id: u64) -> Self {
+        Self {
+            tokenizer,
+            bert,
+            max_seq_length,
+            model_id,
+        }
+    }
+
+    /// FNV-1a of the weight file, the config and the vocabulary: the
+    /// model's identity (in cache keys and model-file manifests).
+    pub fn model_id(&self) -> u64 {
+        self.model_id
     }
 
     /// Limits texts to `tokens` tokens (`[CLS]` and `[SEP]` included;
@@ -200,6 +217,22 @@ impl SentenceEncoder {
     /// As [`SentenceEncoder::embed`].
     pub fn encode(&self, texts: &[&str], batch_size: usize, device: &Device) -> Result<Tensor<2>> {
         let rows = self.encode_rows(texts, batch_size, device, |_, _| {})?;
+        Ok(crate::util::matrix(rows, texts.len(), self.embedding_dim(), device))
+    }
+
+    /// [`SentenceEncoder::encode`] with `progress(done, total)` called
+    /// after each batch.
+    ///
+    /// # Errors
+    /// As [`SentenceEncoder::encode`].
+    pub fn encode_with_progress(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        device: &Device,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Tensor<2>> {
+        let rows = self.encode_rows(texts, batch_size, device, progress)?;
         Ok(crate::util::matrix(rows, texts.len(), self.embedding_dim(), device))
     }
 

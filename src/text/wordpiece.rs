@@ -99,6 +99,17 @@ impl WordPiece {
         self.vocab.values().max().map_or(0, |&m| m as usize + 1)
     }
 
+    /// The vocabulary in id order (ids without a token, if any, as empty
+    /// strings): what [`WordPiece::from_vocab`] reads back.
+    pub fn tokens(&self) -> Vec<String> {
+        let n = self.vocab.values().map(|&i| i as usize + 1).max().unwrap_or(0);
+        let mut out = vec![String::new(); n];
+        for (t, &i) in &self.vocab {
+            out[i as usize] = t.clone();
+        }
+        out
+    }
+
     /// The padding id.
     pub fn pad_id(&self) -> u32 {
         self.pad

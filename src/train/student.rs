@@ -205,9 +205,9 @@ util::setters!(MlpConfig {
 /// (with no hidden layer: a linear model whose embedding is its input).
 #[derive(Module, Debug)]
 pub struct Mlp {
-    layers: Vec<Linear>,
-    head: Linear,
-    outputs: usize,
+    pub(crate) layers: Vec<Linear>,
+    pub(crate) head: Linear,
+    pub(crate) outputs: usize,
     embedding_dim: usize,
 }
 
@@ -451,11 +451,11 @@ util::setters!(BagConfig {
 /// or WordPiece ids).
 #[derive(Module, Debug)]
 pub struct Bag {
-    embed: burn::nn::Embedding,
-    hidden_layer: Option<Linear>,
-    head: Linear,
+    pub(crate) embed: burn::nn::Embedding,
+    pub(crate) hidden_layer: Option<Linear>,
+    pub(crate) head: Linear,
     buckets: usize,
-    outputs: usize,
+    pub(crate) outputs: usize,
     width: usize,
 }
 
@@ -578,11 +578,11 @@ util::setters!(TextCnnConfig {
 /// A 1-D CNN over token ids (see [`TextCnnConfig`]).
 #[derive(Module, Debug)]
 pub struct TextCnn {
-    embed: burn::nn::Embedding,
-    conv: burn::nn::conv::Conv1d,
-    head: Linear,
-    vocab: usize,
-    outputs: usize,
+    pub(crate) embed: burn::nn::Embedding,
+    pub(crate) conv: burn::nn::conv::Conv1d,
+    pub(crate) head: Linear,
+    pub(crate) vocab: usize,
+    pub(crate) outputs: usize,
     channels: usize,
 }
 
@@ -591,7 +591,12 @@ impl TextCnn {
         let t = inputs.into_tokens()?;
         let [b, l] = t.ids.dims();
         check_ids(&t.ids, self.vocab, "token id vs vocabulary")?;
-        let e = self.embed.forward(t.ids).swap_dims(1, 2); // [B, e, L]
+        let e = self.embed.forward(t.ids); // [B, L, e]
+        // padding positions embed as zeros, as the convolution's own
+        // padding does: a text's outputs do not depend on how far its
+        // batch is padded
+        let mask = t.mask.clone().float().reshape([b, l, 1]);
+        let e = (e * mask).swap_dims(1, 2); // [B, e, L]
         let h = relu(self.conv.forward(e)); // [B, C, L]
         // padding cannot win the max: push it far below any activation
         let pad = (t.mask.float().neg() + 1.0).mul_scalar(1e9).reshape([b, 1, l]);

@@ -1,0 +1,441 @@
+//! `lelp`: from a labelled text file to a small, fast classifier that
+//! behaves like a sentence encoder, in one command; then predict and
+//! evaluate with the model file.
+//!
+//! ```text
+//! cargo install --path . --features cli
+//! lelp distill --data train.csv --student bag --method auto --out model.safetensors
+//! lelp predict model.safetensors --input texts.txt --output predictions.jsonl
+//! lelp eval model.safetensors --data test.csv
+//! lelp info model.safetensors
+//! ```
+//!
+//! Exit codes: 0 success; 1 a failure of the work itself (training
+//! diverged, every candidate method failed); 2 a bad command line or
+//! option value; 3 bad input data (a row, a label, an empty file); 4 a
+//! damaged, truncated, foreign or too-new file; 5 a missing file or an
+//! I/O error; 70 an internal error (a bug: please report it).
+
+mod progress;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use lelp::LelpError;
+use lelp::deploy::{
+    Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, parse_method, read_labelled,
+    read_texts,
+};
+use progress::Reporter;
+
+/// Distil a sentence encoder into a small text classifier, and use it.
+#[derive(Parser, Debug)]
+#[command(name = "lelp", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// No progress lines on standard error.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the work failed (training diverged, every candidate failed); \
+2 bad command line or option value; 3 bad input data; 4 damaged, foreign or too-new file; \
+5 missing file or I/O error; 70 internal error.";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a teacher head on the labelled data, distil a student, write the model file.
+    Distill(DistillArgs),
+    /// Predict texts (plain lines, CSV with a `text` column, or JSON lines with a `text` field); writes JSON lines.
+    Predict {
+        /// The model file.
+        model: PathBuf,
+        /// The texts; `-` reads standard input, one text a line.
+        #[arg(long, short, default_value = "-")]
+        input: PathBuf,
+        /// Where to write the JSON lines (written whole or not at all); standard output by default.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label).
+    Eval {
+        /// The model file.
+        model: PathBuf,
+        /// The labelled data.
+        #[arg(long, short)]
+        data: PathBuf,
+        /// Where to write the JSON report; standard output by default.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The model file's manifest (without vocabularies) as JSON.
+    Info {
+        /// The model file.
+        model: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct DistillArgs {
+    /// Labelled data: CSV with `text` and `label` columns or JSON lines with `text` and `label`
+    /// fields (optional `split`: train/test), gzip if the name ends in .gz.
+    #[arg(long, short)]
+    data: PathBuf,
+    /// Unlabeled texts added to the transfer set (labelled by the teacher): lines, CSV or JSON lines.
+    #[arg(long)]
+    unlabeled: Option<PathBuf>,
+    /// The teacher's sentence encoder: a BERT folder with config.json, tokenizer.json and
+    /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh].
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), mlp (over the teacher's embeddings).
+    #[arg(long, default_value = "bag")]
+    student: String,
+    /// auto (chosen on a validation split), plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj.
+    #[arg(long, default_value = "auto")]
+    method: String,
+    /// Subclasses per class of the subclass methods.
+    #[arg(long, default_value_t = 4)]
+    subclasses: usize,
+    /// Student epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Seed of splits, initialisation and batches.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Tokens a text for the teacher's encoder.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Share of the rows held out for test when the file has no split column.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Do not cache the teacher's embeddings (in ~/.cache/lelp/embeddings).
+    #[arg(long)]
+    no_cache: bool,
+    /// Where to write the model file.
+    #[arg(long, short, default_value = "model.safetensors")]
+    out: PathBuf,
+}
+
+/// The documented exit code of an error.
+fn exit_code(e: &LelpError) -> u8 {
+    match e {
+        LelpError::InvalidParameter { .. } => 2,
+        LelpError::BadRecord { .. }
+        | LelpError::EmptyData { .. }
+        | LelpError::LabelOutOfRange { .. }
+        | LelpError::NonFinite { .. }
+        | LelpError::ClassTooSmall { .. }
+        | LelpError::DimensionMismatch { .. } => 3,
+        LelpError::Corrupted { .. }
+        | LelpError::Truncated { .. }
+        | LelpError::FormatVersion { .. }
+        | LelpError::ModelWeights { .. } => 4,
+        LelpError::FileNotFound { .. } | LelpError::Io { .. } => 5,
+        _ => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    // a panic is a bug: report it as one, with its own exit code, never 101
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("lelp: internal error (please report it): {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("lelp: error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(exit_code(&e))
+        }
+        Err(_) => ExitCode::from(70),
+    }
+}
+
+fn run(cli: Cli) -> lelp::Result<()> {
+    let mut reporter = Reporter::new(!cli.quiet);
+    match cli.command {
+        Command::Distill(args) => distill(args, &mut reporter),
+        Command::Predict { model, input, output } => predict(&model, &input, output.as_deref(), &mut reporter),
+        Command::Eval { model, data, output } => eval(&model, &data, output.as_deref()),
+        Command::Info { model } => info(&model),
+    }
+}
+
+/// Writes `text` to `path` atomically, or to standard output.
+fn emit(path: Option<&Path>, text: &str) -> lelp::Result<()> {
+    match path {
+        Some(p) => lelp::io::write_atomic(p, text.as_bytes()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            // a closed pipe (`| head`) is not an error of ours
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            Ok(())
+        }
+    }
+}
+
+/// The default teacher folder; fetched with the repository's script when
+/// it is missing and the script is at hand.
+fn default_teacher(reporter: &mut Reporter) -> lelp::Result<PathBuf> {
+    let dir = lelp::text::default_minilm_dir();
+    if dir.join("model.safetensors").exists() {
+        return Ok(dir);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-minilm.sh");
+    if script.exists() {
+        reporter.line(&format!(
+            "fetching all-MiniLM-L6-v2 with {} (once) ...",
+            script.display()
+        ));
+        let ok = std::process::Command::new("bash")
+            .arg(&script)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok && dir.join("model.safetensors").exists() {
+            return Ok(dir);
+        }
+    }
+    Err(LelpError::FileNotFound {
+        path: dir.join("model.safetensors"),
+    })
+}
+
+fn distill(args: DistillArgs, reporter: &mut Reporter) -> lelp::Result<()> {
+    let student: StudentKind = args.student.parse()?;
+    let method = parse_method(&args.method, args.subclasses, args.seed)?;
+    let corpus = read_labelled(&args.data)?;
+    let unlabeled = args.unlabeled.as_ref().map(read_texts).transpose()?.unwrap_or_default();
+    let teacher_dir = match args.teacher {
+        Some(d) => d,
+        None => default_teacher(reporter)?,
+    };
+    let mut opts = DistillOptions::default();
+    opts.student = student;
+    opts.method = method;
+    opts.teacher_dir = teacher_dir;
+    opts.max_tokens = args.tokens;
+    opts.epochs = args.epochs;
+    opts.seed = args.seed;
+    opts.subclasses = args.subclasses;
+    opts.test_fraction = args.test_fraction;
+    if !args.no_cache {
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+        opts.cache_dir = Some(home.join(".cache/lelp/embeddings"));
+    }
+    reporter.line(&format!(
+        "{}: {} texts, {} classes ({}){}",
+        args.data.display(),
+        corpus.len(),
+        corpus.class_names.len(),
+        corpus.class_names.join(", "),
+        if unlabeled.is_empty() {
+            String::new()
+        } else {
+            format!("; {} unlabeled texts", unlabeled.len())
+        }
+    ));
+    let device = burn::prelude::Device::default();
+    let report = lelp::deploy::distill(&corpus, &unlabeled, &opts, &device, &mut |p| reporter.progress(&p))?;
+    report.model.save(&args.out)?;
+    summary(&report, &corpus.texts, &args.out)
+}
+
+/// Median and 99th percentile of one-text latency, and batch throughput.
+fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) -> lelp::Result<(f64, f64, f64)> {
+    let batch_texts: Vec<&str> = texts.iter().copied().cycle().take(batch).collect();
+    classifier.predict(&batch_texts[..batch_texts.len().min(8)])?; // warm-up
+    let t = Instant::now();
+    classifier.predict(&batch_texts)?;
+    let throughput = batch_texts.len() as f64 / t.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = Vec::with_capacity(singles);
+    for text in texts.iter().cycle().take(singles) {
+        let t = Instant::now();
+        classifier.predict_one(text)?;
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    Ok((q(0.5), q(0.99), throughput))
+}
+
+fn summary(report: &DistillReport, texts: &[String], out: &Path) -> lelp::Result<()> {
+    let m = &report.model.manifest;
+    let classifier = Classifier::from_model(report.model.clone())?;
+    let sample: Vec<&str> = texts.iter().map(String::as_str).take(512).collect();
+    let encoder_student = classifier.num_params().1 > 0;
+    let (batch, singles) = if encoder_student { (64, 20) } else { (512, 200) };
+    let (p50, p99, rate) = speed(&classifier, &sample, batch, singles)?;
+    let bytes = std::fs::metadata(out).map_err(|e| LelpError::Io {
+        path: out.to_path_buf(),
+        source: e,
+    })?;
+    let t = m.teacher.as_ref();
+    let (rows, unl, test) = report.rows;
+    println!(
+        "data     {rows} training rows{}, {test} test rows",
+        if unl > 0 {
+            format!(" + {unl} unlabeled")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%{}",
+        t.map_or("?", |t| t.name.as_str()),
+        t.map_or("?", |t| t.head.as_str()),
+        t.map_or(0.0, |t| t.parameters as f64 / 1e6),
+        100.0 * report.teacher_accuracy,
+        report
+            .encode_rate
+            .map_or(String::new(), |r| format!(", {r:.1} texts/s encoding"))
+    );
+    if !report.candidates.is_empty() {
+        println!("method   chosen on a validation split of the training rows:");
+        for c in &report.candidates {
+            let mark = if c.method == report.method { "*" } else { " " };
+            match (c.validation_accuracy, &c.error) {
+                (Some(a), _) => println!("         {mark} {:<34} {:.2}%", c.name, 100.0 * a),
+                (None, Some(e)) => println!("           {:<34} failed: {e}", c.name),
+                _ => {}
+            }
+        }
+    } else {
+        println!("method   {}", report.method.name());
+    }
+    println!(
+        "student  {} ({} parameters{}): test accuracy {:.2}%{}",
+        m.architecture.name(),
+        classifier.num_params().0,
+        if encoder_student {
+            format!(" + the encoder's {}", classifier.num_params().1)
+        } else {
+            String::new()
+        },
+        100.0 * report.student_accuracy,
+        report
+            .validation_accuracy
+            .map_or(String::new(), |v| format!(", validation {:.2}%", 100.0 * v))
+    );
+    println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
+    println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
+    Ok(())
+}
+
+fn predict(model: &Path, input: &Path, output: Option<&Path>, reporter: &mut Reporter) -> lelp::Result<()> {
+    let classifier = Classifier::load(model)?;
+    let texts = read_texts(input)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let names = classifier.class_names();
+    let mut out = String::new();
+    let mut done = 0;
+    for chunk in refs.chunks(512) {
+        for p in classifier.predict(chunk)? {
+            let probs: serde_json::Map<String, serde_json::Value> = names
+                .iter()
+                .zip(&p.probabilities)
+                .map(|(n, &v)| (n.clone(), serde_json::json!(v)))
+                .collect();
+            let line = serde_json::json!({"label": names[p.label], "probabilities": probs});
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        done += chunk.len();
+        reporter.progress(&Progress::Encoding {
+            done,
+            total: refs.len(),
+        });
+    }
+    emit(output, &out)
+}
+
+fn eval(model: &Path, data: &Path, output: Option<&Path>) -> lelp::Result<()> {
+    let classifier = Classifier::load(model)?;
+    let corpus = read_labelled(data)?;
+    let names = classifier.class_names();
+    // the file's classes by name onto the model's
+    let map: Vec<usize> = corpus
+        .class_names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            names.iter().position(|m| m == n).ok_or_else(|| {
+                let first = corpus.labels.iter().position(|&l| l == k).unwrap_or(0);
+                LelpError::BadRecord {
+                    path: data.to_path_buf(),
+                    row: first + 1,
+                    reason: format!(
+                        "label '{n}' (record {}) is not a class of the model ({})",
+                        first + 1,
+                        names.join(", ")
+                    ),
+                }
+            })
+        })
+        .collect::<lelp::Result<_>>()?;
+    let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let c = names.len();
+    let mut confusion = vec![vec![0usize; c]; c];
+    for (chunk, labels) in refs.chunks(512).zip(corpus.labels.chunks(512)) {
+        for (p, &l) in classifier.predict(chunk)?.iter().zip(labels) {
+            confusion[map[l]][p.label] += 1;
+        }
+    }
+    let n = corpus.len();
+    let correct: usize = (0..c).map(|i| confusion[i][i]).sum();
+    let per_class: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let rows: usize = confusion[i].iter().sum();
+            let acc = (rows > 0).then(|| confusion[i][i] as f64 / rows as f64);
+            (name.clone(), serde_json::json!({"rows": rows, "accuracy": acc}))
+        })
+        .collect();
+    let report = serde_json::json!({
+        "model": model.display().to_string(),
+        "data": data.display().to_string(),
+        "rows": n,
+        "accuracy": correct as f64 / n as f64,
+        "per_class": per_class,
+        "classes": names,
+        "confusion": confusion,
+    });
+    emit(
+        output,
+        &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),
+    )
+}
+
+fn info(model: &Path) -> lelp::Result<()> {
+    let m = ModelFile::read(model)?;
+    let mut v = serde_json::to_value(&m.manifest).unwrap_or_default();
+    if let Some(f) = v.get_mut("featurizer").and_then(|f| f.as_object_mut())
+        && let Some(vocab) = f.remove("vocab")
+    {
+        let len = vocab.as_array().map_or(0, Vec::len);
+        f.insert("vocab_size".into(), serde_json::json!(len));
+    }
+    v["student_parameters"] = serde_json::json!(m.num_params());
+    v["encoder_parameters"] = serde_json::json!(m.encoder_params());
+    emit(
+        None,
+        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+    )
+}

@@ -1,0 +1,605 @@
+//! From a labelled text file to a model file: the teacher (a frozen BERT
+//! sentence encoder with a trained MLP head), the student's features, the
+//! method (given, or chosen on a validation split), the final student and
+//! its manifest.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Featurizer, MethodRecord, Metrics, ModelFile, TeacherRecord};
+use crate::data::{Dataset, HashedNgrams};
+use crate::error::{LelpError, Result};
+use crate::labeler::KMeansConfig;
+use crate::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
+use crate::text::{SentenceEncoder, TextCorpus};
+use crate::train::{
+    Bag, BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
+    RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy,
+};
+
+/// The student a model is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StudentKind {
+    /// Hashed word unigrams and bigrams, a mean of embeddings, a linear
+    /// head ([`Bag`]): the fastest.
+    Bag,
+    /// A 1-D CNN over the teacher's WordPiece ids ([`TextCnn`]).
+    Cnn,
+    /// An MLP over the teacher's sentence embeddings ([`Mlp`]): as slow as
+    /// the encoder, whose weights its model file carries.
+    Mlp,
+}
+
+impl std::str::FromStr for StudentKind {
+    type Err = LelpError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bag" => Ok(StudentKind::Bag),
+            "cnn" => Ok(StudentKind::Cnn),
+            "mlp" => Ok(StudentKind::Mlp),
+            other => Err(LelpError::InvalidParameter {
+                name: "student",
+                value: other.into(),
+                reason: "not a student kind of this version (bag, cnn, mlp)",
+            }),
+        }
+    }
+}
+
+/// The method of a distillation: given, or chosen on a validation split.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MethodChoice {
+    /// Train every [`auto_candidates`] method on the training rows less a
+    /// validation split, keep the best on the validation split, train it
+    /// again on all training rows.
+    Auto,
+    /// This method.
+    Fixed(Method),
+}
+
+/// A method by its command-line name with `subclasses` subclasses where it
+/// takes them: `auto`, `plain`, `kd`, `fkd`, `dkd`, `rkd`, `kmeans`, `sd`
+/// (Subclass Distillation), `lelp`, `lelp-no-null`, `random-proj`.
+///
+/// # Errors
+/// [`LelpError::InvalidParameter`] for another name.
+pub fn parse_method(name: &str, subclasses: usize, seed: u64) -> Result<MethodChoice> {
+    let lelp = LelpConfig::new(subclasses).with_seed(seed);
+    Ok(MethodChoice::Fixed(match name {
+        "auto" => return Ok(MethodChoice::Auto),
+        "plain" => Method::Plain,
+        "kd" => Method::VanillaKd(KdConfig::new()),
+        "fkd" => Method::FeatureKd(FeatureKdConfig::new()),
+        "dkd" => Method::Dkd(DkdConfig::new()),
+        "rkd" => Method::Rkd(RkdConfig::new()),
+        "kmeans" => Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed)),
+        "sd" => Method::SubclassDistillation(SubclassDistillationConfig::new(subclasses)),
+        "lelp" => Method::Lelp(lelp),
+        "lelp-no-null" => Method::Lelp(lelp.with_null_space(false)),
+        "random-proj" => Method::RandomProjection(lelp),
+        other => {
+            return Err(LelpError::InvalidParameter {
+                name: "method",
+                value: other.into(),
+                reason: "unknown (auto, plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj)",
+            });
+        }
+    }))
+}
+
+/// What `--method auto` compares: plain training, vanilla KD, feature KD,
+/// DKD, RKD, k-means, Subclass Distillation and LELP (with and without
+/// the null space), the subclass methods with `subclasses` subclasses.
+pub fn auto_candidates(subclasses: usize, seed: u64) -> Vec<Method> {
+    let lelp = LelpConfig::new(subclasses).with_seed(seed);
+    vec![
+        Method::Plain,
+        Method::VanillaKd(KdConfig::new()),
+        Method::FeatureKd(FeatureKdConfig::new()),
+        Method::Dkd(DkdConfig::new()),
+        Method::Rkd(RkdConfig::new()),
+        Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed)),
+        Method::SubclassDistillation(SubclassDistillationConfig::new(subclasses)),
+        Method::Lelp(lelp),
+        Method::Lelp(lelp.with_null_space(false)),
+    ]
+}
+
+/// One method tried by `--method auto`, and how it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The method's name.
+    pub name: String,
+    /// The method and its settings.
+    pub method: Method,
+    /// Accuracy on the validation split (none when it failed).
+    pub validation_accuracy: Option<f64>,
+    /// Why it failed (a class too small for its subclasses, say).
+    pub error: Option<String>,
+}
+
+/// Settings of [`distill`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DistillOptions {
+    /// The student (default bag).
+    pub student: StudentKind,
+    /// The method (default auto).
+    pub method: MethodChoice,
+    /// The teacher's encoder: a BERT sentence-transformers folder
+    /// (default: all-MiniLM-L6-v2 where `scripts/fetch-minilm.sh` puts it).
+    pub teacher_dir: PathBuf,
+    /// Tokens a text for the encoder (default 128).
+    pub max_tokens: usize,
+    /// Student epochs (default 10).
+    pub epochs: usize,
+    /// Seed of splits, initialisations and batches (default 0).
+    pub seed: u64,
+    /// Share of the rows held out for test when the file has no `split`
+    /// (default 0.2).
+    pub test_fraction: f64,
+    /// Share of the training rows held out to choose the method (default 0.2).
+    pub validation_fraction: f64,
+    /// Subclasses per class of the subclass methods (default 4).
+    pub subclasses: usize,
+    /// Bag student: embedding width (default 8) and hash buckets (default 2^18).
+    pub bag_dim: usize,
+    /// Bag student: hash buckets (default 2^18).
+    pub bag_buckets: u32,
+    /// MLP student: hidden widths (default `[128]`).
+    pub mlp_hidden: Vec<usize>,
+    /// CNN student: WordPiece tokens a text (default 64).
+    pub cnn_tokens: usize,
+    /// Where sentence embeddings are cached (none: no cache).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for DistillOptions {
+    fn default() -> Self {
+        Self {
+            student: StudentKind::Bag,
+            method: MethodChoice::Auto,
+            teacher_dir: crate::text::default_minilm_dir(),
+            max_tokens: 128,
+            epochs: 10,
+            seed: 0,
+            test_fraction: 0.2,
+            validation_fraction: 0.2,
+            subclasses: 4,
+            bag_dim: 8,
+            bag_buckets: 1 << 18,
+            mlp_hidden: vec![128],
+            cnn_tokens: 64,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Where [`distill`] is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Progress<'a> {
+    /// Texts encoded by the teacher so far.
+    Encoding {
+        /// Done.
+        done: usize,
+        /// All.
+        total: usize,
+    },
+    /// The teacher's head is trained.
+    Teacher {
+        /// Its test accuracy.
+        test_accuracy: f64,
+    },
+    /// A candidate of `--method auto` is done.
+    Candidate {
+        /// Its outcome.
+        candidate: &'a Candidate,
+        /// Candidates done.
+        done: usize,
+        /// Candidates.
+        total: usize,
+    },
+    /// The final student's training starts.
+    Final {
+        /// The method.
+        method: &'a Method,
+        /// Transfer rows.
+        rows: usize,
+    },
+}
+
+/// What [`distill`] made.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DistillReport {
+    /// The model, its manifest filled in.
+    pub model: ModelFile,
+    /// The teacher's test accuracy.
+    pub teacher_accuracy: f64,
+    /// The student's test accuracy.
+    pub student_accuracy: f64,
+    /// The chosen candidate's validation accuracy (auto only).
+    pub validation_accuracy: Option<f64>,
+    /// The method the model was trained with.
+    pub method: Method,
+    /// Every candidate (auto only).
+    pub candidates: Vec<Candidate>,
+    /// Texts a second the teacher encoded (none when read from the cache).
+    pub encode_rate: Option<f64>,
+    /// Labelled training rows, unlabeled rows, test rows.
+    pub rows: (usize, usize, usize),
+}
+
+/// A trained student of any kind.
+enum AnyStudent {
+    Bag(Bag),
+    Cnn(TextCnn),
+    Mlp(Mlp),
+}
+
+/// The rows, in both views, and the teacher's outputs on them.
+struct Views {
+    /// Sentence embeddings (the teacher's input), labelled rows then unlabeled.
+    dense: Dataset,
+    /// The student's input, the same rows.
+    student: Dataset,
+    teacher: ModuleTeacher<Mlp>,
+    sd_teacher: Option<ModuleTeacher<Mlp>>,
+    /// The WordPiece vocabulary size (CNN students).
+    vocab: usize,
+}
+
+fn invalid(name: &'static str, value: String, reason: &'static str) -> LelpError {
+    LelpError::InvalidParameter { name, value, reason }
+}
+
+/// The labelled rows' train and test indices: the file's own `split` where
+/// it has one (`train`; `test`, else a held-out share of `train`), else a
+/// stratified share of all rows.
+fn train_test(corpus: &TextCorpus, opts: &DistillOptions) -> Result<(Vec<usize>, Vec<usize>)> {
+    let c = corpus.class_names.len();
+    let view = |rows: &[usize]| {
+        Dataset::new(
+            vec![0.0; rows.len()],
+            1,
+            rows.iter().map(|&i| corpus.labels[i]).collect(),
+            c,
+        )
+    };
+    let all: Vec<usize> = (0..corpus.len()).collect();
+    let (pool, test) = match &corpus.splits {
+        Some(_) => {
+            let train = corpus.split_rows("train")?;
+            let test = corpus.split_rows("test").unwrap_or_default();
+            (train, test)
+        }
+        None => (all, Vec::new()),
+    };
+    if !test.is_empty() {
+        return Ok((pool, test));
+    }
+    let (a, b) = view(&pool)?.split_indices(opts.test_fraction, opts.seed)?;
+    Ok((
+        a.iter().map(|&i| pool[i]).collect(),
+        b.iter().map(|&i| pool[i]).collect(),
+    ))
+}
+
+/// Trains a head `d -> 256 -> outputs` over the sentence embeddings.
+fn train_head(
+    train: &Dataset,
+    outputs: usize,
+    targets: &crate::train::TrainingTargets,
+    seed: u64,
+    device: &Device,
+) -> Result<Mlp> {
+    let head = MlpConfig::new(train.num_features(), vec![256], outputs)
+        .with_seed(seed.wrapping_add(7))
+        .init(device)?;
+    Ok(
+        Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64).with_seed(seed))
+            .fit(head, train, targets, None, device)?
+            .student,
+    )
+}
+
+impl Views {
+    /// Trains a student with `method` on `rows` and returns it with its
+    /// accuracy on `eval` rows.
+    fn train(
+        &self,
+        method: &Method,
+        rows: &[usize],
+        eval: &[usize],
+        opts: &DistillOptions,
+        device: &Device,
+    ) -> Result<(AnyStudent, f64)> {
+        let dense = self.dense.subset(rows)?;
+        let teacher = match (method, &self.sd_teacher) {
+            (Method::SubclassDistillation(_), Some(t)) => t,
+            _ => &self.teacher,
+        };
+        let outputs: TeacherOutput = teacher.encode(&dense, 512, device)?;
+        let data = self.student.subset(rows)?;
+        let test = self.student.subset(eval)?;
+        let targets = method.prepare(&data, Some(&outputs))?;
+        let k = targets.outputs();
+        let lr = if opts.student == StudentKind::Mlp { 3e-3 } else { 1e-2 };
+        let cfg = DistillConfig::new(opts.epochs, lr)
+            .with_batch_size(32)
+            .with_seed(opts.seed);
+        let distiller = Distiller::new(cfg);
+        Ok(match opts.student {
+            StudentKind::Bag => {
+                let s = BagConfig::new(opts.bag_buckets as usize, k)
+                    .with_dim(opts.bag_dim)
+                    .with_seed(opts.seed)
+                    .init(device)?;
+                let s = distiller.fit(s, &data, &targets, None, device)?.student;
+                let acc = accuracy(&s, &test, device)?;
+                (AnyStudent::Bag(s), acc)
+            }
+            StudentKind::Cnn => {
+                let s = TextCnnConfig::new(self.vocab, k)
+                    .with_dim(32)
+                    .with_channels(64)
+                    .with_seed(opts.seed)
+                    .init(device)?;
+                let s = distiller.fit(s, &data, &targets, None, device)?.student;
+                let acc = accuracy(&s, &test, device)?;
+                (AnyStudent::Cnn(s), acc)
+            }
+            StudentKind::Mlp => {
+                let s = MlpConfig::new(self.dense.num_features(), opts.mlp_hidden.clone(), k)
+                    .with_seed(opts.seed)
+                    .init(device)?;
+                let s = distiller.fit(s, &data, &targets, None, device)?.student;
+                let acc = accuracy(&s, &test, device)?;
+                (AnyStudent::Mlp(s), acc)
+            }
+        })
+    }
+}
+
+/// The whole pipeline: encodes `corpus` (and `unlabeled`) with the teacher's
+/// encoder, trains the teacher's head on the training rows, distils the
+/// student with the method (given, or chosen on a validation split of the
+/// training rows: see [`MethodChoice::Auto`]) on the training rows plus the
+/// unlabeled rows (labelled with the teacher's prediction), and returns the
+/// model with its manifest filled in. `progress` hears of each step.
+///
+/// # Errors
+/// [`LelpError::InvalidParameter`] for fewer than two classes or bad
+/// options; [`LelpError::FileNotFound`] when the teacher's folder is
+/// missing (run `scripts/fetch-minilm.sh`); the errors of encoding,
+/// training and the chosen method (a class with too few rows for its
+/// subclasses); with `auto`, an error only when every candidate failed.
+pub fn distill(
+    corpus: &TextCorpus,
+    unlabeled: &[String],
+    opts: &DistillOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<DistillReport> {
+    let c = corpus.class_names.len();
+    if c < 2 {
+        return Err(invalid("classes", c.to_string(), "at least two classes are needed"));
+    }
+    if !(opts.validation_fraction > 0.0 && opts.validation_fraction < 1.0) {
+        return Err(invalid(
+            "validation_fraction",
+            opts.validation_fraction.to_string(),
+            "must be in (0, 1)",
+        ));
+    }
+    let (train_idx, test_idx) = train_test(corpus, opts)?;
+    let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
+    let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
+    let t0 = Instant::now();
+    let on_batch = |done, total| progress(Progress::Encoding { done, total });
+    let emb = match &opts.cache_dir {
+        Some(dir) => encoder.encode_cached(&texts, 64, device, dir, on_batch)?,
+        None => encoder.encode_with_progress(&texts, 64, device, on_batch)?,
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let encode_rate = (secs > 1.0).then(|| texts.len() as f64 / secs);
+    let d = encoder.embedding_dim();
+    let emb = crate::util::to_host_f32(emb)?;
+    let (n, u) = (corpus.len(), unlabeled.len());
+
+    // the teacher: a head over the sentence embeddings, on the training rows
+    let mut labels = corpus.labels.clone();
+    labels.extend(std::iter::repeat_n(0, u));
+    let dense_all = Dataset::new(emb, d, labels.clone(), c)?;
+    let train_dense = dense_all.subset(&train_idx)?;
+    let test_dense = dense_all.subset(&test_idx)?;
+    let head = train_head(
+        &train_dense,
+        c,
+        &Method::Plain.prepare(&train_dense, None)?,
+        opts.seed,
+        device,
+    )?;
+    let teacher_accuracy = accuracy(&head, &test_dense, device)?;
+    progress(Progress::Teacher {
+        test_accuracy: teacher_accuracy,
+    });
+    let teacher = ModuleTeacher::new(head)?;
+    let unl_idx: Vec<usize> = (n..n + u).collect();
+    if u > 0 {
+        // unlabeled rows take the teacher's prediction as their label
+        let preds = teacher
+            .encode(&dense_all.subset(&unl_idx)?, 512, device)?
+            .predictions()?;
+        labels[n..].copy_from_slice(&preds);
+    }
+    let dense = Dataset::new(
+        match dense_all.features() {
+            crate::data::Features::Dense { values, .. } => values.clone(),
+            _ => unreachable!("built dense above"),
+        },
+        d,
+        labels.clone(),
+        c,
+    )?;
+
+    // the student's view of the same rows
+    let wordpiece = encoder.tokenizer().clone();
+    let hasher = HashedNgrams::new(opts.bag_buckets);
+    let student = match opts.student {
+        StudentKind::Mlp => dense.clone(),
+        StudentKind::Bag => Dataset::from_tokens(texts.iter().map(|t| hasher.encode(t)).collect(), labels, c)?,
+        StudentKind::Cnn => Dataset::from_tokens(
+            texts.iter().map(|t| wordpiece.encode(t, opts.cnn_tokens)).collect(),
+            labels,
+            c,
+        )?,
+    };
+
+    let candidates_methods = match &opts.method {
+        MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
+        MethodChoice::Fixed(m) => vec![m.clone()],
+    };
+    let sd = candidates_methods.iter().find_map(|m| match m {
+        Method::SubclassDistillation(sd) => Some(*sd),
+        _ => None,
+    });
+    let sd_teacher = sd
+        .map(|sd| -> Result<_> {
+            let targets = sd.teacher_targets(c, train_dense.len())?;
+            ModuleTeacher::new(train_head(
+                &train_dense,
+                c * sd.subclasses,
+                &targets,
+                opts.seed,
+                device,
+            )?)
+        })
+        .transpose()?;
+    let views = Views {
+        dense,
+        student,
+        teacher,
+        sd_teacher,
+        vocab: wordpiece.vocab_size(),
+    };
+
+    let mut candidates = Vec::new();
+    let (method, validation_accuracy) = match &opts.method {
+        MethodChoice::Fixed(m) => (m.clone(), None),
+        MethodChoice::Auto => {
+            let train_view = Dataset::new(
+                vec![0.0; train_idx.len()],
+                1,
+                train_idx.iter().map(|&i| corpus.labels[i]).collect(),
+                c,
+            )?;
+            let (fit, val) = train_view.split_indices(opts.validation_fraction, opts.seed)?;
+            let mut fit: Vec<usize> = fit.iter().map(|&i| train_idx[i]).collect();
+            let val: Vec<usize> = val.iter().map(|&i| train_idx[i]).collect();
+            fit.extend(&unl_idx);
+            let total = candidates_methods.len();
+            for (k, m) in candidates_methods.iter().enumerate() {
+                let outcome = views.train(m, &fit, &val, opts, device);
+                let cand = Candidate {
+                    name: method_label(m),
+                    method: m.clone(),
+                    validation_accuracy: outcome.as_ref().ok().map(|r| r.1),
+                    error: outcome.err().map(|e| e.to_string()),
+                };
+                progress(Progress::Candidate {
+                    candidate: &cand,
+                    done: k + 1,
+                    total,
+                });
+                candidates.push(cand);
+            }
+            // the best on validation; ties go to the earlier (simpler) one
+            let best = candidates
+                .iter()
+                .filter_map(|c| Some((c, c.validation_accuracy?)))
+                .fold(None::<(&Candidate, f64)>, |b, (c, a)| match b {
+                    Some((_, ba)) if ba >= a => b,
+                    _ => Some((c, a)),
+                })
+                .ok_or_else(|| {
+                    invalid(
+                        "method",
+                        "auto".into(),
+                        "every candidate failed on this data (see the candidates' errors)",
+                    )
+                })?;
+            (best.0.method.clone(), Some(best.1))
+        }
+    };
+    let mut rows = train_idx.clone();
+    rows.extend(&unl_idx);
+    progress(Progress::Final {
+        method: &method,
+        rows: rows.len(),
+    });
+    let (trained, student_accuracy) = views.train(&method, &rows, &test_idx, opts, device)?;
+
+    let mut model = match &trained {
+        AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&hasher), corpus.class_names.clone())?,
+        AnyStudent::Cnn(s) => ModelFile::new(
+            s,
+            Featurizer::wordpiece(&wordpiece, opts.cnn_tokens),
+            corpus.class_names.clone(),
+        )?,
+        AnyStudent::Mlp(s) => {
+            ModelFile::with_encoder(s, &opts.teacher_dir, opts.max_tokens, corpus.class_names.clone())?
+        }
+    };
+    let dir_name = opts.teacher_dir.file_name().map_or_else(
+        || opts.teacher_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    model.manifest.method = Some(MethodRecord {
+        method: method.clone(),
+        chosen_by: if candidates.is_empty() { "user" } else { "validation" }.into(),
+        candidates: candidates.clone(),
+    });
+    model.manifest.teacher = Some(TeacherRecord {
+        name: dir_name,
+        id: format!("{:016x}", encoder.model_id()),
+        head: format!("mlp {d}-256-{c}"),
+        parameters: encoder.bert().num_params() + views.teacher.module().num_params(),
+        test_accuracy: Some(teacher_accuracy),
+    });
+    model.manifest.metrics = Metrics {
+        validation_accuracy,
+        test_accuracy: Some(student_accuracy),
+        train_rows: train_idx.len(),
+        unlabeled_rows: u,
+        test_rows: test_idx.len(),
+    };
+    Ok(DistillReport {
+        model,
+        teacher_accuracy,
+        student_accuracy,
+        validation_accuracy,
+        method,
+        candidates,
+        encode_rate,
+        rows: (train_idx.len(), u, test_idx.len()),
+    })
+}
+
+/// A method's name with its subclasses and null-space setting.
+fn method_label(m: &Method) -> String {
+    match m {
+        Method::Lelp(l) if !l.subspace.null_space => format!("LELP, no null space (S = {})", l.subspace.subclasses),
+        Method::Lelp(l) | Method::RandomProjection(l) => format!("{} (S = {})", m.name(), l.subspace.subclasses),
+        Method::KMeans(k) => format!("{} (S = {})", m.name(), k.subclasses),
+        Method::SubclassDistillation(s) => format!("{} (S = {})", m.name(), s.subclasses),
+        _ => m.name().to_string(),
+    }
+}

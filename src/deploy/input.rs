@@ -1,0 +1,119 @@
+//! Reading the texts a user hands the tool: labelled files for `distill`
+//! and `eval`, unlabelled ones for `predict`. Invalid UTF-8 is an error
+//! naming the file and the line, never silently replaced.
+
+use std::path::Path;
+
+use crate::error::{LelpError, Result};
+use crate::text::TextCorpus;
+use crate::text::corpus::{parse_csv, read_maybe_gzip};
+
+/// The file's format, from its name (a `.gz` suffix is looked through).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Format {
+    Csv,
+    Jsonl,
+    Lines,
+}
+
+fn format_of(path: &Path) -> Format {
+    let name = path.to_string_lossy().to_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".csv") {
+        Format::Csv
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
+        Format::Jsonl
+    } else {
+        Format::Lines
+    }
+}
+
+/// `bytes` as UTF-8, or a [`LelpError::BadRecord`] naming the line of the
+/// first invalid byte.
+fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        LelpError::BadRecord {
+            path: path.to_path_buf(),
+            row: line,
+            reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        }
+    })
+}
+
+/// A labelled text file: CSV with `text` and `label` columns, or JSON lines
+/// with `text` and `label` fields (optional `fine_label` and `split`), gzip
+/// when the name ends in `.gz`.
+///
+/// # Errors
+/// [`LelpError::FileNotFound`] / [`LelpError::Io`]; [`LelpError::BadRecord`]
+/// naming the file and row for invalid UTF-8, a missing column or field,
+/// or a malformed line; [`LelpError::EmptyData`] for a file without rows.
+pub fn read_labelled(path: impl AsRef<Path>) -> Result<TextCorpus> {
+    let path = path.as_ref();
+    let bytes = read_maybe_gzip(path)?;
+    utf8(&bytes, path)?;
+    match format_of(path) {
+        Format::Jsonl => TextCorpus::parse_jsonl(&bytes, path),
+        _ => TextCorpus::parse_csv(&bytes, path),
+    }
+}
+
+/// Texts to predict: CSV (the `text` column), JSON lines (the `text`
+/// field) or plain text (one text a line; an empty line is an empty text),
+/// gzip when the name ends in `.gz`; `-` reads standard input as plain
+/// lines.
+///
+/// # Errors
+/// [`LelpError::FileNotFound`] / [`LelpError::Io`]; [`LelpError::BadRecord`]
+/// naming the file and row for invalid UTF-8, a CSV without a `text`
+/// column, or a JSON line without a `text` string.
+pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let (bytes, format) = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map_err(|e| LelpError::io("<stdin>", e))?;
+        (b, Format::Lines)
+    } else {
+        (read_maybe_gzip(path)?, format_of(path))
+    };
+    let text = utf8(&bytes, path)?;
+    let bad = |row: usize, reason: String| LelpError::BadRecord {
+        path: path.to_path_buf(),
+        row,
+        reason,
+    };
+    match format {
+        Format::Lines => Ok(text.lines().map(str::to_string).collect()),
+        Format::Jsonl => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                let v: serde_json::Value = serde_json::from_str(l).map_err(|e| bad(i + 1, e.to_string()))?;
+                match v.get("text") {
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    _ => Err(bad(i + 1, "no \"text\" string".into())),
+                }
+            })
+            .collect(),
+        Format::Csv => {
+            let rows = parse_csv(text);
+            let header = rows.first().ok_or_else(|| bad(1, "no header row".into()))?;
+            let col = header
+                .iter()
+                .position(|h| h.trim() == "text")
+                .ok_or_else(|| bad(1, "no 'text' column".into()))?;
+            rows.iter()
+                .enumerate()
+                .skip(1)
+                .filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()))
+                .map(|(i, r)| {
+                    r.get(col)
+                        .cloned()
+                        .ok_or_else(|| bad(i + 1, format!("{} fields, no 'text' field", r.len())))
+                })
+                .collect()
+        }
+    }
+}

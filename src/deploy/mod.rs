@@ -1,0 +1,764 @@
+//! Deployment (feature `text`): one model file for a trained text student,
+//! a [`Classifier`] that predicts on raw strings, and [`distill`], the whole
+//! pipeline from a labelled text file to that model file (what the `lelp`
+//! command-line tool runs).
+//!
+//! ## The model file
+//! One safetensors file. Its metadata holds the manifest ([`Manifest`], JSON
+//! under the key `lelp.manifest`, with `format = lelp-model`): the format
+//! version, the featuriser (hashing settings, or the WordPiece vocabulary
+//! and token limit, or the sentence encoder's config and vocabulary), the
+//! class names, the student's architecture, the method and its settings
+//! (with every candidate's validation accuracy when the method was chosen
+//! automatically), the teacher's identity, validation and test accuracy,
+//! and the crate version. Its tensors are the student's weights
+//! (`student.*`, burn's layout: a linear weight is `[in, out]`) and, for a
+//! student over sentence embeddings, the encoder's (`encoder.*`, Hugging
+//! Face names and layout), so the file is all a prediction needs.
+//!
+//! Files are written atomically (a temporary file beside the target,
+//! flushed, renamed): a reader sees the old file or the new one. Reading
+//! checks everything: a damaged, truncated or foreign file, a tensor of the
+//! wrong shape or with NaNs, a manifest that disagrees with its tensors, a
+//! newer format version ([`LelpError::FormatVersion`]) are typed errors
+//! naming the file.
+//!
+//! ## Example
+//! ```
+//! use burn::prelude::*;
+//! use lelp::data::{Dataset, HashedNgrams};
+//! use lelp::deploy::{Classifier, Featurizer, ModelFile};
+//! use lelp::train::{BagConfig, DistillConfig, Distiller, Method};
+//!
+//! let device = Device::default();
+//! let texts = ["free money now", "win a free prize", "see you at lunch", "the meeting is at noon"];
+//! let hasher = HashedNgrams::new(1 << 12);
+//! let ids: Vec<Vec<u32>> = texts.iter().map(|t| hasher.encode(t)).collect();
+//! let train = Dataset::from_tokens(ids, vec![1, 1, 0, 0], 2)?;
+//! let bag = BagConfig::new(1 << 12, 2).with_dim(8).init(&device)?;
+//! let targets = Method::Plain.prepare(&train, None)?;
+//! let bag = Distiller::new(DistillConfig::new(30, 0.1)).fit(bag, &train, &targets, None, &device)?.student;
+//!
+//! let model = ModelFile::new(&bag, Featurizer::hashed(&hasher), vec!["ham".into(), "spam".into()])?;
+//! let path = std::env::temp_dir().join(format!("lelp-doc-{}.safetensors", std::process::id()));
+//! model.save(&path)?;
+//! let classifier = Classifier::load(&path)?;
+//! let p = classifier.predict(&["a free prize", ""])?;
+//! assert_eq!(classifier.class_names()[p[0].label], "spam");
+//! assert!((p[1].probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5); // an empty text gets a prediction
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), lelp::LelpError>(())
+//! ```
+
+mod distill;
+mod input;
+mod net;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use burn::prelude::*;
+use rayon::prelude::*;
+use safetensors::{Dtype, View};
+use serde::{Deserialize, Serialize};
+
+pub use distill::{
+    Candidate, DistillOptions, DistillReport, MethodChoice, Progress, StudentKind, auto_candidates, distill,
+    parse_method,
+};
+pub use input::{read_labelled, read_texts};
+pub use net::{Architecture, Deployable, Network};
+
+use crate::data::HashedNgrams;
+use crate::error::{LelpError, Result};
+use crate::text::{Bert, BertConfig, SentenceEncoder, WordPiece};
+use crate::train::Method;
+use net::Tensors;
+
+/// The model-file format version this build writes and reads (older
+/// versions are read too; newer ones are refused by name).
+pub const FORMAT_VERSION: u32 = 1;
+const MANIFEST_KEY: &str = "lelp.manifest";
+const FORMAT_KEY: &str = "format";
+const FORMAT_NAME: &str = "lelp-model";
+
+/// How a text becomes the student's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Featurizer {
+    /// Hashed word n-grams ([`HashedNgrams`]): bag students.
+    HashedNgrams {
+        /// Hash buckets (token ids are smaller).
+        buckets: u32,
+        /// Word bigrams on.
+        bigrams: bool,
+        /// Words read per text at most.
+        max_words: usize,
+    },
+    /// WordPiece ids (`[CLS] ... [SEP]`, at most `max_tokens`): CNN students.
+    WordPiece {
+        /// Tokens per text at most, the special tokens included.
+        max_tokens: usize,
+        /// The vocabulary in id order.
+        vocab: Vec<String>,
+    },
+    /// The sentence embedding of a BERT encoder (mean pooling, L2
+    /// normalisation), whose weights the model file carries: MLP students.
+    SentenceEncoder {
+        /// The encoder's folder name when it was written (informative).
+        name: String,
+        /// The encoder's identity (FNV-1a of its files, hex).
+        id: String,
+        /// Tokens per text at most.
+        max_tokens: usize,
+        /// The BERT config.
+        config: BertConfig,
+        /// The vocabulary in id order.
+        vocab: Vec<String>,
+    },
+}
+
+impl Featurizer {
+    /// The settings of `hasher`.
+    pub fn hashed(hasher: &HashedNgrams) -> Self {
+        Featurizer::HashedNgrams {
+            buckets: hasher.buckets,
+            bigrams: hasher.bigrams,
+            max_words: hasher.max_words,
+        }
+    }
+
+    /// `tokenizer`'s vocabulary, `max_tokens` tokens a text.
+    pub fn wordpiece(tokenizer: &WordPiece, max_tokens: usize) -> Self {
+        Featurizer::WordPiece {
+            max_tokens,
+            vocab: tokenizer.tokens(),
+        }
+    }
+
+    /// A short name: `hashed_ngrams`, `wordpiece` or `sentence_encoder`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Featurizer::HashedNgrams { .. } => "hashed_ngrams",
+            Featurizer::WordPiece { .. } => "wordpiece",
+            Featurizer::SentenceEncoder { .. } => "sentence_encoder",
+        }
+    }
+}
+
+/// The distillation method of a model, as its manifest records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodRecord {
+    /// The method and its settings.
+    pub method: Method,
+    /// `user` (given) or `validation` (chosen by `--method auto`).
+    pub chosen_by: String,
+    /// With `chosen_by = validation`: every candidate and its validation
+    /// accuracy.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+}
+
+/// The teacher a model was distilled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeacherRecord {
+    /// The encoder's folder name.
+    pub name: String,
+    /// The encoder's identity (FNV-1a of its files, hex).
+    pub id: String,
+    /// The trained head over the encoder, e.g. `mlp 384-256-2`.
+    pub head: String,
+    /// Parameters (encoder and head).
+    pub parameters: usize,
+    /// Test accuracy.
+    pub test_accuracy: Option<f64>,
+}
+
+/// Accuracies and row counts of a model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Accuracy on the validation rows (when a validation split was used).
+    pub validation_accuracy: Option<f64>,
+    /// Accuracy on the test rows.
+    pub test_accuracy: Option<f64>,
+    /// Labelled training rows.
+    pub train_rows: usize,
+    /// Unlabeled rows added to the transfer set.
+    pub unlabeled_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+}
+
+/// A model file's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Manifest {
+    /// The file format version ([`FORMAT_VERSION`] when written by this build).
+    pub format_version: u32,
+    /// The version of the crate that wrote the file.
+    pub crate_version: String,
+    /// Class names, indexed by label.
+    pub class_names: Vec<String>,
+    /// Subclasses per class `S` of the student's outputs (`C * S` logits).
+    pub subclasses: usize,
+    /// How texts become inputs.
+    pub featurizer: Featurizer,
+    /// The student.
+    pub architecture: Architecture,
+    /// The method (none when unknown).
+    #[serde(default)]
+    pub method: Option<MethodRecord>,
+    /// The teacher (none when unknown).
+    #[serde(default)]
+    pub teacher: Option<TeacherRecord>,
+    /// Accuracies.
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+/// A trained student with everything needed to predict on raw text: the
+/// manifest, the weights and (for students over sentence embeddings) the
+/// encoder's weights.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// The manifest; its method, teacher and metrics may be filled in before
+    /// saving.
+    pub manifest: Manifest,
+    network: Network,
+    encoder: Option<Tensors>,
+}
+
+impl ModelFile {
+    /// A model of a token student (bag or CNN) with its featuriser.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when the student's outputs are not
+    /// a multiple of the classes, or the featuriser does not fit the
+    /// student (a hashed featuriser for a CNN, more buckets than the bag
+    /// has rows, a sentence encoder without its weights: use
+    /// [`ModelFile::with_encoder`]).
+    pub fn new(student: &impl Deployable, featurizer: Featurizer, class_names: Vec<String>) -> Result<Self> {
+        let network = student.to_network()?;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            subclasses: subclasses_of(network.architecture().outputs(), class_names.len())?,
+            class_names,
+            featurizer,
+            architecture: network.architecture().clone(),
+            method: None,
+            teacher: None,
+            metrics: Metrics::default(),
+        };
+        let model = Self {
+            manifest,
+            network,
+            encoder: None,
+        };
+        model.check().map_err(misfit)?;
+        Ok(model)
+    }
+
+    /// A model of an MLP student over the sentence embeddings of the
+    /// encoder in `encoder_dir` (a sentence-transformers folder: config.json,
+    /// tokenizer.json, model.safetensors), `max_tokens` tokens a text. The
+    /// encoder's weights go into the file.
+    ///
+    /// # Errors
+    /// File errors of the encoder folder; [`LelpError::InvalidParameter`]
+    /// when the student's input width is not the encoder's.
+    pub fn with_encoder(
+        student: &crate::train::Mlp,
+        encoder_dir: impl AsRef<Path>,
+        max_tokens: usize,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let dir = encoder_dir.as_ref();
+        let config = BertConfig::read(dir.join("config.json"))?;
+        let tokenizer = WordPiece::from_tokenizer_json(dir.join("tokenizer.json"))?;
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights).map_err(|e| LelpError::io(&weights, e))?;
+        let st = crate::io::safetensors::read_safetensors(&bytes, &weights)?;
+        let mut encoder = Tensors::new();
+        for name in st.names() {
+            let short = name.strip_prefix("bert.").unwrap_or(name);
+            if crate::text::UNUSED_BERT_TENSORS.contains(&short) {
+                continue;
+            }
+            let (shape, v) = crate::io::safetensors::tensor_f32(&st, name, &weights)?;
+            encoder.insert(short.to_string(), (shape, v));
+        }
+        let mut id = crate::util::Fnv64::default();
+        for f in [weights.clone(), dir.join("config.json"), dir.join("tokenizer.json")] {
+            id.update(&std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?);
+        }
+        let name = dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let featurizer = Featurizer::SentenceEncoder {
+            name,
+            id: format!("{:016x}", id.finish()),
+            max_tokens: max_tokens.clamp(2, config.max_position_embeddings),
+            config,
+            vocab: tokenizer.tokens(),
+        };
+        let network = student.to_network()?;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            subclasses: subclasses_of(network.architecture().outputs(), class_names.len())?,
+            class_names,
+            featurizer,
+            architecture: network.architecture().clone(),
+            method: None,
+            teacher: None,
+            metrics: Metrics::default(),
+        };
+        let model = Self {
+            manifest,
+            network,
+            encoder: Some(encoder),
+        };
+        model.check().map_err(misfit)?;
+        Ok(model)
+    }
+
+    /// The student's weights.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Parameters of the student (the embedded encoder's not counted).
+    pub fn num_params(&self) -> usize {
+        self.network.num_params()
+    }
+
+    /// Parameters of the embedded encoder (0 without one).
+    pub fn encoder_params(&self) -> usize {
+        self.encoder
+            .as_ref()
+            .map_or(0, |t| t.values().map(|(_, v)| v.len()).sum())
+    }
+
+    /// The file's bytes.
+    ///
+    /// # Errors
+    /// [`LelpError::Corrupted`] if serialisation fails.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let manifest =
+            serde_json::to_string(&self.manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
+        let mut views: Vec<(String, F32View)> = self
+            .network
+            .tensors()
+            .into_iter()
+            .map(|(n, shape, v)| (format!("student.{n}"), F32View::new(shape, v)))
+            .collect();
+        if let Some(enc) = &self.encoder {
+            let mut names: Vec<&String> = enc.keys().collect();
+            names.sort();
+            for n in names {
+                let (shape, v) = &enc[n];
+                views.push((format!("encoder.{n}"), F32View::new(shape.clone(), v)));
+            }
+        }
+        let metadata = HashMap::from([
+            (FORMAT_KEY.to_string(), FORMAT_NAME.to_string()),
+            (MANIFEST_KEY.to_string(), manifest),
+        ]);
+        safetensors::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(metadata))
+            .map_err(|e| LelpError::corrupted("<model>", e.to_string()))
+    }
+
+    /// Writes the file atomically (creating its folder).
+    ///
+    /// # Errors
+    /// I/O errors naming the path.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::safetensors::write_atomic(path.as_ref(), &self.to_bytes()?)
+    }
+
+    /// Reads a model file.
+    ///
+    /// # Errors
+    /// [`LelpError::FileNotFound`] / [`LelpError::Io`]; those of
+    /// [`ModelFile::from_bytes`].
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a model file's bytes (`path` names them in errors).
+    ///
+    /// # Errors
+    /// [`LelpError::Truncated`] / [`LelpError::Corrupted`] for a damaged or
+    /// foreign file or a manifest that disagrees with the tensors,
+    /// [`LelpError::FormatVersion`] for a newer format,
+    /// [`LelpError::ModelWeights`] naming a missing, unexpected, mis-shaped
+    /// or non-finite tensor.
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let st = crate::io::safetensors::read_safetensors(bytes, path)?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        if meta.get(FORMAT_KEY).map(String::as_str) != Some(FORMAT_NAME) {
+            return Err(LelpError::corrupted(
+                path,
+                "not a lelp model file (its safetensors metadata has no format = lelp-model)",
+            ));
+        }
+        let text = meta
+            .get(MANIFEST_KEY)
+            .ok_or_else(|| LelpError::corrupted(path, "no lelp.manifest in the metadata"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| LelpError::corrupted(path, format!("manifest: {e}")))?;
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| LelpError::corrupted(path, "manifest: no format_version"))?;
+        if version > u64::from(FORMAT_VERSION) || version == 0 {
+            return Err(LelpError::FormatVersion {
+                path: path.to_path_buf(),
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+        let manifest: Manifest =
+            serde_json::from_value(value).map_err(|e| LelpError::corrupted(path, format!("manifest: {e}")))?;
+        let (mut student, mut encoder) = (Tensors::new(), Tensors::new());
+        for name in st.names() {
+            let (shape, v) = crate::io::safetensors::tensor_f32(&st, name, path)?;
+            if let Some(n) = name.strip_prefix("student.") {
+                student.insert(n.to_string(), (shape, v));
+            } else if let Some(n) = name.strip_prefix("encoder.") {
+                encoder.insert(n.to_string(), (shape, v));
+            } else {
+                return Err(LelpError::ModelWeights {
+                    path: path.to_path_buf(),
+                    tensor: name.to_string(),
+                    reason: "unexpected (neither student.* nor encoder.*)".into(),
+                });
+            }
+        }
+        let network = Network::from_tensors(manifest.architecture.clone(), student, path)?;
+        let has_encoder = matches!(manifest.featurizer, Featurizer::SentenceEncoder { .. });
+        if !has_encoder && !encoder.is_empty() {
+            return Err(LelpError::corrupted(
+                path,
+                "encoder tensors in a model without a sentence encoder",
+            ));
+        }
+        let model = Self {
+            manifest,
+            network,
+            encoder: has_encoder.then_some(encoder),
+        };
+        model.check().map_err(|reason| LelpError::corrupted(path, reason))?;
+        Ok(model)
+    }
+
+    /// Checks that the manifest, the featuriser and the weights fit together.
+    fn check(&self) -> std::result::Result<(), String> {
+        let m = &self.manifest;
+        let bad = |reason: String| Err(reason);
+        let c = m.class_names.len();
+        if c < 2 {
+            return bad(format!("{c} class names; at least 2 are needed"));
+        }
+        let mut names: Vec<&String> = m.class_names.iter().collect();
+        names.sort();
+        names.dedup();
+        if names.len() != c {
+            return bad("the class names repeat".into());
+        }
+        if m.subclasses == 0 || m.architecture.outputs() != c.saturating_mul(m.subclasses) {
+            return bad(format!(
+                "{} outputs for {c} classes and {} subclasses",
+                m.architecture.outputs(),
+                m.subclasses
+            ));
+        }
+        if m.architecture != *self.network.architecture() {
+            return bad("the manifest's architecture is not the weights'".into());
+        }
+        match (&m.featurizer, &m.architecture) {
+            (Featurizer::HashedNgrams { buckets, .. }, Architecture::Bag(a)) if *buckets as usize <= a.buckets => {
+                if *buckets == 0 {
+                    return bad("zero hash buckets".into());
+                }
+            }
+            (Featurizer::WordPiece { max_tokens, vocab }, Architecture::Bag(_) | Architecture::TextCnn(_)) => {
+                if *max_tokens < 2 {
+                    return bad(format!("max_tokens {max_tokens} < 2"));
+                }
+                if Some(vocab.len()) > self.network.vocab() {
+                    return bad("the vocabulary is larger than the student's embedding table".into());
+                }
+            }
+            (
+                Featurizer::SentenceEncoder {
+                    config,
+                    vocab,
+                    max_tokens,
+                    ..
+                },
+                Architecture::Mlp(a),
+            ) => {
+                if a.input != config.hidden_size || vocab.len() > config.vocab_size || *max_tokens < 2 {
+                    return bad("the sentence encoder does not fit the student or its vocabulary".into());
+                }
+                if self.encoder.is_none() {
+                    return bad("a sentence-encoder model without encoder weights".into());
+                }
+            }
+            (f, a) => {
+                return bad(format!(
+                    "featurizer {} does not fit a {} student of {} inputs",
+                    f.name(),
+                    a.name(),
+                    self.network.vocab().map_or("dense".into(), |v| format!("{v} token")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A model built in memory whose parts do not fit together.
+fn misfit(detail: String) -> LelpError {
+    LelpError::InvalidParameter {
+        name: "ModelFile",
+        value: detail,
+        reason: "the featurizer, the class names and the student do not fit together",
+    }
+}
+
+fn subclasses_of(outputs: usize, classes: usize) -> Result<usize> {
+    if classes < 2 || outputs == 0 || !outputs.is_multiple_of(classes) {
+        return Err(LelpError::InvalidParameter {
+            name: "class_names",
+            value: format!("{classes} classes for {outputs} outputs"),
+            reason: "needs at least 2 classes and outputs a multiple of the classes",
+        });
+    }
+    Ok(outputs / classes)
+}
+
+/// The index of the largest value (the first of ties).
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) },
+        )
+        .0
+}
+
+/// An owned little-endian f32 tensor for safetensors.
+struct F32View {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl F32View {
+    fn new(shape: Vec<usize>, v: &[f32]) -> Self {
+        let mut bytes = Vec::with_capacity(v.len() * 4);
+        for x in v {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        Self { shape, bytes }
+    }
+}
+
+impl View for &F32View {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// One prediction: the label and every class's probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The predicted class (`argmax` of the probabilities).
+    pub label: usize,
+    /// Class probabilities (they sum to 1).
+    pub probabilities: Vec<f32>,
+}
+
+enum Featurize {
+    Hashed(HashedNgrams),
+    WordPiece(WordPiece, usize),
+    // burn modules are Send but not Sync: one encoding at a time
+    Encoder(Mutex<SentenceEncoder>, Device),
+}
+
+/// A trained student that predicts on raw strings: featuriser and network
+/// together, no autodiff, `Send + Sync` (share it across threads with an
+/// `Arc`). Token students (bag, CNN) run on the host one text at a time
+/// (a batch in parallel on rayon's pool); students over sentence embeddings
+/// run the embedded encoder on burn's default device first.
+pub struct Classifier {
+    manifest: Manifest,
+    network: Network,
+    featurize: Featurize,
+    encoder_params: usize,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("classes", &self.manifest.class_names)
+            .field("architecture", &self.manifest.architecture.name())
+            .field("featurizer", &self.manifest.featurizer.name())
+            .finish()
+    }
+}
+
+impl Classifier {
+    /// Loads a model file.
+    ///
+    /// # Errors
+    /// Those of [`ModelFile::read`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        Self::from_model_at(ModelFile::read(path)?, path)
+    }
+
+    /// A classifier from a model in memory.
+    ///
+    /// # Errors
+    /// [`LelpError::Corrupted`] for a featuriser that cannot be rebuilt
+    /// (a vocabulary without its special tokens, encoder weights that do not
+    /// fit the config).
+    pub fn from_model(model: ModelFile) -> Result<Self> {
+        Self::from_model_at(model, Path::new("<memory>"))
+    }
+
+    fn from_model_at(model: ModelFile, path: &Path) -> Result<Self> {
+        let ModelFile {
+            manifest,
+            network,
+            encoder,
+        } = model;
+        let wordpiece = |vocab: &[String]| {
+            WordPiece::from_vocab(vocab.iter().cloned())
+                .map_err(|e| LelpError::corrupted(path, format!("manifest vocabulary: {e}")))
+        };
+        let mut encoder_params = 0;
+        let featurize = match &manifest.featurizer {
+            Featurizer::HashedNgrams {
+                buckets,
+                bigrams,
+                max_words,
+            } => Featurize::Hashed(HashedNgrams {
+                buckets: *buckets,
+                bigrams: *bigrams,
+                max_words: *max_words,
+            }),
+            Featurizer::WordPiece { max_tokens, vocab } => Featurize::WordPiece(wordpiece(vocab)?, *max_tokens),
+            Featurizer::SentenceEncoder {
+                config,
+                vocab,
+                max_tokens,
+                id,
+                ..
+            } => {
+                let tensors = encoder.ok_or_else(|| LelpError::corrupted(path, "no encoder weights"))?;
+                encoder_params = tensors.values().map(|(_, v)| v.len()).sum();
+                let device = Device::default();
+                let bert = Bert::from_tensors(tensors, config, path, &device)?;
+                let id = u64::from_str_radix(id, 16).unwrap_or(0);
+                let enc = SentenceEncoder::from_parts(wordpiece(vocab)?, bert, *max_tokens, id);
+                Featurize::Encoder(Mutex::new(enc), device)
+            }
+        };
+        Ok(Self {
+            manifest,
+            network,
+            featurize,
+            encoder_params,
+        })
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Class names, indexed by label.
+    pub fn class_names(&self) -> &[String] {
+        &self.manifest.class_names
+    }
+
+    /// Parameters of the student, and of the embedded encoder (0 for token
+    /// students).
+    pub fn num_params(&self) -> (usize, usize) {
+        (self.network.num_params(), self.encoder_params)
+    }
+
+    /// Predicts every text (an empty text gets a prediction too).
+    ///
+    /// # Errors
+    /// [`LelpError::Backend`] when the encoder fails (students over
+    /// sentence embeddings only).
+    pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
+        let c = self.manifest.class_names.len();
+        let finish = |z: Vec<f32>| {
+            let probabilities = net::class_probabilities(&z, c);
+            let label = argmax(&probabilities);
+            Prediction { label, probabilities }
+        };
+        match &self.featurize {
+            Featurize::Hashed(h) => Ok(texts
+                .par_iter()
+                .map(|t| finish(self.network.logits_tokens(&h.encode(t))))
+                .collect()),
+            Featurize::WordPiece(wp, max) => Ok(texts
+                .par_iter()
+                .map(|t| finish(self.network.logits_tokens(&wp.encode(t, *max))))
+                .collect()),
+            Featurize::Encoder(enc, device) => {
+                if texts.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let enc = enc.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let d = enc.embedding_dim();
+                let rows = crate::util::to_host_f32(enc.encode(texts, 64, device)?)?;
+                Ok(rows.chunks(d).map(|x| finish(self.network.logits_dense(x))).collect())
+            }
+        }
+    }
+
+    /// Predicts one text.
+    ///
+    /// # Errors
+    /// As [`Classifier::predict`].
+    pub fn predict_one(&self, text: &str) -> Result<Prediction> {
+        Ok(self.predict(&[text])?.remove(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Classifier>();
+    }
+}

@@ -1,0 +1,299 @@
+//! The `lelp` command-line tool (feature `cli`), run as a user runs it:
+//! distil on a small labelled file, predict, evaluate, and every kind of bad
+//! input ending with its documented exit code and a message, never a
+//! panic. The distillation test needs all-MiniLM-L6-v2
+//! (`scripts/fetch-minilm.sh`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lelp::data::HashedNgrams;
+use lelp::deploy::{Featurizer, ModelFile};
+use lelp::train::BagConfig;
+
+fn lelp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lelp"))
+        .args(args)
+        .env("LELP_MINILM_DIR", lelp::text::default_minilm_dir())
+        .output()
+        .expect("the lelp binary runs")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A labelled JSON-lines file with its own split: sport against money,
+/// sentences built from two word lists.
+fn sport_money(dir: &Path) -> (PathBuf, Vec<(String, String)>) {
+    let sport = ["match", "goal", "team", "coach", "league", "score", "player", "season"];
+    let money = ["bank", "loan", "price", "market", "stock", "profit", "budget", "tax"];
+    let filler = ["the", "a", "new", "big", "today", "this", "week", "report"];
+    let mut lines = String::new();
+    let mut test = Vec::new();
+    for i in 0..120usize {
+        let (label, words) = if i % 2 == 0 {
+            ("sport", &sport)
+        } else {
+            ("money", &money)
+        };
+        let text = format!(
+            "{} {} {} {} {}",
+            filler[i % 8],
+            words[i % 8],
+            words[(i / 3 + 1) % 8],
+            filler[(i / 5) % 8],
+            words[(i / 7 + 3) % 8]
+        );
+        let split = if i % 5 == 0 { "test" } else { "train" };
+        if split == "test" {
+            test.push((text.clone(), label.to_string()));
+        }
+        lines.push_str(&serde_json::json!({"text": text, "label": label, "split": split}).to_string());
+        lines.push('\n');
+    }
+    (write(dir, "sport-money.jsonl", lines.as_bytes()), test)
+}
+
+#[test]
+fn distill_predict_and_eval_agree() {
+    let dir = common::tempdir("cli-distill");
+    let (data, test) = sport_money(&dir);
+    let model = dir.join("out/model.safetensors");
+    let o = lelp(&[
+        "distill",
+        "--data",
+        s(&data),
+        "--student",
+        "bag",
+        "--method",
+        "auto",
+        "--subclasses",
+        "2",
+        "--epochs",
+        "5",
+        "--tokens",
+        "32",
+        "--no-cache",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("test accuracy"), "{stdout}");
+
+    // the manifest records the choice and every candidate's validation score
+    let info = lelp(&["info", s(&model)]);
+    assert_eq!(code(&info), 0, "{}", stderr(&info));
+    let m: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(m["method"]["chosen_by"], "validation");
+    let candidates = m["method"]["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 9);
+    let best = candidates
+        .iter()
+        .filter_map(|c| Some((c, c["validation_accuracy"].as_f64()?)))
+        .fold(None::<(&serde_json::Value, f64)>, |b, (c, a)| match b {
+            Some((_, ba)) if ba >= a => b,
+            _ => Some((c, a)),
+        })
+        .unwrap();
+    assert_eq!(m["method"]["method"], best.0["method"], "the best candidate is chosen");
+    assert_eq!(m["metrics"]["validation_accuracy"].as_f64(), Some(best.1));
+    assert_eq!(m["metrics"]["test_rows"], 24);
+    assert_eq!(m["class_names"], serde_json::json!(["money", "sport"]));
+
+    // predict the test texts, then score them here
+    let texts: String = test.iter().map(|(t, _)| format!("{t}\n")).collect();
+    let input = write(&dir, "test.txt", texts.as_bytes());
+    let out = dir.join("preds/p.jsonl");
+    let p = lelp(&[
+        "predict",
+        s(&model),
+        "--input",
+        s(&input),
+        "--output",
+        s(&out),
+        "--quiet",
+    ]);
+    assert_eq!(code(&p), 0, "{}", stderr(&p));
+    let preds: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(preds.len(), test.len());
+    let mut correct = 0;
+    for (p, (_, label)) in preds.iter().zip(&test) {
+        let probs = p["probabilities"].as_object().unwrap();
+        let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{p}");
+        correct += (p["label"] == label.as_str()) as usize;
+    }
+    let ours = correct as f64 / test.len() as f64;
+
+    // eval on the test rows: the tool's accuracy, ours, and the manifest's
+    let test_file: String = test
+        .iter()
+        .map(|(t, l)| format!("{}\n", serde_json::json!({"text": t, "label": l})))
+        .collect();
+    let test_file = write(&dir, "test.jsonl", test_file.as_bytes());
+    let e = lelp(&["eval", s(&model), "--data", s(&test_file)]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let acc = r["accuracy"].as_f64().unwrap();
+    assert!((acc - ours).abs() < 1e-12, "eval {acc} vs predict {ours}");
+    let recorded = m["metrics"]["test_accuracy"].as_f64().unwrap();
+    assert!((acc - recorded).abs() < 1e-12, "eval {acc} vs training's {recorded}");
+    assert!(acc > 0.8, "two word lists are easy: {acc}");
+}
+
+/// A small bag model written through the library (no teacher needed).
+fn small_model(dir: &Path) -> PathBuf {
+    let device = burn::prelude::Device::default();
+    let bag = BagConfig::new(64, 2).with_dim(4).init(&device).unwrap();
+    let model = ModelFile::new(
+        &bag,
+        Featurizer::hashed(&HashedNgrams::new(64)),
+        vec!["ham".into(), "spam".into()],
+    )
+    .unwrap();
+    let p = dir.join("small.safetensors");
+    model.save(&p).unwrap();
+    p
+}
+
+#[test]
+fn bad_input_ends_with_its_documented_exit_code() {
+    let dir = common::tempdir("cli-bad");
+    let model = small_model(&dir);
+    let texts = write(&dir, "texts.txt", b"hello\n\nfree money\n");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (vec!["distill".into(), "--bogus".into()], 2, "--bogus"),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                "x.csv".into(),
+                "--student".into(),
+                "static".into(),
+            ],
+            2,
+            "static",
+        ),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                "x.csv".into(),
+                "--method".into(),
+                "magic".into(),
+            ],
+            2,
+            "magic",
+        ),
+        (
+            vec!["distill".into(), "--data".into(), s(&dir.join("missing.csv")).into()],
+            5,
+            "missing.csv",
+        ),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                s(&write(&dir, "nolabel.csv", b"text,category\nhi,a\n")).into(),
+            ],
+            3,
+            "nolabel.csv, row 1",
+        ),
+        (
+            vec!["predict".into(), s(&dir.join("none.safetensors")).into()],
+            5,
+            "none.safetensors",
+        ),
+        (
+            vec![
+                "predict".into(),
+                s(&write(&dir, "junk.safetensors", b"\x10\0\0\0\0\0\0\0{\"a\":1}")).into(),
+            ],
+            4,
+            "junk.safetensors",
+        ),
+        (
+            vec!["predict".into(), s(&texts).into()], // a text file is not a model
+            4,
+            "texts.txt",
+        ),
+        (
+            vec![
+                "predict".into(),
+                s(&model).into(),
+                "--input".into(),
+                s(&write(&dir, "bad.txt", b"ok\nnot \xff utf-8\n")).into(),
+            ],
+            3,
+            "bad.txt, row 2",
+        ),
+        (
+            vec![
+                "eval".into(),
+                s(&model).into(),
+                "--data".into(),
+                s(&write(&dir, "other.csv", b"text,label\nhi,ham\nyo,eggs\n")).into(),
+            ],
+            3,
+            "'eggs'",
+        ),
+    ];
+    for (args, want, needle) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = lelp(&refs);
+        let err = stderr(&o);
+        assert_eq!(code(&o), want, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn predict_writes_whole_files_and_predicts_empty_texts() {
+    let dir = common::tempdir("cli-predict");
+    let model = small_model(&dir);
+    let texts = write(
+        &dir,
+        "in.csv",
+        "id,text\n1,free money\n2,\n3,\"\u{202e}rtl \u{200b}\"\n".as_bytes(),
+    );
+    let out = dir.join("a/b/c/out.jsonl");
+    let o = lelp(&["predict", s(&model), "--input", s(&texts), "--output", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(["ham", "spam"].contains(&v["label"].as_str().unwrap()), "{l}");
+    }
+    // no temporary file is left beside the output
+    let left: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().collect();
+    assert_eq!(left.len(), 1);
+}

@@ -1,0 +1,357 @@
+//! The model file and the classifier (feature `text`): the host forward
+//! pass equals burn's on the same texts (burn is the reference), a file
+//! round-trips, every kind of damage is a typed error naming the file, and
+//! one classifier serves many threads.
+
+mod common;
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use lelp::LelpError;
+use lelp::data::{HashedNgrams, Inputs, TokenBatch};
+use lelp::deploy::{Classifier, Featurizer, ModelFile, read_labelled, read_texts};
+use lelp::text::WordPiece;
+use lelp::text::{SentenceEncoder, default_minilm_dir};
+use lelp::train::{BagConfig, MlpConfig, Student, TextCnnConfig, class_logits};
+
+/// Texts of every awkward kind: empty, control, zero-width and
+/// right-to-left characters, a long text, emoji.
+fn awkward_texts() -> Vec<String> {
+    vec![
+        "free money, FREE money!".into(),
+        String::new(),
+        "   ".into(),
+        "tab\tand\u{0007}bell and \u{0000} nul".into(),
+        "zero\u{200b}width\u{200d}joiner \u{feff}bom".into(),
+        "\u{202e}right to left\u{202c} \u{05e9}\u{05dc}\u{05d5}\u{05dd} \u{0645}\u{0631}\u{062d}\u{0628}\u{0627}"
+            .into(),
+        "caf\u{e9} na\u{ef}ve \u{1F600} \u{4e2d}\u{6587}".into(),
+        "meeting at noon".into(),
+        "word ".repeat(200_000), // about 1 MB
+    ]
+}
+
+/// The class probabilities burn computes for one batch of token sequences.
+fn burn_probabilities<S: Student>(s: &S, seqs: &[Vec<u32>], classes: usize, device: &Device) -> Vec<Vec<f32>> {
+    let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+    let batch = TokenBatch::from_sequences(&refs, usize::MAX, device).unwrap();
+    let z = s.forward(Inputs::Tokens(batch)).unwrap().logits;
+    let sub = s.num_outputs() / classes;
+    let p = burn::tensor::activation::softmax(class_logits(z, classes, sub), 1);
+    let v = common::host(p);
+    v.chunks(classes)
+        .map(|r| r.iter().map(|&x| x as f32).collect())
+        .collect()
+}
+
+fn assert_probs_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        for (a, b) in g.iter().zip(w) {
+            assert!((a - b).abs() < 1e-5, "{what} text {i}: {g:?} vs burn {w:?}");
+        }
+    }
+}
+
+fn names(c: usize) -> Vec<String> {
+    (0..c).map(|i| format!("class-{i}")).collect()
+}
+
+/// A bag student over hashed n-grams with `C * S = 2 * 3` outputs and a
+/// hidden layer (seeded weights: the comparison with burn holds for any).
+fn trained_bag(device: &Device) -> (lelp::train::Bag, HashedNgrams) {
+    let hasher = HashedNgrams::new(1 << 10);
+    let bag = BagConfig::new(1 << 10, 6)
+        .with_dim(8)
+        .with_hidden(Some(5))
+        .with_seed(3)
+        .init(device)
+        .unwrap();
+    (bag, hasher)
+}
+
+#[test]
+fn bag_classifier_equals_burn_on_awkward_texts() {
+    let device = common::device();
+    let (bag, hasher) = trained_bag(&device);
+    let model = ModelFile::new(&bag, Featurizer::hashed(&hasher), names(2)).unwrap();
+    assert_eq!(model.manifest.subclasses, 3);
+    let dir = common::tempdir("deploy-bag");
+    let path = dir.join("nested/missing/folder/model.safetensors");
+    model.save(&path).unwrap();
+    let classifier = Classifier::load(&path).unwrap();
+    let texts = awkward_texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got: Vec<Vec<f32>> = classifier
+        .predict(&refs)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect();
+    // burn on the whole batch at once: padding must not change a text's result
+    let seqs: Vec<Vec<u32>> = refs.iter().map(|t| hasher.encode(t)).collect();
+    let want = burn_probabilities(&bag, &seqs, 2, &device);
+    assert_probs_close("bag", &got, &want);
+    for p in classifier.predict(&refs).unwrap() {
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(p.label, if p.probabilities[1] > p.probabilities[0] { 1 } else { 0 });
+    }
+}
+
+fn small_wordpiece() -> WordPiece {
+    let vocab = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "free", "money", "meet", "##ing", "at", "noon", "win", "a", "prize", ",",
+        "!",
+    ];
+    WordPiece::from_vocab(vocab.iter().map(|s| s.to_string())).unwrap()
+}
+
+#[test]
+fn cnn_classifier_equals_burn_and_ignores_batch_padding() {
+    let device = common::device();
+    let wp = small_wordpiece();
+    let cnn = TextCnnConfig::new(wp.vocab_size(), 2)
+        .with_dim(6)
+        .with_channels(5)
+        .with_seed(11)
+        .init(&device)
+        .unwrap();
+    let model = ModelFile::new(&cnn, Featurizer::wordpiece(&wp, 16), names(2)).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let classifier = Classifier::from_model(ModelFile::from_bytes(&bytes, "cnn.safetensors").unwrap()).unwrap();
+    let texts = awkward_texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got: Vec<Vec<f32>> = classifier
+        .predict(&refs)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect();
+    let seqs: Vec<Vec<u32>> = refs.iter().map(|t| wp.encode(t, 16)).collect();
+    // sequences of different lengths in one padded batch, and each alone
+    let batched = burn_probabilities(&cnn, &seqs, 2, &device);
+    assert_probs_close("cnn (batched)", &got, &batched);
+    let alone: Vec<Vec<f32>> = seqs
+        .iter()
+        .map(|s| burn_probabilities(&cnn, std::slice::from_ref(s), 2, &device).remove(0))
+        .collect();
+    assert_probs_close("cnn (alone)", &got, &alone);
+}
+
+#[test]
+fn one_classifier_serves_many_threads() {
+    let device = common::device();
+    let (bag, hasher) = trained_bag(&device);
+    let model = ModelFile::new(&bag, Featurizer::hashed(&hasher), names(2)).unwrap();
+    let classifier = Arc::new(Classifier::from_model(model).unwrap());
+    let texts: Vec<String> = (0..64)
+        .map(|i| format!("text number {i} free money {}", i % 7))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let want = classifier.predict(&refs).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, t) = (Arc::clone(&classifier), texts.clone());
+            std::thread::spawn(move || {
+                let refs: Vec<&str> = t.iter().map(String::as_str).collect();
+                (0..10).map(|_| c.predict(&refs).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for got in h.join().unwrap() {
+            assert_eq!(got, want);
+        }
+    }
+}
+
+/// `bytes` with its manifest replaced by `edit(manifest)`.
+fn with_manifest(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    let mut meta = meta.metadata().clone().unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&meta["lelp.manifest"]).unwrap();
+    edit(&mut m);
+    meta.insert("lelp.manifest".into(), m.to_string());
+    let tensors: Vec<(String, safetensors::tensor::TensorView)> = st.tensors();
+    safetensors::serialize(tensors, Some(meta)).unwrap()
+}
+
+#[test]
+fn damaged_foreign_and_newer_files_are_typed_errors_naming_the_file() {
+    let device = common::device();
+    let (bag, hasher) = trained_bag(&device);
+    let model = ModelFile::new(&bag, Featurizer::hashed(&hasher), names(2)).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let read = |b: &[u8]| ModelFile::from_bytes(b, "m.safetensors");
+    assert!(read(&bytes).is_ok());
+    // truncated anywhere
+    for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        let e = read(&bytes[..cut]).unwrap_err();
+        assert!(
+            matches!(e, LelpError::Truncated { .. } | LelpError::Corrupted { .. }),
+            "cut {cut}: {e:?}"
+        );
+        assert!(e.to_string().contains("m.safetensors"), "{e}");
+    }
+    // a newer format version is refused by name
+    let newer = with_manifest(&bytes, |m| m["format_version"] = 99.into());
+    let e = read(&newer).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LelpError::FormatVersion {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // a foreign safetensors file (no lelp manifest)
+    let foreign = safetensors::serialize(
+        vec![(
+            "w",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &[0u8; 4]).unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    let e = read(&foreign).unwrap_err();
+    assert!(
+        matches!(&e, LelpError::Corrupted { reason, .. } if reason.contains("not a lelp model")),
+        "{e:?}"
+    );
+    // a manifest that disagrees with the weights
+    let e = read(&with_manifest(&bytes, |m| {
+        m["class_names"] = serde_json::json!(["a", "b", "c"])
+    }))
+    .unwrap_err();
+    assert!(matches!(e, LelpError::Corrupted { .. }), "{e:?}");
+    let e = read(&with_manifest(&bytes, |m| m["architecture"]["dim"] = 9.into())).unwrap_err();
+    assert!(matches!(e, LelpError::ModelWeights { .. }), "{e:?}");
+    let e = read(&with_manifest(&bytes, |m| {
+        m["featurizer"]["buckets"] = (1u64 << 20).into()
+    }))
+    .unwrap_err();
+    assert!(matches!(e, LelpError::Corrupted { .. }), "{e:?}");
+    let e = read(&with_manifest(&bytes, |m| {
+        m["class_names"] = serde_json::json!(["a", "a"])
+    }))
+    .unwrap_err();
+    assert!(matches!(e, LelpError::Corrupted { .. }), "{e:?}");
+    // a NaN weight
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut head = st.tensor("student.head.bias").unwrap().data().to_vec();
+    head[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let mut tensors: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| n != "student.head.bias")
+        .collect();
+    tensors.push((
+        "student.head.bias".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![6], &head).unwrap(),
+    ));
+    let nan = safetensors::serialize(tensors, meta.metadata().clone()).unwrap();
+    let e = read(&nan).unwrap_err();
+    assert!(
+        matches!(&e, LelpError::ModelWeights { tensor, .. } if tensor == "student.head.bias"),
+        "{e:?}"
+    );
+    // a missing file
+    let e = Classifier::load("/nonexistent/model.safetensors").unwrap_err();
+    assert!(matches!(e, LelpError::FileNotFound { .. }), "{e:?}");
+}
+
+#[test]
+fn a_model_whose_parts_do_not_fit_is_refused_when_built() {
+    let device = common::device();
+    let (bag, hasher) = trained_bag(&device);
+    // 6 outputs are not a multiple of 4 classes
+    let e = ModelFile::new(&bag, Featurizer::hashed(&hasher), names(4)).unwrap_err();
+    assert!(matches!(e, LelpError::InvalidParameter { .. }), "{e:?}");
+    // more hash buckets than the bag has rows
+    let e = ModelFile::new(&bag, Featurizer::hashed(&HashedNgrams::new(1 << 12)), names(2)).unwrap_err();
+    assert!(matches!(e, LelpError::InvalidParameter { .. }), "{e:?}");
+}
+
+#[test]
+fn input_files_name_the_file_and_the_row() {
+    let dir = common::tempdir("deploy-inputs");
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    // plain lines: an empty line is an empty text
+    let p = write("t.txt", b"one\n\nthree\n");
+    assert_eq!(read_texts(&p).unwrap(), ["one", "", "three"]);
+    // invalid UTF-8 on line 2
+    let p = write("bad.txt", b"fine\nbad \xff byte\n");
+    let e = read_texts(&p).unwrap_err();
+    assert!(matches!(&e, LelpError::BadRecord { row: 2, .. }), "{e:?}");
+    assert!(e.to_string().contains("bad.txt"), "{e}");
+    let p = write("bad.csv", b"text,label\nok,a\nbad \xc3\x28,b\n");
+    let e = read_labelled(&p).unwrap_err();
+    assert!(matches!(&e, LelpError::BadRecord { row: 3, .. }), "{e:?}");
+    // CSV without a text column, JSON line without a text
+    let p = write("notext.csv", b"body,label\nhello,a\n");
+    assert!(matches!(
+        read_texts(&p).unwrap_err(),
+        LelpError::BadRecord { row: 1, .. }
+    ));
+    let p = write("t.jsonl", b"{\"text\": \"a\"}\n\n{\"body\": \"b\"}\n");
+    assert!(matches!(
+        read_texts(&p).unwrap_err(),
+        LelpError::BadRecord { row: 3, .. }
+    ));
+    // CSV without a label column
+    let p = write("nolabel.csv", b"text,category\nhello,a\n");
+    let e = read_labelled(&p).unwrap_err();
+    assert!(
+        matches!(&e, LelpError::BadRecord { row: 1, reason, .. } if reason.contains("label")),
+        "{e:?}"
+    );
+    // CSV with the text column read for predictions, quotes and all
+    let p = write("q.csv", b"id,text\n1,\"a, \"\"quoted\"\" text\"\n2,\n");
+    assert_eq!(read_texts(&p).unwrap(), ["a, \"quoted\" text", ""]);
+}
+
+#[test]
+fn mlp_classifier_carries_its_encoder_and_equals_burn() {
+    let device = common::device();
+    let dir = default_minilm_dir();
+    let encoder = SentenceEncoder::from_dir(&dir, &device)
+        .unwrap_or_else(|e| panic!("{e} (run `bash scripts/fetch-minilm.sh`)"))
+        .with_max_seq_length(32);
+    let mlp = MlpConfig::new(384, vec![16], 4).with_seed(5).init(&device).unwrap();
+    let model = ModelFile::with_encoder(&mlp, &dir, 32, names(2)).unwrap();
+    assert_eq!(model.manifest.subclasses, 2);
+    assert_eq!(model.encoder_params(), encoder.bert().num_params());
+    let path = common::tempdir("deploy-mlp").join("mlp.safetensors");
+    model.save(&path).unwrap();
+    let classifier = Classifier::load(&path).unwrap();
+    let texts = [
+        "a sentence about money",
+        "",
+        "zero\u{200b}width and \u{202e}rtl",
+        "the meeting is at noon",
+    ];
+    let got: Vec<Vec<f32>> = classifier
+        .predict(&texts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect();
+    let emb = encoder.encode(&texts, 8, &device).unwrap();
+    let z = mlp.forward(Inputs::Dense(emb)).unwrap().logits;
+    let p = burn::tensor::activation::softmax(class_logits(z, 2, 2), 1);
+    let want: Vec<Vec<f32>> = common::host(p)
+        .chunks(2)
+        .map(|r| r.iter().map(|&x| x as f32).collect())
+        .collect();
+    assert_probs_close("mlp", &got, &want);
+}
