@@ -19,7 +19,9 @@
 //! | 2. targets | [`labeler`] | [`PseudoLabeler`](labeler::PseudoLabeler), [`LelpLabeler`](labeler::LelpLabeler), [`PseudoTargets`](labeler::PseudoTargets) |
 //! | 3. training | [`train`] | [`Student`](train::Student), [`Method`](train::Method), [`TrainingTargets`](train::TrainingTargets), [`Distiller`](train::Distiller) |
 //! | diagnostics | [`metrics`] | [`subclass_alignment`](metrics::subclass_alignment), [`purity`](metrics::purity), [`nmi`](metrics::nmi) |
-//! | files | [`io`] | [`npy`](io::npy) |
+//! | files | [`io`] | [`npy`](io::npy), [`write_atomic`](io::write_atomic) |
+//! | deployment (feature `text`) | `deploy` | `ModelFile`, `Classifier`, `distill` |
+//! | one import | [`prelude`] | the items above |
 //!
 //! 1. **Subspaces.** Optionally project onto the null space of the head,
 //!    `P = I - W^T (W W^T)^+ W`, `h' = P h`. Per class `c`: mean `mu_c`,
@@ -74,6 +76,7 @@
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
+//! | `cli` | no | the `lelp` command-line tool (`distill`, `predict`, `eval`, `info`; docs/deploy.md): `cargo install --path . --features cli`; adds `text` and `clap` |
 //! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
 //! | `ndarray` | no | burn's ndarray CPU backend (`Device::ndarray()`) |
 //! | `wgpu` | no | burn's wgpu backend (Vulkan, Metal, DX12; lavapipe on CPU-only Linux) |
@@ -98,6 +101,7 @@ pub mod io;
 pub mod labeler;
 mod linalg;
 pub mod metrics;
+pub mod prelude;
 pub mod subspace;
 mod syrk;
 pub mod teacher;

@@ -223,6 +223,24 @@ fn bad_input_ends_with_its_documented_exit_code() {
             "nolabel.csv, row 1",
         ),
         (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                s(&write(&dir, "one.csv", b"text,label\nhi,a\nho,a\n")).into(),
+            ],
+            3,
+            "at least two",
+        ),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                s(&write(&dir, "empty.csv", b"text,label\nhi,a\n ,b\n")).into(),
+            ],
+            3,
+            "empty.csv, row 3: empty text",
+        ),
+        (
             vec!["predict".into(), s(&dir.join("none.safetensors")).into()],
             5,
             "none.safetensors",
@@ -269,6 +287,41 @@ fn bad_input_ends_with_its_documented_exit_code() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn columns_are_chosen_by_name() {
+    let dir = common::tempdir("cli-columns");
+    let model = small_model(&dir);
+    let csv = write(&dir, "t.csv", b"id,body,kind\n1,free money,spam\n2,see you,ham\n");
+    let o = lelp(&[
+        "predict",
+        s(&model),
+        "--input",
+        s(&csv),
+        "--text-column",
+        "body",
+        "--quiet",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+    let o = lelp(&[
+        "eval",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--text-column",
+        "body",
+        "--label-column",
+        "kind",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["rows"], 2);
+    // the default column is missing: an error naming it
+    let o = lelp(&["predict", s(&model), "--input", s(&csv)]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("no 'text' column"), "{}", stderr(&o));
 }
 
 #[test]

@@ -55,9 +55,11 @@ impl std::str::FromStr for StudentKind {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum MethodChoice {
-    /// Train every [`auto_candidates`] method on the training rows less a
-    /// validation split, keep the best on the validation split, train it
-    /// again on all training rows.
+    /// Train every [`auto_candidates`] method on the training rows, score
+    /// it on the validation rows (the file's `val` or `validation` split,
+    /// else a stratified share of the training rows), keep the best (ties
+    /// to the earlier, simpler one), train it again on every labelled row
+    /// but the test rows.
     Auto,
     /// This method.
     Fixed(Method),
@@ -231,8 +233,9 @@ pub struct DistillReport {
     pub method: Method,
     /// Every candidate (auto only).
     pub candidates: Vec<Candidate>,
-    /// Texts a second the teacher encoded (none when read from the cache).
-    pub encode_rate: Option<f64>,
+    /// Texts a second the teacher's encoder ran at (over the whole corpus,
+    /// or over 64 texts when the embeddings came from the cache).
+    pub encode_rate: f64,
     /// Labelled training rows, unlabeled rows, test rows.
     pub rows: (usize, usize, usize),
 }
@@ -260,35 +263,47 @@ fn invalid(name: &'static str, value: String, reason: &'static str) -> LelpError
     LelpError::InvalidParameter { name, value, reason }
 }
 
-/// The labelled rows' train and test indices: the file's own `split` where
-/// it has one (`train`; `test`, else a held-out share of `train`), else a
-/// stratified share of all rows.
-fn train_test(corpus: &TextCorpus, opts: &DistillOptions) -> Result<(Vec<usize>, Vec<usize>)> {
-    let c = corpus.class_names.len();
-    let view = |rows: &[usize]| {
-        Dataset::new(
-            vec![0.0; rows.len()],
-            1,
-            rows.iter().map(|&i| corpus.labels[i]).collect(),
-            c,
-        )
-    };
+/// The labelled rows' train, validation and test indices: the file's own
+/// `split` where it has one (`train`; `val` or `validation` when present;
+/// `test`, else a held-out share of `train`), else a stratified share of
+/// all rows for test (validation is then carved from train when needed).
+/// Row indices of the training, validation (the file's own, if any) and
+/// test parts.
+type Splits = (Vec<usize>, Option<Vec<usize>>, Vec<usize>);
+
+fn splits(corpus: &TextCorpus, opts: &DistillOptions) -> Result<Splits> {
     let all: Vec<usize> = (0..corpus.len()).collect();
-    let (pool, test) = match &corpus.splits {
+    let (pool, val, test) = match &corpus.splits {
         Some(_) => {
             let train = corpus.split_rows("train")?;
-            let test = corpus.split_rows("test").unwrap_or_default();
-            (train, test)
+            let val = corpus
+                .split_rows("val")
+                .or_else(|_| corpus.split_rows("validation"))
+                .ok();
+            (train, val, corpus.split_rows("test").unwrap_or_default())
         }
-        None => (all, Vec::new()),
+        None => (all, None, Vec::new()),
     };
     if !test.is_empty() {
-        return Ok((pool, test));
+        return Ok((pool, val, test));
     }
-    let (a, b) = view(&pool)?.split_indices(opts.test_fraction, opts.seed)?;
+    let (a, b) = stratified(corpus, &pool, opts.test_fraction, opts.seed)?;
+    Ok((a, val, b))
+}
+
+/// `rows` split in two, stratified by label: `fraction` of each class to
+/// the second part.
+fn stratified(corpus: &TextCorpus, rows: &[usize], fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    let view = Dataset::new(
+        vec![0.0; rows.len()],
+        1,
+        rows.iter().map(|&i| corpus.labels[i]).collect(),
+        corpus.class_names.len(),
+    )?;
+    let (a, b) = view.split_indices(fraction, seed)?;
     Ok((
-        a.iter().map(|&i| pool[i]).collect(),
-        b.iter().map(|&i| pool[i]).collect(),
+        a.iter().map(|&i| rows[i]).collect(),
+        b.iter().map(|&i| rows[i]).collect(),
     ))
 }
 
@@ -399,7 +414,7 @@ pub fn distill(
             "must be in (0, 1)",
         ));
     }
-    let (train_idx, test_idx) = train_test(corpus, opts)?;
+    let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
     let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
     let t0 = Instant::now();
@@ -409,7 +424,15 @@ pub fn distill(
         None => encoder.encode_with_progress(&texts, 64, device, on_batch)?,
     };
     let secs = t0.elapsed().as_secs_f64();
-    let encode_rate = (secs > 1.0).then(|| texts.len() as f64 / secs);
+    let encode_rate = if secs > 1.0 {
+        texts.len() as f64 / secs
+    } else {
+        // read from the cache: time the teacher on a few texts instead
+        let few = &texts[..texts.len().min(64)];
+        let t = Instant::now();
+        encoder.encode(few, 64, device)?;
+        few.len() as f64 / t.elapsed().as_secs_f64()
+    };
     let d = encoder.embedding_dim();
     let emb = crate::util::to_host_f32(emb)?;
     let (n, u) = (corpus.len(), unlabeled.len());
@@ -495,15 +518,10 @@ pub fn distill(
     let (method, validation_accuracy) = match &opts.method {
         MethodChoice::Fixed(m) => (m.clone(), None),
         MethodChoice::Auto => {
-            let train_view = Dataset::new(
-                vec![0.0; train_idx.len()],
-                1,
-                train_idx.iter().map(|&i| corpus.labels[i]).collect(),
-                c,
-            )?;
-            let (fit, val) = train_view.split_indices(opts.validation_fraction, opts.seed)?;
-            let mut fit: Vec<usize> = fit.iter().map(|&i| train_idx[i]).collect();
-            let val: Vec<usize> = val.iter().map(|&i| train_idx[i]).collect();
+            let (mut fit, val) = match &file_val {
+                Some(v) => (train_idx.clone(), v.clone()),
+                None => stratified(corpus, &train_idx, opts.validation_fraction, opts.seed)?,
+            };
             fit.extend(&unl_idx);
             let total = candidates_methods.len();
             for (k, m) in candidates_methods.iter().enumerate() {
@@ -539,7 +557,10 @@ pub fn distill(
             (best.0.method.clone(), Some(best.1))
         }
     };
+    // the final student learns from every labelled row but the test rows
     let mut rows = train_idx.clone();
+    rows.extend(file_val.iter().flatten());
+    let labelled_rows = rows.len();
     rows.extend(&unl_idx);
     progress(Progress::Final {
         method: &method,
@@ -577,7 +598,7 @@ pub fn distill(
     model.manifest.metrics = Metrics {
         validation_accuracy,
         test_accuracy: Some(student_accuracy),
-        train_rows: train_idx.len(),
+        train_rows: labelled_rows,
         unlabeled_rows: u,
         test_rows: test_idx.len(),
     };
@@ -589,7 +610,7 @@ pub fn distill(
         method,
         candidates,
         encode_rate,
-        rows: (train_idx.len(), u, test_idx.len()),
+        rows: (labelled_rows, u, test_idx.len()),
     })
 }
 

@@ -50,12 +50,23 @@ fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
 /// naming the file and row for invalid UTF-8, a missing column or field,
 /// or a malformed line; [`LelpError::EmptyData`] for a file without rows.
 pub fn read_labelled(path: impl AsRef<Path>) -> Result<TextCorpus> {
+    read_labelled_columns(path, "text", "label")
+}
+
+/// [`read_labelled`] with the text and the label in the columns (CSV) or
+/// fields (JSON lines) named `text` and `label`.
+///
+/// # Errors
+/// As [`read_labelled`].
+pub fn read_labelled_columns(path: impl AsRef<Path>, text: &str, label: &str) -> Result<TextCorpus> {
     let path = path.as_ref();
     let bytes = read_maybe_gzip(path)?;
     utf8(&bytes, path)?;
     match format_of(path) {
-        Format::Jsonl => TextCorpus::parse_jsonl(&bytes, path),
-        _ => TextCorpus::parse_csv(&bytes, path),
+        Format::Jsonl => TextCorpus::parse_jsonl_fields(&bytes, path, text, label),
+        // `sentiment` stands in for a missing `label` column, as in TextCorpus::parse_csv
+        _ if label == "label" => TextCorpus::parse_csv_columns(&bytes, path, text, &["label", "sentiment"]),
+        _ => TextCorpus::parse_csv_columns(&bytes, path, text, &[label]),
     }
 }
 
@@ -69,6 +80,14 @@ pub fn read_labelled(path: impl AsRef<Path>) -> Result<TextCorpus> {
 /// naming the file and row for invalid UTF-8, a CSV without a `text`
 /// column, or a JSON line without a `text` string.
 pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    read_texts_column(path, "text")
+}
+
+/// [`read_texts`] with the texts in the CSV column or JSON field `column`.
+///
+/// # Errors
+/// As [`read_texts`].
+pub fn read_texts_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<String>> {
     let path = path.as_ref();
     let (bytes, format) = if path == Path::new("-") {
         let mut b = Vec::new();
@@ -91,9 +110,9 @@ pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<String>> {
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
                 let v: serde_json::Value = serde_json::from_str(l).map_err(|e| bad(i + 1, e.to_string()))?;
-                match v.get("text") {
+                match v.get(column) {
                     Some(serde_json::Value::String(s)) => Ok(s.clone()),
-                    _ => Err(bad(i + 1, "no \"text\" string".into())),
+                    _ => Err(bad(i + 1, format!("no \"{column}\" string"))),
                 }
             })
             .collect(),
@@ -102,8 +121,8 @@ pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<String>> {
             let header = rows.first().ok_or_else(|| bad(1, "no header row".into()))?;
             let col = header
                 .iter()
-                .position(|h| h.trim() == "text")
-                .ok_or_else(|| bad(1, "no 'text' column".into()))?;
+                .position(|h| h.trim() == column)
+                .ok_or_else(|| bad(1, format!("no '{column}' column")))?;
             rows.iter()
                 .enumerate()
                 .skip(1)
@@ -111,7 +130,7 @@ pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<String>> {
                 .map(|(i, r)| {
                     r.get(col)
                         .cloned()
-                        .ok_or_else(|| bad(i + 1, format!("{} fields, no 'text' field", r.len())))
+                        .ok_or_else(|| bad(i + 1, format!("{} fields, no '{column}' field", r.len())))
                 })
                 .collect()
         }

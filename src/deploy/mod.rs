@@ -68,7 +68,7 @@ pub use distill::{
     Candidate, DistillOptions, DistillReport, MethodChoice, Progress, StudentKind, auto_candidates, distill,
     parse_method,
 };
-pub use input::{read_labelled, read_texts};
+pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
 
 use crate::data::HashedNgrams;
@@ -603,7 +603,7 @@ enum Featurize {
     Hashed(HashedNgrams),
     WordPiece(WordPiece, usize),
     // burn modules are Send but not Sync: one encoding at a time
-    Encoder(Mutex<SentenceEncoder>, Device),
+    Encoder(Box<Mutex<SentenceEncoder>>, Device),
 }
 
 /// A trained student that predicts on raw strings: featuriser and network
@@ -683,7 +683,7 @@ impl Classifier {
                 let bert = Bert::from_tensors(tensors, config, path, &device)?;
                 let id = u64::from_str_radix(id, 16).unwrap_or(0);
                 let enc = SentenceEncoder::from_parts(wordpiece(vocab)?, bert, *max_tokens, id);
-                Featurize::Encoder(Mutex::new(enc), device)
+                Featurize::Encoder(Box::new(Mutex::new(enc)), device)
             }
         };
         Ok(Self {

@@ -204,15 +204,27 @@ impl TextCorpus {
     /// # Errors
     /// As [`TextCorpus::from_csv`], without the I/O errors.
     pub fn parse_csv(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
+        Self::parse_csv_columns(bytes, path, "text", &["label", "sentiment"])
+    }
+
+    /// [`TextCorpus::parse_csv`] with the text in column `text_column` and
+    /// the label in the first of `label_columns` the header has.
+    pub(crate) fn parse_csv_columns(
+        bytes: &[u8],
+        path: impl AsRef<Path>,
+        text_column: &str,
+        label_columns: &[&str],
+    ) -> Result<Self> {
         let path = path.as_ref();
         let text = String::from_utf8_lossy(bytes);
         let rows = parse_csv(&text);
         let header = rows.first().ok_or_else(|| bad(path, 1, "no header row"))?;
         let col = |name: &str| header.iter().position(|h| h.trim() == name);
-        let tc = col("text").ok_or_else(|| bad(path, 1, "no 'text' column"))?;
-        let lc = col("label")
-            .or_else(|| col("sentiment"))
-            .ok_or_else(|| bad(path, 1, "no 'label' column"))?;
+        let tc = col(text_column).ok_or_else(|| bad(path, 1, format!("no '{text_column}' column")))?;
+        let lc = label_columns
+            .iter()
+            .find_map(|c| col(c))
+            .ok_or_else(|| bad(path, 1, format!("no '{}' column", label_columns[0])))?;
         let fc = col("fine_label");
         let sc = col("split");
         let mut records = Vec::new();
@@ -257,6 +269,17 @@ impl TextCorpus {
     /// # Errors
     /// As [`TextCorpus::from_jsonl`], without the I/O errors.
     pub fn parse_jsonl(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
+        Self::parse_jsonl_fields(bytes, path, "text", "label")
+    }
+
+    /// [`TextCorpus::parse_jsonl`] with the text in field `text_field` and
+    /// the label in `label_field`.
+    pub(crate) fn parse_jsonl_fields(
+        bytes: &[u8],
+        path: impl AsRef<Path>,
+        text_field: &str,
+        label_field: &str,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let text = String::from_utf8_lossy(bytes);
         let mut records = Vec::new();
@@ -272,8 +295,8 @@ impl TextCorpus {
                     _ => None,
                 }
             };
-            let t = field("text").ok_or_else(|| bad(path, i + 1, "no 'text' string"))?;
-            let l = field("label").ok_or_else(|| bad(path, i + 1, "no 'label'"))?;
+            let t = field(text_field).ok_or_else(|| bad(path, i + 1, format!("no '{text_field}' string")))?;
+            let l = field(label_field).ok_or_else(|| bad(path, i + 1, format!("no '{label_field}'")))?;
             records.push(Record {
                 text: t,
                 label: l,

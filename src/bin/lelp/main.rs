@@ -26,8 +26,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use lelp::LelpError;
 use lelp::deploy::{
-    Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, parse_method, read_labelled,
-    read_texts,
+    Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, parse_method, read_labelled_columns,
+    read_texts_column,
 };
 use progress::Reporter;
 
@@ -60,6 +60,9 @@ enum Command {
         /// Where to write the JSON lines (written whole or not at all); standard output by default.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// The CSV column or JSON field holding the text.
+        #[arg(long, default_value = "text")]
+        text_column: String,
     },
     /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label).
     Eval {
@@ -71,12 +74,25 @@ enum Command {
         /// Where to write the JSON report; standard output by default.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        columns: Columns,
     },
     /// The model file's manifest (without vocabularies) as JSON.
     Info {
         /// The model file.
         model: PathBuf,
     },
+}
+
+/// Where the texts and labels are in CSV and JSON-lines files.
+#[derive(clap::Args, Debug)]
+struct Columns {
+    /// The CSV column or JSON field holding the text.
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    /// The CSV column or JSON field holding the label (CSV: `sentiment` when there is no `label`).
+    #[arg(long, default_value = "label")]
+    label_column: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -88,6 +104,8 @@ struct DistillArgs {
     /// Unlabeled texts added to the transfer set (labelled by the teacher): lines, CSV or JSON lines.
     #[arg(long)]
     unlabeled: Option<PathBuf>,
+    #[command(flatten)]
+    columns: Columns,
     /// The teacher's sentence encoder: a BERT folder with config.json, tokenizer.json and
     /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh].
     #[arg(long)]
@@ -171,8 +189,18 @@ fn run(cli: Cli) -> lelp::Result<()> {
     let mut reporter = Reporter::new(!cli.quiet);
     match cli.command {
         Command::Distill(args) => distill(args, &mut reporter),
-        Command::Predict { model, input, output } => predict(&model, &input, output.as_deref(), &mut reporter),
-        Command::Eval { model, data, output } => eval(&model, &data, output.as_deref()),
+        Command::Predict {
+            model,
+            input,
+            output,
+            text_column,
+        } => predict(&model, &input, &text_column, output.as_deref(), &mut reporter),
+        Command::Eval {
+            model,
+            data,
+            output,
+            columns,
+        } => eval(&model, &data, &columns, output.as_deref()),
         Command::Info { model } => info(&model),
     }
 }
@@ -220,8 +248,24 @@ fn default_teacher(reporter: &mut Reporter) -> lelp::Result<PathBuf> {
 fn distill(args: DistillArgs, reporter: &mut Reporter) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
-    let corpus = read_labelled(&args.data)?;
-    let unlabeled = args.unlabeled.as_ref().map(read_texts).transpose()?.unwrap_or_default();
+    let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
+    if corpus.class_names.len() < 2 {
+        return Err(LelpError::BadRecord {
+            path: args.data.clone(),
+            row: 0,
+            reason: format!(
+                "{} class ({}): distillation needs at least two",
+                corpus.class_names.len(),
+                corpus.class_names.join(", ")
+            ),
+        });
+    }
+    let unlabeled = args
+        .unlabeled
+        .as_ref()
+        .map(|p| read_texts_column(p, &args.columns.text_column))
+        .transpose()?
+        .unwrap_or_default();
     let teacher_dir = match args.teacher {
         Some(d) => d,
         None => default_teacher(reporter)?,
@@ -297,14 +341,12 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path) -> lelp::Result
         }
     );
     println!(
-        "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%{}",
+        "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%, {:.1} texts/s",
         t.map_or("?", |t| t.name.as_str()),
         t.map_or("?", |t| t.head.as_str()),
         t.map_or(0.0, |t| t.parameters as f64 / 1e6),
         100.0 * report.teacher_accuracy,
-        report
-            .encode_rate
-            .map_or(String::new(), |r| format!(", {r:.1} texts/s encoding"))
+        report.encode_rate
     );
     if !report.candidates.is_empty() {
         println!("method   chosen on a validation split of the training rows:");
@@ -338,9 +380,15 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path) -> lelp::Result
     Ok(())
 }
 
-fn predict(model: &Path, input: &Path, output: Option<&Path>, reporter: &mut Reporter) -> lelp::Result<()> {
+fn predict(
+    model: &Path,
+    input: &Path,
+    column: &str,
+    output: Option<&Path>,
+    reporter: &mut Reporter,
+) -> lelp::Result<()> {
     let classifier = Classifier::load(model)?;
-    let texts = read_texts(input)?;
+    let texts = read_texts_column(input, column)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let names = classifier.class_names();
     let mut out = String::new();
@@ -365,9 +413,9 @@ fn predict(model: &Path, input: &Path, output: Option<&Path>, reporter: &mut Rep
     emit(output, &out)
 }
 
-fn eval(model: &Path, data: &Path, output: Option<&Path>) -> lelp::Result<()> {
+fn eval(model: &Path, data: &Path, columns: &Columns, output: Option<&Path>) -> lelp::Result<()> {
     let classifier = Classifier::load(model)?;
-    let corpus = read_labelled(data)?;
+    let corpus = read_labelled_columns(data, &columns.text_column, &columns.label_column)?;
     let names = classifier.class_names();
     // the file's classes by name onto the model's
     let map: Vec<usize> = corpus
