@@ -326,6 +326,42 @@ fn train_head(
 }
 
 impl Views {
+    /// The rows in both views; the Subclass Distillation teacher (a head
+    /// with `C * S` outputs on the training rows) when a method needs it.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dense: Dataset,
+        texts: &[&str],
+        tools: &Featurizers,
+        methods: &[Method],
+        teacher: ModuleTeacher<Mlp>,
+        train_idx: &[usize],
+        opts: &DistillOptions,
+        device: &Device,
+    ) -> Result<Self> {
+        let student = tools.view(opts.student, &dense, texts, opts)?;
+        let c = dense.num_classes();
+        let sd_teacher = methods
+            .iter()
+            .find_map(|m| match m {
+                Method::SubclassDistillation(sd) => Some(*sd),
+                _ => None,
+            })
+            .map(|sd| -> Result<_> {
+                let train = dense.subset(train_idx)?;
+                let targets = sd.teacher_targets(c, train.len())?;
+                ModuleTeacher::new(train_head(&train, c * sd.subclasses, &targets, opts.seed, device)?)
+            })
+            .transpose()?;
+        Ok(Self {
+            dense,
+            student,
+            teacher,
+            sd_teacher,
+            vocab: tools.wordpiece.vocab_size(),
+        })
+    }
+
     /// Trains a student with `method` on `rows` and returns it with its
     /// accuracy on `eval` rows.
     fn train(
@@ -417,144 +453,51 @@ pub fn distill(
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
     let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
-    let t0 = Instant::now();
-    let on_batch = |done, total| progress(Progress::Encoding { done, total });
-    let emb = match &opts.cache_dir {
-        Some(dir) => encoder.encode_cached(&texts, 64, device, dir, on_batch)?,
-        None => encoder.encode_with_progress(&texts, 64, device, on_batch)?,
-    };
-    let secs = t0.elapsed().as_secs_f64();
-    let encode_rate = if secs > 1.0 {
-        texts.len() as f64 / secs
-    } else {
-        // read from the cache: time the teacher on a few texts instead
-        let few = &texts[..texts.len().min(64)];
-        let t = Instant::now();
-        encoder.encode(few, 64, device)?;
-        few.len() as f64 / t.elapsed().as_secs_f64()
-    };
-    let d = encoder.embedding_dim();
-    let emb = crate::util::to_host_f32(emb)?;
+    let (emb, encode_rate) = embed(&encoder, &texts, opts, device, progress)?;
     let (n, u) = (corpus.len(), unlabeled.len());
-
-    // the teacher: a head over the sentence embeddings, on the training rows
-    let mut labels = corpus.labels.clone();
-    labels.extend(std::iter::repeat_n(0, u));
-    let dense_all = Dataset::new(emb, d, labels.clone(), c)?;
-    let train_dense = dense_all.subset(&train_idx)?;
-    let test_dense = dense_all.subset(&test_idx)?;
-    let head = train_head(
-        &train_dense,
-        c,
-        &Method::Plain.prepare(&train_dense, None)?,
-        opts.seed,
+    let unl_idx: Vec<usize> = (n..n + u).collect();
+    let stage = teacher_stage(
+        corpus,
+        emb,
+        encoder.embedding_dim(),
+        &train_idx,
+        &test_idx,
+        &unl_idx,
+        opts,
         device,
     )?;
-    let teacher_accuracy = accuracy(&head, &test_dense, device)?;
     progress(Progress::Teacher {
-        test_accuracy: teacher_accuracy,
+        test_accuracy: stage.accuracy,
     });
-    let teacher = ModuleTeacher::new(head)?;
-    let unl_idx: Vec<usize> = (n..n + u).collect();
-    if u > 0 {
-        // unlabeled rows take the teacher's prediction as their label
-        let preds = teacher
-            .encode(&dense_all.subset(&unl_idx)?, 512, device)?
-            .predictions()?;
-        labels[n..].copy_from_slice(&preds);
-    }
-    let dense = Dataset::new(
-        match dense_all.features() {
-            crate::data::Features::Dense { values, .. } => values.clone(),
-            _ => unreachable!("built dense above"),
-        },
-        d,
-        labels.clone(),
-        c,
-    )?;
-
-    // the student's view of the same rows
-    let wordpiece = encoder.tokenizer().clone();
-    let hasher = HashedNgrams::new(opts.bag_buckets);
-    let student = match opts.student {
-        StudentKind::Mlp => dense.clone(),
-        StudentKind::Bag => Dataset::from_tokens(texts.iter().map(|t| hasher.encode(t)).collect(), labels, c)?,
-        StudentKind::Cnn => Dataset::from_tokens(
-            texts.iter().map(|t| wordpiece.encode(t, opts.cnn_tokens)).collect(),
-            labels,
-            c,
-        )?,
+    let tools = Featurizers {
+        hasher: HashedNgrams::new(opts.bag_buckets),
+        wordpiece: encoder.tokenizer().clone(),
     };
-
     let candidates_methods = match &opts.method {
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
         MethodChoice::Fixed(m) => vec![m.clone()],
     };
-    let sd = candidates_methods.iter().find_map(|m| match m {
-        Method::SubclassDistillation(sd) => Some(*sd),
-        _ => None,
-    });
-    let sd_teacher = sd
-        .map(|sd| -> Result<_> {
-            let targets = sd.teacher_targets(c, train_dense.len())?;
-            ModuleTeacher::new(train_head(
-                &train_dense,
-                c * sd.subclasses,
-                &targets,
-                opts.seed,
-                device,
-            )?)
-        })
-        .transpose()?;
-    let views = Views {
-        dense,
-        student,
-        teacher,
-        sd_teacher,
-        vocab: wordpiece.vocab_size(),
-    };
+    let views = Views::new(
+        stage.dense,
+        &texts,
+        &tools,
+        &candidates_methods,
+        stage.teacher,
+        &train_idx,
+        opts,
+        device,
+    )?;
 
-    let mut candidates = Vec::new();
-    let (method, validation_accuracy) = match &opts.method {
-        MethodChoice::Fixed(m) => (m.clone(), None),
+    let (method, validation_accuracy, candidates) = match &opts.method {
+        MethodChoice::Fixed(m) => (m.clone(), None, Vec::new()),
         MethodChoice::Auto => {
             let (mut fit, val) = match &file_val {
                 Some(v) => (train_idx.clone(), v.clone()),
                 None => stratified(corpus, &train_idx, opts.validation_fraction, opts.seed)?,
             };
             fit.extend(&unl_idx);
-            let total = candidates_methods.len();
-            for (k, m) in candidates_methods.iter().enumerate() {
-                let outcome = views.train(m, &fit, &val, opts, device);
-                let cand = Candidate {
-                    name: method_label(m),
-                    method: m.clone(),
-                    validation_accuracy: outcome.as_ref().ok().map(|r| r.1),
-                    error: outcome.err().map(|e| e.to_string()),
-                };
-                progress(Progress::Candidate {
-                    candidate: &cand,
-                    done: k + 1,
-                    total,
-                });
-                candidates.push(cand);
-            }
-            // the best on validation; ties go to the earlier (simpler) one
-            let best = candidates
-                .iter()
-                .filter_map(|c| Some((c, c.validation_accuracy?)))
-                .fold(None::<(&Candidate, f64)>, |b, (c, a)| match b {
-                    Some((_, ba)) if ba >= a => b,
-                    _ => Some((c, a)),
-                })
-                .ok_or_else(|| {
-                    invalid(
-                        "method",
-                        "auto".into(),
-                        "every candidate failed on this data (see the candidates' errors)",
-                    )
-                })?;
-            (best.0.method.clone(), Some(best.1))
+            let (m, acc, all) = choose(&views, &candidates_methods, &fit, &val, opts, device, progress)?;
+            (m, Some(acc), all)
         }
     };
     // the final student learns from every labelled row but the test rows
@@ -568,32 +511,21 @@ pub fn distill(
     });
     let (trained, student_accuracy) = views.train(&method, &rows, &test_idx, opts, device)?;
 
-    let mut model = match &trained {
-        AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&hasher), corpus.class_names.clone())?,
-        AnyStudent::Cnn(s) => ModelFile::new(
-            s,
-            Featurizer::wordpiece(&wordpiece, opts.cnn_tokens),
-            corpus.class_names.clone(),
-        )?,
-        AnyStudent::Mlp(s) => {
-            ModelFile::with_encoder(s, &opts.teacher_dir, opts.max_tokens, corpus.class_names.clone())?
-        }
-    };
-    let dir_name = opts.teacher_dir.file_name().map_or_else(
-        || opts.teacher_dir.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let mut model = tools.model_file(&trained, corpus, opts)?;
     model.manifest.method = Some(MethodRecord {
         method: method.clone(),
         chosen_by: if candidates.is_empty() { "user" } else { "validation" }.into(),
         candidates: candidates.clone(),
     });
     model.manifest.teacher = Some(TeacherRecord {
-        name: dir_name,
+        name: opts.teacher_dir.file_name().map_or_else(
+            || opts.teacher_dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
         id: format!("{:016x}", encoder.model_id()),
-        head: format!("mlp {d}-256-{c}"),
+        head: format!("mlp {}-256-{c}", encoder.embedding_dim()),
         parameters: encoder.bert().num_params() + views.teacher.module().num_params(),
-        test_accuracy: Some(teacher_accuracy),
+        test_accuracy: Some(stage.accuracy),
     });
     model.manifest.metrics = Metrics {
         validation_accuracy,
@@ -604,7 +536,7 @@ pub fn distill(
     };
     Ok(DistillReport {
         model,
-        teacher_accuracy,
+        teacher_accuracy: stage.accuracy,
         student_accuracy,
         validation_accuracy,
         method,
@@ -612,6 +544,162 @@ pub fn distill(
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
     })
+}
+
+/// The sentence embeddings of `texts` (host, row-major; from the cache
+/// where there is one) and the encoder's rate in texts a second (over the
+/// texts, or over 64 of them when the cache answered).
+fn embed(
+    encoder: &SentenceEncoder,
+    texts: &[&str],
+    opts: &DistillOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Vec<f32>, f64)> {
+    let t0 = Instant::now();
+    let on_batch = |done, total| progress(Progress::Encoding { done, total });
+    let emb = match &opts.cache_dir {
+        Some(dir) => encoder.encode_cached(texts, 64, device, dir, on_batch)?,
+        None => encoder.encode_with_progress(texts, 64, device, on_batch)?,
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = if secs > 1.0 {
+        texts.len() as f64 / secs
+    } else {
+        let few = &texts[..texts.len().min(64)];
+        let t = Instant::now();
+        encoder.encode(few, 64, device)?;
+        few.len() as f64 / t.elapsed().as_secs_f64()
+    };
+    Ok((crate::util::to_host_f32(emb)?, rate))
+}
+
+/// The trained teacher, its test accuracy, and the sentence embeddings of
+/// every row labelled (unlabeled rows with the teacher's prediction).
+struct TeacherStage {
+    teacher: ModuleTeacher<Mlp>,
+    accuracy: f64,
+    dense: Dataset,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn teacher_stage(
+    corpus: &TextCorpus,
+    emb: Vec<f32>,
+    d: usize,
+    train_idx: &[usize],
+    test_idx: &[usize],
+    unl_idx: &[usize],
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<TeacherStage> {
+    let c = corpus.class_names.len();
+    let mut labels = corpus.labels.clone();
+    labels.extend(std::iter::repeat_n(0, unl_idx.len()));
+    let all = Dataset::new(emb, d, labels.clone(), c)?;
+    let train = all.subset(train_idx)?;
+    let head = train_head(&train, c, &Method::Plain.prepare(&train, None)?, opts.seed, device)?;
+    let accuracy = accuracy(&head, &all.subset(test_idx)?, device)?;
+    let teacher = ModuleTeacher::new(head)?;
+    if unl_idx.is_empty() {
+        return Ok(TeacherStage {
+            teacher,
+            accuracy,
+            dense: all,
+        });
+    }
+    // unlabeled rows take the teacher's prediction as their label
+    let preds = teacher.encode(&all.subset(unl_idx)?, 512, device)?.predictions()?;
+    labels[corpus.len()..].copy_from_slice(&preds);
+    let crate::data::Features::Dense { values, .. } = all.features() else {
+        unreachable!("built dense above")
+    };
+    let dense = Dataset::new(values.clone(), d, labels, c)?;
+    Ok(TeacherStage {
+        teacher,
+        accuracy,
+        dense,
+    })
+}
+
+/// The token students' featurisers.
+struct Featurizers {
+    hasher: HashedNgrams,
+    wordpiece: crate::text::WordPiece,
+}
+
+impl Featurizers {
+    /// The student's view of the rows of `dense` (whose texts are `texts`).
+    fn view(&self, kind: StudentKind, dense: &Dataset, texts: &[&str], opts: &DistillOptions) -> Result<Dataset> {
+        let (labels, c) = (dense.labels().to_vec(), dense.num_classes());
+        match kind {
+            StudentKind::Mlp => Ok(dense.clone()),
+            StudentKind::Bag => Dataset::from_tokens(texts.iter().map(|t| self.hasher.encode(t)).collect(), labels, c),
+            StudentKind::Cnn => Dataset::from_tokens(
+                texts
+                    .iter()
+                    .map(|t| self.wordpiece.encode(t, opts.cnn_tokens))
+                    .collect(),
+                labels,
+                c,
+            ),
+        }
+    }
+
+    /// The model file of a trained student.
+    fn model_file(&self, trained: &AnyStudent, corpus: &TextCorpus, opts: &DistillOptions) -> Result<ModelFile> {
+        let names = corpus.class_names.clone();
+        match trained {
+            AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
+            AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),
+            AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, opts.max_tokens, names),
+        }
+    }
+}
+
+/// `--method auto`: every candidate trained on `fit` and scored on `val`;
+/// the best (ties to the earlier one), its score, and all the candidates.
+fn choose(
+    views: &Views,
+    methods: &[Method],
+    fit: &[usize],
+    val: &[usize],
+    opts: &DistillOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Method, f64, Vec<Candidate>)> {
+    let mut candidates = Vec::new();
+    for (k, m) in methods.iter().enumerate() {
+        let outcome = views.train(m, fit, val, opts, device);
+        let cand = Candidate {
+            name: method_label(m),
+            method: m.clone(),
+            validation_accuracy: outcome.as_ref().ok().map(|r| r.1),
+            error: outcome.err().map(|e| e.to_string()),
+        };
+        progress(Progress::Candidate {
+            candidate: &cand,
+            done: k + 1,
+            total: methods.len(),
+        });
+        candidates.push(cand);
+    }
+    let best = candidates
+        .iter()
+        .filter_map(|c| Some((c, c.validation_accuracy?)))
+        .fold(None::<(&Candidate, f64)>, |b, (c, a)| match b {
+            Some((_, ba)) if ba >= a => b,
+            _ => Some((c, a)),
+        })
+        .map(|(c, a)| (c.method.clone(), a))
+        .ok_or_else(|| {
+            invalid(
+                "method",
+                "auto".into(),
+                "every candidate failed on this data (see the candidates' errors)",
+            )
+        })?;
+    Ok((best.0, best.1, candidates))
 }
 
 /// A method's name with its subclasses and null-space setting.
