@@ -160,6 +160,10 @@ pub struct DistillOptions {
     pub cnn_tokens: usize,
     /// Where sentence embeddings are cached (none: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Draw each student's training on standard error
+    /// ([`StderrProgress`](crate::train::StderrProgress): a bar per batch on
+    /// a terminal, a line per epoch); off by default.
+    pub training_progress: bool,
 }
 
 impl Default for DistillOptions {
@@ -179,6 +183,7 @@ impl Default for DistillOptions {
             mlp_hidden: vec![128],
             cnn_tokens: 64,
             cache_dir: None,
+            training_progress: false,
         }
     }
 }
@@ -386,7 +391,10 @@ impl Views {
         let cfg = DistillConfig::new(opts.epochs, lr)
             .with_batch_size(32)
             .with_seed(opts.seed);
-        let distiller = Distiller::new(cfg);
+        let mut distiller = Distiller::new(cfg);
+        if opts.training_progress {
+            distiller = distiller.with_observer(crate::train::StderrProgress);
+        }
         Ok(match opts.student {
             StudentKind::Bag => {
                 let s = BagConfig::new(opts.bag_buckets as usize, k)

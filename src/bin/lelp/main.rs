@@ -188,7 +188,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> lelp::Result<()> {
     let mut reporter = Reporter::new(!cli.quiet);
     match cli.command {
-        Command::Distill(args) => distill(args, &mut reporter),
+        Command::Distill(args) => distill(args, cli.quiet, &mut reporter),
         Command::Predict {
             model,
             input,
@@ -245,7 +245,7 @@ fn default_teacher(reporter: &mut Reporter) -> lelp::Result<PathBuf> {
     })
 }
 
-fn distill(args: DistillArgs, reporter: &mut Reporter) -> lelp::Result<()> {
+fn distill(args: DistillArgs, quiet: bool, reporter: &mut Reporter) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
     let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
@@ -279,6 +279,8 @@ fn distill(args: DistillArgs, reporter: &mut Reporter) -> lelp::Result<()> {
     opts.seed = args.seed;
     opts.subclasses = args.subclasses;
     opts.test_fraction = args.test_fraction;
+    // a bar per batch and a line per epoch, on a terminal only (logs stay short)
+    opts.training_progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if !args.no_cache {
         let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
         opts.cache_dir = Some(home.join(".cache/lelp/embeddings"));
