@@ -355,3 +355,57 @@ fn mlp_classifier_carries_its_encoder_and_equals_burn() {
         .collect();
     assert_probs_close("mlp", &got, &want);
 }
+
+#[test]
+fn a_frozen_table_stays_as_given_through_training() {
+    use lelp::data::Dataset;
+    use lelp::train::{DistillConfig, Distiller, Method};
+    let device = common::device();
+    let (v, dim) = (16, 4);
+    let table: Vec<f32> = (0..v * dim).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+    let data = Dataset::from_tokens(
+        vec![vec![1, 2], vec![3, 4, 5], vec![6], vec![7, 8]],
+        vec![0, 1, 0, 1],
+        2,
+    )
+    .unwrap();
+    let targets = Method::Plain.prepare(&data, None).unwrap();
+    let train = |frozen: bool| {
+        let bag = BagConfig::new(v, 2)
+            .with_dim(dim)
+            .init_with_table(table.clone(), frozen, &device)
+            .unwrap();
+        let bag = Distiller::new(DistillConfig::new(5, 0.1))
+            .fit(bag, &data, &targets, None, &device)
+            .unwrap()
+            .student;
+        let bytes = ModelFile::new(&bag, Featurizer::hashed(&HashedNgrams::new(16)), names(2))
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let w: Vec<f32> = st
+            .tensor("student.embed.weight")
+            .unwrap()
+            .data()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        w
+    };
+    assert_eq!(train(true), table, "a frozen table is not trained");
+    assert_ne!(train(false), table, "an unfrozen one is");
+    // a table of the wrong size or with NaNs is refused
+    assert!(
+        BagConfig::new(v, 2)
+            .with_dim(dim)
+            .init_with_table(vec![0.0; 3], true, &device)
+            .is_err()
+    );
+    let mut bad = table.clone();
+    bad[5] = f32::NAN;
+    assert!(matches!(
+        BagConfig::new(v, 2).with_dim(dim).init_with_table(bad, true, &device),
+        Err(LelpError::NonFinite { row: 1, col: 1, .. })
+    ));
+}

@@ -33,6 +33,10 @@ pub enum StudentKind {
     /// An MLP over the teacher's sentence embeddings ([`Mlp`]): as slow as
     /// the encoder, whose weights its model file carries.
     Mlp,
+    /// A static student from the teacher ([`static_table`](super::static_table)):
+    /// WordPiece ids, the teacher's vocabulary table (PCA, SIF weights) kept
+    /// fixed, mean-pooled, a trained linear head.
+    Static,
 }
 
 impl std::str::FromStr for StudentKind {
@@ -42,10 +46,11 @@ impl std::str::FromStr for StudentKind {
             "bag" => Ok(StudentKind::Bag),
             "cnn" => Ok(StudentKind::Cnn),
             "mlp" => Ok(StudentKind::Mlp),
+            "static" => Ok(StudentKind::Static),
             other => Err(LelpError::InvalidParameter {
                 name: "student",
                 value: other.into(),
-                reason: "not a student kind of this version (bag, cnn, mlp)",
+                reason: "not a student kind of this version (bag, cnn, mlp, static)",
             }),
         }
     }
@@ -158,6 +163,9 @@ pub struct DistillOptions {
     pub mlp_hidden: Vec<usize>,
     /// CNN student: WordPiece tokens a text (default 64).
     pub cnn_tokens: usize,
+    /// Static student: principal components kept of the vocabulary table
+    /// (default 256).
+    pub static_dims: usize,
     /// Where sentence embeddings are cached (none: no cache).
     pub cache_dir: Option<PathBuf>,
     /// Draw each student's training on standard error
@@ -182,6 +190,7 @@ impl Default for DistillOptions {
             bag_buckets: 1 << 18,
             mlp_hidden: vec![128],
             cnn_tokens: 64,
+            static_dims: 256,
             cache_dir: None,
             training_progress: false,
         }
@@ -260,8 +269,10 @@ struct Views {
     student: Dataset,
     teacher: ModuleTeacher<Mlp>,
     sd_teacher: Option<ModuleTeacher<Mlp>>,
-    /// The WordPiece vocabulary size (CNN students).
+    /// The WordPiece vocabulary size (CNN and static students).
     vocab: usize,
+    /// The static student's table.
+    table: Option<Vec<f32>>,
 }
 
 fn invalid(name: &'static str, value: String, reason: &'static str) -> LelpError {
@@ -364,6 +375,7 @@ impl Views {
             teacher,
             sd_teacher,
             vocab: tools.wordpiece.vocab_size(),
+            table: None,
         })
     }
 
@@ -414,6 +426,19 @@ impl Views {
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
                 let acc = accuracy(&s, &test, device)?;
                 (AnyStudent::Cnn(s), acc)
+            }
+            StudentKind::Static => {
+                let table = self
+                    .table
+                    .clone()
+                    .ok_or_else(|| invalid("student", "static".into(), "no vocabulary table was built"))?;
+                let s = BagConfig::new(self.vocab, k)
+                    .with_dim(table.len() / self.vocab.max(1))
+                    .with_seed(opts.seed)
+                    .init_with_table(table, true, device)?;
+                let s = distiller.fit(s, &data, &targets, None, device)?.student;
+                let acc = accuracy(&s, &test, device)?;
+                (AnyStudent::Bag(s), acc)
             }
             StudentKind::Mlp => {
                 let s = MlpConfig::new(self.dense.num_features(), opts.mlp_hidden.clone(), k)
@@ -485,7 +510,7 @@ pub fn distill(
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
         MethodChoice::Fixed(m) => vec![m.clone()],
     };
-    let views = Views::new(
+    let mut views = Views::new(
         stage.dense,
         &texts,
         &tools,
@@ -495,6 +520,16 @@ pub fn distill(
         opts,
         device,
     )?;
+    if opts.student == StudentKind::Static {
+        // SIF counts from the texts the student learns from (never the test rows)
+        let seen: Vec<&str> = train_idx
+            .iter()
+            .chain(file_val.iter().flatten())
+            .chain(&unl_idx)
+            .map(|&i| texts[i])
+            .collect();
+        views.table = Some(super::static_table(&encoder, &seen, opts.static_dims, device)?);
+    }
 
     let (method, validation_accuracy, candidates) = match &opts.method {
         MethodChoice::Fixed(m) => (m.clone(), None, Vec::new()),
@@ -651,6 +686,14 @@ impl Featurizers {
                 labels,
                 c,
             ),
+            StudentKind::Static => Dataset::from_tokens(
+                texts
+                    .iter()
+                    .map(|t| self.wordpiece.encode(t, opts.max_tokens))
+                    .collect(),
+                labels,
+                c,
+            ),
         }
     }
 
@@ -658,6 +701,9 @@ impl Featurizers {
     fn model_file(&self, trained: &AnyStudent, corpus: &TextCorpus, opts: &DistillOptions) -> Result<ModelFile> {
         let names = corpus.class_names.clone();
         match trained {
+            AnyStudent::Bag(s) if opts.student == StudentKind::Static => {
+                ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.max_tokens), names)
+            }
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
             AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),
             AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, opts.max_tokens, names),

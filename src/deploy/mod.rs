@@ -53,6 +53,7 @@
 mod distill;
 mod input;
 mod net;
+mod vocab;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -70,6 +71,7 @@ pub use distill::{
 };
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
+pub use vocab::static_table;
 
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};
@@ -98,7 +100,9 @@ pub enum Featurizer {
         /// Words read per text at most.
         max_words: usize,
     },
-    /// WordPiece ids (`[CLS] ... [SEP]`, at most `max_tokens`): CNN students.
+    /// WordPiece ids (`[CLS] ... [SEP]`, at most `max_tokens`): CNN and
+    /// static students.
+    #[serde(rename = "wordpiece")]
     WordPiece {
         /// Tokens per text at most, the special tokens included.
         max_tokens: usize,

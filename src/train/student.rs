@@ -438,6 +438,39 @@ impl BagConfig {
     }
 }
 
+impl BagConfig {
+    /// Builds the network with `table` (`[buckets, dim]` row-major) as its
+    /// token embeddings, e.g. a teacher's static vocabulary table
+    /// ([`static_table`](crate::deploy::static_table)); `frozen` keeps
+    /// the table fixed in training (only the head, and the hidden layer if
+    /// any, learn).
+    ///
+    /// # Errors
+    /// As [`BagConfig::init`]; [`LelpError::DimensionMismatch`] when the
+    /// table is not `buckets * dim` values; [`LelpError::NonFinite`] for
+    /// NaN or infinite values.
+    pub fn init_with_table(&self, table: Vec<f32>, frozen: bool, device: &Device) -> Result<Bag> {
+        let mut bag = self.init(device)?;
+        if table.len() != self.buckets * self.dim {
+            return Err(LelpError::DimensionMismatch {
+                what: "embedding table vs buckets * dim",
+                expected: self.buckets * self.dim,
+                got: table.len(),
+            });
+        }
+        if let Some(i) = table.iter().position(|x| !x.is_finite()) {
+            return Err(LelpError::NonFinite {
+                what: "embedding table",
+                row: i / self.dim,
+                col: i % self.dim,
+            });
+        }
+        let w = Tensor::from_data(TensorData::new(table, [self.buckets, self.dim]), device);
+        bag.embed.weight = Param::from_tensor(w).set_require_grad(!frozen);
+        Ok(bag)
+    }
+}
+
 util::setters!(BagConfig {
     "Sets the embedding width." with_dim => dim: usize,
     "Sets the hidden layer (None for none)." with_hidden => hidden: Option<usize>,

@@ -110,7 +110,8 @@ struct DistillArgs {
     /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh].
     #[arg(long)]
     teacher: Option<PathBuf>,
-    /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), mlp (over the teacher's embeddings).
+    /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), static (the teacher's
+    /// vocabulary table, fixed, and a trained head), mlp (over the teacher's embeddings).
     #[arg(long, default_value = "bag")]
     student: String,
     /// auto (chosen on a validation split), plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj.
