@@ -434,6 +434,7 @@ impl Views {
                     .ok_or_else(|| invalid("student", "static".into(), "no vocabulary table was built"))?;
                 let s = BagConfig::new(self.vocab, k)
                     .with_dim(table.len() / self.vocab.max(1))
+                    .with_normalize(true)
                     .with_seed(opts.seed)
                     .init_with_table(table, true, device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;

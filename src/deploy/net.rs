@@ -89,6 +89,7 @@ enum Body {
     Bag {
         embed: Vec<f32>,
         dim: usize,
+        normalize: bool,
         hidden: Option<Dense>,
         head: Dense,
     },
@@ -151,6 +152,7 @@ impl Deployable for Bag {
             buckets,
             dim,
             hidden: self.hidden_layer.as_ref().map(|h| h.weight.val().dims()[1]),
+            normalize: self.normalize,
             outputs: self.outputs,
             seed: 0,
         })
@@ -296,6 +298,7 @@ impl Network {
                 Body::Bag {
                     embed,
                     dim: c.dim,
+                    normalize: c.normalize,
                     hidden,
                     head,
                 }
@@ -341,6 +344,7 @@ impl Network {
                 dim,
                 hidden,
                 head,
+                ..
             } => {
                 out.push(("embed.weight".into(), vec![embed.len() / dim, *dim], embed));
                 if let Some(h) = hidden {
@@ -383,6 +387,7 @@ impl Network {
             Body::Bag {
                 embed,
                 dim,
+                normalize,
                 hidden,
                 head,
             } => {
@@ -396,6 +401,12 @@ impl Network {
                 let n = ids.len().max(1) as f32;
                 for m in &mut mean {
                     *m /= n;
+                }
+                if *normalize {
+                    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    for m in &mut mean {
+                        *m /= norm;
+                    }
                 }
                 let h = match hidden {
                     Some(l) => {

@@ -12,8 +12,8 @@ use crate::text::SentenceEncoder;
 const SIF_A: f64 = 1e-4;
 
 /// A `[V, dims]` row-major table, one row a WordPiece token of `encoder`'s
-/// vocabulary: the token's sentence embedding alone (`[CLS] token [SEP]`,
-/// mean-pooled and normalised as the encoder does), reduced to `dims`
+/// vocabulary: the encoder's output at the token's position when it runs on
+/// `[CLS] token [SEP]` alone, reduced to `dims`
 /// principal components by the crate's own subspace fit (one class,
 /// centred, no rotation, no null space), and scaled by its SIF weight
 /// `1e-4 / (1e-4 + p)`, `p` the token's share of the WordPiece tokens of
@@ -45,7 +45,12 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
     for chunk in ids.chunks(1024) {
         let seqs: Vec<[u32; 3]> = chunk.iter().map(|&i| [cls, i, sep]).collect();
         let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
-        let e = crate::util::to_host_f32(encoder.embed(TokenBatch::from_sequences(&refs, 3, device)?)?)?;
+        let batch = TokenBatch::from_sequences(&refs, 3, device)?;
+        // the token's own output (position 1): the mean with [CLS] and
+        // [SEP] would share two thirds of every row
+        let hidden = encoder.bert().forward(batch.ids, batch.mask)?; // [B, 3, d]
+        let b = chunk.len();
+        let e = crate::util::to_host_f32(hidden.narrow(1, 1, 1).reshape([b, d]))?;
         let start = chunk[0] as usize * d;
         rows[start..start + e.len()].copy_from_slice(&e);
     }

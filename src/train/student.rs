@@ -387,6 +387,10 @@ pub struct BagConfig {
     /// An optional ReLU hidden layer after the mean (its width is then the
     /// embedding); none by default.
     pub hidden: Option<usize>,
+    /// Divide the mean by its L2 norm (model2vec's pooling, for static
+    /// tables whose rows differ widely in norm); off by default.
+    #[serde(default)]
+    pub normalize: bool,
     /// Outputs `K`.
     pub outputs: usize,
     /// Initialisation seed.
@@ -401,6 +405,7 @@ impl BagConfig {
             buckets,
             dim: 32,
             hidden: None,
+            normalize: false,
             outputs,
             seed: 0,
         }
@@ -434,6 +439,7 @@ impl BagConfig {
             buckets: self.buckets,
             outputs: self.outputs,
             width,
+            normalize: self.normalize,
         })
     }
 }
@@ -474,6 +480,7 @@ impl BagConfig {
 util::setters!(BagConfig {
     "Sets the embedding width." with_dim => dim: usize,
     "Sets the hidden layer (None for none)." with_hidden => hidden: Option<usize>,
+    "Sets L2 normalisation of the mean." with_normalize => normalize: bool,
     "Sets the initialisation seed." with_seed => seed: u64,
     "Sets the output width." with_outputs => outputs: usize,
 });
@@ -490,6 +497,7 @@ pub struct Bag {
     buckets: usize,
     pub(crate) outputs: usize,
     width: usize,
+    pub(crate) normalize: bool,
 }
 
 impl Bag {
@@ -502,7 +510,11 @@ impl Bag {
         let mask = t.mask.float().reshape([b, l, 1]);
         let sum = (e * mask.clone()).sum_dim(1).reshape([b, d]);
         let count = mask.sum_dim(1).reshape([b, 1]).clamp_min(1.0);
-        let mean = sum / count;
+        let mut mean = sum / count;
+        if self.normalize {
+            let norm = mean.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+            mean = mean / norm;
+        }
         Ok(match &self.hidden_layer {
             Some(h) => relu(h.forward(mean)),
             None => mean,
