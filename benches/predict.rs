@@ -88,7 +88,7 @@ fn measure(name: &str, model: &ModelFile, texts: &[&str], batch: usize, singles:
 }
 
 fn main() {
-    let device = Device::default();
+    let device = Device::flex();
     let (texts, source) = texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let dir = default_minilm_dir();

@@ -214,7 +214,7 @@ fn a_static_student_starts_from_the_teacher() {
 
 /// A small bag model written through the library (no teacher needed).
 fn small_model(dir: &Path) -> PathBuf {
-    let device = burn::prelude::Device::default();
+    let device = burn::prelude::Device::flex();
     let bag = BagConfig::new(64, 2).with_dim(4).init(&device).unwrap();
     let model = ModelFile::new(
         &bag,

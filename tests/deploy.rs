@@ -345,7 +345,7 @@ fn mlp_classifier_carries_its_encoder_and_equals_burn() {
     assert_eq!(model.encoder_params(), encoder.bert().num_params());
     let path = common::tempdir("deploy-mlp").join("mlp.safetensors");
     model.save(&path).unwrap();
-    let classifier = Classifier::load(&path).unwrap();
+    let classifier = Classifier::load_on(&path, &device).unwrap();
     let texts = [
         "a sentence about money",
         "",

@@ -633,26 +633,47 @@ impl std::fmt::Debug for Classifier {
 }
 
 impl Classifier {
-    /// Loads a model file.
+    /// Loads a model file; an embedded encoder runs on burn's Flex CPU
+    /// backend (see [`Classifier::from_model`]).
     ///
     /// # Errors
     /// Those of [`ModelFile::read`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        Self::from_model_at(ModelFile::read(path)?, path)
+        Self::load_on(path, &Device::flex())
     }
 
-    /// A classifier from a model in memory.
+    /// [`Classifier::load`] with an embedded encoder on `device` (token
+    /// students run on the host whatever the device).
+    ///
+    /// # Errors
+    /// As [`Classifier::load`].
+    pub fn load_on(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        Self::from_model_at(ModelFile::read(path)?, path, device)
+    }
+
+    /// A classifier from a model in memory. An embedded encoder runs on
+    /// burn's Flex CPU backend (whatever other backends the build has:
+    /// `Device::default()` would pick wgpu or libtorch before Flex); use
+    /// [`Classifier::from_model_on`] for another device.
     ///
     /// # Errors
     /// [`LelpError::Corrupted`] for a featuriser that cannot be rebuilt
     /// (a vocabulary without its special tokens, encoder weights that do not
     /// fit the config).
     pub fn from_model(model: ModelFile) -> Result<Self> {
-        Self::from_model_at(model, Path::new("<memory>"))
+        Self::from_model_on(model, &Device::flex())
     }
 
-    fn from_model_at(model: ModelFile, path: &Path) -> Result<Self> {
+    /// [`Classifier::from_model`] with an embedded encoder on `device`.
+    ///
+    /// # Errors
+    /// As [`Classifier::from_model`].
+    pub fn from_model_on(model: ModelFile, device: &Device) -> Result<Self> {
+        Self::from_model_at(model, Path::new("<memory>"), device)
+    }
+
+    fn from_model_at(model: ModelFile, path: &Path, device: &Device) -> Result<Self> {
         let ModelFile {
             manifest,
             network,
@@ -683,7 +704,7 @@ impl Classifier {
             } => {
                 let tensors = encoder.ok_or_else(|| LelpError::corrupted(path, "no encoder weights"))?;
                 encoder_params = tensors.values().map(|(_, v)| v.len()).sum();
-                let device = Device::default();
+                let device = device.clone().without_autodiff();
                 let bert = Bert::from_tensors(tensors, config, path, &device)?;
                 let id = u64::from_str_radix(id, 16).unwrap_or(0);
                 let enc = SentenceEncoder::from_parts(wordpiece(vocab)?, bert, *max_tokens, id);

@@ -40,6 +40,31 @@ struct Cli {
     /// No progress lines on standard error.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Where the teacher and embedded encoders run: flex (burn's CPU backend, always built), or
+    /// ndarray, wgpu, tch when the tool was built with that feature.
+    #[arg(long, global = true, default_value = "flex")]
+    device: String,
+}
+
+/// The burn device called `name`, among those this build has.
+#[allow(deprecated)] // burn 0.22 deprecates the ndarray and libtorch constructors but supports them
+fn device(name: &str) -> lelp::Result<burn::prelude::Device> {
+    use burn::prelude::Device;
+    let missing = || LelpError::InvalidParameter {
+        name: "device",
+        value: name.to_string(),
+        reason: "not a device of this build (flex; ndarray, wgpu, tch with their features)",
+    };
+    match name {
+        "flex" => Ok(Device::flex()),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => Ok(Device::ndarray()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(feature = "tch")]
+        "tch" => Ok(Device::libtorch()),
+        _ => Err(missing()),
+    }
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 the work failed (training diverged, every candidate failed); \
@@ -188,20 +213,21 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> lelp::Result<()> {
     let mut reporter = Reporter::new(!cli.quiet);
+    let device = device(&cli.device)?;
     match cli.command {
-        Command::Distill(args) => distill(args, cli.quiet, &mut reporter),
+        Command::Distill(args) => distill(args, cli.quiet, &device, &mut reporter),
         Command::Predict {
             model,
             input,
             output,
             text_column,
-        } => predict(&model, &input, &text_column, output.as_deref(), &mut reporter),
+        } => predict(&model, &input, &text_column, output.as_deref(), &device, &mut reporter),
         Command::Eval {
             model,
             data,
             output,
             columns,
-        } => eval(&model, &data, &columns, output.as_deref()),
+        } => eval(&model, &data, &columns, output.as_deref(), &device),
         Command::Info { model } => info(&model),
     }
 }
@@ -246,7 +272,12 @@ fn default_teacher(reporter: &mut Reporter) -> lelp::Result<PathBuf> {
     })
 }
 
-fn distill(args: DistillArgs, quiet: bool, reporter: &mut Reporter) -> lelp::Result<()> {
+fn distill(
+    args: DistillArgs,
+    quiet: bool,
+    device: &burn::prelude::Device,
+    reporter: &mut Reporter,
+) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
     let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
@@ -298,10 +329,9 @@ fn distill(args: DistillArgs, quiet: bool, reporter: &mut Reporter) -> lelp::Res
             format!("; {} unlabeled texts", unlabeled.len())
         }
     ));
-    let device = burn::prelude::Device::default();
-    let report = lelp::deploy::distill(&corpus, &unlabeled, &opts, &device, &mut |p| reporter.progress(&p))?;
+    let report = lelp::deploy::distill(&corpus, &unlabeled, &opts, device, &mut |p| reporter.progress(&p))?;
     report.model.save(&args.out)?;
-    summary(&report, &corpus.texts, &args.out)
+    summary(&report, &corpus.texts, &args.out, device)
 }
 
 /// Median and 99th percentile of one-text latency, and batch throughput.
@@ -322,9 +352,9 @@ fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) 
     Ok((q(0.5), q(0.99), throughput))
 }
 
-fn summary(report: &DistillReport, texts: &[String], out: &Path) -> lelp::Result<()> {
+fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::prelude::Device) -> lelp::Result<()> {
     let m = &report.model.manifest;
-    let classifier = Classifier::from_model(report.model.clone())?;
+    let classifier = Classifier::from_model_on(report.model.clone(), device)?;
     let sample: Vec<&str> = texts.iter().map(String::as_str).take(512).collect();
     let encoder_student = classifier.num_params().1 > 0;
     let (batch, singles) = if encoder_student { (64, 20) } else { (512, 200) };
@@ -388,9 +418,10 @@ fn predict(
     input: &Path,
     column: &str,
     output: Option<&Path>,
+    device: &burn::prelude::Device,
     reporter: &mut Reporter,
 ) -> lelp::Result<()> {
-    let classifier = Classifier::load(model)?;
+    let classifier = Classifier::load_on(model, device)?;
     let texts = read_texts_column(input, column)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let names = classifier.class_names();
@@ -416,8 +447,14 @@ fn predict(
     emit(output, &out)
 }
 
-fn eval(model: &Path, data: &Path, columns: &Columns, output: Option<&Path>) -> lelp::Result<()> {
-    let classifier = Classifier::load(model)?;
+fn eval(
+    model: &Path,
+    data: &Path,
+    columns: &Columns,
+    output: Option<&Path>,
+    device: &burn::prelude::Device,
+) -> lelp::Result<()> {
+    let classifier = Classifier::load_on(model, device)?;
     let corpus = read_labelled_columns(data, &columns.text_column, &columns.label_column)?;
     let names = classifier.class_names();
     // the file's classes by name onto the model's
