@@ -536,13 +536,13 @@ impl Dataset {
     /// The rows `idx`, in that order.
     ///
     /// # Errors
-    /// [`LelpError::LabelOutOfRange`] for an index `>= N`.
+    /// [`LelpError::RowOutOfRange`] for an index `>= N`.
     pub fn subset(&self, idx: &[usize]) -> Result<Self> {
-        if let Some((row, &i)) = idx.iter().enumerate().find(|(_, i)| **i >= self.len()) {
-            return Err(LelpError::LabelOutOfRange {
-                label: i,
-                row,
-                num_classes: self.len(),
+        if let Some((position, &index)) = idx.iter().enumerate().find(|(_, i)| **i >= self.len()) {
+            return Err(LelpError::RowOutOfRange {
+                index,
+                position,
+                rows: self.len(),
             });
         }
         let features = match &self.features {

@@ -21,6 +21,16 @@ pub enum LelpError {
         /// Column of the first offending value.
         col: usize,
     },
+    /// A row index is not smaller than the number of rows.
+    #[error("row index {index} (at position {position} of the index list) is out of range for {rows} rows")]
+    RowOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// Its position in the list of indices.
+        position: usize,
+        /// Rows there are.
+        rows: usize,
+    },
     /// A class label is not smaller than the number of classes.
     #[error("label {label} at row {row} is out of range for {num_classes} classes")]
     LabelOutOfRange {

@@ -575,3 +575,14 @@ fn token_ids_past_the_embedding_table_are_a_typed_error() {
     let e = bag.forward(Inputs::Dense(Tensor::zeros([2, 3], &device))).unwrap_err();
     assert!(matches!(e, LelpError::InputKind { .. }), "{e:?}");
 }
+
+#[test]
+fn a_row_index_out_of_range_names_the_index_not_a_label() {
+    let data = lelp::data::Dataset::uci_digits();
+    let n = data.len();
+    let err = data.subset(&[0, 3, n + 7]).unwrap_err();
+    assert!(
+        matches!(err, LelpError::RowOutOfRange { index, position: 2, rows } if index == n + 7 && rows == n),
+        "{err:?}"
+    );
+}
