@@ -383,8 +383,9 @@ fn main() -> Result<(), Error> {
             }
         })
         .collect::<Result<_, _>>()?;
+    let align_only = args.iter().any(|a| a == "--align");
     println!(
-        "{corpus_name} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {tokens} tokens, transfer sizes {sizes:?}, {seeds} seeds, {} student",
+        "{corpus_name} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {tokens} tokens{}",
         train_idx.len(),
         test_idx.len(),
         if corpus.fine_labels.is_some() {
@@ -392,7 +393,11 @@ fn main() -> Result<(), Error> {
         } else {
             ""
         },
-        student_name
+        if align_only {
+            String::new() // no students are trained: no transfer sizes, seeds or student
+        } else {
+            format!(", transfer sizes {sizes:?}, {seeds} seeds, {student_name} student")
+        }
     );
 
     // teacher head on the frozen sentence embeddings: an MLP, or linear
@@ -414,7 +419,7 @@ fn main() -> Result<(), Error> {
     let mut out = out_path
         .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
         .transpose()?;
-    if args.iter().any(|a| a == "--align") {
+    if align_only {
         println!(
             "teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:",
             100.0 * teacher_acc,
