@@ -242,6 +242,17 @@ fn bad_input_ends_with_its_documented_exit_code() {
                 "distill".into(),
                 "--data".into(),
                 "x.csv".into(),
+                "--subclasses".into(),
+                "1000000000".into(),
+            ],
+            2,
+            "subclasses",
+        ),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                "x.csv".into(),
                 "--student".into(),
                 "bert".into(),
             ],

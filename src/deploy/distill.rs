@@ -484,6 +484,10 @@ pub fn distill(
             "must be in (0, 1)",
         ));
     }
+    // at most 64 subclasses a class: the subclass teachers have C * S outputs
+    if opts.subclasses == 0 || opts.subclasses > 64 {
+        return Err(invalid("subclasses", opts.subclasses.to_string(), "must be in 1..=64"));
+    }
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
     let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
@@ -506,6 +510,7 @@ pub fn distill(
     let tools = Featurizers {
         hasher: HashedNgrams::new(opts.bag_buckets),
         wordpiece: encoder.tokenizer().clone(),
+        encoder_tokens: encoder.max_seq_length(),
     };
     let candidates_methods = match &opts.method {
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
@@ -529,7 +534,8 @@ pub fn distill(
             .chain(&unl_idx)
             .map(|&i| texts[i])
             .collect();
-        views.table = Some(super::static_table(&encoder, &seen, opts.static_dims, device)?);
+        let dims = opts.static_dims.min(encoder.embedding_dim());
+        views.table = Some(super::static_table(&encoder, &seen, dims, device)?);
     }
 
     let (method, validation_accuracy, candidates) = match &opts.method {
@@ -670,6 +676,8 @@ fn teacher_stage(
 struct Featurizers {
     hasher: HashedNgrams,
     wordpiece: crate::text::WordPiece,
+    /// The encoder's token limit (its own limit and `--tokens`, whichever is lower).
+    encoder_tokens: usize,
 }
 
 impl Featurizers {
@@ -690,7 +698,7 @@ impl Featurizers {
             StudentKind::Static => Dataset::from_tokens(
                 texts
                     .iter()
-                    .map(|t| self.wordpiece.encode(t, opts.max_tokens))
+                    .map(|t| self.wordpiece.encode(t, self.encoder_tokens))
                     .collect(),
                 labels,
                 c,
@@ -703,11 +711,11 @@ impl Featurizers {
         let names = corpus.class_names.clone();
         match trained {
             AnyStudent::Bag(s) if opts.student == StudentKind::Static => {
-                ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.max_tokens), names)
+                ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, self.encoder_tokens), names)
             }
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
             AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),
-            AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, opts.max_tokens, names),
+            AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, self.encoder_tokens, names),
         }
     }
 }

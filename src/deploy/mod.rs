@@ -305,7 +305,7 @@ impl ModelFile {
         let featurizer = Featurizer::SentenceEncoder {
             name,
             id: format!("{:016x}", id.finish()),
-            max_tokens: max_tokens.clamp(2, config.max_position_embeddings),
+            max_tokens: max_tokens.max(2).min(config.max_position_embeddings.max(2)),
             config,
             vocab: tokenizer.tokens(),
         };
@@ -514,6 +514,22 @@ impl ModelFile {
             ) => {
                 if a.input != config.hidden_size || vocab.len() > config.vocab_size || *max_tokens < 2 {
                     return bad("the sentence encoder does not fit the student or its vocabulary".into());
+                }
+                if config.num_attention_heads == 0
+                    || !config.hidden_size.is_multiple_of(config.num_attention_heads)
+                    || config.hidden_act != "gelu"
+                    || config.type_vocab_size == 0
+                    || *max_tokens > config.max_position_embeddings
+                {
+                    return bad(format!(
+                        "the encoder config does not hold together (heads {}, width {}, activation '{}', token types {}, {} tokens of {} positions)",
+                        config.num_attention_heads,
+                        config.hidden_size,
+                        config.hidden_act,
+                        config.type_vocab_size,
+                        max_tokens,
+                        config.max_position_embeddings
+                    ));
                 }
                 if self.encoder.is_none() {
                     return bad("a sentence-encoder model without encoder weights".into());

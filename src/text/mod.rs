@@ -117,7 +117,7 @@ impl SentenceEncoder {
     /// at most the model's limit): shorter inputs encode faster.
     #[must_use]
     pub fn with_max_seq_length(mut self, tokens: usize) -> Self {
-        self.max_seq_length = tokens.clamp(2, self.max_seq_length);
+        self.max_seq_length = tokens.max(2).min(self.max_seq_length.max(2));
         self
     }
 

@@ -168,6 +168,8 @@ struct DistillArgs {
 /// The documented exit code of an error.
 fn exit_code(e: &LelpError) -> u8 {
     match e {
+        // every candidate of --method auto failed: the work failed
+        LelpError::InvalidParameter { name: "method", .. } if e.to_string().contains("every candidate failed") => 1,
         LelpError::InvalidParameter { .. } => 2,
         LelpError::BadRecord { .. }
         | LelpError::EmptyData { .. }
@@ -238,9 +240,14 @@ fn emit(path: Option<&Path>, text: &str) -> lelp::Result<()> {
         Some(p) => lelp::io::write_atomic(p, text.as_bytes()),
         None => {
             let mut out = std::io::stdout().lock();
-            // a closed pipe (`| head`) is not an error of ours
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-            Ok(())
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                // a closed pipe (`| head`) is not an error of ours
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(LelpError::Io {
+                    path: "<stdout>".into(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            }
         }
     }
 }
@@ -280,6 +287,13 @@ fn distill(
 ) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
+    if args.subclasses == 0 || args.subclasses > 64 {
+        return Err(LelpError::InvalidParameter {
+            name: "subclasses",
+            value: args.subclasses.to_string(),
+            reason: "must be in 1..=64",
+        });
+    }
     let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
     if corpus.class_names.len() < 2 {
         return Err(LelpError::BadRecord {
