@@ -21,6 +21,12 @@ pub enum LelpError {
         /// Column of the first offending value.
         col: usize,
     },
+    /// Every method tried by an automatic choice failed on the data.
+    #[error("every one of the {tried} candidate methods failed on this data (see each candidate's error)")]
+    AllCandidatesFailed {
+        /// Methods tried.
+        tried: usize,
+    },
     /// A row index is not smaller than the number of rows.
     #[error("row index {index} (at position {position} of the index list) is out of range for {rows} rows")]
     RowOutOfRange {

@@ -755,13 +755,7 @@ fn choose(
             _ => Some((c, a)),
         })
         .map(|(c, a)| (c.method.clone(), a))
-        .ok_or_else(|| {
-            invalid(
-                "method",
-                "auto".into(),
-                "every candidate failed on this data (see the candidates' errors)",
-            )
-        })?;
+        .ok_or(LelpError::AllCandidatesFailed { tried: methods.len() })?;
     Ok((best.0, best.1, candidates))
 }
 

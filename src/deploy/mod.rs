@@ -55,14 +55,12 @@ mod input;
 mod net;
 mod vocab;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use burn::prelude::*;
 use rayon::prelude::*;
-use safetensors::{Dtype, View};
 use serde::{Deserialize, Serialize};
 
 pub use distill::{
@@ -75,6 +73,7 @@ pub use vocab::static_table;
 
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};
+use crate::io::safetensors::OwnedTensor;
 use crate::text::{Bert, BertConfig, SentenceEncoder, WordPiece};
 use crate::train::Method;
 use net::Tensors;
@@ -245,7 +244,16 @@ impl ModelFile {
     /// has rows, a sentence encoder without its weights: use
     /// [`ModelFile::with_encoder`]).
     pub fn new(student: &impl Deployable, featurizer: Featurizer, class_names: Vec<String>) -> Result<Self> {
-        let network = student.to_network()?;
+        Self::assemble(student.to_network()?, featurizer, class_names, None)
+    }
+
+    /// A model from its parts, with a fresh manifest, checked.
+    fn assemble(
+        network: Network,
+        featurizer: Featurizer,
+        class_names: Vec<String>,
+        encoder: Option<Tensors>,
+    ) -> Result<Self> {
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -260,7 +268,7 @@ impl ModelFile {
         let model = Self {
             manifest,
             network,
-            encoder: None,
+            encoder,
         };
         model.check().map_err(misfit)?;
         Ok(model)
@@ -295,8 +303,11 @@ impl ModelFile {
             let (shape, v) = crate::io::safetensors::tensor_f32(&st, name, &weights)?;
             encoder.insert(short.to_string(), (shape, v));
         }
+        // the encoder's identity, as SentenceEncoder computes it (the
+        // weights already in memory are not read again)
         let mut id = crate::util::Fnv64::default();
-        for f in [weights.clone(), dir.join("config.json"), dir.join("tokenizer.json")] {
+        id.update(&bytes);
+        for f in [dir.join("config.json"), dir.join("tokenizer.json")] {
             id.update(&std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?);
         }
         let name = dir
@@ -309,25 +320,7 @@ impl ModelFile {
             config,
             vocab: tokenizer.tokens(),
         };
-        let network = student.to_network()?;
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            subclasses: subclasses_of(network.architecture().outputs(), class_names.len())?,
-            class_names,
-            featurizer,
-            architecture: network.architecture().clone(),
-            method: None,
-            teacher: None,
-            metrics: Metrics::default(),
-        };
-        let model = Self {
-            manifest,
-            network,
-            encoder: Some(encoder),
-        };
-        model.check().map_err(misfit)?;
-        Ok(model)
+        Self::assemble(student.to_network()?, featurizer, class_names, Some(encoder))
     }
 
     /// The student's weights.
@@ -354,18 +347,18 @@ impl ModelFile {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let manifest =
             serde_json::to_string(&self.manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
-        let mut views: Vec<(String, F32View)> = self
+        let mut views: Vec<(String, OwnedTensor)> = self
             .network
             .tensors()
             .into_iter()
-            .map(|(n, shape, v)| (format!("student.{n}"), F32View::new(shape, v)))
+            .map(|(n, shape, v)| (format!("student.{n}"), OwnedTensor::f32(shape, v)))
             .collect();
         if let Some(enc) = &self.encoder {
             let mut names: Vec<&String> = enc.keys().collect();
             names.sort();
             for n in names {
                 let (shape, v) = &enc[n];
-                views.push((format!("encoder.{n}"), F32View::new(shape.clone(), v)));
+                views.push((format!("encoder.{n}"), OwnedTensor::f32(shape.clone(), v)));
             }
         }
         let metadata = HashMap::from([
@@ -577,37 +570,6 @@ fn argmax(v: &[f32]) -> usize {
             |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) },
         )
         .0
-}
-
-/// An owned little-endian f32 tensor for safetensors.
-struct F32View {
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl F32View {
-    fn new(shape: Vec<usize>, v: &[f32]) -> Self {
-        let mut bytes = Vec::with_capacity(v.len() * 4);
-        for x in v {
-            bytes.extend_from_slice(&x.to_le_bytes());
-        }
-        Self { shape, bytes }
-    }
-}
-
-impl View for &F32View {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 /// One prediction: the label and every class's probability.

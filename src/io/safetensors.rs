@@ -86,25 +86,36 @@ pub(crate) fn tensor_f64(st: &SafeTensors<'_>, name: &str, path: &Path) -> Resul
     Ok((shape, v))
 }
 
-/// An owned f64 tensor for writing.
-pub(crate) struct F64Tensor {
-    pub shape: Vec<usize>,
-    pub bytes: Vec<u8>,
+/// An owned little-endian tensor (f32 or f64) for writing.
+pub(crate) struct OwnedTensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
 }
 
-impl F64Tensor {
-    pub(crate) fn new(shape: Vec<usize>, values: &[f64]) -> Self {
-        let mut bytes = Vec::with_capacity(values.len() * 8);
-        for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
+impl OwnedTensor {
+    pub(crate) fn f64(shape: Vec<usize>, values: &[f64]) -> Self {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self {
+            dtype: Dtype::F64,
+            shape,
+            bytes,
         }
-        Self { shape, bytes }
+    }
+
+    pub(crate) fn f32(shape: Vec<usize>, values: &[f32]) -> Self {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self {
+            dtype: Dtype::F32,
+            shape,
+            bytes,
+        }
     }
 }
 
-impl View for &F64Tensor {
+impl View for &OwnedTensor {
     fn dtype(&self) -> Dtype {
-        Dtype::F64
+        self.dtype
     }
     fn shape(&self) -> &[usize] {
         &self.shape
@@ -117,14 +128,14 @@ impl View for &F64Tensor {
     }
 }
 
-/// Writes named f64 tensors with string metadata, atomically (see
+/// Writes named tensors with string metadata, atomically (see
 /// [`write_atomic`]).
 pub(crate) fn write_safetensors_atomic(
     path: &Path,
-    tensors: &[(String, F64Tensor)],
+    tensors: &[(String, OwnedTensor)],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let items: Vec<(&str, &F64Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let items: Vec<(&str, &OwnedTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let bytes = safetensors::serialize(items, Some(metadata)).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
     write_atomic(path, &bytes)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{SubspaceConfig, SubspaceKind, SubspaceParts, Subspaces};
 use crate::error::{LelpError, Result};
-use crate::io::safetensors::{self as st, F64Tensor};
+use crate::io::safetensors::{self as st, OwnedTensor};
 use crate::teacher::LinearHead;
 
 /// Version of the on-disk format written by [`Subspaces::save`].
@@ -57,20 +57,23 @@ impl Subspaces {
             has_head: p.head.is_some(),
         };
         let mut tensors = vec![
-            ("means".to_string(), F64Tensor::new(vec![c, d], &p.means)),
-            ("bases".to_string(), F64Tensor::new(vec![c, d, s], &p.bases)),
-            ("eigenvalues".to_string(), F64Tensor::new(vec![c, s], &p.eigenvalues)),
-            ("rotations".to_string(), F64Tensor::new(vec![c, s, s], &self.rotations)),
-            ("scales".to_string(), F64Tensor::new(vec![c], &p.scales)),
+            ("means".to_string(), OwnedTensor::f64(vec![c, d], &p.means)),
+            ("bases".to_string(), OwnedTensor::f64(vec![c, d, s], &p.bases)),
+            ("eigenvalues".to_string(), OwnedTensor::f64(vec![c, s], &p.eigenvalues)),
+            (
+                "rotations".to_string(),
+                OwnedTensor::f64(vec![c, s, s], &self.rotations),
+            ),
+            ("scales".to_string(), OwnedTensor::f64(vec![c], &p.scales)),
         ];
         if let Some(pr) = &p.projector {
-            tensors.push(("projector".into(), F64Tensor::new(vec![d, d], pr)));
+            tensors.push(("projector".into(), OwnedTensor::f64(vec![d, d], pr)));
         }
         if let Some(h) = &p.head {
             let w: Vec<f64> = h.weight().iter().map(|&v| v as f64).collect();
             let b: Vec<f64> = h.bias().iter().map(|&v| v as f64).collect();
-            tensors.push(("head_weight".into(), F64Tensor::new(vec![c, d], &w)));
-            tensors.push(("head_bias".into(), F64Tensor::new(vec![c], &b)));
+            tensors.push(("head_weight".into(), OwnedTensor::f64(vec![c, d], &w)));
+            tensors.push(("head_bias".into(), OwnedTensor::f64(vec![c], &b)));
         }
         let mut meta = HashMap::new();
         meta.insert(

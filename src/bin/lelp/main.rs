@@ -168,8 +168,6 @@ struct DistillArgs {
 /// The documented exit code of an error.
 fn exit_code(e: &LelpError) -> u8 {
     match e {
-        // every candidate of --method auto failed: the work failed
-        LelpError::InvalidParameter { name: "method", .. } if e.to_string().contains("every candidate failed") => 1,
         LelpError::InvalidParameter { .. } => 2,
         LelpError::BadRecord { .. }
         | LelpError::EmptyData { .. }
