@@ -12,8 +12,7 @@ use std::time::Instant;
 
 use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 
-#[path = "../examples/support/device.rs"]
-mod device;
+use lelp::device;
 
 fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());

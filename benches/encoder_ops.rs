@@ -14,8 +14,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-#[path = "../examples/support/device.rs"]
-mod device;
+use lelp::device;
 
 fn time<const D: usize>(name: &str, work: f64, unit: &str, mut f: impl FnMut() -> Tensor<D>) {
     let _ = f().into_data();

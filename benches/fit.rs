@@ -19,8 +19,7 @@ use burn::prelude::*;
 use lelp::subspace::{ClassMoments, PcaFinder, SubspaceConfig, SubspaceFinder};
 use lelp::teacher::LinearHead;
 
-#[path = "../examples/support/device.rs"]
-mod device;
+use lelp::device;
 
 const D: usize = 768;
 const C: usize = 2;

@@ -21,8 +21,7 @@ use lelp::data::Dataset;
 use lelp::teacher::{LinearHead, PrecomputedTeacher, TeacherEncoder};
 use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig, Silent, TrainingTargets};
 
-#[path = "../examples/support/device.rs"]
-mod device;
+use lelp::device;
 
 /// `n` rows of `d` features from a fixed linear-congruential stream, labels
 /// from the sign of a fixed direction (learnable, seeded, no RNG crate).

@@ -18,18 +18,18 @@
 //! loader; the reported accuracy is the final student's, as the
 //! quickstart's). Run directories go under the system temp dir.
 
-mod support;
-
 use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{ExecutionStrategy, MultiDeviceOptim, SupervisedTraining, TrainingStrategy};
+use clap::Parser;
 use lelp::data::Dataset;
+use lelp::experiment::{Arch, train_network};
+use lelp::metrics::mean_std;
 use lelp::train::burn_train::{DistillModel, dataloaders, learner};
 use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, Mlp, MlpConfig, accuracy};
-use support::{Arch, arg, mean_std, train_network};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -90,19 +90,40 @@ fn burn_train_fit(
     Ok(result.model.into_student())
 }
 
+/// The quickstart's LELP run through burn-train.
+#[derive(Parser)]
+struct Args {
+    /// Compare burn-train with the Distiller over this many seeds (KD and LELP).
+    #[arg(long)]
+    compare: Option<u64>,
+    /// Run burn's multi-device strategy over N copies of the device.
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
+    /// Train 30 epochs, then resume from burn's checkpoint to 60.
+    #[arg(long)]
+    resume: bool,
+    /// burn's DistributedDataParallel strategy over --devices copies (CUDA only in burn 0.22).
+    #[arg(long)]
+    ddp: bool,
+    /// Device: flex, ndarray, wgpu, tch, cuda (default: $LELP_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+}
+
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let compare: Option<u64> = arg(&args, "--compare").map(|v| v.parse()).transpose()?;
-    let devices: usize = arg(&args, "--devices").map_or(Ok(1), |v| v.parse())?;
-    let resume = args.iter().any(|a| a == "--resume");
-    let ddp = args.iter().any(|a| a == "--ddp");
-    let device_name = arg(&args, "--device").unwrap_or_else(|| "flex".into());
+    let Args {
+        compare,
+        devices,
+        resume,
+        ddp,
+        device,
+    } = Args::parse();
+    let (device, device_name) = lelp::device::from_flag_or_env(device.as_deref())?;
     if ddp && device_name != "cuda" {
         // burn 0.22 panics in DistributedContext::init on other devices
         // ("Distributed operations are not supported for device Flex(Cpu)")
         return Err("--ddp needs --device cuda: burn 0.22 implements collectives on CUDA only".into());
     }
-    let device = support::device::by_name(&device_name)?;
     let (train, test) = Dataset::uci_digits().parity()?.split(0.3, 0)?;
     let s = Setting {
         train,

@@ -8,21 +8,41 @@
 
 use std::collections::BTreeMap;
 
-mod support;
-
+use clap::Parser;
+use lelp::metrics::mean_std;
 use plotters::prelude::*;
-use support::mean_std;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 4 {
-        return Err("usage: plot RESULTS.jsonl (transfer_size|s) OUT.svg [TITLE]".into());
-    }
-    let (input, xkey, out) = (&args[1], args[2].as_str(), &args[3]);
+type Error = Box<dyn std::error::Error>;
+
+/// Accuracy against a numeric column of an experiment's rows, one line per method.
+#[derive(Parser)]
+struct Args {
+    /// The experiment's results.jsonl.
+    input: String,
+    /// The x column: transfer_size or s.
+    xkey: String,
+    /// The SVG to write.
+    out: String,
+    /// The title (default: "test accuracy vs XKEY").
+    title: Option<String>,
+}
+
+/// Per method (in first-seen order), per x, the accuracies in percent.
+type Series = (Vec<String>, BTreeMap<String, BTreeMap<u64, Vec<f64>>>);
+
+fn main() -> Result<(), Error> {
+    let args = Args::parse();
     let title = args
-        .get(4)
-        .cloned()
-        .unwrap_or_else(|| format!("test accuracy vs {xkey}"));
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("test accuracy vs {}", args.xkey));
+    let (order, series) = read_series(&args.input, &args.xkey)?;
+    draw(&order, &series, &args.xkey, &args.out, &title)?;
+    eprintln!("wrote {}", args.out);
+    Ok(())
+}
+
+fn read_series(input: &str, xkey: &str) -> Result<Series, Error> {
     let text = std::fs::read_to_string(input)?;
     // method -> x -> accuracies
     let mut series: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
@@ -46,6 +66,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if series.is_empty() {
         return Err(format!("no rows with a numeric '{xkey}' in {input}").into());
     }
+    Ok((order, series))
+}
+
+fn draw(
+    order: &[String],
+    series: &BTreeMap<String, BTreeMap<u64, Vec<f64>>>,
+    xkey: &str,
+    out: &str,
+    title: &str,
+) -> Result<(), Error> {
     let xs: Vec<u64> = series.values().flat_map(|m| m.keys().copied()).collect();
     let (xmin, xmax) = (*xs.iter().min().unwrap() as f64, *xs.iter().max().unwrap() as f64);
     let log_x = xmax / xmin.max(1.0) > 8.0;
@@ -64,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
     let span = (fx(xmax) - fx(xmin)).max(1e-9);
     let mut chart = ChartBuilder::on(&root)
-        .caption(&title, ("sans-serif", 18))
+        .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
@@ -111,6 +141,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(SeriesLabelPosition::LowerRight)
         .draw()?;
     root.present()?;
-    eprintln!("wrote {out}");
     Ok(())
 }

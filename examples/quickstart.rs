@@ -2,7 +2,7 @@
 //! digits, binarised by parity (2 classes, 5 hidden digits each).
 //!
 //! ```text
-//! cargo run --release --example quickstart [-- --device flex|ndarray|wgpu|tch] [--seeds 10] [--transfer 150]
+//! cargo run --release --example quickstart [-- --device flex|ndarray|wgpu|tch] [--seeds 10] [--transfer 150] [--subclasses 5]
 //! ```
 //! The device can also be set with `LELP_DEVICE`. It trains a teacher MLP
 //! on the training split, then the same small student MLP from a small
@@ -12,24 +12,54 @@
 
 use std::time::Instant;
 
-mod support;
-
+use clap::Parser;
 use lelp::data::Dataset;
+use lelp::experiment::{Arch, Run, train_network};
+use lelp::metrics::mean_std;
 use lelp::train::{DistillConfig, FeatureKdConfig, KdConfig, LelpConfig, Method};
-use support::{Arch, Run, arg, mean_std, train_network};
+
+/// LELP against vanilla KD, feature KD, plain training and the oracle on
+/// the embedded digits by parity.
+#[derive(Parser)]
+struct Args {
+    /// Device: flex, ndarray, wgpu, tch (default: $LELP_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+    /// Seeds (teacher, transfer sample and student each).
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// Rows in the labelled transfer set.
+    #[arg(long, default_value_t = 150)]
+    transfer: usize,
+    /// Subclasses per class S.
+    #[arg(long, default_value_t = 5)]
+    subclasses: usize,
+    /// LELP's beta.
+    #[arg(long, default_value_t = 0.3)]
+    beta: f64,
+    /// Distillation temperature.
+    #[arg(long, default_value_t = 2.0)]
+    tau: f64,
+    /// Student epochs.
+    #[arg(long, default_value_t = 60)]
+    epochs: usize,
+    /// Student hidden widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "32,32")]
+    student: Vec<usize>,
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let device_name = arg(&args, "--device")
-        .or_else(|| std::env::var("LELP_DEVICE").ok())
-        .unwrap_or_else(|| "flex".into());
-    let device = support::device::by_name(&device_name)?;
-    let seeds: u64 = arg(&args, "--seeds").map(|s| s.parse()).transpose()?.unwrap_or(10);
-    let transfer_size: usize = arg(&args, "--transfer").map(|s| s.parse()).transpose()?.unwrap_or(150);
-    let subclasses: usize = arg(&args, "--s").map(|s| s.parse()).transpose()?.unwrap_or(5);
-    let beta: f64 = arg(&args, "--beta").map(|s| s.parse()).transpose()?.unwrap_or(0.3);
-    let tau: f64 = arg(&args, "--tau").map(|s| s.parse()).transpose()?.unwrap_or(2.0);
-    let epochs: usize = arg(&args, "--epochs").map(|s| s.parse()).transpose()?.unwrap_or(60);
+    let Args {
+        device,
+        seeds,
+        transfer: transfer_size,
+        subclasses,
+        beta,
+        tau,
+        epochs,
+        student: student_hidden,
+    } = Args::parse();
+    let (device, device_name) = lelp::device::from_flag_or_env(device.as_deref())?;
     let start = Instant::now();
 
     let data = Dataset::uci_digits().parity()?;
@@ -41,10 +71,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let teacher_arch = Arch::Mlp { hidden: vec![256, 128] };
-    let student_hidden: Vec<usize> = arg(&args, "--student")
-        .map(|s| s.split(',').map(|w| w.trim().parse()).collect::<Result<_, _>>())
-        .transpose()?
-        .unwrap_or_else(|| vec![32, 32]);
     let student_desc = format!(
         "64-{}",
         student_hidden

@@ -14,16 +14,14 @@
 //! time and the explained variance of each class's subspace, and checks the
 //! result against a second pass on one thread with other batch boundaries.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
+use clap::Parser;
 use lelp::io::npy::{self, NpyArray};
 use lelp::subspace::{ClassMoments, PcaFinder, SubspaceConfig, SubspaceFinder};
 use lelp::teacher::LinearHead;
-use support::arg;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -82,21 +80,35 @@ fn demo_shards() -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// A LELP fit from per-class moments accumulated shard by shard, in parallel.
+#[derive(Parser)]
+struct Args {
+    /// Folder of shards (NAME.emb.npy and NAME.labels.npy pairs).
+    #[arg(required_unless_present = "demo")]
+    dir: Option<PathBuf>,
+    /// Write 4 random shards to a temporary folder and fit those.
+    #[arg(long)]
+    demo: bool,
+    /// Subclasses per class S.
+    #[arg(long, default_value_t = 8)]
+    subclasses: usize,
+    /// Rows read per chunk.
+    #[arg(long, default_value_t = 4096)]
+    chunk: usize,
+    /// The teacher's head (safetensors), for the null-space projection.
+    #[arg(long)]
+    head: Option<PathBuf>,
+}
+
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = if args.iter().any(|a| a == "--demo") {
-        demo_shards()?
-    } else {
-        PathBuf::from(
-            args.iter()
-                .skip(1)
-                .find(|a| !a.starts_with("--") && Path::new(a).is_dir())
-                .ok_or("usage: sharded_fit DIR [--subclasses S] [--head HEAD.safetensors] | --demo")?,
-        )
+    let args = Args::parse();
+    let dir = match (&args.dir, args.demo) {
+        (_, true) => demo_shards()?,
+        (Some(d), false) => d.clone(),
+        (None, false) => return Err("give a folder of shards, or --demo".into()),
     };
-    let s: usize = arg(&args, "--subclasses").map_or(Ok(8), |v| v.parse())?;
-    let chunk: usize = arg(&args, "--chunk").map_or(Ok(4096), |v| v.parse())?;
-    let head = arg(&args, "--head").map(LinearHead::from_safetensors).transpose()?;
+    let (s, chunk) = (args.subclasses, args.chunk);
+    let head = args.head.as_ref().map(LinearHead::from_safetensors).transpose()?;
     let mut shards: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter_map(|p| {

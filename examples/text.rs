@@ -26,8 +26,8 @@
 //! without); `--teacher-head mlp|linear` (the trainable head over the
 //! frozen encoder: an MLP 384-256-C, or a linear layer 384-C, whose
 //! embedding is the sentence embedding, split in its null space);
-//! `--seeds 5`, `--tokens 128`, `--s 4`, `--epochs 10`,
-//! `--device`; `--out FILE.jsonl` appends one line per run (with the
+//! `--seeds 5`, `--tokens 128`, `--subclasses 4`, `--epochs 10`,
+//! `--device`; `--encode-only` (encode and cache the corpus, then stop); `--out FILE.jsonl` appends one line per run (with the
 //! alignment of the run's pseudo-subclasses to the fine labels, where
 //! both exist); `--align` prints, instead of training students, how well
 //! LELP's (null space on and off), k-means' and random projections'
@@ -39,26 +39,625 @@
 //! The first run fetches the model and the corpus (scripts/fetch-*.sh) and
 //! encodes the texts once, cached under ~/.cache/lelp/embeddings.
 
-mod support;
-
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::*;
+use clap::{Parser, ValueEnum};
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
+use lelp::experiment::{Arch, Network, Run};
 use lelp::labeler::KMeansConfig;
-use lelp::metrics::{SubclassAlignment, argmax_subclasses, subclass_alignment};
+use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{Regroup, SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
 use lelp::train::{
-    BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
-    RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
+    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, RkdConfig,
+    SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
-use support::{arg, mean_std};
 
 const BUCKETS: u32 = 1 << 18;
 
 type Error = Box<dyn std::error::Error>;
+
+/// The student kinds.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// Hashed word unigrams and bigrams, a mean of --dim wide embeddings, a linear head.
+    Bag,
+    /// A 1-D CNN over the teacher's WordPiece ids (first 64 tokens).
+    Cnn,
+    /// An MLP over the frozen sentence embeddings (--hidden).
+    Mlp,
+}
+
+/// Which methods are compared.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MethodSet {
+    /// plain, vanilla KD, LELP (and the oracle with fine labels).
+    Default,
+    /// Adds feature KD, k-means, random projections, DKD, RKD, Subclass Distillation, LELP without the null space.
+    All,
+}
+
+/// Which embedding LELP splits.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TeacherEmbedding {
+    /// The MLP head's last hidden layer, with its null space.
+    Hidden,
+    /// The sentence embedding itself, without.
+    Sentence,
+}
+
+/// The trainable head over the frozen encoder.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TeacherHead {
+    /// An MLP 384-256-C.
+    Mlp,
+    /// A linear layer 384-C (its embedding is the sentence embedding).
+    Linear,
+}
+
+/// Distil all-MiniLM-L6-v2 into a small text student and compare the methods.
+#[derive(Parser)]
+struct Args {
+    /// spam, tweets, tweets-binary, 20ng-tech, 20ng-6, clinc-parity, clinc-10, FILE.csv, FILE.jsonl[.gz].
+    #[arg(long, default_value = "spam")]
+    corpus: String,
+    /// Few classes from the corpus's classes: parity or NEW=OLD,OLD;...
+    #[arg(long)]
+    regroup: Option<String>,
+    /// The student.
+    #[arg(long, value_enum, default_value = "bag")]
+    student: Kind,
+    /// Tokens per text for the teacher.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Seeds per transfer size.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Subclasses per class S.
+    #[arg(long, default_value_t = 4)]
+    subclasses: usize,
+    /// The bag student's embedding width.
+    #[arg(long, default_value_t = 8)]
+    dim: usize,
+    /// Student epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// The MLP student's hidden widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "8,8")]
+    hidden: Vec<usize>,
+    /// Transfer-set sizes, comma-separated (`all`: the whole training split).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    transfer: Vec<String>,
+    /// Which methods.
+    #[arg(long, value_enum, default_value = "default")]
+    methods: MethodSet,
+    /// Which embedding LELP splits.
+    #[arg(long, value_enum, default_value = "hidden")]
+    teacher_embedding: TeacherEmbedding,
+    /// The teacher's head.
+    #[arg(long, value_enum, default_value = "mlp")]
+    teacher_head: TeacherHead,
+    /// Device: flex, ndarray, wgpu, tch (default: $LELP_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+    /// Append one JSON line per run to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the pseudo-subclasses' alignment with the fine labels instead of training students.
+    #[arg(long)]
+    align: bool,
+    /// Write the sentence embeddings and labels as .npy to this folder and stop.
+    #[arg(long)]
+    export: Option<PathBuf>,
+    /// Encode (and cache) the corpus, then stop.
+    #[arg(long)]
+    encode_only: bool,
+}
+
+impl Args {
+    fn student_name(&self) -> &'static str {
+        match self.student {
+            Kind::Bag => "bag",
+            Kind::Cnn => "cnn",
+            Kind::Mlp => "mlp",
+        }
+    }
+    fn linear_head(&self) -> bool {
+        self.teacher_head == TeacherHead::Linear
+    }
+    fn sentence_embedding(&self) -> bool {
+        self.teacher_embedding == TeacherEmbedding::Sentence
+    }
+    fn all_methods(&self) -> bool {
+        self.methods == MethodSet::All
+    }
+}
+
+/// The corpus's rows in both views: the teacher's sentence embeddings
+/// (`dense`) and the student's tokens (`tokens`: hashed n-grams for the
+/// bag, WordPiece ids for the CNN), with the same labels and fine labels.
+struct Views {
+    corpus: TextCorpus,
+    dense: Dataset,
+    tokens: Dataset,
+}
+
+/// The student's token view of a text.
+fn featurizer(kind: Kind, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u32> + use<> {
+    let wordpiece = encoder.tokenizer().clone();
+    move |t: &str| match kind {
+        Kind::Cnn => wordpiece.encode(t, 64),
+        _ => HashedNgrams::new(BUCKETS).encode(t),
+    }
+}
+
+/// Both views of `corpus` from its embeddings `emb` (`[N, d]` row-major);
+/// tweets-binary keeps the negative and positive rows (one embedding cache
+/// serves both tweet tasks).
+fn views(args: &Args, corpus: TextCorpus, emb: Vec<f32>, d: usize, encoder: &SentenceEncoder) -> Result<Views, Error> {
+    let (corpus, emb) = if args.corpus == "tweets-binary" {
+        let binary = corpus.select_classes(&["negative", "positive"])?;
+        let kept: Vec<usize> = (0..corpus.len())
+            .filter(|&i| matches!(corpus.class_names[corpus.labels[i]].as_str(), "negative" | "positive"))
+            .collect();
+        let rows = kept
+            .iter()
+            .flat_map(|&i| emb[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        (binary, rows)
+    } else {
+        (corpus, emb)
+    };
+    let c = corpus.class_names.len();
+    let mut dense = Dataset::new(emb, d, corpus.labels.clone(), c)?;
+    if let Some(f) = &corpus.fine_labels {
+        dense = dense.with_fine_labels(f.clone())?;
+    }
+    let tokens = corpus.tokens(featurizer(args.student, encoder))?;
+    Ok(Views { corpus, dense, tokens })
+}
+
+/// `--export`: the sentence embeddings and labels as `.npy`, for the
+/// experiment runner's tuned comparison (its `{"npy": ...}` source).
+fn export(dir: &std::path::Path, v: &Views) -> Result<(), Error> {
+    std::fs::create_dir_all(dir)?;
+    let dense = &v.dense;
+    let lelp::data::Features::Dense { values, width } = dense.features() else {
+        return Err("dense features expected".into());
+    };
+    let as_i64 = |l: &[usize]| l.iter().map(|&x| x as i64).collect::<Vec<_>>();
+    lelp::io::npy::write_f32(dir.join("emb.npy"), &[dense.len(), *width], values)?;
+    lelp::io::npy::write_i64(dir.join("labels.npy"), &[dense.len()], &as_i64(dense.labels()))?;
+    if let Some(f) = dense.fine_labels() {
+        lelp::io::npy::write_i64(dir.join("fine_labels.npy"), &[dense.len()], &as_i64(f))?;
+    }
+    if let Some(splits) = &v.corpus.splits {
+        // the file's own split: 0 train, 1 test, 2 any other (CLINC150's val)
+        let code = |s: &String| match s.as_str() {
+            "train" => 0,
+            "test" => 1,
+            _ => 2,
+        };
+        let split: Vec<i64> = splits.iter().map(code).collect();
+        lelp::io::npy::write_i64(dir.join("split.npy"), &[dense.len()], &split)?;
+    }
+    eprintln!("wrote {} rows to {}", dense.len(), dir.display());
+    Ok(())
+}
+
+/// The teacher: a head trained on the frozen sentence embeddings.
+struct Teacher {
+    module: ModuleTeacher<Mlp>,
+    accuracy: f64,
+    name: String,
+}
+
+/// The teacher head's hidden widths: none (linear) or one layer of 256.
+fn head_hidden(linear: bool) -> Vec<usize> {
+    if linear { vec![] } else { vec![256] }
+}
+
+/// A head over the sentence embeddings trained on `train` towards
+/// `targets` (`outputs` wide).
+fn train_head(
+    args: &Args,
+    train: &Dataset,
+    targets: &TrainingTargets,
+    outputs: usize,
+    device: &Device,
+) -> Result<Mlp, Error> {
+    let head = MlpConfig::new(train.num_features(), head_hidden(args.linear_head()), outputs)
+        .with_seed(7)
+        .init(device)?;
+    Ok(Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64))
+        .fit(head, train, targets, None, device)?
+        .student)
+}
+
+fn train_teacher(args: &Args, train: &Dataset, test: &Dataset, device: &Device) -> Result<Teacher, Error> {
+    let (e, c) = (train.num_features(), train.num_classes());
+    let name = if args.linear_head() {
+        format!("linear head {e}-{c}")
+    } else {
+        format!("MLP head {e}-256-{c}")
+    };
+    let head = train_head(args, train, &Method::Plain.prepare(train, None)?, c, device)?;
+    Ok(Teacher {
+        accuracy: accuracy(&head, test, device)?,
+        module: ModuleTeacher::new(head)?,
+        name,
+    })
+}
+
+/// Subclass Distillation's teacher: the same head with `C * S` outputs,
+/// trained with the auxiliary loss.
+fn sd_teacher(args: &Args, train: &Dataset, test: &Dataset, device: &Device) -> Result<ModuleTeacher<Mlp>, Error> {
+    let c = train.num_classes();
+    let sd = SubclassDistillationConfig::new(args.subclasses);
+    let targets = sd.teacher_targets(c, train.len())?;
+    let h = train_head(args, train, &targets, c * args.subclasses, device)?;
+    eprintln!(
+        "subclass teacher ({} outputs): {:.1}% test accuracy",
+        c * args.subclasses,
+        100.0 * accuracy(&h, test, device)?
+    );
+    Ok(ModuleTeacher::new(h)?)
+}
+
+/// The compared methods with their table names.
+fn methods(args: &Args, seed: u64, fine_labels: bool) -> Vec<(&'static str, Method)> {
+    let (s, kd) = (args.subclasses, KdConfig::new());
+    let lelp = LelpConfig::new(s)
+        .with_seed(seed)
+        .with_null_space(!args.sentence_embedding());
+    let mut m = vec![("plain", Method::Plain), ("vanilla KD", Method::VanillaKd(kd))];
+    if args.all_methods() {
+        m.push(("feature KD", Method::FeatureKd(FeatureKdConfig::new())));
+        m.push(("k-means", Method::KMeans(KMeansConfig::new(s).with_seed(seed))));
+        m.push(("random proj.", Method::RandomProjection(lelp)));
+        m.push(("DKD", Method::Dkd(DkdConfig::new())));
+        m.push(("RKD", Method::Rkd(RkdConfig::new())));
+        let sd = SubclassDistillationConfig::new(s);
+        m.push(("subclass distillation", Method::SubclassDistillation(sd)));
+    }
+    m.push(("LELP", Method::Lelp(lelp)));
+    if args.all_methods() && !args.sentence_embedding() {
+        m.push(("LELP, no null space", Method::Lelp(lelp.with_null_space(false))));
+    }
+    if fine_labels {
+        m.push(("oracle", Method::Oracle(kd)));
+    }
+    m
+}
+
+/// The teacher's outputs on `rows`; with `--teacher-embedding sentence`
+/// the embedding is the sentence embedding itself.
+fn teacher_outputs(args: &Args, teacher: &Teacher, rows: &Dataset, device: &Device) -> Result<TeacherOutput, Error> {
+    let outputs = teacher.module.encode(rows, 512, device)?;
+    if args.sentence_embedding() {
+        return Ok(TeacherOutput::new(
+            rows.features_tensor(device)?,
+            outputs.logits().clone(),
+        )?);
+    }
+    Ok(outputs)
+}
+
+/// The training split and test split of both views, and the study's
+/// state.
+struct Study<'a> {
+    args: &'a Args,
+    train: (Dataset, Dataset),
+    test: (Dataset, Dataset),
+    teacher: Teacher,
+    sd_teacher: Option<ModuleTeacher<Mlp>>,
+    device: &'a Device,
+    out: Option<std::fs::File>,
+    started: Instant,
+}
+
+impl Study<'_> {
+    /// The student's architecture for `outputs`... (the bag, the CNN over
+    /// WordPiece ids, or the MLP over sentence embeddings).
+    fn arch(&self, vocab: usize) -> Arch {
+        match self.args.student {
+            Kind::Bag => Arch::Bag {
+                buckets: BUCKETS as usize,
+                dim: self.args.dim,
+            },
+            Kind::Cnn => Arch::TextCnn {
+                vocab,
+                dim: 32,
+                channels: 64,
+            },
+            Kind::Mlp => Arch::Mlp {
+                hidden: self.args.hidden.clone(),
+            },
+        }
+    }
+
+    /// Every method's test accuracy on transfer sets of `size` rows, per
+    /// seed; the last student trained.
+    fn transfer_size(&mut self, size: usize, vocab: usize) -> Result<(Vec<Vec<f64>>, Option<Network>), Error> {
+        let args = self.args;
+        let fine = self.train.0.fine_labels().is_some();
+        let mut scores = vec![Vec::new(); methods(args, 0, fine).len()];
+        let mut last = None;
+        for seed in 0..args.seeds {
+            let rows = self.train.0.sample_indices(size.min(self.train.0.len()), seed)?;
+            let transfer = (self.train.0.subset(&rows)?, self.train.1.subset(&rows)?);
+            let outputs = teacher_outputs(args, &self.teacher, &transfer.0, self.device)?;
+            let sd_outputs = match &self.sd_teacher {
+                Some(t) => Some(t.encode(&transfer.0, 512, self.device)?),
+                None => None,
+            };
+            for (i, (name, m)) in methods(args, seed, fine).iter().enumerate() {
+                let outputs = match (m, &sd_outputs) {
+                    (Method::SubclassDistillation(_), Some(o)) => o,
+                    _ => &outputs,
+                };
+                let (acc, net) = self.one(m, name, &transfer, outputs, seed, vocab)?;
+                scores[i].push(acc);
+                last = Some(net);
+            }
+            eprintln!(
+                "transfer {size}, seed {seed} done ({:.0}s)",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+        Ok((scores, last))
+    }
+
+    /// One student: trained with `method` on `transfer`, scored, recorded.
+    fn one(
+        &mut self,
+        method: &Method,
+        name: &str,
+        transfer: &(Dataset, Dataset),
+        outputs: &TeacherOutput,
+        seed: u64,
+        vocab: usize,
+    ) -> Result<(f64, Network), Error> {
+        let args = self.args;
+        let mlp = args.student == Kind::Mlp;
+        let config = DistillConfig::new(args.epochs, if mlp { 3e-3 } else { 1e-2 }).with_batch_size(32);
+        let (transfer, test) = if mlp {
+            (&transfer.0, &self.test.0)
+        } else {
+            (&transfer.1, &self.test.1)
+        };
+        let arch = self.arch(vocab);
+        let run = Run {
+            arch: &arch,
+            transfer,
+            teacher: Some(outputs),
+            test,
+            config: &config,
+            seed,
+        };
+        let targets = method.prepare(transfer, Some(outputs))?;
+        let aligned = alignment(&targets, transfer)?;
+        let net = run.train(&targets, self.device)?;
+        let acc = net.accuracy(test, self.device)?;
+        if let Some(f) = self.out.as_mut() {
+            let row = serde_json::json!({
+                "corpus": args.corpus, "student": args.student_name(),
+                "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
+                "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
+                "method": name, "s": args.subclasses, "transfer_size": transfer.len(), "seed": seed,
+                "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
+                "hidden": if mlp { Some(&args.hidden) } else { None },
+                "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
+                "majority": aligned.as_ref().map(|a| a.majority),
+            });
+            writeln!(f, "{row}")?;
+        }
+        Ok((acc, net))
+    }
+}
+
+/// The student a user would deploy: size and speed.
+fn report_student(
+    net: &Network,
+    corpus: &TextCorpus,
+    featurize: &dyn Fn(&str) -> Vec<u32>,
+    device: &Device,
+) -> Result<(), Error> {
+    let sample: Vec<&str> = corpus.texts.iter().map(String::as_str).take(512).collect();
+    let c = corpus.class_names.len();
+    let path = std::env::temp_dir().join(format!("lelp-text-student-{}.bpk", std::process::id()));
+    net.save_file(&path)?;
+    let bytes = std::fs::metadata(&path)?.len();
+    let _ = std::fs::remove_file(&path);
+    let speed = match net {
+        Network::Bag(s) => Some(rates(s, &sample, featurize, c, device)?),
+        Network::TextCnn(s) => Some(rates(s, &sample, featurize, c, device)?),
+        // the MLP needs the encoder's embeddings: its rate is the encoder's
+        _ => None,
+    };
+    println!(
+        "\nstudent: {} parameters, {:.2} MB on disk{}",
+        net.num_params(),
+        bytes as f64 / 1e6,
+        match speed {
+            None => " (over the encoder's embeddings: as fast as MiniLM itself)".to_string(),
+            Some((b, one)) => format!(", {b:.0} texts/s in a batch of 512, {one:.0} texts/s one at a time"),
+        }
+    );
+    Ok(())
+}
+
+/// The corpus, its embeddings (encoded once, cached) and the seconds the
+/// encoding took.
+fn encode(args: &Args, encoder: &SentenceEncoder, device: &Device) -> Result<(TextCorpus, Vec<f32>, f64), Error> {
+    let mut corpus = load_corpus(&args.corpus)?;
+    if let Some(spec) = &args.regroup {
+        corpus = corpus.regroup(&spec.parse()?)?;
+    }
+    let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let t0 = Instant::now();
+    let mut last = Instant::now();
+    let emb = encoder.encode_cached(
+        &texts,
+        64,
+        device,
+        home().join(".cache/lelp/embeddings"),
+        |done, total| {
+            if last.elapsed().as_secs_f64() > 5.0 || done == total {
+                eprintln!(
+                    "encoding {done}/{total} texts ({:.1}/s)",
+                    done as f64 / t0.elapsed().as_secs_f64()
+                );
+                last = Instant::now();
+            }
+        },
+    )?;
+    let secs = t0.elapsed().as_secs_f64();
+    let emb: Vec<f32> = emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
+    Ok((corpus, emb, secs))
+}
+
+/// The file's own split where it has one, else 30% of the rows for test.
+fn train_test(v: &Views) -> Result<(Vec<usize>, Vec<usize>), Error> {
+    Ok(if v.corpus.splits.is_some() {
+        (v.corpus.split_rows("train")?, v.corpus.split_rows("test")?)
+    } else {
+        v.dense.split_indices(0.3, 0)?
+    })
+}
+
+fn main() -> Result<(), Error> {
+    let args = Args::parse();
+    let (device, device_name) = lelp::device::from_flag_or_env(args.device.as_deref())?;
+    let started = Instant::now();
+    fetch(
+        "fetch-minilm.sh",
+        default_minilm_dir().join("model.safetensors").exists(),
+    )?;
+    let encoder = SentenceEncoder::from_dir(default_minilm_dir(), &device)?.with_max_seq_length(args.tokens);
+    let (corpus, emb, encode_secs) = encode(&args, &encoder, &device)?;
+    if args.encode_only {
+        return Ok(());
+    }
+    let v = views(&args, corpus, emb, encoder.embedding_dim(), &encoder)?;
+    if let Some(dir) = &args.export {
+        return export(dir, &v);
+    }
+    let (train_idx, test_idx) = train_test(&v)?;
+    let train = (v.dense.subset(&train_idx)?, v.tokens.subset(&train_idx)?);
+    let test = (v.dense.subset(&test_idx)?, v.tokens.subset(&test_idx)?);
+    let sizes: Vec<usize> = args
+        .transfer
+        .iter()
+        .map(|s| {
+            if s.trim() == "all" {
+                Ok(train_idx.len())
+            } else {
+                s.trim().parse()
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let (n, c) = (v.corpus.len(), v.corpus.class_names.len());
+    println!(
+        "{} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {} tokens{}",
+        args.corpus,
+        train_idx.len(),
+        test_idx.len(),
+        if v.corpus.fine_labels.is_some() {
+            ", fine labels"
+        } else {
+            ""
+        },
+        args.tokens,
+        if args.align {
+            String::new() // no students are trained: no transfer sizes, seeds or student
+        } else {
+            format!(
+                ", transfer sizes {sizes:?}, {} seeds, {} student",
+                args.seeds,
+                args.student_name()
+            )
+        }
+    );
+    let teacher = train_teacher(&args, &train.0, &test.0, &device)?;
+    let mut out = match &args.out {
+        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        None => None,
+    };
+    if args.align {
+        println!(
+            "teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:",
+            100.0 * teacher.accuracy,
+            train.0.len()
+        );
+        let outputs = teacher_outputs(&args, &teacher, &train.0, &device)?;
+        return alignment_study(&train.0, &outputs, !args.sentence_embedding(), &args.corpus, &mut out);
+    }
+    let sd = match args.all_methods() {
+        true => Some(sd_teacher(&args, &train.0, &test.0, &device)?),
+        false => None,
+    };
+    let mut study = Study {
+        args: &args,
+        train,
+        test,
+        teacher,
+        sd_teacher: sd,
+        device: &device,
+        out,
+        started,
+    };
+    let names: Vec<&str> = methods(&args, 0, v.corpus.fine_labels.is_some())
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let mut last_student = None;
+    for &size in &sizes {
+        let (scores, last) = study.transfer_size(size, encoder.tokenizer().vocab_size())?;
+        last_student = last.or(last_student);
+        println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
+        println!(
+            "| teacher (MiniLM + {}, full train split) | {:.1} |",
+            study.teacher.name,
+            100.0 * study.teacher.accuracy
+        );
+        for (name, sc) in names.iter().zip(&scores) {
+            let (m, s) = mean_std(sc);
+            println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
+        }
+    }
+    let net = last_student.ok_or("no student trained")?;
+    report_student(&net, &v.corpus, &featurizer(args.student, &encoder), &device)?;
+    summary(&args, &study.teacher, &encoder, encode_secs, n, started);
+    Ok(())
+}
+
+fn summary(args: &Args, teacher: &Teacher, encoder: &SentenceEncoder, encode_secs: f64, n: usize, started: Instant) {
+    let encoding = if encode_secs < 1.0 {
+        "read from the cache".to_string()
+    } else {
+        format!("encoded in {encode_secs:.0}s, {:.1} texts/s", n as f64 / encode_secs)
+    };
+    println!(
+        "teacher: MiniLM-L6 ({} parameters) + {}; embeddings {encoding}",
+        encoder.bert().num_params(),
+        teacher.name
+    );
+    println!(
+        "{} epochs, Adam, batch 32, S = {}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
+        args.epochs,
+        args.subclasses,
+        if args.sentence_embedding() || args.linear_head() {
+            "sentence"
+        } else {
+            "teacher's hidden"
+        },
+        started.elapsed().as_secs_f64()
+    );
+}
 
 fn fetch(script: &str, present: bool) -> Result<(), Error> {
     if !present {
@@ -118,21 +717,6 @@ fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
         f if f.ends_with(".jsonl") || f.ends_with(".jsonl.gz") => TextCorpus::from_jsonl(f)?,
         f => TextCorpus::from_csv(f)?,
     })
-}
-
-/// The student kinds.
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Bag,
-    Cnn,
-    Mlp,
-}
-
-/// A trained student of either kind.
-enum Trained {
-    Bag(lelp::train::Bag),
-    Cnn(lelp::train::TextCnn),
-    Mlp(Mlp),
 }
 
 /// Texts per second of a token student, featurising included: in one
@@ -217,409 +801,5 @@ fn alignment_study(
             }
         }
     }
-    Ok(())
-}
-
-/// The teacher head's hidden widths: none (linear) or one layer of 256.
-fn head_hidden(linear: bool) -> Vec<usize> {
-    if linear { vec![] } else { vec![256] }
-}
-
-fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let opt = |name: &str, default: &str| arg(&args, name).unwrap_or_else(|| default.to_string());
-    let device_name = arg(&args, "--device")
-        .or_else(|| std::env::var("LELP_DEVICE").ok())
-        .unwrap_or_else(|| "flex".into());
-    let device = support::device::by_name(&device_name)?;
-    let corpus_name = opt("--corpus", "spam");
-    let kind = match opt("--student", "bag").as_str() {
-        "bag" => Kind::Bag,
-        "cnn" => Kind::Cnn,
-        "mlp" => Kind::Mlp,
-        s => return Err(format!("unknown student '{s}' (bag, cnn, mlp)").into()),
-    };
-    let tokens: usize = opt("--tokens", "128").parse()?;
-    let seeds: u64 = opt("--seeds", "5").parse()?;
-    let subclasses: usize = opt("--s", "4").parse()?;
-    let dim: usize = opt("--dim", "8").parse()?;
-    let epochs: usize = opt("--epochs", "10").parse()?;
-    let hidden: Vec<usize> = opt("--hidden", "8,8")
-        .split(',')
-        .map(|w| w.trim().parse())
-        .collect::<Result<_, _>>()?;
-    let all_methods = opt("--methods", "default") == "all";
-    let sentence_embedding = opt("--teacher-embedding", "hidden") == "sentence";
-    let linear_head = match opt("--teacher-head", "mlp").as_str() {
-        "mlp" => false,
-        "linear" => true,
-        h => return Err(format!("unknown teacher head '{h}' (mlp, linear)").into()),
-    };
-    let out_path = arg(&args, "--out");
-    let student_name = opt("--student", "bag");
-    let start = Instant::now();
-
-    fetch(
-        "fetch-minilm.sh",
-        default_minilm_dir().join("model.safetensors").exists(),
-    )?;
-    let mut corpus = load_corpus(&corpus_name)?;
-    if let Some(spec) = arg(&args, "--regroup") {
-        corpus = corpus.regroup(&spec.parse()?)?;
-    }
-    let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
-    let c = corpus.class_names.len();
-    let n = corpus.len();
-
-    // the teacher's sentence embeddings: encoded once, cached
-    let encoder = SentenceEncoder::from_dir(default_minilm_dir(), &device)?.with_max_seq_length(tokens);
-    let t0 = Instant::now();
-    let mut last = Instant::now();
-    let emb = encoder.encode_cached(
-        &texts,
-        64,
-        &device,
-        home().join(".cache/lelp/embeddings"),
-        |done, total| {
-            if last.elapsed().as_secs_f64() > 5.0 || done == total {
-                eprintln!(
-                    "encoding {done}/{total} texts ({:.1}/s)",
-                    done as f64 / t0.elapsed().as_secs_f64()
-                );
-                last = Instant::now();
-            }
-        },
-    )?;
-    let encode_secs = t0.elapsed().as_secs_f64();
-    if args.iter().any(|a| a == "--encode-only") {
-        return Ok(());
-    }
-    let emb: Vec<f32> = emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
-    let mut dense = Dataset::new(emb, encoder.embedding_dim(), corpus.labels.clone(), c)?;
-    // the student's token view: hashed n-grams (bag) or WordPiece ids (cnn)
-    let wordpiece = encoder.tokenizer().clone();
-    let featurize = move |t: &str| -> Vec<u32> {
-        match kind {
-            Kind::Cnn => wordpiece.encode(t, 64),
-            _ => HashedNgrams::new(BUCKETS).encode(t),
-        }
-    };
-    let mut hashed = corpus.tokens(&featurize)?;
-    if let Some(f) = &corpus.fine_labels {
-        dense = dense.with_fine_labels(f.clone())?;
-        hashed = hashed.with_fine_labels(f.clone())?;
-    }
-    let (corpus, dense, hashed, c, n) = if corpus_name == "tweets-binary" {
-        let keep = ["negative", "positive"];
-        let binary = corpus.select_classes(&keep)?;
-        let rows: Vec<usize> = (0..n)
-            .filter(|&i| keep.contains(&corpus.class_names[corpus.labels[i]].as_str()))
-            .collect();
-        let map = |d: &Dataset| -> Result<Dataset, Error> { Ok(d.subset(&rows)?.relabel(&[0, 0, 1], 2)?) };
-        let (d, h) = (map(&dense)?, map(&hashed)?);
-        // relabel kept the 3-class labels as fine labels: none are wanted here
-        let strip = |d: Dataset| -> Result<Dataset, Error> {
-            Ok(match d.features() {
-                lelp::data::Features::Dense { values, width } => {
-                    Dataset::new(values.clone(), *width, d.labels().to_vec(), 2)?
-                }
-                _ => Dataset::from_tokens(
-                    rows.iter().map(|&i| featurize(&corpus.texts[i])).collect(),
-                    d.labels().to_vec(),
-                    2,
-                )?,
-            })
-        };
-        let len = rows.len();
-        (binary, strip(d)?, strip(h)?, 2, len)
-    } else {
-        (corpus, dense, hashed, c, n)
-    };
-
-    // one split for both views of the rows (stratified by fine label, else class)
-    if let Some(dir) = arg(&args, "--export") {
-        // the sentence embeddings and labels as .npy, for the experiment
-        // runner's tuned comparison (`{"npy": ...}` data source)
-        let dir = std::path::PathBuf::from(dir);
-        std::fs::create_dir_all(&dir)?;
-        let lelp::data::Features::Dense { values, width } = dense.features() else {
-            return Err("dense features expected".into());
-        };
-        lelp::io::npy::write_f32(dir.join("emb.npy"), &[dense.len(), *width], values)?;
-        let labels: Vec<i64> = dense.labels().iter().map(|&l| l as i64).collect();
-        lelp::io::npy::write_i64(dir.join("labels.npy"), &[dense.len()], &labels)?;
-        if let Some(f) = dense.fine_labels() {
-            let fine: Vec<i64> = f.iter().map(|&l| l as i64).collect();
-            lelp::io::npy::write_i64(dir.join("fine_labels.npy"), &[dense.len()], &fine)?;
-        }
-        if let Some(splits) = &corpus.splits {
-            // the file's own split: 0 train, 1 test, 2 any other (CLINC150's val)
-            let code = |s: &String| match s.as_str() {
-                "train" => 0,
-                "test" => 1,
-                _ => 2,
-            };
-            let split: Vec<i64> = splits.iter().map(code).collect();
-            lelp::io::npy::write_i64(dir.join("split.npy"), &[dense.len()], &split)?;
-        }
-        eprintln!("wrote {} rows to {}", dense.len(), dir.display());
-        return Ok(());
-    }
-    // the file's own split where it has one, else 30% of the rows for test
-    let (train_idx, test_idx) = if corpus.splits.is_some() {
-        (corpus.split_rows("train")?, corpus.split_rows("test")?)
-    } else {
-        dense.split_indices(0.3, 0)?
-    };
-    let (train_dense, train_bag) = (dense.subset(&train_idx)?, hashed.subset(&train_idx)?);
-    let (test_dense, test_bag) = (dense.subset(&test_idx)?, hashed.subset(&test_idx)?);
-    let sizes: Vec<usize> = opt("--transfer", "1000")
-        .split(',')
-        .map(|s| {
-            if s.trim() == "all" {
-                Ok(train_idx.len())
-            } else {
-                s.trim().parse()
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    let align_only = args.iter().any(|a| a == "--align");
-    println!(
-        "{corpus_name} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {tokens} tokens{}",
-        train_idx.len(),
-        test_idx.len(),
-        if corpus.fine_labels.is_some() {
-            ", fine labels"
-        } else {
-            ""
-        },
-        if align_only {
-            String::new() // no students are trained: no transfer sizes, seeds or student
-        } else {
-            format!(", transfer sizes {sizes:?}, {seeds} seeds, {student_name} student")
-        }
-    );
-
-    // teacher head on the frozen sentence embeddings: an MLP, or linear
-    let e = encoder.embedding_dim();
-    let head_name = if linear_head {
-        format!("linear head {e}-{c}")
-    } else {
-        format!("MLP head {e}-256-{c}")
-    };
-    let head = MlpConfig::new(encoder.embedding_dim(), head_hidden(linear_head), c)
-        .with_seed(7)
-        .init(&device)?;
-    let plain = Method::Plain.prepare(&train_dense, None)?;
-    let head = Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64))
-        .fit(head, &train_dense, &plain, None, &device)?
-        .student;
-    let teacher_acc = accuracy(&head, &test_dense, &device)?;
-    let teacher = ModuleTeacher::new(head)?;
-    let mut out = out_path
-        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
-        .transpose()?;
-    if align_only {
-        println!(
-            "teacher: {:.1}% test accuracy; pseudo-subclasses of the training split ({} rows) against the fine labels:",
-            100.0 * teacher_acc,
-            train_dense.len()
-        );
-        let mut outputs = teacher.encode(&train_dense, 512, &device)?;
-        if sentence_embedding {
-            outputs = TeacherOutput::new(train_dense.features_tensor(&device)?, outputs.logits().clone())?;
-        }
-        return alignment_study(&train_dense, &outputs, !sentence_embedding, &corpus_name, &mut out);
-    }
-    // Subclass Distillation's teacher: the same head with C * S outputs,
-    // trained with the auxiliary loss (only for --methods all)
-    let sd = SubclassDistillationConfig::new(subclasses);
-    let sd_teacher = if all_methods {
-        let h = MlpConfig::new(encoder.embedding_dim(), head_hidden(linear_head), c * subclasses)
-            .with_seed(7)
-            .init(&device)?;
-        let targets = sd.teacher_targets(c, train_dense.len())?;
-        let h = Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64))
-            .fit(h, &train_dense, &targets, None, &device)?
-            .student;
-        eprintln!(
-            "subclass teacher ({} outputs): {:.1}% test accuracy",
-            c * subclasses,
-            100.0 * accuracy(&h, &test_dense, &device)?
-        );
-        Some(ModuleTeacher::new(h)?)
-    } else {
-        None
-    };
-
-    let kd = KdConfig::new();
-    let lelp = |seed: u64| {
-        LelpConfig::new(subclasses)
-            .with_seed(seed)
-            .with_null_space(!sentence_embedding)
-    };
-    let methods = |seed: u64| {
-        let mut m = vec![("plain", Method::Plain), ("vanilla KD", Method::VanillaKd(kd))];
-        if all_methods {
-            m.push(("feature KD", Method::FeatureKd(FeatureKdConfig::new())));
-            m.push(("k-means", Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed))));
-            m.push(("random proj.", Method::RandomProjection(lelp(seed))));
-            m.push(("DKD", Method::Dkd(DkdConfig::new())));
-            m.push(("RKD", Method::Rkd(RkdConfig::new())));
-            m.push(("subclass distillation", Method::SubclassDistillation(sd)));
-        }
-        m.push(("LELP", Method::Lelp(lelp(seed))));
-        if all_methods && !sentence_embedding {
-            m.push(("LELP, no null space", Method::Lelp(lelp(seed).with_null_space(false))));
-        }
-        if corpus.fine_labels.is_some() {
-            m.push(("oracle", Method::Oracle(kd)));
-        }
-        m
-    };
-    let names: Vec<&str> = methods(0).iter().map(|(n, _)| *n).collect();
-    let mut last_student = None;
-    // the row view used to draw stratified transfer sets
-    let mut view = Dataset::new(vec![0.0; train_idx.len()], 1, train_dense.labels().to_vec(), c)?;
-    if let Some(f) = train_dense.fine_labels() {
-        view = view.with_fine_labels(f.to_vec())?;
-    }
-    for &size in &sizes {
-        let mut scores = vec![Vec::new(); names.len()];
-        for seed in 0..seeds {
-            let t_idx = view.sample_indices(size.min(view.len()), seed)?;
-            let (transfer_dense, transfer_bag) = (train_dense.subset(&t_idx)?, train_bag.subset(&t_idx)?);
-            let mut outputs = teacher.encode(&transfer_dense, 512, &device)?;
-            if sentence_embedding {
-                // LELP splits the sentence embedding itself (no linear head over it)
-                let h = transfer_dense.features_tensor(&device)?;
-                outputs = TeacherOutput::new(h, outputs.logits().clone())?;
-            }
-            let sd_outputs = sd_teacher
-                .as_ref()
-                .map(|t| t.encode(&transfer_dense, 512, &device))
-                .transpose()?;
-            for (i, (name, m)) in methods(seed).iter().enumerate() {
-                let outputs = match (m, &sd_outputs) {
-                    (Method::SubclassDistillation(_), Some(o)) => o,
-                    _ => &outputs,
-                };
-                let cfg = DistillConfig::new(epochs, if kind == Kind::Mlp { 3e-3 } else { 1e-2 })
-                    .with_batch_size(32)
-                    .with_seed(seed);
-                let transfer = if kind == Kind::Mlp {
-                    &transfer_dense
-                } else {
-                    &transfer_bag
-                };
-                let targets = m.prepare(transfer, Some(outputs))?;
-                let aligned = alignment(&targets, transfer)?;
-                let (acc, student) = match kind {
-                    Kind::Bag => {
-                        let s = BagConfig::new(BUCKETS as usize, targets.outputs())
-                            .with_dim(dim)
-                            .with_seed(seed)
-                            .init(&device)?;
-                        let t = Distiller::new(cfg).fit(s, &transfer_bag, &targets, None, &device)?;
-                        (accuracy(&t.student, &test_bag, &device)?, Trained::Bag(t.student))
-                    }
-                    Kind::Cnn => {
-                        let s = lelp::train::TextCnnConfig::new(encoder.tokenizer().vocab_size(), targets.outputs())
-                            .with_dim(32)
-                            .with_channels(64)
-                            .with_seed(seed)
-                            .init(&device)?;
-                        let t = Distiller::new(cfg).fit(s, &transfer_bag, &targets, None, &device)?;
-                        (accuracy(&t.student, &test_bag, &device)?, Trained::Cnn(t.student))
-                    }
-                    Kind::Mlp => {
-                        let s = MlpConfig::new(encoder.embedding_dim(), hidden.clone(), targets.outputs())
-                            .with_seed(seed)
-                            .init(&device)?;
-                        let t = Distiller::new(cfg).fit(s, &transfer_dense, &targets, None, &device)?;
-                        (accuracy(&t.student, &test_dense, &device)?, Trained::Mlp(t.student))
-                    }
-                };
-                scores[i].push(acc);
-                last_student = Some(student);
-                if let Some(f) = out.as_mut() {
-                    let row = serde_json::json!({
-                        "corpus": corpus_name, "student": student_name,
-                        "teacher_embedding": if sentence_embedding || linear_head { "sentence" } else { "hidden" },
-                        "teacher_head": if linear_head { "linear" } else { "mlp" },
-                        "method": name, "s": subclasses, "transfer_size": t_idx.len(), "seed": seed,
-                        "accuracy": acc, "teacher_accuracy": teacher_acc, "tokens": tokens,
-                        "hidden": if kind == Kind::Mlp { Some(&hidden) } else { None },
-                        "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
-                        "majority": aligned.as_ref().map(|a| a.majority),
-                    });
-                    writeln!(f, "{row}")?;
-                }
-            }
-            eprintln!(
-                "transfer {size}, seed {seed} done ({:.0}s)",
-                start.elapsed().as_secs_f64()
-            );
-        }
-        println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
-        println!(
-            "| teacher (MiniLM + {head_name}, full train split) | {:.1} |",
-            100.0 * teacher_acc
-        );
-        for (name, sc) in names.iter().zip(&scores) {
-            let (m, s) = mean_std(sc);
-            println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
-        }
-    }
-
-    // the student a user would deploy: size and speed
-    let sample: Vec<&str> = corpus.texts.iter().map(String::as_str).take(512).collect();
-    let path = std::env::temp_dir().join(format!("lelp-text-student-{}.bpk", std::process::id()));
-    let (params, batch_rate, single_rate) = match last_student.ok_or("no student trained")? {
-        Trained::Bag(s) => {
-            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
-            let (b, one) = rates(&s, &sample, &featurize, c, &device)?;
-            (s.num_params(), b, one)
-        }
-        Trained::Cnn(s) => {
-            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
-            let (b, one) = rates(&s, &sample, &featurize, c, &device)?;
-            (s.num_params(), b, one)
-        }
-        Trained::Mlp(s) => {
-            // the MLP needs the encoder's embeddings: its rate is the encoder's
-            s.clone().save_file(&path).map_err(|e| format!("{e}"))?;
-            (s.num_params(), f64::NAN, f64::NAN)
-        }
-    };
-    let bytes = std::fs::metadata(&path)?.len();
-    let _ = std::fs::remove_file(&path);
-    println!(
-        "\nstudent: {params} parameters, {:.2} MB on disk{}",
-        bytes as f64 / 1e6,
-        if batch_rate.is_nan() {
-            " (over the encoder's embeddings: as fast as MiniLM itself)".to_string()
-        } else {
-            format!(", {batch_rate:.0} texts/s in a batch of 512, {single_rate:.0} texts/s one at a time")
-        }
-    );
-    let encoding = if encode_secs < 1.0 {
-        "read from the cache".to_string()
-    } else {
-        format!("encoded in {encode_secs:.0}s, {:.1} texts/s", n as f64 / encode_secs)
-    };
-    println!(
-        "teacher: MiniLM-L6 ({} parameters) + {head_name}; embeddings {encoding}",
-        encoder.bert().num_params()
-    );
-    println!(
-        "{epochs} epochs, Adam, batch 32, S = {subclasses}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
-        if sentence_embedding || linear_head {
-            "sentence"
-        } else {
-            "teacher's hidden"
-        },
-        start.elapsed().as_secs_f64()
-    );
     Ok(())
 }

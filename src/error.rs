@@ -108,6 +108,13 @@ pub enum LelpError {
         /// The valid range.
         reason: &'static str,
     },
+    /// An experiment config or tuning grid is invalid (bad JSON, an
+    /// unknown option, an unequal tuning budget, ...).
+    #[error("invalid experiment config: {reason}")]
+    InvalidConfig {
+        /// What is wrong, naming the method or field.
+        reason: String,
+    },
     /// A file does not exist.
     #[error("file not found: {path}")]
     FileNotFound {

@@ -75,6 +75,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
+//! | `experiment` | yes | [`experiment`]: the comparison study as library code (networks, tuning grids with the equal-budget rule and validation selection, the JSON-config runner) |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
 //! | `cli` | no | the `lelp` command-line tool (`distill`, `predict`, `eval`, `info`; docs/deploy.md): `cargo install --path . --features cli`; adds `text` and `clap` |
 //! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
@@ -96,7 +97,10 @@
 pub mod data;
 #[cfg(feature = "text")]
 pub mod deploy;
+pub mod device;
 pub mod error;
+#[cfg(feature = "experiment")]
+pub mod experiment;
 pub mod io;
 pub mod labeler;
 mod linalg;

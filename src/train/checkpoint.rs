@@ -274,7 +274,7 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> LelpError {
 }
 
 /// Saves a module's record to `path`.
-fn save_module<M: Module>(m: M, path: &Path) -> Result<()> {
+pub(crate) fn save_module<M: Module>(m: M, path: &Path) -> Result<()> {
     m.save_file(path).map_err(|e| record_error(path, e))
 }
 

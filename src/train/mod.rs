@@ -14,7 +14,7 @@
 
 #[cfg(feature = "train")]
 pub mod burn_train;
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod distiller;
 mod eval;
 pub mod loss;

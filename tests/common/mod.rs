@@ -4,12 +4,9 @@
 use burn::prelude::*;
 use lelp::io::npy::NpyArray;
 
-#[path = "../../examples/support/device.rs"]
-mod device_names;
-
 /// The device named by `LELP_TEST_DEVICE` (flex when unset).
 pub fn device() -> Device {
-    device_names::from_env("LELP_TEST_DEVICE").expect("LELP_TEST_DEVICE names a device this build supports")
+    lelp::device::from_env("LELP_TEST_DEVICE").expect("LELP_TEST_DEVICE names a device this build supports")
 }
 
 /// The name of the device under test.

@@ -46,27 +46,6 @@ struct Cli {
     device: String,
 }
 
-/// The burn device called `name`, among those this build has.
-#[allow(deprecated)] // burn 0.22 deprecates the ndarray and libtorch constructors but supports them
-fn device(name: &str) -> lelp::Result<burn::prelude::Device> {
-    use burn::prelude::Device;
-    let missing = || LelpError::InvalidParameter {
-        name: "device",
-        value: name.to_string(),
-        reason: "not a device of this build (flex; ndarray, wgpu, tch with their features)",
-    };
-    match name {
-        "flex" => Ok(Device::flex()),
-        #[cfg(feature = "ndarray")]
-        "ndarray" => Ok(Device::ndarray()),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        #[cfg(feature = "tch")]
-        "tch" => Ok(Device::libtorch()),
-        _ => Err(missing()),
-    }
-}
-
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 the work failed (training diverged, every candidate failed); \
 2 bad command line or option value; 3 bad input data; 4 damaged, foreign or too-new file; \
 5 missing file or I/O error; 70 internal error.";
@@ -213,7 +192,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> lelp::Result<()> {
     let mut reporter = Reporter::new(!cli.quiet);
-    let device = device(&cli.device)?;
+    let device = lelp::device::by_name(&cli.device)?;
     match cli.command {
         Command::Distill(args) => distill(args, cli.quiet, &device, &mut reporter),
         Command::Predict {

@@ -1,12 +1,21 @@
-#![allow(dead_code)] // each user (examples, benches, tests) needs a different part
 //! Picking a burn device by name at run time (`flex`, `ndarray`, `wgpu`,
-//! `tch`, `cuda`), for examples, benches and the test suite.
+//! `tch`, `cuda`): for programs that take the device from a flag or an
+//! environment variable. Library code itself never picks a device.
+//!
+//! ```
+//! let device = lelp::device::by_name("flex")?;
+//! assert!(lelp::device::by_name("abacus").is_err());
+//! assert!(lelp::device::available().contains(&"flex"));
+//! # let _ = device;
+//! # Ok::<(), lelp::LelpError>(())
+//! ```
 
-use burn::prelude::*;
+use burn::prelude::Device;
 
-use lelp::{LelpError, Result};
+use crate::error::{LelpError, Result};
 
-/// The device names this build supports (depends on enabled features).
+/// The device names this build supports (depends on the enabled features),
+/// `flex` first.
 pub fn available() -> Vec<&'static str> {
     let mut v = vec!["flex"];
     if cfg!(feature = "ndarray") {
@@ -24,14 +33,13 @@ pub fn available() -> Vec<&'static str> {
     v
 }
 
-/// The device called `name`: `flex` (default CPU), `ndarray`, `wgpu`,
-/// `tch` (libtorch CPU), `cuda`. Each but `flex` needs its cargo feature.
+/// The device called `name`: `flex` (the default CPU backend; also the
+/// empty name), `ndarray`, `wgpu`, `tch` (or `libtorch`, CPU), `cuda`.
+/// Each but `flex` needs its cargo feature.
 ///
 /// # Errors
 /// [`LelpError::InvalidParameter`] for an unknown name or a backend this
 /// build lacks.
-///
-/// `by_name("abacus")` is an error.
 #[allow(deprecated)] // ndarray and libtorch devices are deprecated in burn 0.22 but supported here
 pub fn by_name(name: &str) -> Result<Device> {
     let missing = |reason| LelpError::InvalidParameter {
@@ -70,10 +78,23 @@ pub fn by_name(name: &str) -> Result<Device> {
 }
 
 /// The device named by the environment variable `var` (e.g.
-/// `LELP_DEVICE`), `flex` when unset.
+/// `LELP_DEVICE`), `flex` when it is unset.
 ///
 /// # Errors
 /// As [`by_name`].
 pub fn from_env(var: &str) -> Result<Device> {
-    by_name(&std::env::var(var).unwrap_or_else(|_| "flex".into()))
+    by_name(&std::env::var(var).unwrap_or_default())
+}
+
+/// The device named by `flag` when given, else by `LELP_DEVICE`, else
+/// `flex`; with the name used (for reports).
+///
+/// # Errors
+/// As [`by_name`].
+pub fn from_flag_or_env(flag: Option<&str>) -> Result<(Device, String)> {
+    let name = match flag {
+        Some(f) => f.to_string(),
+        None => std::env::var("LELP_DEVICE").unwrap_or_else(|_| "flex".into()),
+    };
+    Ok((by_name(&name)?, if name.is_empty() { "flex".into() } else { name }))
 }
