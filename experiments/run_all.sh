@@ -28,11 +28,11 @@ if [ "$SUBCLASS_TEXT" = 1 ]; then
         # pseudo-subclass alignment on the training split, S = 2..16
         "$BIN/text" --corpus $t --align --out $S/$t-align.jsonl "${ARGS[@]}"
         # MLP 384-8-8 over the sentence embeddings, every method, 250 rows to the whole split
-        "$BIN/text" --corpus $t --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --s 8 \
+        "$BIN/text" --corpus $t --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --subclasses 8 \
             --out $S/$t-mlp.jsonl "${ARGS[@]}"
         # student capacity: widths 8 (above), 32, 128, 512 at 1,000 rows
         for w in 32 128 512; do
-            "$BIN/text" --corpus $t --student mlp --hidden $w,$w --transfer 1000 --methods all --epochs 30 --s 8 \
+            "$BIN/text" --corpus $t --student mlp --hidden $w,$w --transfer 1000 --methods all --epochs 30 --subclasses 8 \
                 --out $S/$t-mlp-w$w.jsonl "${ARGS[@]}"
         done
         # the tuned headline: every method 4 grid points on a validation split
