@@ -115,6 +115,22 @@ pub enum LelpError {
         /// What is wrong, naming the method or field.
         reason: String,
     },
+    /// A model folder asks for behaviour the crate does not reproduce: a
+    /// `tokenizer.json` with a cased or accent-keeping normaliser, another
+    /// pre-tokeniser, a SentencePiece model; a sentence-transformers
+    /// pooling other than the mean. Refused rather than run differently
+    /// from the model's own library.
+    #[error("{path}: {field} = {found}: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// The JSON field, e.g. `normalizer.lowercase`.
+        field: String,
+        /// Its value in the file (shortened).
+        found: String,
+        /// What lelp does instead, or why it cannot.
+        reason: &'static str,
+    },
     /// A file does not exist.
     #[error("file not found: {path}")]
     FileNotFound {

@@ -74,7 +74,7 @@ pub use vocab::static_table;
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};
 use crate::io::safetensors::OwnedTensor;
-use crate::text::{Bert, BertConfig, SentenceEncoder, WordPiece};
+use crate::text::{Bert, BertConfig, SentenceEncoder, WordPiece, WordPieceSettings};
 use crate::train::Method;
 use net::Tensors;
 
@@ -107,6 +107,10 @@ pub enum Featurizer {
         max_tokens: usize,
         /// The vocabulary in id order.
         vocab: Vec<String>,
+        /// The special tokens and WordPiece settings (BERT's when absent,
+        /// as in files written before 0.3.0).
+        #[serde(default)]
+        tokenizer: WordPieceSettings,
     },
     /// The sentence embedding of a BERT encoder (mean pooling, L2
     /// normalisation), whose weights the model file carries: MLP students.
@@ -121,6 +125,9 @@ pub enum Featurizer {
         config: BertConfig,
         /// The vocabulary in id order.
         vocab: Vec<String>,
+        /// The special tokens and WordPiece settings (BERT's when absent).
+        #[serde(default)]
+        tokenizer: WordPieceSettings,
     },
 }
 
@@ -139,6 +146,7 @@ impl Featurizer {
         Featurizer::WordPiece {
             max_tokens,
             vocab: tokenizer.tokens(),
+            tokenizer: tokenizer.settings(),
         }
     }
 
@@ -319,6 +327,7 @@ impl ModelFile {
             max_tokens: max_tokens.max(2).min(config.max_position_embeddings.max(2)),
             config,
             vocab: tokenizer.tokens(),
+            tokenizer: tokenizer.settings(),
         };
         Self::assemble(student.to_network()?, featurizer, class_names, Some(encoder))
     }
@@ -488,7 +497,7 @@ impl ModelFile {
                     return bad("zero hash buckets".into());
                 }
             }
-            (Featurizer::WordPiece { max_tokens, vocab }, Architecture::Bag(_) | Architecture::TextCnn(_)) => {
+            (Featurizer::WordPiece { max_tokens, vocab, .. }, Architecture::Bag(_) | Architecture::TextCnn(_)) => {
                 if *max_tokens < 2 {
                     return bad(format!("max_tokens {max_tokens} < 2"));
                 }
@@ -657,8 +666,8 @@ impl Classifier {
             network,
             encoder,
         } = model;
-        let wordpiece = |vocab: &[String]| {
-            WordPiece::from_vocab(vocab.iter().cloned())
+        let wordpiece = |vocab: &[String], settings: &WordPieceSettings| {
+            WordPiece::from_vocab_with_settings(vocab.iter().cloned(), settings)
                 .map_err(|e| LelpError::corrupted(path, format!("manifest vocabulary: {e}")))
         };
         let mut encoder_params = 0;
@@ -672,12 +681,17 @@ impl Classifier {
                 bigrams: *bigrams,
                 max_words: *max_words,
             }),
-            Featurizer::WordPiece { max_tokens, vocab } => Featurize::WordPiece(wordpiece(vocab)?, *max_tokens),
+            Featurizer::WordPiece {
+                max_tokens,
+                vocab,
+                tokenizer,
+            } => Featurize::WordPiece(wordpiece(vocab, tokenizer)?, *max_tokens),
             Featurizer::SentenceEncoder {
                 config,
                 vocab,
                 max_tokens,
                 id,
+                tokenizer,
                 ..
             } => {
                 let tensors = encoder.ok_or_else(|| LelpError::corrupted(path, "no encoder weights"))?;
@@ -685,7 +699,7 @@ impl Classifier {
                 let device = device.clone().without_autodiff();
                 let bert = Bert::from_tensors(tensors, config, path, &device)?;
                 let id = u64::from_str_radix(id, 16).unwrap_or(0);
-                let enc = SentenceEncoder::from_parts(wordpiece(vocab)?, bert, *max_tokens, id);
+                let enc = SentenceEncoder::from_parts(wordpiece(vocab, tokenizer)?, bert, *max_tokens, id);
                 Featurize::Encoder(Box::new(Mutex::new(enc)), device)
             }
         };

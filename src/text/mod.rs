@@ -27,7 +27,7 @@ use burn::prelude::*;
 pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
-pub use wordpiece::WordPiece;
+pub use wordpiece::{WordPiece, WordPieceSettings};
 
 use crate::data::{Dataset, TokenBatch};
 use crate::error::{LelpError, Result};
@@ -40,6 +40,39 @@ pub fn default_minilm_dir() -> PathBuf {
     }
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
     PathBuf::from(home).join(".cache/lelp/all-MiniLM-L6-v2")
+}
+
+/// Refuses a sentence-transformers folder whose pooling is not the mean
+/// over the attention mask (the only pooling [`SentenceEncoder`] runs).
+fn check_pooling(dir: &Path) -> Result<()> {
+    let path = dir.join("1_Pooling").join("config.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LelpError::io(&path, e)),
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| LelpError::corrupted(&path, e.to_string()))?;
+    let unsupported = |field: &str, found: Option<&serde_json::Value>| LelpError::Unsupported {
+        path: path.clone(),
+        field: field.to_string(),
+        found: found.map_or_else(|| "(absent)".into(), |v| v.to_string()),
+        reason: "lelp's sentence encoder pools by the mean over the attention mask only",
+    };
+    if v.get("pooling_mode_mean_tokens").and_then(|m| m.as_bool()) != Some(true) {
+        return Err(unsupported(
+            "pooling_mode_mean_tokens",
+            v.get("pooling_mode_mean_tokens"),
+        ));
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            if k.starts_with("pooling_mode_") && k != "pooling_mode_mean_tokens" && val.as_bool() == Some(true) {
+                return Err(unsupported(k, Some(val)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A sentence-transformers style encoder: WordPiece, a BERT, mean pooling
@@ -74,6 +107,7 @@ impl SentenceEncoder {
                 "the vocabulary is larger than the model's embedding table",
             ));
         }
+        check_pooling(dir)?;
         let weights = dir.join("model.safetensors");
         let bert = Bert::load(&weights, &config, device)?;
         let mut id = crate::util::Fnv64::default();

@@ -1,9 +1,13 @@
 //! BERT's uncased WordPiece tokenizer, as `tokenizer.json` defines it for
-//! all-MiniLM-L6-v2: the BERT normaliser (clean text, space around CJK
-//! ideographs, NFD accent stripping, lowercase), the BERT pre-tokeniser
-//! (split on whitespace, isolate punctuation), greedy longest-match
-//! WordPiece with the `##` prefix, and `[CLS] ... [SEP]`. Checked token for
-//! token against the Python `tokenizers` library (tests/minilm.rs).
+//! all-MiniLM-L6-v2 and other uncased BERT checkpoints: the BERT normaliser
+//! (clean text, space around CJK ideographs, NFD accent stripping,
+//! lowercase), the BERT pre-tokeniser (split on whitespace, isolate
+//! punctuation), greedy longest-match WordPiece with the file's
+//! continuation prefix, word-length limit and unknown token, and the
+//! file's `[CLS] ... [SEP]` template. Checked token for token against the
+//! Python `tokenizers` library (tests/minilm.rs). A file that asks for
+//! anything else is refused field by field
+//! ([`LelpError::Unsupported`]), never tokenised differently.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +17,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{LelpError, Result};
 
-/// Words longer than this many characters become `[UNK]`.
+/// Words longer than this many characters become `[UNK]` (BERT's default).
 const MAX_WORD_CHARS: usize = 100;
 
 /// An uncased BERT WordPiece tokenizer.
@@ -33,6 +37,43 @@ pub struct WordPiece {
     cls: u32,
     sep: u32,
     pad: u32,
+    /// The prefix of a word's non-initial pieces (`##`).
+    prefix: String,
+    /// Words longer than this many characters become the unknown token.
+    max_word_chars: usize,
+}
+
+/// The special tokens' names and the WordPiece settings of a tokenizer
+/// (what a model file records besides the vocabulary). The defaults are
+/// BERT's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct WordPieceSettings {
+    /// The unknown token (`[UNK]`).
+    pub unk: String,
+    /// The token before a text (`[CLS]`).
+    pub cls: String,
+    /// The token after a text (`[SEP]`).
+    pub sep: String,
+    /// The padding token (`[PAD]`).
+    pub pad: String,
+    /// The prefix of a word's non-initial pieces (`##`).
+    pub prefix: String,
+    /// Words longer than this many characters become the unknown token (100).
+    pub max_word_chars: usize,
+}
+
+impl Default for WordPieceSettings {
+    fn default() -> Self {
+        Self {
+            unk: "[UNK]".into(),
+            cls: "[CLS]".into(),
+            sep: "[SEP]".into(),
+            pad: "[PAD]".into(),
+            prefix: "##".into(),
+            max_word_chars: MAX_WORD_CHARS,
+        }
+    }
 }
 
 impl WordPiece {
@@ -43,41 +84,153 @@ impl WordPiece {
     /// `[PAD]` is missing.
     pub fn from_vocab(vocab: impl IntoIterator<Item = String>) -> Result<Self> {
         let vocab: HashMap<String, u32> = vocab.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect();
-        Self::from_map(vocab)
+        Self::from_map(vocab, &WordPieceSettings::default())
     }
 
-    fn from_map(vocab: HashMap<String, u32>) -> Result<Self> {
-        let get = |t: &'static str| {
-            vocab.get(t).copied().ok_or(LelpError::InvalidParameter {
+    /// A tokenizer over `vocab` (one token per line; the id is the line)
+    /// with these special tokens and WordPiece settings.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when a special token is missing
+    /// from the vocabulary or the prefix is empty.
+    pub fn from_vocab_with_settings(
+        vocab: impl IntoIterator<Item = String>,
+        settings: &WordPieceSettings,
+    ) -> Result<Self> {
+        if settings.prefix.is_empty() {
+            return Err(LelpError::InvalidParameter {
+                name: "prefix",
+                value: String::new(),
+                reason: "the continuation prefix must not be empty",
+            });
+        }
+        let vocab: HashMap<String, u32> = vocab.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect();
+        Self::from_map(vocab, settings)
+    }
+
+    /// The special tokens' names and the WordPiece settings.
+    pub fn settings(&self) -> WordPieceSettings {
+        let name = |id: u32| {
+            self.vocab
+                .iter()
+                .filter(|&(_, &i)| i == id)
+                .map(|(t, _)| t.clone())
+                .min()
+                .unwrap_or_default()
+        };
+        WordPieceSettings {
+            unk: name(self.unk),
+            cls: name(self.cls),
+            sep: name(self.sep),
+            pad: name(self.pad),
+            prefix: self.prefix.clone(),
+            max_word_chars: self.max_word_chars,
+        }
+    }
+
+    fn from_map(vocab: HashMap<String, u32>, spec: &WordPieceSettings) -> Result<Self> {
+        let get = |t: &str| {
+            vocab.get(t).copied().ok_or_else(|| LelpError::InvalidParameter {
                 name: "vocab",
                 value: t.to_string(),
                 reason: "the vocabulary lacks this special token",
             })
         };
         Ok(Self {
-            unk: get("[UNK]")?,
-            cls: get("[CLS]")?,
-            sep: get("[SEP]")?,
-            pad: get("[PAD]")?,
+            unk: get(&spec.unk)?,
+            cls: get(&spec.cls)?,
+            sep: get(&spec.sep)?,
+            pad: get(&spec.pad)?,
+            prefix: spec.prefix.to_string(),
+            max_word_chars: spec.max_word_chars,
             vocab,
         })
     }
 
-    /// Reads the WordPiece vocabulary of a Hugging Face `tokenizer.json`
-    /// (its `model.vocab`; the normaliser and pre-tokeniser are BERT's
-    /// uncased ones, as for all-MiniLM-L6-v2).
+    /// Reads a Hugging Face `tokenizer.json` and checks that this crate
+    /// tokenises exactly as it says: a `BertNormalizer` that cleans text,
+    /// isolates CJK ideographs, lowercases and strips accents; a
+    /// `BertPreTokenizer`; a `WordPiece` model (its vocabulary,
+    /// `continuing_subword_prefix`, `max_input_chars_per_word` and
+    /// `unk_token` are used as given); a post-processor that wraps a text
+    /// as `CLS text SEP` (`TemplateProcessing` or `BertProcessing`; the
+    /// token names are the file's); no added tokens other than special
+    /// ones.
     ///
     /// # Errors
     /// File errors; [`LelpError::Corrupted`] when the file is not a
-    /// WordPiece `tokenizer.json`.
+    /// `tokenizer.json`; [`LelpError::Unsupported`] naming the
+    /// first field whose value the crate cannot reproduce (a cased model,
+    /// a SentencePiece or BPE model, another pre-tokeniser, ...).
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        Self::parse_tokenizer_json(&bytes, path)
+    }
+
+    /// [`WordPiece::from_tokenizer_json`] on the file's bytes (`path`
+    /// names it in errors).
+    ///
+    /// ```
+    /// use lelp::{LelpError, text::WordPiece};
+    /// let json = r#"{"normalizer": {"type": "BertNormalizer", "lowercase": false},
+    ///     "pre_tokenizer": {"type": "BertPreTokenizer"},
+    ///     "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}"#;
+    /// match WordPiece::parse_tokenizer_json(json.as_bytes(), "cased/tokenizer.json") {
+    ///     Err(LelpError::Unsupported { field, .. }) => assert_eq!(field, "normalizer.lowercase"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`WordPiece::from_tokenizer_json`].
+    pub fn parse_tokenizer_json(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+        if !v.is_object() {
+            return Err(LelpError::corrupted(path, "not a JSON object"));
+        }
+        let mut spec = check_pipeline(&v, path)?;
         let model = v.get("model").ok_or_else(|| LelpError::corrupted(path, "no 'model'"))?;
-        if model.get("type").and_then(|t| t.as_str()) != Some("WordPiece") {
-            return Err(LelpError::corrupted(path, "not a WordPiece tokenizer"));
+        let kind = model.get("type").and_then(|t| t.as_str());
+        if kind != Some("WordPiece") {
+            return Err(unsupported(
+                path,
+                "model.type",
+                model.get("type"),
+                "lelp reproduces WordPiece models only (not SentencePiece, Unigram or BPE)",
+            ));
+        }
+        if let Some(p) = model.get("continuing_subword_prefix") {
+            spec.prefix = p
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    unsupported(
+                        path,
+                        "model.continuing_subword_prefix",
+                        Some(p),
+                        "a non-empty string is needed",
+                    )
+                })?
+                .to_string();
+        }
+        if let Some(m) = model.get("max_input_chars_per_word") {
+            spec.max_word_chars = m.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| {
+                unsupported(
+                    path,
+                    "model.max_input_chars_per_word",
+                    Some(m),
+                    "a non-negative integer is needed",
+                )
+            })?;
+        }
+        if let Some(u) = model.get("unk_token") {
+            spec.unk = u
+                .as_str()
+                .ok_or_else(|| unsupported(path, "model.unk_token", Some(u), "a string is needed"))?
+                .to_string();
         }
         let vocab = model
             .get("vocab")
@@ -91,7 +244,21 @@ impl WordPiece {
                 .ok_or_else(|| LelpError::corrupted(path, format!("bad id for token '{token}'")))?;
             map.insert(token.clone(), id);
         }
-        Self::from_map(map)
+        check_added_tokens(&v, &map, path)?;
+        if v.get("padding").and_then(|p| p.get("pad_token")).is_none() && !map.contains_key(&spec.pad) {
+            // no padding section: the pad token is BERT's, or a `<pad>`
+            // (padded positions are masked; the id only has to exist)
+            if map.contains_key("<pad>") {
+                spec.pad = "<pad>".into();
+            }
+        }
+        Self::from_map(map, &spec).map_err(|e| match e {
+            LelpError::InvalidParameter { value, .. } => LelpError::corrupted(
+                path,
+                format!("the special token '{value}' the file names is not in model.vocab"),
+            ),
+            e => e,
+        })
     }
 
     /// Vocabulary size (the largest id + 1).
@@ -135,7 +302,7 @@ impl WordPiece {
     /// Greedy longest-match WordPiece of one pre-token.
     fn word_pieces(&self, word: &str) -> Vec<u32> {
         let chars: Vec<(usize, char)> = word.char_indices().collect();
-        if chars.len() > MAX_WORD_CHARS {
+        if chars.len() > self.max_word_chars {
             return vec![self.unk];
         }
         let bounds: Vec<usize> = chars.iter().map(|&(i, _)| i).chain([word.len()]).collect();
@@ -147,7 +314,7 @@ impl WordPiece {
             while start < end {
                 let piece = &word[bounds[start]..bounds[end]];
                 let key = if start > 0 {
-                    format!("##{piece}")
+                    format!("{}{piece}", self.prefix)
                 } else {
                     piece.to_string()
                 };
@@ -165,6 +332,136 @@ impl WordPiece {
         }
         out
     }
+}
+
+/// The error for `field` holding `found`.
+fn unsupported(path: &Path, field: &str, found: Option<&serde_json::Value>, reason: &'static str) -> LelpError {
+    let mut found = found.map_or_else(|| "(absent)".to_string(), |v| v.to_string());
+    if found.len() > 120 {
+        let cut = (0..=117).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
+        found.truncate(cut);
+        found.push_str("...");
+    }
+    LelpError::Unsupported {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        found,
+        reason,
+    }
+}
+
+/// Checks the normaliser, the pre-tokeniser and the post-processor; the
+/// special tokens' names the file uses.
+fn check_pipeline(v: &serde_json::Value, path: &Path) -> Result<WordPieceSettings> {
+    let norm = v.get("normalizer").filter(|n| !n.is_null());
+    if norm.and_then(|n| n.get("type")).and_then(|t| t.as_str()) != Some("BertNormalizer") {
+        return Err(unsupported(
+            path,
+            "normalizer.type",
+            norm.and_then(|n| n.get("type")),
+            "lelp reproduces BERT's uncased normaliser (BertNormalizer) only",
+        ));
+    }
+    let norm = norm.expect("checked above");
+    // each switch: absent means the library's default (true); null for
+    // strip_accents means "as lowercase"
+    for (field, reason) in [
+        ("lowercase", "a cased model: lelp's tokenizer lowercases every text"),
+        (
+            "strip_accents",
+            "lelp's tokenizer strips accents (NFD, non-spacing marks dropped)",
+        ),
+        ("handle_chinese_chars", "lelp's tokenizer isolates CJK ideographs"),
+        (
+            "clean_text",
+            "lelp's tokenizer drops control characters and maps whitespace to spaces",
+        ),
+    ] {
+        match norm.get(field) {
+            None | Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::Null) => {}
+            found => return Err(unsupported(path, &format!("normalizer.{field}"), found, reason)),
+        }
+    }
+    let pre = v.get("pre_tokenizer").filter(|p| !p.is_null());
+    if pre.and_then(|p| p.get("type")).and_then(|t| t.as_str()) != Some("BertPreTokenizer") {
+        return Err(unsupported(
+            path,
+            "pre_tokenizer.type",
+            pre.and_then(|p| p.get("type")),
+            "lelp reproduces BERT's pre-tokeniser (whitespace, then each punctuation mark) only",
+        ));
+    }
+    let mut spec = WordPieceSettings::default();
+    let (cls, sep) = wrapping_tokens(v.get("post_processor").filter(|p| !p.is_null()), path)?;
+    spec.cls = cls.to_string();
+    spec.sep = sep.to_string();
+    if let Some(p) = v
+        .get("padding")
+        .and_then(|p| p.get("pad_token"))
+        .and_then(|t| t.as_str())
+    {
+        spec.pad = p.to_string();
+    }
+    Ok(spec)
+}
+
+/// The names of the tokens the post-processor puts before and after a
+/// single text.
+fn wrapping_tokens<'a>(post: Option<&'a serde_json::Value>, path: &Path) -> Result<(&'a str, &'a str)> {
+    const REASON: &str = "lelp wraps each text as CLS text SEP; this post-processor does otherwise";
+    let kind = post.and_then(|p| p.get("type")).and_then(|t| t.as_str());
+    let special = |item: &'a serde_json::Value| item.get("SpecialToken")?.get("id")?.as_str();
+    match (kind, post) {
+        (Some("BertProcessing"), Some(p)) => {
+            let name = |k: &str| p.get(k)?.get(0)?.as_str();
+            match (name("cls"), name("sep")) {
+                (Some(c), Some(s)) => Ok((c, s)),
+                _ => Err(unsupported(path, "post_processor", Some(p), REASON)),
+            }
+        }
+        (Some("TemplateProcessing"), Some(p)) => {
+            let single = p.get("single").and_then(|s| s.as_array());
+            match single.map(Vec::as_slice) {
+                Some([first, middle, last]) if middle.get("Sequence").is_some() => {
+                    match (special(first), special(last)) {
+                        (Some(c), Some(s)) => Ok((c, s)),
+                        _ => Err(unsupported(path, "post_processor.single", p.get("single"), REASON)),
+                    }
+                }
+                _ => Err(unsupported(path, "post_processor.single", p.get("single"), REASON)),
+            }
+        }
+        _ => Err(unsupported(
+            path,
+            "post_processor.type",
+            post.and_then(|p| p.get("type")),
+            REASON,
+        )),
+    }
+}
+
+/// Added tokens are matched in the raw text before WordPiece runs; the
+/// crate does not, so only special tokens already in the vocabulary (with
+/// the same id) are accepted.
+fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path: &Path) -> Result<()> {
+    let Some(added) = v.get("added_tokens").and_then(|a| a.as_array()) else {
+        return Ok(());
+    };
+    for (i, t) in added.iter().enumerate() {
+        let content = t.get("content").and_then(|c| c.as_str());
+        let id = t.get("id").and_then(|i| i.as_u64());
+        let special = t.get("special").and_then(|s| s.as_bool()) == Some(true);
+        let in_vocab = content.and_then(|c| vocab.get(c)).map(|&v| u64::from(v)) == id && id.is_some();
+        if !special || !in_vocab {
+            return Err(unsupported(
+                path,
+                &format!("added_tokens[{i}]"),
+                Some(t),
+                "lelp tokenises only with the vocabulary: an added token must be a special token of model.vocab",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_other(c: char) -> bool {

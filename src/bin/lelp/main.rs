@@ -157,7 +157,8 @@ fn exit_code(e: &LelpError) -> u8 {
         LelpError::Corrupted { .. }
         | LelpError::Truncated { .. }
         | LelpError::FormatVersion { .. }
-        | LelpError::ModelWeights { .. } => 4,
+        | LelpError::ModelWeights { .. }
+        | LelpError::Unsupported { .. } => 4,
         LelpError::FileNotFound { .. } | LelpError::Io { .. } => 5,
         _ => 1,
     }
