@@ -110,6 +110,42 @@ struct Args {
     device: Option<String>,
 }
 
+/// The same student trained by the crate's `Distiller`, for comparison.
+fn distiller_accuracy(
+    s: &Setting,
+    transfer: &Dataset,
+    m: &Method,
+    outputs: &lelp::teacher::TeacherOutput,
+    seed: u64,
+    device: &Device,
+) -> Result<f64, Error> {
+    let targets = m.prepare(transfer, Some(outputs))?;
+    let st = MlpConfig::new(64, vec![32, 32], targets.outputs())
+        .with_seed(seed)
+        .init(device)?;
+    let cfg = s.config.clone().with_seed(seed);
+    let trained = Distiller::new(cfg).fit(st, transfer, &targets, None, device)?;
+    Ok(accuracy(&trained.student, &s.test, device)?)
+}
+
+/// Mean ± std per method: burn-train's and the Distiller's.
+fn print_table(table: &[(String, Vec<f64>, Vec<f64>)]) {
+    println!("\n| method | burn-train (%) | Distiller (%) |\n|---|---|---|");
+    for (name, bt, d) in &table {
+        if bt.is_empty() {
+            continue;
+        }
+        let (m1, s1) = mean_std(bt);
+        let dist = if d.is_empty() {
+            "not run (--compare N)".to_string()
+        } else {
+            let (m2, s2) = mean_std(d);
+            format!("{:.1} ± {:.1}", 100.0 * m2, 100.0 * s2)
+        };
+        println!("| {name} | {:.1} ± {:.1} | {dist} |", 100.0 * m1, 100.0 * s1);
+    }
+}
+
 fn main() -> Result<(), Error> {
     let Args {
         compare,
@@ -183,13 +219,9 @@ fn main() -> Result<(), Error> {
             let acc_bt = accuracy(&student, &s.test, &device)?;
             table[i].1.push(acc_bt);
             if compare.is_some() {
-                let targets = m.prepare(&transfer, Some(&outputs))?;
-                let st = MlpConfig::new(64, vec![32, 32], targets.outputs())
-                    .with_seed(seed)
-                    .init(&device)?;
-                let cfg = s.config.clone().with_seed(seed);
-                let trained = Distiller::new(cfg).fit(st, &transfer, &targets, None, &device)?;
-                table[i].2.push(accuracy(&trained.student, &s.test, &device)?);
+                table[i]
+                    .2
+                    .push(distiller_accuracy(&s, &transfer, m, &outputs, seed, &device)?);
             }
             eprintln!(
                 "seed {seed}, {}: burn-train {:.1}% ({:.0}s)",
@@ -199,20 +231,7 @@ fn main() -> Result<(), Error> {
             );
         }
     }
-    println!("\n| method | burn-train (%) | Distiller (%) |\n|---|---|---|");
-    for (name, bt, d) in &table {
-        if bt.is_empty() {
-            continue;
-        }
-        let (m1, s1) = mean_std(bt);
-        let dist = if d.is_empty() {
-            "not run (--compare N)".to_string()
-        } else {
-            let (m2, s2) = mean_std(d);
-            format!("{:.1} ± {:.1}", 100.0 * m2, 100.0 * s2)
-        };
-        println!("| {name} | {:.1} ± {:.1} | {dist} |", 100.0 * m1, 100.0 * s1);
-    }
+    print_table(&table);
     println!(
         "\nUCI parity, transfer 150, student 64-32-32, 60 epochs, Adam 3e-3, batch 32; {seeds} seed(s), {devices} device(s){}; {:.0}s; runs in {}",
         if resume { ", resumed at epoch 30" } else { "" },

@@ -618,21 +618,26 @@ fn main() -> Result<(), Error> {
     for &size in &sizes {
         let (scores, last) = study.transfer_size(size, encoder.tokenizer().vocab_size())?;
         last_student = last.or(last_student);
-        println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
-        println!(
-            "| teacher (MiniLM + {}, full train split) | {:.1} |",
-            study.teacher.name,
-            100.0 * study.teacher.accuracy
-        );
-        for (name, sc) in names.iter().zip(&scores) {
-            let (m, s) = mean_std(sc);
-            println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
-        }
+        print_table(size, &study.teacher, &names, &scores);
     }
     let net = last_student.ok_or("no student trained")?;
     report_student(&net, &v.corpus, &featurizer(args.student, &encoder), &device)?;
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
+}
+
+/// The transfer size's table: the teacher, then each method's mean ± std.
+fn print_table(size: usize, teacher: &Teacher, names: &[&str], scores: &[Vec<f64>]) {
+    println!("\ntransfer set {size}:\n\n| method | test accuracy (%) |\n|---|---|");
+    println!(
+        "| teacher (MiniLM + {}, full train split) | {:.1} |",
+        teacher.name,
+        100.0 * teacher.accuracy
+    );
+    for (name, sc) in names.iter().zip(scores) {
+        let (m, s) = mean_std(sc);
+        println!("| {name} | {:.1} ± {:.1} |", 100.0 * m, 100.0 * s);
+    }
 }
 
 fn summary(args: &Args, teacher: &Teacher, encoder: &SentenceEncoder, encode_secs: f64, n: usize, started: Instant) {

@@ -175,15 +175,7 @@ fn block_krylov(a: &[f64], n: usize, k: usize, max_basis: usize) -> Option<(Vec<
                 r.sqrt() <= KRYLOV_TOL * scale
             });
             if converged || exhausted {
-                let mut vecs = vec![0.0; n * k];
-                for (j, col) in (0..k).map(|j| u.col_as_slice(j)).enumerate() {
-                    let mut c = col.to_vec();
-                    fix_sign(&mut c);
-                    for i in 0..n {
-                        vecs[i * k + j] = c[i];
-                    }
-                }
-                return Some((theta, vecs));
+                return Some((theta, row_major_signed(&u)));
             }
         }
         if last {
@@ -192,6 +184,21 @@ fn block_krylov(a: &[f64], n: usize, k: usize, max_basis: usize) -> Option<(Vec<
         // next block: A times the block just added
         block = av.as_ref().subcols(m - added, added).to_owned();
     }
+}
+
+/// The columns of `u` (`n x k`) as a row-major `[n, k]` buffer, each
+/// column's sign fixed by [`fix_sign`].
+fn row_major_signed(u: &Mat<f64>) -> Vec<f64> {
+    let (n, k) = (u.nrows(), u.ncols());
+    let mut vecs = vec![0.0; n * k];
+    for j in 0..k {
+        let mut c = u.col_as_slice(j).to_vec();
+        fix_sign(&mut c);
+        for (i, x) in c.into_iter().enumerate() {
+            vecs[i * k + j] = x;
+        }
+    }
+    vecs
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

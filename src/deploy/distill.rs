@@ -473,21 +473,8 @@ pub fn distill(
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<DistillReport> {
+    check_options(corpus, opts)?;
     let c = corpus.class_names.len();
-    if c < 2 {
-        return Err(invalid("classes", c.to_string(), "at least two classes are needed"));
-    }
-    if !(opts.validation_fraction > 0.0 && opts.validation_fraction < 1.0) {
-        return Err(invalid(
-            "validation_fraction",
-            opts.validation_fraction.to_string(),
-            "must be in (0, 1)",
-        ));
-    }
-    // at most 64 subclasses a class: the subclass teachers have C * S outputs
-    if opts.subclasses == 0 || opts.subclasses > 64 {
-        return Err(invalid("subclasses", opts.subclasses.to_string(), "must be in 1..=64"));
-    }
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
     let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
@@ -526,30 +513,16 @@ pub fn distill(
         opts,
         device,
     )?;
-    if opts.student == StudentKind::Static {
-        // SIF counts from the texts the student learns from (never the test rows)
-        let seen: Vec<&str> = train_idx
-            .iter()
-            .chain(file_val.iter().flatten())
-            .chain(&unl_idx)
-            .map(|&i| texts[i])
-            .collect();
-        let dims = opts.static_dims.min(encoder.embedding_dim());
-        views.table = Some(super::static_table(&encoder, &seen, dims, device)?);
-    }
-
-    let (method, validation_accuracy, candidates) = match &opts.method {
-        MethodChoice::Fixed(m) => (m.clone(), None, Vec::new()),
-        MethodChoice::Auto => {
-            let (mut fit, val) = match &file_val {
-                Some(v) => (train_idx.clone(), v.clone()),
-                None => stratified(corpus, &train_idx, opts.validation_fraction, opts.seed)?,
-            };
-            fit.extend(&unl_idx);
-            let (m, acc, all) = choose(&views, &candidates_methods, &fit, &val, opts, device, progress)?;
-            (m, Some(acc), all)
-        }
+    let rows_for = RowSets {
+        train: &train_idx,
+        file_val: file_val.as_deref(),
+        unlabeled: &unl_idx,
     };
+    if opts.student == StudentKind::Static {
+        views.table = Some(static_student_table(&encoder, &texts, &rows_for, opts, device)?);
+    }
+    let (method, validation_accuracy, candidates) =
+        pick_method(&views, &candidates_methods, corpus, &rows_for, opts, device, progress)?;
     // the final student learns from every labelled row but the test rows
     let mut rows = train_idx.clone();
     rows.extend(file_val.iter().flatten());
@@ -567,16 +540,13 @@ pub fn distill(
         chosen_by: if candidates.is_empty() { "user" } else { "validation" }.into(),
         candidates: candidates.clone(),
     });
-    model.manifest.teacher = Some(TeacherRecord {
-        name: opts.teacher_dir.file_name().map_or_else(
-            || opts.teacher_dir.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-        id: format!("{:016x}", encoder.model_id()),
-        head: format!("mlp {}-256-{c}", encoder.embedding_dim()),
-        parameters: encoder.bert().num_params() + views.teacher.module().num_params(),
-        test_accuracy: Some(stage.accuracy),
-    });
+    model.manifest.teacher = Some(teacher_record(
+        &encoder,
+        &opts.teacher_dir,
+        c,
+        views.teacher.module().num_params(),
+        stage.accuracy,
+    ));
     model.manifest.metrics = Metrics {
         validation_accuracy,
         test_accuracy: Some(student_accuracy),
@@ -594,6 +564,101 @@ pub fn distill(
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
     })
+}
+
+/// The row sets of a run: training rows, the file's validation rows (if
+/// any) and the unlabeled rows.
+struct RowSets<'a> {
+    train: &'a [usize],
+    file_val: Option<&'a [usize]>,
+    unlabeled: &'a [usize],
+}
+
+/// The method: the user's, or (auto) the candidate best on the validation
+/// rows (the file's, else a stratified share of the training rows), with
+/// its validation accuracy and every candidate's record.
+fn pick_method(
+    views: &Views,
+    candidates: &[Method],
+    corpus: &TextCorpus,
+    rows: &RowSets<'_>,
+    opts: &DistillOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Method, Option<f64>, Vec<Candidate>)> {
+    match &opts.method {
+        MethodChoice::Fixed(m) => Ok((m.clone(), None, Vec::new())),
+        MethodChoice::Auto => {
+            let (mut fit, val) = match rows.file_val {
+                Some(v) => (rows.train.to_vec(), v.to_vec()),
+                None => stratified(corpus, rows.train, opts.validation_fraction, opts.seed)?,
+            };
+            fit.extend(rows.unlabeled);
+            let (m, acc, all) = choose(views, candidates, &fit, &val, opts, device, progress)?;
+            Ok((m, Some(acc), all))
+        }
+    }
+}
+
+/// The static student's table from the texts the student learns from
+/// (its SIF counts never see the test rows).
+fn static_student_table(
+    encoder: &SentenceEncoder,
+    texts: &[&str],
+    rows: &RowSets<'_>,
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let seen: Vec<&str> = rows
+        .train
+        .iter()
+        .chain(rows.file_val.into_iter().flatten())
+        .chain(rows.unlabeled)
+        .map(|&i| texts[i])
+        .collect();
+    let dims = opts.static_dims.min(encoder.embedding_dim());
+    super::static_table(encoder, &seen, dims, device)
+}
+
+/// The options' checks that need no work: two classes at least, a
+/// validation fraction in `(0, 1)`, `S` in `1..=64`.
+fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
+    let c = corpus.class_names.len();
+    if c < 2 {
+        return Err(invalid("classes", c.to_string(), "at least two classes are needed"));
+    }
+    if !(opts.validation_fraction > 0.0 && opts.validation_fraction < 1.0) {
+        return Err(invalid(
+            "validation_fraction",
+            opts.validation_fraction.to_string(),
+            "must be in (0, 1)",
+        ));
+    }
+    // at most 64 subclasses a class: the subclass teachers have C * S outputs
+    if opts.subclasses == 0 || opts.subclasses > 64 {
+        return Err(invalid("subclasses", opts.subclasses.to_string(), "must be in 1..=64"));
+    }
+    Ok(())
+}
+
+/// The manifest's record of the teacher: the encoder's folder name and
+/// identity, its head over `c` classes, parameters and test accuracy.
+fn teacher_record(
+    encoder: &SentenceEncoder,
+    dir: &std::path::Path,
+    c: usize,
+    head_params: usize,
+    accuracy: f64,
+) -> TeacherRecord {
+    TeacherRecord {
+        name: dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        id: format!("{:016x}", encoder.model_id()),
+        head: format!("mlp {}-256-{c}", encoder.embedding_dim()),
+        parameters: encoder.bert().num_params() + head_params,
+        test_accuracy: Some(accuracy),
+    }
 }
 
 /// The sentence embeddings of `texts` (host, row-major; from the cache
