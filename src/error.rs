@@ -181,12 +181,26 @@ pub enum LelpError {
         path: PathBuf,
         /// burn's description of the failure.
         message: String,
+        /// burn's error, where it gave one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A backend operation failed (device lost, out of memory, ...).
+    /// A backend operation failed (device lost, out of memory, a tensor
+    /// read back in another type, ...).
     #[error("backend execution failed: {message}")]
     Backend {
         /// The backend's description.
         message: String,
+        /// burn's error, where it gave one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An iterative numerical routine did not converge (faer's
+    /// eigendecomposition on a pathological matrix).
+    #[error("{what} did not converge")]
+    NoConvergence {
+        /// The routine.
+        what: &'static str,
     },
     /// Training diverged: the epoch's loss became NaN or infinite.
     #[error("training diverged: the loss of epoch {epoch} is not finite")]
@@ -253,6 +267,14 @@ impl LelpError {
             LelpError::FileNotFound { path }
         } else {
             LelpError::Io { path, source }
+        }
+    }
+
+    /// A [`LelpError::Backend`] keeping `source`.
+    pub(crate) fn backend(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        LelpError::Backend {
+            message: source.to_string(),
+            source: Some(Box::new(source)),
         }
     }
 

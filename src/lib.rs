@@ -76,6 +76,7 @@
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
 //! | `experiment` | yes | [`experiment`]: the comparison study as library code (networks, tuning grids with the equal-budget rule and validation selection, the JSON-config runner) |
+//! | `avx2` | yes | the subspace fit's AVX2/FMA Gram kernel (x86-64, detected at run time), the crate's only `unsafe` code; without it the fit runs faer's portable product and the crate is `#![forbid(unsafe_code)]` |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
 //! | `cli` | no | the `lelp` command-line tool (`distill`, `predict`, `eval`, `info`; docs/deploy.md): `cargo install --path . --features cli`; adds `text` and `clap` |
 //! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
@@ -86,7 +87,8 @@
 //!
 //! burn's pure-Rust Flex CPU backend is always there (`Device::default()`).
 //! Library code takes a `&Device` from its caller and never picks one.
-#![deny(unsafe_code)]
+#![cfg_attr(feature = "avx2", deny(unsafe_code))]
+#![cfg_attr(not(feature = "avx2"), forbid(unsafe_code))]
 #![warn(missing_docs)]
 #![deny(
     rustdoc::broken_intra_doc_links,
@@ -103,11 +105,9 @@ pub mod error;
 pub mod experiment;
 pub mod io;
 pub mod labeler;
-mod linalg;
 pub mod metrics;
 pub mod prelude;
 pub mod subspace;
-mod syrk;
 pub mod teacher;
 #[cfg(feature = "text")]
 pub mod text;

@@ -164,7 +164,7 @@ impl LinearHead {
     /// As [`LinearHead::from_npy`].
     pub fn from_safetensors_named(path: impl AsRef<Path>, weight: &str, bias: &str) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         Self::from_safetensors_bytes(&bytes, path, weight, bias)
     }
 

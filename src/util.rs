@@ -6,12 +6,8 @@ use crate::error::{LelpError, Result};
 
 /// Reads a float tensor back to the host as `f32`, in row-major order.
 pub(crate) fn to_host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    let data = t.try_into_data().map_err(|e| LelpError::Backend {
-        message: format!("{e:?}"),
-    })?;
-    data.try_into_vec_as::<f32>().map_err(|e| LelpError::Backend {
-        message: format!("{e:?}"),
-    })
+    let data = t.try_into_data().map_err(LelpError::backend)?;
+    data.try_into_vec_as::<f32>().map_err(LelpError::backend)
 }
 
 /// Whether `device` is burn's Flex CPU device, whose tensors live in host
@@ -51,9 +47,7 @@ pub(crate) fn check_finite(t: &Tensor<2>, what: &'static str, row_offset: usize)
         .is_finite()
         .all()
         .try_into_scalar::<bool>()
-        .map_err(|e| LelpError::Backend {
-            message: format!("{e:?}"),
-        })?;
+        .map_err(LelpError::backend)?;
     if ok {
         return Ok(());
     }

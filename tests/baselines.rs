@@ -329,5 +329,8 @@ fn every_baseline_trains_and_learns() {
         assert!(acc > 0.8, "{}: accuracy {acc}", method.name());
     }
     // a plain teacher is not a subclass teacher: a typed error
-    assert!(Method::SubclassDistillation(sd).prepare(&transfer, Some(&out)).is_err());
+    let e = Method::SubclassDistillation(sd)
+        .prepare(&transfer, Some(&out))
+        .unwrap_err();
+    assert!(matches!(e, lelp::LelpError::DimensionMismatch { .. }), "{e:?}");
 }

@@ -146,7 +146,11 @@ fn supervised_training_learns_and_resumes() {
     let cosine = cfg
         .clone()
         .with_schedule(lelp::train::LrSchedule::Cosine { final_fraction: 0.1 });
-    assert!(learner(model, &cosine).is_err());
+    let e = learner(model, &cosine).err().expect("a cosine schedule is refused");
+    assert!(
+        matches!(e, lelp::LelpError::InvalidParameter { name: "schedule", .. }),
+        "{e:?}"
+    );
 }
 
 /// burn-train's steps cannot return errors, so inputs that do not fit are
@@ -158,7 +162,10 @@ fn mismatched_inputs_are_typed_errors_before_training() {
     let device = device().autodiff();
     let cfg = DistillConfig::new(1, 1e-3);
     let wide = MlpConfig::new(65, vec![8], s.targets.outputs()).init(&device).unwrap();
-    assert!(DistillModel::new(wide, &s.transfer, &s.targets, &cfg, &device).is_err());
+    let e = DistillModel::new(wide, &s.transfer, &s.targets, &cfg, &device)
+        .err()
+        .expect("a student of another width is refused");
+    assert!(matches!(e, lelp::LelpError::DimensionMismatch { .. }), "{e:?}");
     let narrow_test = {
         let lelp::data::Features::Dense { values, width } = s.test.features() else {
             unreachable!("the digits are dense")

@@ -182,3 +182,41 @@ fn weight_files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
         })
     ));
 }
+
+/// Two callers encoding the same texts into the same cache at once: one
+/// encodes (a progress call per batch), the other waits on the cache's
+/// lock and reads its file (one progress call), and both get the same rows.
+#[test]
+fn a_second_caller_waits_for_the_cache_instead_of_encoding_again() {
+    let device = common::device();
+    let enc = encoder(&device);
+    let cache = std::env::temp_dir().join(format!("lelp-cache-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let texts: Vec<String> = (0..8).map(|i| format!("text number {i} for the cache")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (calls, rows): (Vec<usize>, Vec<Vec<f32>>) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut calls = 0;
+                    let t = enc.encode_cached(&refs, 2, &device, &cache, |_, _| calls += 1).unwrap();
+                    (calls, t.into_data().to_vec::<f32>().unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).unzip()
+    });
+    let mut sorted = calls.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![1, 4], "progress calls per caller: {calls:?}");
+    assert_eq!(rows[0], rows[1]);
+    // exactly one cache file, no temporary left behind
+    let files: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".npy"));
+    std::fs::remove_dir_all(&cache).unwrap();
+}

@@ -238,7 +238,11 @@ fn sharded_moments_merge_into_the_single_fit() {
     // merging moments of another width is refused
     let mut other = ClassMoments::new(3);
     other.update(x.narrow(1, 0, 10), &y).unwrap();
-    assert!(merged.merge(&other).is_err());
+    let e = merged.merge(&other).unwrap_err();
+    assert!(
+        matches!(e, lelp::LelpError::DimensionMismatch { what, .. } if what.contains("width")),
+        "{e:?}"
+    );
 }
 
 #[test]

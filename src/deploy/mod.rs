@@ -300,7 +300,7 @@ impl ModelFile {
         let config = BertConfig::read(dir.join("config.json"))?;
         let tokenizer = WordPiece::from_tokenizer_json(dir.join("tokenizer.json"))?;
         let weights = dir.join("model.safetensors");
-        let bytes = std::fs::read(&weights).map_err(|e| LelpError::io(&weights, e))?;
+        let bytes = crate::io::read(&weights)?;
         let st = crate::io::safetensors::read_safetensors(&bytes, &weights)?;
         let mut encoder = Tensors::new();
         for name in st.names() {
@@ -316,7 +316,7 @@ impl ModelFile {
         let mut id = crate::util::Fnv64::default();
         id.update(&bytes);
         for f in [dir.join("config.json"), dir.join("tokenizer.json")] {
-            id.update(&std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?);
+            id.update(&crate::io::read(&f)?);
         }
         let name = dir
             .file_name()
@@ -383,7 +383,7 @@ impl ModelFile {
     /// # Errors
     /// I/O errors naming the path.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::safetensors::write_atomic(path.as_ref(), &self.to_bytes()?)
+        crate::io::write_atomic(path.as_ref(), &self.to_bytes()?)
     }
 
     /// Reads a model file.
@@ -393,7 +393,7 @@ impl ModelFile {
     /// [`ModelFile::from_bytes`].
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         Self::from_bytes(&bytes, path)
     }
 

@@ -74,7 +74,7 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
         .chunks(d)
         .flat_map(|row| row.iter().zip(mean).map(|(&x, m)| f64::from(x) - m))
         .collect();
-    let mut table = crate::linalg::matmul(&centred, &basis, v, d, dims); // [V, dims]
+    let mut table = crate::subspace::linalg::matmul(&centred, &basis, v, d, dims); // [V, dims]
     for i in 0..v {
         let special = i as u32 == cls || i as u32 == sep || i as u32 == pad;
         let p = if total > 0 {

@@ -75,7 +75,7 @@ impl NpyArray {
     /// bad magic string, header, dtype or Fortran order.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         Self::from_bytes(&bytes, path)
     }
 
@@ -365,7 +365,7 @@ fn write_raw(path: &Path, descr: &str, shape: &[usize], data: &[u8], count: usiz
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(data);
-    std::fs::write(path, out).map_err(|e| LelpError::io(path, e))
+    super::write_atomic(path, &out)
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ impl View for &OwnedTensor {
 }
 
 /// Writes named tensors with string metadata, atomically (see
-/// [`write_atomic`]).
+/// [`write_atomic`](super::write_atomic)).
 pub(crate) fn write_safetensors_atomic(
     path: &Path,
     tensors: &[(String, OwnedTensor)],
@@ -137,31 +137,5 @@ pub(crate) fn write_safetensors_atomic(
 ) -> Result<()> {
     let items: Vec<(&str, &OwnedTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let bytes = safetensors::serialize(items, Some(metadata)).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
-    write_atomic(path, &bytes)
-}
-
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and
-/// renames it over `path` (then syncs the directory), so readers see the
-/// old content or the new, never a mix. Creates the parent directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| LelpError::io(&dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| LelpError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| LelpError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| LelpError::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| LelpError::io(path, e))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    super::write_atomic(path, &bytes)
 }

@@ -4,9 +4,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::linalg;
 use super::{ClassMoments, SubspaceConfig, SubspaceFinder, SubspaceKind, SubspaceParts, Subspaces, check_dims};
 use crate::error::{LelpError, Result};
-use crate::linalg;
 use crate::teacher::LinearHead;
 
 impl Prepared {

@@ -26,8 +26,10 @@
 //!   random projections, of the variances along the projection).
 
 mod finders;
+pub(crate) mod linalg;
 mod moments;
 mod persist;
+mod syrk;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -37,7 +39,6 @@ pub use moments::ClassMoments;
 pub use persist::FORMAT_VERSION;
 
 use crate::error::{LelpError, Result};
-use crate::linalg;
 use crate::teacher::{LinearHead, TeacherOutput};
 use crate::util;
 

@@ -2,8 +2,8 @@
 
 use burn::prelude::*;
 
+use super::syrk::{self, Centred};
 use crate::error::{LelpError, Result};
-use crate::syrk::{self, Centred};
 use crate::util;
 
 /// Streaming per-class moments: counts, means and centred second moments

@@ -93,7 +93,7 @@ impl Subspaces {
     /// [`LelpError::FormatVersion`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         Self::from_bytes(&bytes, path)
     }
 

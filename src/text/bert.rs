@@ -43,7 +43,7 @@ impl BertConfig {
     /// unsupported activation or head count.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         let c: BertConfig = serde_json::from_slice(&bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
         if c.hidden_act != "gelu" {
             return Err(LelpError::corrupted(
@@ -150,7 +150,7 @@ impl Bert {
     /// unexpected or mis-shaped weight; file errors.
     pub fn load(path: impl AsRef<Path>, config: &BertConfig, device: &Device) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         let st = crate::io::safetensors::read_safetensors(&bytes, path)?;
         let mut store = WeightStore::new(&st, path)?;
         let bert = Self::from_store(&mut store, config, device)?;

@@ -169,7 +169,7 @@ impl TextCorpus {
                 });
             }
             for f in files {
-                let bytes = std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?;
+                let bytes = crate::io::read(&f)?;
                 let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(&f, 0, e.to_string()))?;
                 let raw = v
                     .get("text")
@@ -537,7 +537,7 @@ impl TextCorpus {
 
 /// The bytes of `path`, through gzip when its name ends in `.gz`.
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+    let bytes = crate::io::read(path)?;
     if path.extension().is_none_or(|x| x != "gz") {
         return Ok(bytes);
     }

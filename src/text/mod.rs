@@ -112,7 +112,7 @@ impl SentenceEncoder {
         let bert = Bert::load(&weights, &config, device)?;
         let mut id = crate::util::Fnv64::default();
         for f in [weights, dir.join("config.json"), dir.join("tokenizer.json")] {
-            id.update(&std::fs::read(&f).map_err(|e| LelpError::io(&f, e))?);
+            id.update(&crate::io::read(&f)?);
         }
         let sb = dir.join("sentence_bert_config.json");
         let max_seq_length = match std::fs::read(&sb) {
@@ -206,7 +206,11 @@ impl SentenceEncoder {
     /// Like [`SentenceEncoder::encode`], but cached in `cache_dir` as an
     /// `.npy` file keyed by the model, the sequence length and the texts:
     /// a second call with the same inputs reads the file instead of
-    /// encoding. `progress(done, total)` is called after each batch.
+    /// encoding. The file is written atomically, and a lock beside it
+    /// (`.lock`, released by the operating system if the process dies)
+    /// makes a second process that asks for the same texts meanwhile wait
+    /// and read the first one's file rather than encode them again.
+    /// `progress(done, total)` is called after each batch.
     ///
     /// # Errors
     /// As [`SentenceEncoder::encode`], and I/O errors of the cache.
@@ -226,7 +230,11 @@ impl SentenceEncoder {
             key.update(t.as_bytes());
         }
         let dir = cache_dir.as_ref();
-        let path = dir.join(format!("sentence-embeddings-{:016x}.npy", key.finish()));
+        let name = format!("sentence-embeddings-{:016x}", key.finish());
+        let path = dir.join(format!("{name}.npy"));
+        // a second process encoding the same texts waits here, then reads
+        // the first one's cache instead of encoding them again
+        let _lock = crate::io::lock(&dir.join(format!("{name}.lock")))?;
         if path.exists() {
             let a = crate::io::npy::NpyArray::read(&path)?;
             if a.shape == [texts.len(), self.embedding_dim()] {
@@ -235,10 +243,8 @@ impl SentenceEncoder {
             }
         }
         let rows = self.encode_rows(texts, batch_size, device, progress)?;
-        std::fs::create_dir_all(dir).map_err(|e| LelpError::io(dir, e))?;
-        let tmp = dir.join(format!(".tmp-{}.npy", std::process::id()));
-        crate::io::npy::write_f32(&tmp, &[texts.len(), self.embedding_dim()], &rows)?;
-        std::fs::rename(&tmp, &path).map_err(|e| LelpError::io(&path, e))?;
+        // atomic: a reader never sees a partial cache
+        crate::io::npy::write_f32(&path, &[texts.len(), self.embedding_dim()], &rows)?;
         Ok(crate::util::matrix(rows, texts.len(), self.embedding_dim(), device))
     }
 

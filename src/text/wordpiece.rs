@@ -164,7 +164,7 @@ impl WordPiece {
     /// a SentencePiece or BPE model, another pre-tokeniser, ...).
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+        let bytes = crate::io::read(path)?;
         Self::parse_tokenizer_json(&bytes, path)
     }
 

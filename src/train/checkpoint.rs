@@ -266,10 +266,11 @@ fn config_text(config: &DistillConfig) -> String {
     serde_json::to_string(config).expect("config serialises")
 }
 
-fn record_error(path: &Path, e: impl std::fmt::Display) -> LelpError {
+fn record_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> LelpError {
     LelpError::Record {
         path: path.to_path_buf(),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     }
 }
 
@@ -280,7 +281,7 @@ pub(crate) fn save_module<M: Module>(m: M, path: &Path) -> Result<()> {
 
 /// Flushes `path` to disk and returns its manifest entry.
 fn seal(path: &Path) -> Result<StoredFile> {
-    let bytes = std::fs::read(path).map_err(|e| LelpError::io(path, e))?;
+    let bytes = crate::io::read(path)?;
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| LelpError::io(path, e))?;
@@ -333,7 +334,7 @@ pub(crate) fn save<S: Student>(dir: &Path, id: &RunId<'_>, rec: Records<'_, S>, 
         stopped_early: progress.stopped_early,
     };
     let text = serde_json::to_string_pretty(&st).expect("state serialises");
-    crate::io::safetensors::write_atomic(&dir.join(STATE), text.as_bytes())?;
+    crate::io::write_atomic(&dir.join(STATE), text.as_bytes())?;
     prune(dir, &folder);
     Ok(())
 }
@@ -366,7 +367,7 @@ fn verified(dir: &Path, st: &CheckpointState, name: &str) -> Result<Option<PathB
         return Ok(None);
     };
     let path = dir.join(&st.folder).join(name);
-    let bytes = std::fs::read(&path).map_err(|e| LelpError::io(&path, e))?;
+    let bytes = crate::io::read(&path)?;
     if bytes.len() as u64 != f.len || format!("{:016x}", Fnv64::hash(&bytes)) != f.fnv64 {
         return Err(LelpError::corrupted(
             &path,

@@ -191,11 +191,11 @@ pub struct EpochReport {
 /// The model being trained: the student and, for feature KD, the learned
 /// projection `A: e -> d` of its embedding.
 #[derive(Module, Debug)]
-pub struct Trainee<S> {
+pub(crate) struct Trainee<S> {
     /// The student.
-    pub student: S,
+    pub(crate) student: S,
     /// Feature-KD projection (None otherwise).
-    pub projector: Option<Linear>,
+    pub(crate) projector: Option<Linear>,
 }
 
 /// The outcome of [`Distiller::fit`].
@@ -290,8 +290,11 @@ impl Distiller {
         self
     }
 
-    /// Stops after epoch `n` of this call (as if interrupted); a later call
-    /// with the same checkpoint directory resumes.
+    /// Stops after `n` epochs of this call, as if interrupted: with
+    /// [`Distiller::with_checkpoints`], a later call resumes where it
+    /// stopped, bit-identically. Trains in slices (a job with a time
+    /// limit, a shared machine); the result equals one uninterrupted run
+    /// (tests/training.rs).
     #[must_use]
     pub fn with_stop_after(mut self, n: usize) -> Self {
         self.stop_after = Some(n);

@@ -24,7 +24,7 @@ mod student;
 mod targets;
 
 pub use checkpoint::CheckpointInfo;
-pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, Trainee};
+pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
 pub use observer::{Observer, Silent, StderrProgress};

@@ -56,7 +56,7 @@ pub(crate) fn centred_syrk(z: Centred<'_>, out: &mut Mat<f32>, threads: usize) {
     if out.nrows() != d || out.ncols() != d {
         *out = Mat::zeros(d, d);
     }
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         x86::syrk(z, out, threads);
         return;
@@ -90,8 +90,8 @@ pub(crate) fn faer_syrk(z: Centred<'_>, out: &mut Mat<f32>, threads: usize) {
     );
 }
 
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)] // the crate's only unsafe code: AVX2/FMA intrinsics
+#[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+#[allow(unsafe_code)] // the crate's only unsafe code: AVX2/FMA intrinsics (feature `avx2`)
 mod x86 {
     use super::{Centred, GROUP, KC, MR, NR};
     use faer::Mat;
@@ -295,9 +295,13 @@ mod tests {
                 rows: &rows,
                 shift: &shift,
             };
-            for threads in [1, 2, 3] {
+            // the dispatch (the AVX2 kernel where the CPU and the `avx2`
+            // feature have it) and the portable path, each against the f64 sum
+            let paths: [(&str, fn(Centred<'_>, &mut Mat<f32>, usize)); 2] =
+                [("dispatch", centred_syrk), ("portable", faer_syrk)];
+            for (threads, (path, syrk)) in [1, 2, 3].into_iter().flat_map(|t| paths.map(|p| (t, p))) {
                 let mut g = Mat::<f32>::zeros(0, 0);
-                centred_syrk(z, &mut g, threads);
+                syrk(z, &mut g, threads);
                 for j in 0..d {
                     for i in j..d {
                         let want: f64 = rows
@@ -307,7 +311,7 @@ mod tests {
                         let got = f64::from(g[(i, j)]);
                         assert!(
                             (got - want).abs() <= 1e-5 * (rows.len() as f64),
-                            "rows={} d={d} threads={threads} ({i}, {j}): {got} vs {want}",
+                            "{path}: rows={} d={d} threads={threads} ({i}, {j}): {got} vs {want}",
                             rows.len()
                         );
                     }

@@ -19,9 +19,11 @@ use crate::error::{LelpError, Result};
 /// [`fix_sign`] applied.
 pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let m = Mat::<f64>::from_fn(n, n, |i, j| 0.5 * (a[i * n + j] + a[j * n + i]));
-    let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| LelpError::Backend {
-        message: format!("eigendecomposition did not converge: {e:?}"),
-    })?;
+    let evd = m
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|_| LelpError::NoConvergence {
+            what: "the symmetric eigendecomposition",
+        })?;
     let u = evd.U();
     let s = evd.S();
     let mut values = Vec::with_capacity(n);
