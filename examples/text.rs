@@ -504,7 +504,7 @@ fn encode(args: &Args, encoder: &SentenceEncoder, device: &Device) -> Result<(Te
         &texts,
         64,
         device,
-        home().join(".cache/lelp/embeddings"),
+        lelp::text::default_cache_dir().join("embeddings"),
         |done, total| {
             if last.elapsed().as_secs_f64() > 5.0 || done == total {
                 eprintln!(
@@ -678,10 +678,6 @@ fn fetch(script: &str, present: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn home() -> std::path::PathBuf {
-    std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
-}
-
 /// A set of ../shared/data/text (or `$LELP_TEXT_DATA`), with a clear
 /// message when it is absent.
 fn text_set(file: &str) -> Result<TextCorpus, Error> {
@@ -714,7 +710,7 @@ fn load_corpus(name: &str) -> Result<TextCorpus, Error> {
         "tweets" | "tweets-binary" => {
             let dir = std::env::var("LELP_TWEETS_DIR")
                 .map(Into::into)
-                .unwrap_or_else(|_| home().join(".cache/lelp/crowdflower"));
+                .unwrap_or_else(|_| lelp::text::default_cache_dir().join("crowdflower"));
             fetch("fetch-tweets.sh", dir.join("tweets.csv").exists())?;
             // tweets-binary drops "neutral" after encoding (one cache for both)
             TextCorpus::from_csv(dir.join("tweets.csv"))?

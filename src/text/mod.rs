@@ -38,8 +38,20 @@ pub fn default_minilm_dir() -> PathBuf {
     if let Ok(d) = std::env::var("LELP_MINILM_DIR") {
         return PathBuf::from(d);
     }
-    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    PathBuf::from(home).join(".cache/lelp/all-MiniLM-L6-v2")
+    default_cache_dir().join("all-MiniLM-L6-v2")
+}
+
+/// The root of the crate's caches and fetched files: `$LELP_CACHE_DIR`,
+/// else `.cache/lelp` in the home folder (`dirs::home_dir`; the current
+/// folder when there is none). The scripts fetch into the same place.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LELP_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    dirs::home_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".cache")
+        .join("lelp")
 }
 
 /// Refuses a sentence-transformers folder whose pooling is not the mean

@@ -194,21 +194,8 @@ impl CheckpointState {
     /// Parses and checks a manifest: version, shape of every field, a
     /// history as long as the epochs, record files inside the folder.
     fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
-        let found = value
-            .get("format_version")
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| LelpError::corrupted(path, "no format_version"))?;
-        if found != CKPT_VERSION as u64 {
-            return Err(LelpError::FormatVersion {
-                path: path.to_path_buf(),
-                found: u32::try_from(found).unwrap_or(u32::MAX),
-                supported: CKPT_VERSION,
-            });
-        }
         let st: CheckpointState =
-            serde_json::from_value(value).map_err(|e| LelpError::corrupted(path, e.to_string()))?;
+            crate::io::read_versioned(bytes, path, "checkpoint state", CKPT_VERSION..=CKPT_VERSION)?;
         let safe = |n: &str| {
             !n.is_empty()
                 && n.chars()

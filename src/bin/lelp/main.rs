@@ -306,8 +306,7 @@ fn distill(
     // a bar per batch and a line per epoch, on a terminal only (logs stay short)
     opts.training_progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if !args.no_cache {
-        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-        opts.cache_dir = Some(home.join(".cache/lelp/embeddings"));
+        opts.cache_dir = Some(lelp::text::default_cache_dir().join("embeddings"));
     }
     reporter.line(&format!(
         "{}: {} texts, {} classes ({}){}",
