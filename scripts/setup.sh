@@ -8,8 +8,10 @@
 #               and a CPU libtorch 2.9.0 (scripts/install-libtorch.sh) at
 #               $LIBTORCH (default ~/.cache/lelp-libtorch).
 #   --python    installs numpy, for tests/data/reference.py and the benches.
-#   --text      fetches all-MiniLM-L6-v2 (scripts/fetch-minilm.sh) for the
-#               `text` feature's tests and examples; the text example
+#   --text      fetches all-MiniLM-L6-v2 (scripts/fetch-minilm.sh) and
+#               paraphrase-MiniLM-L3-v2 (scripts/fetch-minilm-l3.sh, its
+#               ONNX export converted) for the `text` feature's tests and
+#               examples; the text example
 #               fetches the SpamAssassin corpus itself (scripts/fetch-spam.sh).
 set -euo pipefail
 if ! command -v cargo >/dev/null; then
@@ -39,6 +41,7 @@ for arg in "$@"; do
             ;;
         --text)
             bash "$(dirname "$0")/fetch-minilm.sh"
+            bash "$(dirname "$0")/fetch-minilm-l3.sh"
             ;;
         *)
             echo "unknown option $arg (use --python, --backends, --text)" >&2

@@ -141,6 +141,11 @@ impl Bert {
         self.word.weight.val().dims()[1]
     }
 
+    /// Transformer layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Loads the weights of a Hugging Face BERT `model.safetensors` (names
     /// as in `bert-base`: `embeddings.*`, `encoder.layer.N.*`; a `bert.`
     /// prefix is accepted) for `config`, on `device`.
