@@ -63,3 +63,30 @@ fn the_l3_checkpoint_equals_onnxruntime() {
         );
     }
 }
+
+/// A transformer student initialised from the L3 checkpoint starts as the
+/// checkpoint: its pooled embedding, normalised, is the encoder's.
+#[test]
+fn a_student_from_the_checkpoint_starts_as_the_checkpoint() {
+    let device = common::device();
+    let enc = encoder(&device);
+    let student = lelp::text::TransformerStudentConfig::new(4)
+        .init(enc.bert().clone(), &device)
+        .unwrap();
+    let texts = ["a first sentence", "and a second, longer one with more words"];
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| enc.tokenize(t)).collect();
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let batch = lelp::data::TokenBatch::from_sequences(&refs, 128, &device).unwrap();
+    let pooled = lelp::train::Student::forward(&student, lelp::data::Inputs::Tokens(batch))
+        .unwrap()
+        .embedding;
+    let pooled = common::host(pooled);
+    let want = common::host(enc.encode(&texts, 2, &device).unwrap());
+    for r in 0..2 {
+        let row = &pooled[r * 384..(r + 1) * 384];
+        let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for (a, b) in row.iter().zip(&want[r * 384..(r + 1) * 384]) {
+            assert!((a / norm - b).abs() < 1e-5, "{} vs {b}", a / norm);
+        }
+    }
+}

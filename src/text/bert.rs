@@ -125,20 +125,124 @@ impl Bert {
             .repeat_dim(0, b);
         let types = Tensor::<2, Int>::zeros([b, l], &device);
         let x = self.word.forward(ids) + self.position.forward(pos) + self.token_type.forward(types);
-        let mut x = self.embedding_norm.forward(x);
+        Ok(self.layers_forward(self.embedding_norm.forward(x), mask))
+    }
+
+    /// The transformer layers alone on input embeddings `x` (what
+    /// [`Bert::forward`] runs after its embedding layer), with attention
+    /// `mask` (1 for tokens, 0 for padding).
+    ///
+    /// # Shapes
+    /// - `x`: `[B, L, d]`, `mask`: `[B, L]` -> `[B, L, d]`
+    pub fn layers_forward(&self, x: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<3> {
+        let [b, l, _] = x.dims();
         // 0 where attended, a large negative number at padding (as BERT)
         let bias = (mask.float().neg() + 1.0)
             .mul_scalar(f32::MIN as f64 / 2.0)
             .reshape([b, 1, 1, l]);
+        let mut x = x;
         for layer in &self.layers {
             x = layer.forward(x, bias.clone());
         }
-        Ok(x)
+        x
+    }
+
+    /// This encoder with only its bottom `k` layers (DistilBERT-style
+    /// initialisation of a smaller student from a teacher).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] unless `1 <= k <= ` the layers.
+    pub fn truncated(mut self, k: usize) -> Result<Self> {
+        if k == 0 || k > self.layers.len() {
+            return Err(LelpError::InvalidParameter {
+                name: "layers",
+                value: k.to_string(),
+                reason: "must be in 1..=the encoder's layers",
+            });
+        }
+        self.layers.truncate(k);
+        Ok(self)
+    }
+
+    /// A randomly initialised encoder of `config` (BERT's initialisation:
+    /// weights from N(0, 0.02), biases 0, layer norms 1 and 0), drawn
+    /// from a host RNG seeded by `seed`, so the same on every backend.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a config whose width is not a
+    /// multiple of its heads, or with zero layers or heads.
+    pub fn random(config: &BertConfig, seed: u64, device: &Device) -> Result<Self> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let c = config;
+        if c.num_attention_heads == 0
+            || c.num_hidden_layers == 0
+            || !c.hidden_size.is_multiple_of(c.num_attention_heads)
+        {
+            return Err(LelpError::InvalidParameter {
+                name: "config",
+                value: format!(
+                    "{} layers, hidden {}, {} heads",
+                    c.num_hidden_layers, c.hidden_size, c.num_attention_heads
+                ),
+                reason: "needs layers and heads, and a width divisible by the heads",
+            });
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let normal = Normal::new(0.0f32, 0.02).expect("valid normal");
+        let mut tensors = HashMap::new();
+        let d = c.hidden_size;
+        let mut add = |name: String, shape: Vec<usize>, fill: Option<f32>| {
+            let n = shape.iter().product();
+            let v = match fill {
+                Some(x) => vec![x; n],
+                None => (0..n).map(|_| normal.sample(&mut rng)).collect(),
+            };
+            tensors.insert(name, (shape, v));
+        };
+        let norm = |add: &mut dyn FnMut(String, Vec<usize>, Option<f32>), name: &str| {
+            add(format!("{name}.weight"), vec![d], Some(1.0));
+            add(format!("{name}.bias"), vec![d], Some(0.0));
+        };
+        add("embeddings.word_embeddings.weight".into(), vec![c.vocab_size, d], None);
+        add(
+            "embeddings.position_embeddings.weight".into(),
+            vec![c.max_position_embeddings, d],
+            None,
+        );
+        add(
+            "embeddings.token_type_embeddings.weight".into(),
+            vec![c.type_vocab_size, d],
+            None,
+        );
+        norm(&mut add, "embeddings.LayerNorm");
+        for i in 0..c.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            for (name, out, inp) in [
+                ("attention.self.query", d, d),
+                ("attention.self.key", d, d),
+                ("attention.self.value", d, d),
+                ("attention.output.dense", d, d),
+                ("intermediate.dense", c.intermediate_size, d),
+                ("output.dense", d, c.intermediate_size),
+            ] {
+                add(format!("{p}.{name}.weight"), vec![out, inp], None);
+                add(format!("{p}.{name}.bias"), vec![out], Some(0.0));
+            }
+            norm(&mut add, &format!("{p}.attention.output.LayerNorm"));
+            norm(&mut add, &format!("{p}.output.LayerNorm"));
+        }
+        Self::from_tensors(tensors, c, Path::new("<random>"), device)
     }
 
     /// Hidden width `d`.
     pub fn hidden_size(&self) -> usize {
         self.word.weight.val().dims()[1]
+    }
+
+    /// Vocabulary size (rows of the word embedding table).
+    pub fn vocab_size(&self) -> usize {
+        self.word.weight.val().dims()[0]
     }
 
     /// Transformer layers.

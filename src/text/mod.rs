@@ -18,6 +18,7 @@
 
 mod bert;
 pub(crate) mod corpus;
+mod student;
 mod wordpiece;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use burn::prelude::*;
 pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
+pub use student::{Pooling, TransformerStudent, TransformerStudentConfig};
 pub use wordpiece::{WordPiece, WordPieceSettings};
 
 use crate::data::{Dataset, TokenBatch};

@@ -37,6 +37,9 @@ use crate::util;
 pub enum OptimizerKind {
     /// Adam (burn's `AdamConfig` defaults).
     Adam,
+    /// AdamW (decoupled weight decay, `weight_decay` of the config; what
+    /// BERT fine-tuning uses).
+    AdamW,
     /// SGD with the given momentum (0 for none).
     Sgd {
         /// Momentum factor.
@@ -95,6 +98,11 @@ pub struct DistillConfig {
     /// Return the weights of the best validation epoch (needs a
     /// validation set).
     pub restore_best: bool,
+    /// Clip each parameter's gradient to this L2 norm (burn's clipping is
+    /// per parameter tensor, not over all parameters at once); `None`
+    /// for no clipping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
 }
 
 impl DistillConfig {
@@ -111,6 +119,7 @@ impl DistillConfig {
             seed: 0,
             patience: None,
             restore_best: false,
+            grad_clip: None,
         }
     }
     /// The learning rate of `epoch` (0-based).
@@ -148,6 +157,11 @@ impl DistillConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad("weight_decay", self.weight_decay.to_string(), "must be finite and >= 0");
         }
+        if let Some(c) = self.grad_clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("grad_clip", c.to_string(), "must be finite and > 0");
+        }
         Ok(())
     }
 }
@@ -159,6 +173,7 @@ util::setters!(DistillConfig {
     "Sets the L2 weight decay." with_weight_decay => weight_decay: f64,
     "Sets the shuffling seed." with_seed => seed: u64,
     "Returns the best validation epoch's weights." with_restore_best => restore_best: bool,
+    "Clips each parameter's gradient to this L2 norm." with_grad_clip => grad_clip: Option<f64>,
 });
 
 impl DistillConfig {
@@ -680,11 +695,25 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
 
 pub(crate) fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    let clip = cfg
+        .grad_clip
+        .map(|c| burn::grad_clipping::GradientClippingConfig::Norm(c as f32));
     match cfg.optimizer {
-        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_weight_decay(decay)
+            .with_grad_clipping(clip)
+            .init(),
+        OptimizerKind::AdamW => burn::optim::AdamWConfig::new()
+            .with_weight_decay(cfg.weight_decay as f32)
+            .with_grad_clipping(clip)
+            .init(),
         OptimizerKind::Sgd { momentum } => {
             let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
-            SgdConfig::new().with_momentum(m).with_weight_decay(decay).init()
+            SgdConfig::new()
+                .with_momentum(m)
+                .with_weight_decay(decay)
+                .with_gradient_clipping(clip)
+                .init()
         }
     }
 }

@@ -31,4 +31,5 @@ pub use observer::{Observer, Silent, StderrProgress};
 pub use student::{
     Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, TextCnn, TextCnnConfig, class_logits,
 };
+pub(crate) use student::{check_ids, seeded_linear};
 pub use targets::TrainingTargets;

@@ -1,0 +1,168 @@
+//! A transformer student over token ids: a BERT encoder (pretrained, the
+//! bottom layers of the teacher, or random), pooling, dropout and a
+//! linear head with `C` or `C * S` outputs, trained end to end by the
+//! [`Distiller`](crate::train::Distiller) like any [`Student`].
+
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use super::bert::Bert;
+use crate::data::Inputs;
+use crate::error::{LelpError, Result};
+use crate::train::{Student, StudentOutput};
+
+/// How a transformer student turns its last hidden state into one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The mean over the attention mask (sentence-transformers').
+    #[default]
+    Mean,
+    /// The first token (`[CLS]`, BERT's classifier input).
+    First,
+}
+
+/// Configuration of a [`TransformerStudent`]: its head and pooling; the
+/// encoder is given to [`TransformerStudentConfig::init`].
+///
+/// # Example
+/// ```
+/// use burn::prelude::*;
+/// use lelp::data::{Inputs, TokenBatch};
+/// use lelp::text::{Bert, BertConfig, TransformerStudentConfig};
+/// use lelp::train::Student;
+/// let device = Device::default();
+/// let config = BertConfig {
+///     vocab_size: 50, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
+///     intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2,
+///     layer_norm_eps: 1e-12, hidden_act: "gelu".into(),
+/// };
+/// let bert = Bert::random(&config, 7, &device)?;
+/// let student = TransformerStudentConfig::new(6).init(bert, &device)?;
+/// let batch = TokenBatch::from_sequences(&[&[2, 5, 9, 3], &[2, 3]], 16, &device)?;
+/// let out = student.forward(Inputs::Tokens(batch))?;
+/// assert_eq!((out.logits.dims(), out.embedding.dims()), ([2, 6], [2, 8]));
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformerStudentConfig {
+    /// Outputs `K` (`C`, or `C * S` for the subclass methods).
+    pub outputs: usize,
+    /// Pooling (default: the mean over the mask).
+    pub pooling: Pooling,
+    /// Dropout on the pooled vector in training (BERT's classifier
+    /// dropout, default 0.1).
+    pub dropout: f64,
+    /// Seed of the head's initialisation.
+    pub seed: u64,
+}
+
+impl TransformerStudentConfig {
+    /// `outputs` outputs, mean pooling, dropout 0.1, seed 0.
+    pub fn new(outputs: usize) -> Self {
+        Self {
+            outputs,
+            pooling: Pooling::Mean,
+            dropout: 0.1,
+            seed: 0,
+        }
+    }
+
+    /// A student over `bert` (moved to `device`): a pretrained
+    /// checkpoint (`SentenceEncoder::from_dir(dir)?.bert().clone()`), the
+    /// teacher's bottom layers ([`Bert::truncated`]), or [`Bert::random`].
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for zero outputs or a dropout
+    /// outside `[0, 1)`.
+    pub fn init(&self, bert: Bert, device: &Device) -> Result<TransformerStudent> {
+        if self.outputs == 0 {
+            return Err(LelpError::InvalidParameter {
+                name: "outputs",
+                value: "0".into(),
+                reason: "must be > 0",
+            });
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(LelpError::InvalidParameter {
+                name: "dropout",
+                value: self.dropout.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
+        let width = bert.hidden_size();
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        Ok(TransformerStudent {
+            bert: bert.to_device(device),
+            head: crate::train::seeded_linear(width, self.outputs, &mut rng, device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            first_token: self.pooling == Pooling::First,
+            outputs: self.outputs,
+            width,
+        })
+    }
+}
+
+crate::util::setters!(TransformerStudentConfig {
+    "Sets the pooling." with_pooling => pooling: Pooling,
+    "Sets the classifier dropout." with_dropout => dropout: f64,
+    "Sets the head's seed." with_seed => seed: u64,
+});
+
+/// A BERT encoder with pooling and a linear head, over token ids (see
+/// [`TransformerStudentConfig`]). Its embedding, for feature KD, is the
+/// pooled vector.
+#[derive(Module, Debug)]
+pub struct TransformerStudent {
+    bert: Bert,
+    head: Linear,
+    dropout: Dropout,
+    first_token: bool,
+    outputs: usize,
+    width: usize,
+}
+
+impl TransformerStudent {
+    /// The encoder.
+    pub fn bert(&self) -> &Bert {
+        &self.bert
+    }
+
+    fn pooled(&self, inputs: Inputs) -> Result<Tensor<2>> {
+        let batch = inputs.into_tokens()?;
+        crate::train::check_ids(
+            &batch.ids,
+            self.bert.vocab_size(),
+            "token ids vs the encoder's vocabulary",
+        )?;
+        let [b, l] = batch.ids.dims();
+        let hidden = self.bert.forward(batch.ids, batch.mask.clone())?; // [B, L, d]
+        let d = self.width;
+        if self.first_token {
+            return Ok(hidden.narrow(1, 0, 1).reshape([b, d]));
+        }
+        let mask = batch.mask.float().reshape([b, l, 1]);
+        let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, d]);
+        let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
+        Ok(summed / counts)
+    }
+}
+
+impl Student for TransformerStudent {
+    fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
+        let h = self.pooled(inputs)?;
+        Ok(StudentOutput {
+            logits: self.head.forward(self.dropout.forward(h.clone())),
+            embedding: h,
+        })
+    }
+    fn num_outputs(&self) -> usize {
+        self.outputs
+    }
+    fn embedding_dim(&self) -> usize {
+        self.width
+    }
+}
