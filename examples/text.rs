@@ -13,11 +13,13 @@
 //! `../shared/data/text`; a file with a `split` uses its own train and
 //! test rows); `--regroup parity|NEW=OLD,OLD;...` (few classes from the
 //! corpus's classes, the old class kept as the fine label); `--student
-//! bag|cnn|mlp` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
+//! bag|cnn|mlp|transformer` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
 //! `--dim` (8) wide embeddings and a linear head; cnn: a 1-D CNN over the
 //! teacher's WordPiece ids, first 64 tokens, 32-wide embeddings, 64
 //! channels; mlp: an MLP over the frozen sentence embeddings, `--hidden
-//! 8,8`); `--transfer` sizes (`all` for the
+//! 8,8`; transformer: a BERT student over the WordPiece ids, mean pooling,
+//! fine-tuned with AdamW, from `--init l3|teacher:K|random:K`, `--lr`
+//! default 1e-4); `--transfer` sizes (`all` for the
 //! whole training split); `--methods default|all` (all adds feature KD,
 //! k-means, random projections, DKD, RKD and Subclass Distillation, whose
 //! teacher head is trained again with `C * S` outputs); `--teacher-embedding
@@ -50,10 +52,13 @@ use lelp::experiment::{Arch, Network, Run};
 use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
-use lelp::text::{Regroup, SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_dir};
+use lelp::text::{
+    Bert, BertConfig, Regroup, SentenceEncoder, TextCorpus, TransformerStudentConfig, default_minilm_dir,
+    default_spam_dir,
+};
 use lelp::train::{
-    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, RkdConfig,
-    SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
+    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, OptimizerKind,
+    RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
 
 const BUCKETS: u32 = 1 << 18;
@@ -69,6 +74,9 @@ enum Kind {
     Cnn,
     /// An MLP over the frozen sentence embeddings (--hidden).
     Mlp,
+    /// A transformer over the teacher's WordPiece ids (first 64 tokens),
+    /// fine-tuned end to end with AdamW (--init, --lr).
+    Transformer,
 }
 
 /// Which methods are compared.
@@ -155,6 +163,14 @@ struct Args {
     /// Encode (and cache) the corpus, then stop.
     #[arg(long)]
     encode_only: bool,
+    /// The transformer student's encoder: l3 (paraphrase-MiniLM-L3-v2,
+    /// scripts/fetch-minilm-l3.sh), teacher:K (the teacher's bottom K
+    /// layers) or random:K (K random layers of the teacher's sizes).
+    #[arg(long, default_value = "l3")]
+    init: String,
+    /// Learning rate (default: 3e-3 for the MLP, 1e-2 for bag and CNN, 1e-4 with AdamW for the transformer).
+    #[arg(long)]
+    lr: Option<f64>,
 }
 
 impl Args {
@@ -163,6 +179,7 @@ impl Args {
             Kind::Bag => "bag",
             Kind::Cnn => "cnn",
             Kind::Mlp => "mlp",
+            Kind::Transformer => "transformer",
         }
     }
     fn linear_head(&self) -> bool {
@@ -189,7 +206,7 @@ struct Views {
 fn featurizer(kind: Kind, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u32> + use<> {
     let wordpiece = encoder.tokenizer().clone();
     move |t: &str| match kind {
-        Kind::Cnn => wordpiece.encode(t, 64),
+        Kind::Cnn | Kind::Transformer => wordpiece.encode(t, 64),
         _ => HashedNgrams::new(BUCKETS).encode(t),
     }
 }
@@ -354,6 +371,8 @@ struct Study<'a> {
     test: (Dataset, Dataset),
     teacher: Teacher,
     sd_teacher: Option<ModuleTeacher<Mlp>>,
+    /// The transformer student's initial encoder.
+    init: Option<Bert>,
     device: &'a Device,
     out: Option<std::fs::File>,
     started: Instant,
@@ -373,7 +392,7 @@ impl Study<'_> {
                 dim: 32,
                 channels: 64,
             },
-            Kind::Mlp => Arch::Mlp {
+            Kind::Mlp | Kind::Transformer => Arch::Mlp {
                 hidden: self.args.hidden.clone(),
             },
         }
@@ -382,6 +401,7 @@ impl Study<'_> {
     /// Every method's test accuracy on transfer sets of `size` rows, per
     /// seed; the last student trained.
     fn transfer_size(&mut self, size: usize, vocab: usize) -> Result<(Vec<Vec<f64>>, Option<Network>), Error> {
+        let started = Instant::now();
         let args = self.args;
         let fine = self.train.0.fine_labels().is_some();
         let mut scores = vec![Vec::new(); methods(args, 0, fine).len()];
@@ -401,13 +421,18 @@ impl Study<'_> {
                 };
                 let (acc, net) = self.one(m, name, &transfer, outputs, seed, vocab)?;
                 scores[i].push(acc);
-                last = Some(net);
+                last = net.or(last);
             }
             eprintln!(
                 "transfer {size}, seed {seed} done ({:.0}s)",
                 self.started.elapsed().as_secs_f64()
             );
         }
+        let runs = (args.seeds as usize * scores.len()).max(1);
+        eprintln!(
+            "transfer {size}: {:.1}s per student (training and scoring)",
+            started.elapsed().as_secs_f64() / runs as f64
+        );
         Ok((scores, last))
     }
 
@@ -420,28 +445,34 @@ impl Study<'_> {
         outputs: &TeacherOutput,
         seed: u64,
         vocab: usize,
-    ) -> Result<(f64, Network), Error> {
+    ) -> Result<(f64, Option<Network>), Error> {
         let args = self.args;
         let mlp = args.student == Kind::Mlp;
-        let config = DistillConfig::new(args.epochs, if mlp { 3e-3 } else { 1e-2 }).with_batch_size(32);
         let (transfer, test) = if mlp {
             (&transfer.0, &self.test.0)
         } else {
             (&transfer.1, &self.test.1)
         };
-        let arch = self.arch(vocab);
-        let run = Run {
-            arch: &arch,
-            transfer,
-            teacher: Some(outputs),
-            test,
-            config: &config,
-            seed,
-        };
         let targets = method.prepare(transfer, Some(outputs))?;
         let aligned = alignment(&targets, transfer)?;
-        let net = run.train(&targets, self.device)?;
-        let acc = net.accuracy(test, self.device)?;
+        let (acc, net) = match &self.init {
+            Some(bert) => (self.transformer(bert, &targets, transfer, test, seed)?, None),
+            None => {
+                let lr = args.lr.unwrap_or(if mlp { 3e-3 } else { 1e-2 });
+                let config = DistillConfig::new(args.epochs, lr).with_batch_size(32);
+                let arch = self.arch(vocab);
+                let run = Run {
+                    arch: &arch,
+                    transfer,
+                    teacher: Some(outputs),
+                    test,
+                    config: &config,
+                    seed,
+                };
+                let net = run.train(&targets, self.device)?;
+                (net.accuracy(test, self.device)?, Some(net))
+            }
+        };
         if let Some(f) = self.out.as_mut() {
             let row = serde_json::json!({
                 "corpus": args.corpus, "student": args.student_name(),
@@ -456,6 +487,54 @@ impl Study<'_> {
             writeln!(f, "{row}")?;
         }
         Ok((acc, net))
+    }
+
+    /// A transformer student from `bert`, fine-tuned towards `targets`
+    /// (AdamW, weight decay 0.01, per-parameter gradient clipping at 1,
+    /// batch 32), and its test accuracy.
+    fn transformer(
+        &self,
+        bert: &Bert,
+        targets: &TrainingTargets,
+        transfer: &Dataset,
+        test: &Dataset,
+        seed: u64,
+    ) -> Result<f64, Error> {
+        let args = self.args;
+        let student = TransformerStudentConfig::new(targets.outputs())
+            .with_seed(seed)
+            .init(bert.clone(), self.device)?;
+        let config = DistillConfig::new(args.epochs, args.lr.unwrap_or(1e-4))
+            .with_batch_size(32)
+            .with_optimizer(OptimizerKind::AdamW)
+            .with_weight_decay(0.01)
+            .with_grad_clip(Some(1.0))
+            .with_seed(seed);
+        let trained = Distiller::new(config).fit(student, transfer, targets, None, self.device)?;
+        Ok(accuracy(&trained.student, test, self.device)?)
+    }
+}
+
+/// The transformer student's initial encoder from `--init`: `l3`,
+/// `teacher:K` or `random:K`.
+fn initial_encoder(spec: &str, teacher: &SentenceEncoder, device: &Device) -> Result<Bert, Error> {
+    let layers = |k: &str| -> Result<usize, Error> { Ok(k.parse()?) };
+    match spec.split_once(':') {
+        None if spec == "l3" => {
+            let dir = lelp::text::default_cache_dir().join("paraphrase-MiniLM-L3-v2");
+            fetch("fetch-minilm-l3.sh", dir.join("model.safetensors").exists())?;
+            Ok(SentenceEncoder::from_dir(dir, device)?.bert().clone())
+        }
+        Some(("teacher", k)) => Ok(teacher.bert().clone().truncated(layers(k)?)?),
+        Some(("random", k)) => {
+            let config = BertConfig::read(default_minilm_dir().join("config.json"))?;
+            let config = BertConfig {
+                num_hidden_layers: layers(k)?,
+                ..config
+            };
+            Ok(Bert::random(&config, 0, device)?)
+        }
+        _ => Err(format!("unknown --init '{spec}' (l3, teacher:K, random:K)").into()),
     }
 }
 
@@ -606,6 +685,10 @@ fn main() -> Result<(), Error> {
         test,
         teacher,
         sd_teacher: sd,
+        init: match args.student {
+            Kind::Transformer => Some(initial_encoder(&args.init, &encoder, &device)?),
+            _ => None,
+        },
         device: &device,
         out,
         started,
@@ -620,8 +703,9 @@ fn main() -> Result<(), Error> {
         last_student = last.or(last_student);
         print_table(size, &study.teacher, &names, &scores);
     }
-    let net = last_student.ok_or("no student trained")?;
-    report_student(&net, &v.corpus, &featurizer(args.student, &encoder), &device)?;
+    if let Some(net) = last_student {
+        report_student(&net, &v.corpus, &featurizer(args.student, &encoder), &device)?;
+    }
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
 }
@@ -652,8 +736,13 @@ fn summary(args: &Args, teacher: &Teacher, encoder: &SentenceEncoder, encode_sec
         teacher.name
     );
     println!(
-        "{} epochs, Adam, batch 32, S = {}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
+        "{} epochs, {}, batch 32, S = {}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
         args.epochs,
+        if args.student == Kind::Transformer {
+            "AdamW (weight decay 0.01, clipping 1)"
+        } else {
+            "Adam"
+        },
         args.subclasses,
         if args.sentence_embedding() || args.linear_head() {
             "sentence"
