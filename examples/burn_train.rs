@@ -131,7 +131,7 @@ fn distiller_accuracy(
 /// Mean ± std per method: burn-train's and the Distiller's.
 fn print_table(table: &[(String, Vec<f64>, Vec<f64>)]) {
     println!("\n| method | burn-train (%) | Distiller (%) |\n|---|---|---|");
-    for (name, bt, d) in &table {
+    for (name, bt, d) in table {
         if bt.is_empty() {
             continue;
         }
