@@ -146,7 +146,9 @@ fn supervised_training_learns_and_resumes() {
     let cosine = cfg
         .clone()
         .with_schedule(lelp::train::LrSchedule::Cosine { final_fraction: 0.1 });
-    let e = learner(model, &cosine).err().expect("a cosine schedule is refused");
+    let Err(e) = learner(model, &cosine) else {
+        panic!("a cosine schedule is refused")
+    };
     assert!(
         matches!(e, lelp::LelpError::InvalidParameter { name: "schedule", .. }),
         "{e:?}"
@@ -162,9 +164,9 @@ fn mismatched_inputs_are_typed_errors_before_training() {
     let device = device().autodiff();
     let cfg = DistillConfig::new(1, 1e-3);
     let wide = MlpConfig::new(65, vec![8], s.targets.outputs()).init(&device).unwrap();
-    let e = DistillModel::new(wide, &s.transfer, &s.targets, &cfg, &device)
-        .err()
-        .expect("a student of another width is refused");
+    let Err(e) = DistillModel::new(wide, &s.transfer, &s.targets, &cfg, &device) else {
+        panic!("a student of another width is refused")
+    };
     assert!(matches!(e, lelp::LelpError::DimensionMismatch { .. }), "{e:?}");
     let narrow_test = {
         let lelp::data::Features::Dense { values, width } = s.test.features() else {

@@ -200,7 +200,7 @@ fn a_second_caller_waits_for_the_cache_instead_of_encoding_again() {
                 s.spawn(|| {
                     let mut calls = 0;
                     let t = enc.encode_cached(&refs, 2, &device, &cache, |_, _| calls += 1).unwrap();
-                    (calls, t.into_data().to_vec::<f32>().unwrap())
+                    (calls, t.into_data().try_to_vec::<f32>().unwrap())
                 })
             })
             .collect();

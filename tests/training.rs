@@ -473,9 +473,9 @@ fn oracle_table_is_read_off_the_data() {
     );
     // no fine labels, or a fine label under two classes
     let plain = Dataset::new(vec![0.0; 4], 1, vec![0, 1, 0, 1], 2).unwrap();
-    let e = OracleLabeler::from_dataset(&plain, 1.0)
-        .err()
-        .expect("no fine labels is refused");
+    let Err(e) = OracleLabeler::from_dataset(&plain, 1.0) else {
+        panic!("no fine labels is refused")
+    };
     assert!(matches!(e, lelp::LelpError::InvalidParameter { .. }), "{e:?}");
     let clash = plain.with_fine_labels(vec![0, 0, 1, 1]).unwrap();
     assert!(matches!(

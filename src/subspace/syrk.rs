@@ -256,6 +256,9 @@ mod x86 {
 mod tests {
     use super::*;
 
+    /// A Gram kernel: the dispatching one or the portable one.
+    type Syrk = fn(Centred<'_>, &mut Mat<f32>, usize);
+
     fn data(n: usize, d: usize, seed: u64) -> Vec<f32> {
         let mut state = seed;
         (0..n * d)
@@ -297,8 +300,7 @@ mod tests {
             };
             // the dispatch (the AVX2 kernel where the CPU and the `avx2`
             // feature have it) and the portable path, each against the f64 sum
-            let paths: [(&str, fn(Centred<'_>, &mut Mat<f32>, usize)); 2] =
-                [("dispatch", centred_syrk), ("portable", faer_syrk)];
+            let paths: [(&str, Syrk); 2] = [("dispatch", centred_syrk), ("portable", faer_syrk)];
             for (threads, (path, syrk)) in [1, 2, 3].into_iter().flat_map(|t| paths.map(|p| (t, p))) {
                 let mut g = Mat::<f32>::zeros(0, 0);
                 syrk(z, &mut g, threads);

@@ -321,7 +321,7 @@ pub(crate) fn save<S: Student>(dir: &Path, id: &RunId<'_>, rec: Records<'_, S>, 
         stopped_early: progress.stopped_early,
     };
     let text = serde_json::to_string_pretty(&st).expect("state serialises");
-    crate::io::write_atomic(&dir.join(STATE), text.as_bytes())?;
+    crate::io::write_atomic(dir.join(STATE), text.as_bytes())?;
     prune(dir, &folder);
     Ok(())
 }
