@@ -89,6 +89,17 @@ fn check_pooling(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The mean of `hidden` (`[B, L, d]`) over the positions `mask` (`[B, L]`,
+/// 1 for tokens) marks: sentence-transformers' mean pooling, shared by the
+/// encoder and the transformer student.
+pub(crate) fn mean_pool(hidden: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
+    let [b, l, d] = hidden.dims();
+    let mask = mask.float().reshape([b, l, 1]);
+    let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, d]);
+    let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
+    summed / counts
+}
+
 /// A sentence-transformers style encoder: WordPiece, a BERT, mean pooling
 /// over the attention mask and L2 normalisation.
 ///
@@ -206,13 +217,8 @@ impl SentenceEncoder {
     /// [`LelpError::DimensionMismatch`] for sequences longer than the
     /// position table.
     pub fn embed(&self, batch: TokenBatch) -> Result<Tensor<2>> {
-        let [b, l] = batch.ids.dims();
         let hidden = self.bert.forward(batch.ids, batch.mask.clone())?; // [B, L, d]
-        let d = self.embedding_dim();
-        let mask = batch.mask.float().reshape([b, l, 1]);
-        let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, d]);
-        let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
-        let mean = summed / counts;
+        let mean = mean_pool(hidden, batch.mask);
         let norm = mean.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
         Ok(mean / norm)
     }

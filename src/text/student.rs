@@ -138,16 +138,13 @@ impl TransformerStudent {
             self.bert.vocab_size(),
             "token ids vs the encoder's vocabulary",
         )?;
-        let [b, l] = batch.ids.dims();
+        let b = batch.ids.dims()[0];
         let hidden = self.bert.forward(batch.ids, batch.mask.clone())?; // [B, L, d]
         let d = self.width;
         if self.first_token {
             return Ok(hidden.narrow(1, 0, 1).reshape([b, d]));
         }
-        let mask = batch.mask.float().reshape([b, l, 1]);
-        let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, d]);
-        let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
-        Ok(summed / counts)
+        Ok(super::mean_pool(hidden, batch.mask))
     }
 }
 
