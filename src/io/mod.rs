@@ -108,6 +108,7 @@ fn parent(path: &Path) -> PathBuf {
 /// An exclusive advisory lock on a file beside a cache entry, held until
 /// dropped (the operating system releases it if the process dies, so a
 /// crashed run leaves no stale lock).
+#[cfg(feature = "text")]
 #[derive(Debug)]
 pub(crate) struct FileLock {
     _file: std::fs::File,
@@ -116,6 +117,7 @@ pub(crate) struct FileLock {
 /// Waits for the exclusive lock on `path` (created if missing): a second
 /// process filling the same cache waits here, then finds the first's
 /// result.
+#[cfg(feature = "text")]
 pub(crate) fn lock(path: &Path) -> Result<FileLock> {
     std::fs::create_dir_all(parent(path)).map_err(|e| LelpError::io(parent(path), e))?;
     let file = std::fs::OpenOptions::new()
@@ -132,6 +134,7 @@ pub(crate) fn lock(path: &Path) -> Result<FileLock> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "text")]
     #[test]
     fn the_lock_is_exclusive_between_threads() {
         let path = std::env::temp_dir().join(format!("lelp-lock-test-{}.lock", std::process::id()));

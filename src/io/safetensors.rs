@@ -103,6 +103,7 @@ impl OwnedTensor {
         }
     }
 
+    #[cfg(feature = "text")] // model files only
     pub(crate) fn f32(shape: Vec<usize>, values: &[f32]) -> Self {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Self {

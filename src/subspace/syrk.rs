@@ -16,12 +16,16 @@ use faer::Mat;
 
 /// Rows per packed block (of 128, 192, 256, 512, 768 and 1,024, 512 was
 /// the fastest at `d = 768` in a one-off timing; the spread was about 10%).
+#[cfg_attr(not(all(target_arch = "x86_64", feature = "avx2")), allow(dead_code))] // the kernel's
 const KC: usize = 512;
 /// Rows centred together before they are dealt into the panels.
+#[cfg_attr(not(all(target_arch = "x86_64", feature = "avx2")), allow(dead_code))] // the kernel's
 const GROUP: usize = 16;
 /// Register tile: rows of the result (columns of `Z`) ...
+#[cfg_attr(not(all(target_arch = "x86_64", feature = "avx2")), allow(dead_code))] // the kernel's
 const MR: usize = 16;
 /// ... and columns of the result.
+#[cfg_attr(not(all(target_arch = "x86_64", feature = "avx2")), allow(dead_code))] // the kernel's
 const NR: usize = 6;
 
 /// `Z`: rows `rows` of `x` (row-major `[_, d]`), each minus `shift` (`[d]`).

@@ -31,5 +31,6 @@ pub use observer::{Observer, Silent, StderrProgress};
 pub use student::{
     Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, TextCnn, TextCnnConfig, class_logits,
 };
+#[cfg(feature = "text")]
 pub(crate) use student::{check_ids, seeded_linear};
 pub use targets::TrainingTargets;
