@@ -28,7 +28,9 @@
 //! without); `--teacher-head mlp|linear` (the trainable head over the
 //! frozen encoder: an MLP 384-256-C, or a linear layer 384-C, whose
 //! embedding is the sentence embedding, split in its null space);
-//! `--seeds 5`, `--tokens 128`, `--subclasses 4`, `--epochs 10`,
+//! `--augment N` (N new texts per transfer text: word drops, swaps for
+//! neighbours in the teacher's static vocabulary table, n-grams; labelled
+//! by the teacher and cached); `--seeds 5`, `--tokens 128`, `--subclasses 4`, `--epochs 10`,
 //! `--device`; `--encode-only` (encode and cache the corpus, then stop); `--out FILE.jsonl` appends one line per run (with the
 //! alignment of the run's pseudo-subclasses to the fine labels, where
 //! both exist); `--align` prints, instead of training students, how well
@@ -53,8 +55,8 @@ use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{
-    Bert, BertConfig, Regroup, SentenceEncoder, TextCorpus, TransformerStudentConfig, default_minilm_dir,
-    default_spam_dir,
+    AugmentConfig, Augmenter, Bert, BertConfig, Neighbours, Regroup, SentenceEncoder, TextCorpus,
+    TransformerStudentConfig, default_minilm_dir, default_spam_dir,
 };
 use lelp::train::{
     DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, OptimizerKind,
@@ -171,6 +173,11 @@ struct Args {
     /// Learning rate (default: 3e-3 for the MLP, 1e-2 for bag and CNN, 1e-4 with AdamW for the transformer).
     #[arg(long)]
     lr: Option<f64>,
+    /// New texts per transfer text (lelp::text::Augmenter: Tang et al.'s
+    /// word drops, embedding-space swaps and n-grams, negations kept),
+    /// labelled by the teacher and added to the transfer set.
+    #[arg(long, default_value_t = 0)]
+    augment: usize,
 }
 
 impl Args {
@@ -373,6 +380,11 @@ struct Study<'a> {
     sd_teacher: Option<ModuleTeacher<Mlp>>,
     /// The transformer student's initial encoder.
     init: Option<Bert>,
+    /// The teacher's encoder and the training split's texts (for
+    /// `--augment`), and the neighbours its swaps draw from.
+    encoder: &'a SentenceEncoder,
+    train_texts: Vec<String>,
+    neighbours: Neighbours,
     device: &'a Device,
     out: Option<std::fs::File>,
     started: Instant,
@@ -408,7 +420,10 @@ impl Study<'_> {
         let mut last = None;
         for seed in 0..args.seeds {
             let rows = self.train.0.sample_indices(size.min(self.train.0.len()), seed)?;
-            let transfer = (self.train.0.subset(&rows)?, self.train.1.subset(&rows)?);
+            let mut transfer = (self.train.0.subset(&rows)?, self.train.1.subset(&rows)?);
+            if args.augment > 0 {
+                transfer = self.augmented(&rows, transfer, seed)?;
+            }
             let outputs = teacher_outputs(args, &self.teacher, &transfer.0, self.device)?;
             let sd_outputs = match &self.sd_teacher {
                 Some(t) => Some(t.encode(&transfer.0, 512, self.device)?),
@@ -419,7 +434,7 @@ impl Study<'_> {
                     (Method::SubclassDistillation(_), Some(o)) => o,
                     _ => &outputs,
                 };
-                let (acc, net) = self.one(m, name, &transfer, outputs, seed, vocab)?;
+                let (acc, net) = self.one(m, name, &transfer, outputs, (rows.len(), seed), vocab)?;
                 scores[i].push(acc);
                 last = net.or(last);
             }
@@ -443,7 +458,7 @@ impl Study<'_> {
         name: &str,
         transfer: &(Dataset, Dataset),
         outputs: &TeacherOutput,
-        seed: u64,
+        (labelled, seed): (usize, u64),
         vocab: usize,
     ) -> Result<(f64, Option<Network>), Error> {
         let args = self.args;
@@ -478,7 +493,8 @@ impl Study<'_> {
                 "corpus": args.corpus, "student": args.student_name(),
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
-                "method": name, "s": args.subclasses, "transfer_size": transfer.len(), "seed": seed,
+                "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
+                "augment": args.augment, "seed": seed,
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -487,6 +503,65 @@ impl Study<'_> {
             writeln!(f, "{row}")?;
         }
         Ok((acc, net))
+    }
+
+    /// `transfer` (the training rows `rows`) and `--augment` new texts per
+    /// text, labelled by the teacher (its argmax; the oracle's fine label
+    /// is the source's). The new texts' embeddings are cached like the
+    /// corpus's, so a second run reads them.
+    fn augmented(&self, rows: &[usize], transfer: (Dataset, Dataset), seed: u64) -> Result<(Dataset, Dataset), Error> {
+        let texts: Vec<&str> = rows.iter().map(|&i| self.train_texts[i].as_str()).collect();
+        let augmenter = Augmenter::new(AugmentConfig::new(self.args.augment).with_seed(seed))?
+            .with_neighbours(self.neighbours.clone());
+        let featurize = featurizer(self.args.student, self.encoder);
+        // a copy the student's featurizer makes nothing of (punctuation
+        // alone, for the bag) is left out
+        let new: Vec<(usize, String, Vec<u32>)> = augmenter
+            .augment(&texts)
+            .into_iter()
+            .map(|a| {
+                let ids = featurize(&a.text);
+                (a.source, a.text, ids)
+            })
+            .filter(|(_, _, ids)| !ids.is_empty())
+            .collect();
+        let new_texts: Vec<&str> = new.iter().map(|(_, t, _)| t.as_str()).collect();
+        let t0 = Instant::now();
+        let emb = self.encoder.encode_cached(
+            &new_texts,
+            64,
+            self.device,
+            lelp::text::default_cache_dir().join("embeddings"),
+            |_, _| {},
+        )?;
+        let emb: Vec<f32> = emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
+        let (d, c) = (self.encoder.embedding_dim(), transfer.0.num_classes());
+        let sources: Vec<usize> = new.iter().map(|(s, _, _)| *s).collect();
+        let provisional = Dataset::new(
+            emb.clone(),
+            d,
+            sources.iter().map(|&s| transfer.0.labels()[s]).collect(),
+            c,
+        )?;
+        let labels = self
+            .teacher
+            .module
+            .encode(&provisional, 512, self.device)?
+            .predictions()?;
+        let mut dense = Dataset::new(emb, d, labels.clone(), c)?;
+        let mut tokens = Dataset::from_tokens(new.into_iter().map(|(_, _, ids)| ids).collect(), labels, c)?;
+        if let Some(f) = transfer.0.fine_labels() {
+            let fine: Vec<usize> = sources.iter().map(|&s| f[s]).collect();
+            dense = dense.with_fine_labels(fine.clone())?;
+            tokens = tokens.with_fine_labels(fine)?;
+        }
+        eprintln!(
+            "augmented {} texts with {} new ones ({:.0}s to encode or read them)",
+            texts.len(),
+            dense.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok((transfer.0.concat(&dense)?, transfer.1.concat(&tokens)?))
     }
 
     /// A transformer student from `bert`, fine-tuned towards `targets`
@@ -689,6 +764,12 @@ fn main() -> Result<(), Error> {
             Kind::Transformer => Some(initial_encoder(&args.init, &encoder, &device)?),
             _ => None,
         },
+        neighbours: match args.augment {
+            0 => Neighbours::default(),
+            _ => swap_neighbours(&encoder, &train_idx, &v.corpus, &device)?,
+        },
+        encoder: &encoder,
+        train_texts: train_idx.iter().map(|&i| v.corpus.texts[i].clone()).collect(),
         device: &device,
         out,
         started,
@@ -708,6 +789,27 @@ fn main() -> Result<(), Error> {
     }
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
+}
+
+/// The 15 nearest neighbours, in the teacher's static vocabulary table
+/// (model2vec's vocabulary pass, 256 dims), of the training texts' words.
+fn swap_neighbours(
+    encoder: &SentenceEncoder,
+    train_idx: &[usize],
+    corpus: &TextCorpus,
+    device: &Device,
+) -> Result<Neighbours, Error> {
+    let t0 = Instant::now();
+    let texts: Vec<&str> = train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect();
+    let table = lelp::deploy::static_table(encoder, &texts, 256, device)?;
+    let words = texts.iter().flat_map(|t| t.split_whitespace());
+    let n = Neighbours::from_table(encoder.tokenizer(), &table, 256, words, 15)?;
+    eprintln!(
+        "swap neighbours for {} words ({:.0}s: the vocabulary pass and the search)",
+        n.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(n)
 }
 
 /// The transfer size's table: the teacher, then each method's mean ± std.

@@ -569,6 +569,84 @@ impl Dataset {
         })
     }
 
+    /// This data set's rows followed by `other`'s: e.g. a labelled
+    /// transfer set and teacher-labelled rows (unlabeled or augmented
+    /// texts) for one distillation run.
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when the two differ in feature
+    /// kind or width, number of classes, image shape, or when one has
+    /// fine labels and the other not.
+    ///
+    /// # Example
+    /// ```
+    /// use lelp::data::Dataset;
+    /// let a = Dataset::from_tokens(vec![vec![1, 2], vec![3]], vec![0, 1], 2)?;
+    /// let b = Dataset::from_tokens(vec![vec![4, 5, 6]], vec![1], 2)?;
+    /// let both = a.concat(&b)?;
+    /// assert_eq!((both.len(), both.labels()), (3, &[0, 1, 1][..]));
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn concat(&self, other: &Dataset) -> Result<Self> {
+        let mismatch = |what, expected: usize, got: usize| LelpError::DimensionMismatch { what, expected, got };
+        if self.num_classes != other.num_classes {
+            return Err(mismatch(
+                "classes of the appended rows",
+                self.num_classes,
+                other.num_classes,
+            ));
+        }
+        if self.image_shape != other.image_shape {
+            let area = |s: Option<[usize; 2]>| s.map_or(0, |[h, w]| h * w);
+            return Err(mismatch(
+                "image shape (h x w) of the appended rows",
+                area(self.image_shape),
+                area(other.image_shape),
+            ));
+        }
+        let features = match (&self.features, &other.features) {
+            (Features::Dense { values: a, width: wa }, Features::Dense { values: b, width: wb }) => {
+                if wa != wb {
+                    return Err(mismatch("features of the appended rows", *wa, *wb));
+                }
+                Features::Dense {
+                    values: [a.as_slice(), b.as_slice()].concat(),
+                    width: *wa,
+                }
+            }
+            (Features::Tokens { sequences: a }, Features::Tokens { sequences: b }) => Features::Tokens {
+                sequences: a.iter().chain(b).cloned().collect(),
+            },
+            (a, _) => {
+                // 0: dense rows, 1: token sequences
+                let kind = |f: &Features| usize::from(matches!(f, Features::Tokens { .. }));
+                return Err(mismatch(
+                    "feature kind of the appended rows (0 dense, 1 tokens)",
+                    kind(a),
+                    1 - kind(a),
+                ));
+            }
+        };
+        let fine_labels = match (&self.fine_labels, &other.fine_labels) {
+            (Some(a), Some(b)) => Some([a.as_slice(), b.as_slice()].concat()),
+            (None, None) => None,
+            (a, _) => {
+                return Err(mismatch(
+                    "fine labels of the appended rows (1 present, 0 absent)",
+                    usize::from(a.is_some()),
+                    usize::from(a.is_none()),
+                ));
+            }
+        };
+        Ok(Self {
+            features,
+            labels: [self.labels.as_slice(), other.labels.as_slice()].concat(),
+            fine_labels,
+            num_classes: self.num_classes,
+            image_shape: self.image_shape,
+        })
+    }
+
     /// A seeded split stratified by fine label (class label when there are
     /// none): `fraction` of each stratum goes to the second part.
     ///

@@ -6,6 +6,9 @@
 //!   (missing, unexpected or mis-shaped tensors are
 //!   [`LelpError::ModelWeights`] naming the
 //!   tensor).
+//! - [`Augmenter`]: new texts from a transfer set's own (word drops,
+//!   embedding-space swaps, n-grams; negations kept) for the teacher to
+//!   label.
 //! - [`SentenceEncoder`]: tokenizer + encoder + the sentence pipeline (at
 //!   most 256 tokens, mean pooling over the attention mask, L2
 //!   normalisation), equal to sentence-transformers' embeddings within
@@ -16,6 +19,7 @@
 //! `~/.cache/lelp/all-MiniLM-L6-v2` (or `$LELP_MINILM_DIR`). Nothing is
 //! downloaded at run time.
 
+mod augment;
 mod bert;
 pub(crate) mod corpus;
 mod student;
@@ -25,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
+pub use augment::{AugmentConfig, Augmented, Augmenter, NEGATIONS, Neighbours, is_negation};
 pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
