@@ -212,6 +212,52 @@ fn a_static_student_starts_from_the_teacher() {
     assert!(acc > 0.8, "the teacher's table separates two word lists: {acc}");
 }
 
+#[test]
+fn augmented_copies_join_the_transfer_set() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-augment");
+    let (data, test) = sport_money(&dir);
+    let model = dir.join("augment.safetensors");
+    let o = lelp(&[
+        "distill",
+        "--data",
+        s(&data),
+        "--student",
+        "bag",
+        "--method",
+        "kd",
+        "--augment",
+        "3",
+        "--epochs",
+        "5",
+        "--tokens",
+        "32",
+        "--no-cache",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    let (train, augmented) = (
+        m["metrics"]["train_rows"].as_u64().unwrap(),
+        m["metrics"]["augmented_rows"].as_u64().unwrap(),
+    );
+    assert_eq!(m["metrics"]["test_rows"].as_u64().unwrap(), test.len() as u64);
+    // three copies a training text, fewer only where a short text has
+    // fewer than three distinct variants
+    assert!(
+        augmented > 2 * train && augmented <= 3 * train,
+        "{augmented} copies of {train} rows"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&format!("+ {augmented} augmented")), "{stdout}");
+    let acc = m["metrics"]["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "two word lists are easy: {acc}");
+}
+
 /// A small bag model written through the library (no teacher needed).
 fn small_model(dir: &Path) -> PathBuf {
     let device = burn::prelude::Device::flex();
@@ -247,6 +293,17 @@ fn bad_input_ends_with_its_documented_exit_code() {
             ],
             2,
             "subclasses",
+        ),
+        (
+            vec![
+                "distill".into(),
+                "--data".into(),
+                "x.csv".into(),
+                "--augment".into(),
+                "101".into(),
+            ],
+            2,
+            "augment",
         ),
         (
             vec![

@@ -14,7 +14,7 @@ use crate::data::{Dataset, HashedNgrams};
 use crate::error::{LelpError, Result};
 use crate::labeler::KMeansConfig;
 use crate::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
-use crate::text::{SentenceEncoder, TextCorpus};
+use crate::text::{Augmented, SentenceEncoder, TextCorpus};
 use crate::train::{
     Bag, BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
     RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy,
@@ -166,6 +166,14 @@ pub struct DistillOptions {
     /// Static student: principal components kept of the vocabulary table
     /// (default 256).
     pub static_dims: usize,
+    /// New texts made from each labelled training text (default 0):
+    /// Tang et al.'s word drops, swaps for neighbours in the teacher's
+    /// static vocabulary table (negations never touched) and n-grams
+    /// ([`Augmenter`](crate::text::Augmenter)), labelled by the teacher like
+    /// unlabeled texts. Copies of the rows that choose the method are kept
+    /// out of the candidates' training, and the test rows are never copied.
+    /// Each copy is encoded by the teacher (cached with the corpus).
+    pub augment: usize,
     /// Where sentence embeddings are cached (none: no cache).
     pub cache_dir: Option<PathBuf>,
     /// Draw each student's training on standard error
@@ -191,6 +199,7 @@ impl Default for DistillOptions {
             mlp_hidden: vec![128],
             cnn_tokens: 64,
             static_dims: 256,
+            augment: 0,
             cache_dir: None,
             training_progress: false,
         }
@@ -252,6 +261,9 @@ pub struct DistillReport {
     pub encode_rate: f64,
     /// Labelled training rows, unlabeled rows, test rows.
     pub rows: (usize, usize, usize),
+    /// Augmented rows in the final student's transfer set
+    /// ([`DistillOptions::augment`]).
+    pub augmented_rows: usize,
 }
 
 /// A trained student of any kind.
@@ -474,13 +486,17 @@ pub fn distill(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<DistillReport> {
     check_options(corpus, opts)?;
-    let c = corpus.class_names.len();
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
-    let texts: Vec<&str> = corpus.texts.iter().chain(unlabeled).map(String::as_str).collect();
-    let (emb, encode_rate) = embed(&encoder, &texts, opts, device, progress)?;
     let (n, u) = (corpus.len(), unlabeled.len());
-    let unl_idx: Vec<usize> = (n..n + u).collect();
+    let mut labelled = train_idx.clone();
+    labelled.extend(file_val.iter().flatten());
+    let (table, augmented) = augment_stage(&encoder, corpus, unlabeled, &labelled, opts, device)?;
+    let texts = all_texts(corpus, unlabeled, &augmented);
+    let (emb, encode_rate) = embed(&encoder, &texts, opts, device, progress)?;
+    // the teacher labels the unlabeled rows and the augmented ones
+    let unl_idx: Vec<usize> = (n..texts.len()).collect();
+    let aug_sources: Vec<usize> = augmented.iter().map(|a| a.source).collect();
     let stage = teacher_stage(
         corpus,
         emb,
@@ -516,16 +532,20 @@ pub fn distill(
     let rows_for = RowSets {
         train: &train_idx,
         file_val: file_val.as_deref(),
-        unlabeled: &unl_idx,
+        unlabeled: &unl_idx[..u],
+        augmented: &unl_idx[u..],
+        aug_sources: &aug_sources,
     };
     if opts.student == StudentKind::Static {
-        views.table = Some(static_student_table(&encoder, &texts, &rows_for, opts, device)?);
+        views.table = Some(match table {
+            Some(t) => t,
+            None => static_student_table(&encoder, &texts, &rows_for, opts, device)?,
+        });
     }
     let (method, validation_accuracy, candidates) =
         pick_method(&views, &candidates_methods, corpus, &rows_for, opts, device, progress)?;
     // the final student learns from every labelled row but the test rows
-    let mut rows = train_idx.clone();
-    rows.extend(file_val.iter().flatten());
+    let mut rows = labelled;
     let labelled_rows = rows.len();
     rows.extend(&unl_idx);
     progress(Progress::Final {
@@ -540,18 +560,14 @@ pub fn distill(
         chosen_by: if candidates.is_empty() { "user" } else { "validation" }.into(),
         candidates: candidates.clone(),
     });
-    model.manifest.teacher = Some(teacher_record(
-        &encoder,
-        &opts.teacher_dir,
-        c,
-        views.teacher.module().num_params(),
-        stage.accuracy,
-    ));
+    let head_params = views.teacher.module().num_params();
+    model.manifest.teacher = Some(teacher_record(&encoder, opts, corpus, head_params, stage.accuracy));
     model.manifest.metrics = Metrics {
         validation_accuracy,
         test_accuracy: Some(student_accuracy),
         train_rows: labelled_rows,
         unlabeled_rows: u,
+        augmented_rows: augmented.len(),
         test_rows: test_idx.len(),
     };
     Ok(DistillReport {
@@ -563,15 +579,63 @@ pub fn distill(
         candidates,
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
+        augmented_rows: augmented.len(),
     })
 }
 
+/// The texts of the rows: the corpus's, the unlabeled ones, the augmented ones.
+fn all_texts<'a>(corpus: &'a TextCorpus, unlabeled: &'a [String], augmented: &'a [Augmented]) -> Vec<&'a str> {
+    let given = corpus.texts.iter().chain(unlabeled).map(String::as_str);
+    given.chain(augmented.iter().map(|a| a.text.as_str())).collect()
+}
+
 /// The row sets of a run: training rows, the file's validation rows (if
-/// any) and the unlabeled rows.
+/// any), the unlabeled rows, and the augmented rows with the corpus row
+/// each was made from.
 struct RowSets<'a> {
     train: &'a [usize],
     file_val: Option<&'a [usize]>,
     unlabeled: &'a [usize],
+    augmented: &'a [usize],
+    aug_sources: &'a [usize],
+}
+
+/// The augmented texts of the labelled rows `labelled` (none when
+/// [`DistillOptions::augment`] is 0), and the vocabulary table their swaps
+/// came from when it is the static student's too (same dimensions).
+fn augment_stage(
+    encoder: &SentenceEncoder,
+    corpus: &TextCorpus,
+    unlabeled: &[String],
+    labelled: &[usize],
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<(Option<Vec<f32>>, Vec<Augmented>)> {
+    if opts.augment == 0 {
+        return Ok((None, Vec::new()));
+    }
+    let sources: Vec<&str> = labelled.iter().map(|&i| corpus.texts[i].as_str()).collect();
+    // the static student's SIF counts: the texts it learns from
+    let seen: Vec<&str> = sources
+        .iter()
+        .copied()
+        .chain(unlabeled.iter().map(String::as_str))
+        .collect();
+    let dims = opts.static_dims.min(encoder.embedding_dim());
+    let table = super::static_table(encoder, &seen, dims, device)?;
+    let words = sources.iter().flat_map(|t| t.split_whitespace());
+    let neighbours = crate::text::Neighbours::from_table(encoder.tokenizer(), &table, dims, words, 15)?;
+    let config = crate::text::AugmentConfig::new(opts.augment).with_seed(opts.seed);
+    let mut augmented = crate::text::Augmenter::new(config)?
+        .with_neighbours(neighbours)
+        .augment(&sources);
+    // sources index `labelled`: make them corpus rows
+    for a in &mut augmented {
+        a.source = labelled[a.source];
+    }
+    augmented.retain(|a| !a.text.trim().is_empty());
+    let table = (opts.student == StudentKind::Static).then_some(table);
+    Ok((table, augmented))
 }
 
 /// The method: the user's, or (auto) the candidate best on the validation
@@ -589,15 +653,30 @@ fn pick_method(
     match &opts.method {
         MethodChoice::Fixed(m) => Ok((m.clone(), None, Vec::new())),
         MethodChoice::Auto => {
-            let (mut fit, val) = match rows.file_val {
+            let (fit, val) = match rows.file_val {
                 Some(v) => (rows.train.to_vec(), v.to_vec()),
                 None => stratified(corpus, rows.train, opts.validation_fraction, opts.seed)?,
             };
-            fit.extend(rows.unlabeled);
+            let fit = candidate_rows(fit, &val, rows);
             let (m, acc, all) = choose(views, candidates, &fit, &val, opts, device, progress)?;
             Ok((m, Some(acc), all))
         }
     }
+}
+
+/// The rows a candidate of auto trains on: `fit`, the unlabeled rows and
+/// the augmented rows made from anything but a validation row (a copy of
+/// one would leak it into training).
+fn candidate_rows(mut fit: Vec<usize>, val: &[usize], rows: &RowSets<'_>) -> Vec<usize> {
+    let in_val: std::collections::HashSet<usize> = val.iter().copied().collect();
+    let copies = rows
+        .augmented
+        .iter()
+        .zip(rows.aug_sources)
+        .filter(|(_, s)| !in_val.contains(s))
+        .map(|(&r, _)| r);
+    fit.extend(rows.unlabeled.iter().copied().chain(copies));
+    fit
 }
 
 /// The static student's table from the texts the student learns from
@@ -638,6 +717,10 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
     if opts.subclasses == 0 || opts.subclasses > 64 {
         return Err(invalid("subclasses", opts.subclasses.to_string(), "must be in 1..=64"));
     }
+    // Tang et al. used 20 copies; past 100 the teacher's encoding dominates
+    if opts.augment > 100 {
+        return Err(invalid("augment", opts.augment.to_string(), "must be in 0..=100"));
+    }
     Ok(())
 }
 
@@ -645,11 +728,12 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
 /// identity, its head over `c` classes, parameters and test accuracy.
 fn teacher_record(
     encoder: &SentenceEncoder,
-    dir: &std::path::Path,
-    c: usize,
+    opts: &DistillOptions,
+    corpus: &TextCorpus,
     head_params: usize,
     accuracy: f64,
 ) -> TeacherRecord {
+    let (dir, c) = (&opts.teacher_dir, corpus.class_names.len());
     TeacherRecord {
         name: dir
             .file_name()
@@ -832,5 +916,26 @@ fn method_label(m: &Method) -> String {
         Method::KMeans(k) => format!("{} (S = {})", m.name(), k.subclasses),
         Method::SubclassDistillation(s) => format!("{} (S = {})", m.name(), s.subclasses),
         _ => m.name().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_never_train_on_copies_of_validation_rows() {
+        // corpus rows 0..6 (0..4 fit, 4..6 validation), unlabeled 6..8,
+        // augmented 8..14 made from rows 0, 4, 1, 5, 5, 3
+        let (train, unlabeled, augmented) = ([0, 1, 2, 3, 4, 5], [6, 7], [8, 9, 10, 11, 12, 13]);
+        let rows = RowSets {
+            train: &train,
+            file_val: None,
+            unlabeled: &unlabeled,
+            augmented: &augmented,
+            aug_sources: &[0, 4, 1, 5, 5, 3],
+        };
+        let fit = candidate_rows(vec![0, 1, 2, 3], &[4, 5], &rows);
+        assert_eq!(fit, vec![0, 1, 2, 3, 6, 7, 8, 10, 13]);
     }
 }

@@ -199,6 +199,10 @@ pub struct Metrics {
     pub train_rows: usize,
     /// Unlabeled rows added to the transfer set.
     pub unlabeled_rows: usize,
+    /// Augmented rows added to the transfer set (absent in files written
+    /// before 0.3.0: read as 0).
+    #[serde(default)]
+    pub augmented_rows: usize,
     /// Test rows.
     pub test_rows: usize,
 }

@@ -15,7 +15,9 @@ const EVAL_BATCH: usize = 512;
 /// A data set's inputs on a device: dense features uploaded once (batches
 /// are row selections on the device), token sequences padded per batch.
 pub(crate) enum DeviceRows<'a> {
-    Dense(Tensor<2>),
+    /// Boxed: with every backend compiled in, a tensor is several times
+    /// larger than the other variant.
+    Dense(Box<Tensor<2>>),
     Tokens(&'a Dataset, Device),
 }
 
@@ -23,14 +25,14 @@ impl<'a> DeviceRows<'a> {
     pub(crate) fn new(data: &'a Dataset, device: &Device) -> Result<Self> {
         Ok(match data.features() {
             Features::Tokens { .. } => DeviceRows::Tokens(data, device.clone()),
-            _ => DeviceRows::Dense(data.features_tensor(device)?),
+            _ => DeviceRows::Dense(Box::new(data.features_tensor(device)?)),
         })
     }
 
     /// The batch of `rows`; `idx` is the same rows on the device.
     pub(crate) fn batch(&self, rows: &[usize], idx: &Tensor<1, Int>) -> Result<Inputs> {
         match self {
-            DeviceRows::Dense(x) => Ok(Inputs::Dense(x.clone().select(0, idx.clone()))),
+            DeviceRows::Dense(x) => Ok(Inputs::Dense((**x).clone().select(0, idx.clone()))),
             DeviceRows::Tokens(data, device) => data.inputs(rows, device),
         }
     }

@@ -136,6 +136,10 @@ struct DistillArgs {
     /// Share of the rows held out for test when the file has no split column.
     #[arg(long, default_value_t = 0.2)]
     test_fraction: f64,
+    /// New texts made from each labelled training text (word drops, swaps for the teacher's
+    /// vocabulary neighbours, n-grams; negations kept), labelled by the teacher: 0 to 100.
+    #[arg(long, default_value_t = 0)]
+    augment: usize,
     /// Do not cache the teacher's embeddings (in ~/.cache/lelp/embeddings).
     #[arg(long)]
     no_cache: bool,
@@ -272,6 +276,13 @@ fn distill(
             reason: "must be in 1..=64",
         });
     }
+    if args.augment > 100 {
+        return Err(LelpError::InvalidParameter {
+            name: "augment",
+            value: args.augment.to_string(),
+            reason: "must be in 0..=100",
+        });
+    }
     let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
     if corpus.class_names.len() < 2 {
         return Err(LelpError::BadRecord {
@@ -303,6 +314,7 @@ fn distill(
     opts.seed = args.seed;
     opts.subclasses = args.subclasses;
     opts.test_fraction = args.test_fraction;
+    opts.augment = args.augment;
     // a bar per batch and a line per epoch, on a terminal only (logs stay short)
     opts.training_progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if !args.no_cache {
@@ -356,13 +368,11 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
     })?;
     let t = m.teacher.as_ref();
     let (rows, unl, test) = report.rows;
+    let extra = |n: usize, what: &str| if n > 0 { format!(" + {n} {what}") } else { String::new() };
     println!(
-        "data     {rows} training rows{}, {test} test rows",
-        if unl > 0 {
-            format!(" + {unl} unlabeled")
-        } else {
-            String::new()
-        }
+        "data     {rows} training rows{}{}, {test} test rows",
+        extra(unl, "unlabeled"),
+        extra(report.augmented_rows, "augmented")
     );
     println!(
         "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%, {:.1} texts/s",
