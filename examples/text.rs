@@ -703,38 +703,14 @@ fn main() -> Result<(), Error> {
     let (train_idx, test_idx) = train_test(&v)?;
     let train = (v.dense.subset(&train_idx)?, v.tokens.subset(&train_idx)?);
     let test = (v.dense.subset(&test_idx)?, v.tokens.subset(&test_idx)?);
-    let sizes: Vec<usize> = args
-        .transfer
-        .iter()
-        .map(|s| {
-            if s.trim() == "all" {
-                Ok(train_idx.len())
-            } else {
-                s.trim().parse()
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    let (n, c) = (v.corpus.len(), v.corpus.class_names.len());
-    println!(
-        "{} on {device_name}: {n} texts ({} train, {} test, {c} classes{}), MiniLM at {} tokens{}",
-        args.corpus,
-        train_idx.len(),
-        test_idx.len(),
-        if v.corpus.fine_labels.is_some() {
-            ", fine labels"
-        } else {
-            ""
-        },
-        args.tokens,
-        if args.align {
-            String::new() // no students are trained: no transfer sizes, seeds or student
-        } else {
-            format!(
-                ", transfer sizes {sizes:?}, {} seeds, {} student",
-                args.seeds,
-                args.student_name()
-            )
-        }
+    let sizes = transfer_sizes(&args, train_idx.len())?;
+    let n = v.corpus.len();
+    header(
+        &args,
+        &v.corpus,
+        &device_name,
+        (train_idx.len(), test_idx.len()),
+        &sizes,
     );
     let teacher = train_teacher(&args, &train.0, &test.0, &device)?;
     let mut out = match &args.out {
@@ -789,6 +765,42 @@ fn main() -> Result<(), Error> {
     }
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
+}
+
+/// `--transfer` as row counts (`all`: the whole training split of `train` rows).
+fn transfer_sizes(args: &Args, train: usize) -> Result<Vec<usize>, Error> {
+    let size = |s: &str| -> Result<usize, Error> {
+        match s.trim() {
+            "all" => Ok(train),
+            s => Ok(s.parse()?),
+        }
+    };
+    args.transfer.iter().map(|s| size(s)).collect()
+}
+
+/// The run's first line: the corpus, its split, and what is trained.
+fn header(args: &Args, corpus: &TextCorpus, device_name: &str, (train, test): (usize, usize), sizes: &[usize]) {
+    let c = corpus.class_names.len();
+    let fine = if corpus.fine_labels.is_some() {
+        ", fine labels"
+    } else {
+        ""
+    };
+    let what = if args.align {
+        String::new() // no students are trained: no transfer sizes, seeds or student
+    } else {
+        format!(
+            ", transfer sizes {sizes:?}, {} seeds, {} student",
+            args.seeds,
+            args.student_name()
+        )
+    };
+    println!(
+        "{} on {device_name}: {} texts ({train} train, {test} test, {c} classes{fine}), MiniLM at {} tokens{what}",
+        args.corpus,
+        corpus.len(),
+        args.tokens
+    );
 }
 
 /// The 15 nearest neighbours, in the teacher's static vocabulary table

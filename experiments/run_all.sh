@@ -63,13 +63,20 @@ cargo build --release --features text --example text
 T="$BIN/text"
 R=results/text
 rm -f $R/tweets-binary-mlp-sweep.jsonl $R/tweets-mlp-sweep.jsonl $R/spam-mlp-all.jsonl $R/spam-bag-all.jsonl \
-    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl
+    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl $R/tweets-binary-cnn-augment.jsonl
 "$T" --corpus tweets-binary --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-binary-mlp-sweep.jsonl
 "$T" --corpus tweets --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-mlp-sweep.jsonl
 "$T" --corpus spam --student mlp --transfer 250,1000,all --methods all --epochs 60 --out $R/spam-mlp-all.jsonl
 "$T" --corpus spam --student bag --transfer 1000 --methods all --out $R/spam-bag-all.jsonl
 "$T" --corpus tweets-binary --student cnn --transfer 1000,4000 --out $R/tweets-binary-cnn.jsonl
 "$T" --corpus tweets-binary --student mlp --teacher-head linear --transfer 250,1000,4000,all --methods all --out $R/tweets-binary-mlp-linear.jsonl
+# augmented transfer sets (Tang et al.'s recipe, lelp::text::Augmenter): N new texts a transfer text
+for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3"; do
+    read -r size n seeds <<<"$spec"
+    "$T" --corpus tweets-binary --student cnn --transfer "$size" --augment "$n" --seeds "$seeds" \
+        --out $R/tweets-binary-cnn-augment.jsonl
+done
+python3 scripts/summarize-augment.py $R/tweets-binary-cnn-augment.jsonl > $R/tweets-binary-cnn-augment.md
 for c in spam tweets-binary tweets; do
     "$T" --corpus $c --export target/lelp-export/$c
     "$BIN/experiment" "experiments/$c-tuned.json" "${ARGS[@]}"

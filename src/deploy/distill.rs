@@ -497,16 +497,8 @@ pub fn distill(
     // the teacher labels the unlabeled rows and the augmented ones
     let unl_idx: Vec<usize> = (n..texts.len()).collect();
     let aug_sources: Vec<usize> = augmented.iter().map(|a| a.source).collect();
-    let stage = teacher_stage(
-        corpus,
-        emb,
-        encoder.embedding_dim(),
-        &train_idx,
-        &test_idx,
-        &unl_idx,
-        opts,
-        device,
-    )?;
+    let rows = (&train_idx[..], &test_idx[..], &unl_idx[..]);
+    let stage = teacher_stage(corpus, (emb, encoder.embedding_dim()), rows, opts, device)?;
     progress(Progress::Teacher {
         test_accuracy: stage.accuracy,
     });
@@ -781,14 +773,13 @@ struct TeacherStage {
     dense: Dataset,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The teacher's head trained on the training rows of `(emb, d)` (row-major
+/// sentence embeddings of width `d`), scored on the test rows, and the
+/// labels of the unlabeled rows.
 fn teacher_stage(
     corpus: &TextCorpus,
-    emb: Vec<f32>,
-    d: usize,
-    train_idx: &[usize],
-    test_idx: &[usize],
-    unl_idx: &[usize],
+    (emb, d): (Vec<f32>, usize),
+    (train_idx, test_idx, unl_idx): (&[usize], &[usize], &[usize]),
     opts: &DistillOptions,
     device: &Device,
 ) -> Result<TeacherStage> {
