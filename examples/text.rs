@@ -494,7 +494,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "seed": seed,
+                "augment": args.augment, "epochs": args.epochs, "seed": seed,
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),

@@ -63,7 +63,7 @@ cargo build --release --features text --example text
 T="$BIN/text"
 R=results/text
 rm -f $R/tweets-binary-mlp-sweep.jsonl $R/tweets-mlp-sweep.jsonl $R/spam-mlp-all.jsonl $R/spam-bag-all.jsonl \
-    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl $R/tweets-binary-cnn-augment.jsonl
+    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl $R/tweets-binary-cnn-augment*.jsonl
 "$T" --corpus tweets-binary --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-binary-mlp-sweep.jsonl
 "$T" --corpus tweets --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-mlp-sweep.jsonl
 "$T" --corpus spam --student mlp --transfer 250,1000,all --methods all --epochs 60 --out $R/spam-mlp-all.jsonl
@@ -71,12 +71,15 @@ rm -f $R/tweets-binary-mlp-sweep.jsonl $R/tweets-mlp-sweep.jsonl $R/spam-mlp-all
 "$T" --corpus tweets-binary --student cnn --transfer 1000,4000 --out $R/tweets-binary-cnn.jsonl
 "$T" --corpus tweets-binary --student mlp --teacher-head linear --transfer 250,1000,4000,all --methods all --out $R/tweets-binary-mlp-linear.jsonl
 # augmented transfer sets (Tang et al.'s recipe, lelp::text::Augmenter): N new texts a transfer text
-for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3"; do
+for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3" "all 0 3"; do
     read -r size n seeds <<<"$spec"
     "$T" --corpus tweets-binary --student cnn --transfer "$size" --augment "$n" --seeds "$seeds" \
         --out $R/tweets-binary-cnn-augment.jsonl
 done
-python3 scripts/summarize-augment.py $R/tweets-binary-cnn-augment.jsonl > $R/tweets-binary-cnn-augment.md
+# the control: as many optimiser steps as N = 5 and N = 20 give, without new texts
+"$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 60 --out $R/tweets-binary-cnn-augment-epochs60.jsonl
+"$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 210 --seeds 3 --out $R/tweets-binary-cnn-augment-epochs210.jsonl
+python3 scripts/summarize-augment.py $R/tweets-binary-cnn-augment*.jsonl > $R/tweets-binary-cnn-augment.md
 for c in spam tweets-binary tweets; do
     "$T" --corpus $c --export target/lelp-export/$c
     "$BIN/experiment" "experiments/$c-tuned.json" "${ARGS[@]}"
