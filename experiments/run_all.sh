@@ -71,7 +71,7 @@ rm -f $R/tweets-binary-mlp-sweep.jsonl $R/tweets-mlp-sweep.jsonl $R/spam-mlp-all
 "$T" --corpus tweets-binary --student cnn --transfer 1000,4000 --out $R/tweets-binary-cnn.jsonl
 "$T" --corpus tweets-binary --student mlp --teacher-head linear --transfer 250,1000,4000,all --methods all --out $R/tweets-binary-mlp-linear.jsonl
 # augmented transfer sets (Tang et al.'s recipe, lelp::text::Augmenter): N new texts a transfer text
-for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3" "all 0 3"; do
+for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3" "all 0 3" "all 5 2"; do
     read -r size n seeds <<<"$spec"
     "$T" --corpus tweets-binary --student cnn --transfer "$size" --augment "$n" --seeds "$seeds" \
         --out $R/tweets-binary-cnn-augment.jsonl
