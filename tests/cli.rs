@@ -40,6 +40,24 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `lelp distill` on `data` into `model`, short (5 epochs, 32 tokens, no
+/// cache, quiet), with `args` (student, method, ...).
+fn distill(data: &Path, model: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["distill", "--data", s(data)];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--epochs",
+        "5",
+        "--tokens",
+        "32",
+        "--no-cache",
+        "--quiet",
+        "--out",
+        s(model),
+    ]);
+    lelp(&all)
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -90,25 +108,11 @@ fn distill_predict_and_eval_agree() {
     let dir = common::tempdir("cli-distill");
     let (data, test) = sport_money(&dir);
     let model = dir.join("out/model.safetensors");
-    let o = lelp(&[
-        "distill",
-        "--data",
-        s(&data),
-        "--student",
-        "bag",
-        "--method",
-        "auto",
-        "--subclasses",
-        "2",
-        "--epochs",
-        "5",
-        "--tokens",
-        "32",
-        "--no-cache",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]);
+    let o = distill(
+        &data,
+        &model,
+        &["--student", "bag", "--method", "auto", "--subclasses", "2"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("test accuracy"), "{stdout}");
@@ -186,23 +190,7 @@ fn a_static_student_starts_from_the_teacher() {
     let dir = common::tempdir("cli-static");
     let (data, _) = sport_money(&dir);
     let model = dir.join("static.safetensors");
-    let o = lelp(&[
-        "distill",
-        "--data",
-        s(&data),
-        "--student",
-        "static",
-        "--method",
-        "kd",
-        "--epochs",
-        "5",
-        "--tokens",
-        "32",
-        "--no-cache",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]);
+    let o = distill(&data, &model, &["--student", "static", "--method", "kd"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
     assert_eq!(m["featurizer"]["kind"], "wordpiece");
@@ -220,25 +208,7 @@ fn augmented_copies_join_the_transfer_set() {
     let dir = common::tempdir("cli-augment");
     let (data, test) = sport_money(&dir);
     let model = dir.join("augment.safetensors");
-    let o = lelp(&[
-        "distill",
-        "--data",
-        s(&data),
-        "--student",
-        "bag",
-        "--method",
-        "kd",
-        "--augment",
-        "3",
-        "--epochs",
-        "5",
-        "--tokens",
-        "32",
-        "--no-cache",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]);
+    let o = distill(&data, &model, &["--student", "bag", "--method", "kd", "--augment", "3"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
     let (train, augmented) = (
