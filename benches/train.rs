@@ -9,9 +9,15 @@
 //! - `kd-epoch` / `lelp-epoch`: one epoch of vanilla KD and of LELP (S = 8,
 //!   a 2x8 head) on MLP 384-512-256, 16,384 rows, batch 64: LELP's
 //!   overhead over KD once the targets exist (they are computed before the
-//!   clock starts).
+//!   clock starts);
+//! - `bag`: the text example's bag student (2^18 x 8 hashed embeddings, a
+//!   2-way head), 2,000 token rows of 20 to 59 skewed ids, batch 32, 10
+//!   epochs: the case where the table, not the batch, sets the step cost;
+//!   `bag-lazy`: the same with `lazy_tables` (Adam on the touched rows).
 //!
-//! Each case runs three times after a warm-up; prints seconds per run.
+//! Each case runs three times after a warm-up; prints seconds per run and
+//! the warm-up's time (a cold run when the case is the first of its
+//! process: `LELP_BENCH_CASES=bag` runs only the listed cases).
 //! `LELP_BENCH_DEVICE` picks the device (flex by default).
 
 use std::time::Instant;
@@ -19,7 +25,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use lelp::data::Dataset;
 use lelp::teacher::{LinearHead, PrecomputedTeacher, TeacherEncoder};
-use lelp::train::{DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig, Silent, TrainingTargets};
+use lelp::train::{
+    BagConfig, DistillConfig, Distiller, KdConfig, LelpConfig, Method, MlpConfig, Silent, Student, TrainingTargets,
+};
 
 use lelp::device;
 
@@ -40,6 +48,36 @@ fn data(n: usize, d: usize) -> Dataset {
     Dataset::new(x, d, y, 2).unwrap()
 }
 
+/// The LCG stream of [`data`], as `u64`s.
+fn stream(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    }
+}
+
+/// `n` token rows of 20 to 59 ids in `[0, buckets)`, skewed towards small
+/// ids like word frequencies (`buckets * u^3`); the label says whether the
+/// row's first id is in the lower half of the bucket range.
+pub fn token_data(n: usize, buckets: usize) -> Dataset {
+    let mut next = stream(0x5eed);
+    let mut id = move || {
+        let u = (next() % (1 << 24)) as f64 / (1u64 << 24) as f64;
+        (u * u * u * buckets as f64) as u32
+    };
+    let seqs: Vec<Vec<u32>> = (0..n).map(|i| (0..20 + i % 40).map(|_| id()).collect()).collect();
+    let y = seqs.iter().map(|s| usize::from(s[0] as usize * 64 < buckets)).collect();
+    Dataset::from_tokens(seqs, y, 2).unwrap()
+}
+
+fn mlp(train: &Dataset, hidden: &[usize], targets: &TrainingTargets, device: &Device) -> lelp::train::Mlp {
+    MlpConfig::new(train.num_features(), hidden.to_vec(), targets.outputs())
+        .init(device)
+        .unwrap()
+}
+
 fn time(
     name: &str,
     train: &Dataset,
@@ -48,10 +86,22 @@ fn time(
     cfg: &DistillConfig,
     device: &Device,
 ) {
+    time_student(name, train, targets, cfg, device, || mlp(train, hidden, targets, device));
+}
+
+fn time_student<S: Student>(
+    name: &str,
+    train: &Dataset,
+    targets: &TrainingTargets,
+    cfg: &DistillConfig,
+    device: &Device,
+    init: impl Fn() -> S,
+) {
+    if std::env::var("LELP_BENCH_CASES").is_ok_and(|only| !only.split(',').any(|c| c == name)) {
+        return;
+    }
     let run = || {
-        let s = MlpConfig::new(train.num_features(), hidden.to_vec(), targets.outputs())
-            .init(device)
-            .unwrap();
+        let s = init();
         let t0 = Instant::now();
         let t = Distiller::new(cfg.clone())
             .with_observer(Silent)
@@ -60,9 +110,9 @@ fn time(
         assert!(t.history.last().unwrap().train_loss.is_finite());
         t0.elapsed().as_secs_f64()
     };
-    run();
+    let first = run();
     let times: Vec<String> = (0..3).map(|_| format!("{:.3}", run())).collect();
-    println!("lelp {name}: {} s", times.join(" "));
+    println!("lelp {name}: {} s (first run in this process {first:.3} s)", times.join(" "));
 }
 
 fn main() {
@@ -105,6 +155,13 @@ fn main() {
         time("kd-epoch", &large, &[512, 256], &kd, &cfg, &device);
         time("lelp-epoch", &large, &[512, 256], &lelp, &cfg, &device);
     }
+    let tokens = token_data(2_000, 1 << 18);
+    let plain = Method::Plain.prepare(&tokens, None).unwrap();
+    let cfg = DistillConfig::new(10, 1e-2).with_batch_size(32);
+    let bag = || BagConfig::new(1 << 18, 2).with_dim(8).init(&device).unwrap();
+    time_student("bag", &tokens, &plain, &cfg, &device, bag);
+    let lazy = cfg.with_lazy_tables(true);
+    time_student("bag-lazy", &tokens, &plain, &lazy, &device, bag);
 }
 
 fn rayon_threads() -> String {

@@ -178,6 +178,10 @@ struct Args {
     /// labelled by the teacher and added to the transfer set.
     #[arg(long, default_value_t = 0)]
     augment: usize,
+    /// Lazy Adam on the bag's and the CNN's token embeddings (only the
+    /// rows a batch reads are updated; `DistillConfig::lazy_tables`).
+    #[arg(long)]
+    lazy: bool,
 }
 
 impl Args {
@@ -474,7 +478,9 @@ impl Study<'_> {
             Some(bert) => (self.transformer(bert, &targets, transfer, test, seed)?, None),
             None => {
                 let lr = args.lr.unwrap_or(if mlp { 3e-3 } else { 1e-2 });
-                let config = DistillConfig::new(args.epochs, lr).with_batch_size(32);
+                let config = DistillConfig::new(args.epochs, lr)
+                    .with_batch_size(32)
+                    .with_lazy_tables(args.lazy);
                 let arch = self.arch(vocab);
                 let run = Run {
                     arch: &arch,
@@ -494,7 +500,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed,
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy,
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),

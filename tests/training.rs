@@ -8,12 +8,12 @@ mod common;
 use burn::prelude::*;
 use common::{check_gradient, device, host, pseudo, rows};
 use lelp::LelpError;
-use lelp::data::{Dataset, Inputs};
+use lelp::data::{Dataset, Inputs, TokenBatch};
 use lelp::labeler::{LabelerInput, OracleLabeler, PseudoLabeler};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::train::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
 use lelp::train::{
-    CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, MlpConfig,
+    Bag, BagConfig, CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, MlpConfig,
     OptimizerKind, Student, accuracy,
 };
 
@@ -219,6 +219,47 @@ fn resumed_training_ends_with_the_same_weights() {
         .with_checkpoints(&dir)
         .fit(student(), &train, &targets, None, &device);
     assert!(matches!(other, Err(LelpError::CheckpointMismatch { .. })));
+}
+
+#[test]
+fn lazy_tables_resume_exactly_and_differ_from_dense_adam() {
+    let device = device();
+    // token rows: a bag whose table rows are read by a few batches each
+    let seqs: Vec<Vec<u32>> = (0..120u32).map(|i| vec![i % 50, (i * 7) % 97, (i * 13 + 5) % 200]).collect();
+    let labels: Vec<usize> = (0..120).map(|i| usize::from(i % 50 < 25)).collect();
+    let train = Dataset::from_tokens(seqs, labels, 2).unwrap();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
+    let cfg = DistillConfig::new(4, 2e-2)
+        .with_batch_size(16)
+        .with_seed(2)
+        .with_lazy_tables(true);
+    let student = || BagConfig::new(256, 2).with_dim(4).with_seed(7).init(&device).unwrap();
+    // every table row seen through the head: one-token inputs 0..256
+    let probe: Vec<[u32; 1]> = (0..256u32).map(|i| [i]).collect();
+    let probe: Vec<&[u32]> = probe.iter().map(|p| &p[..]).collect();
+    let logits = |s: &Bag| {
+        let batch = TokenBatch::from_sequences(&probe, 8, &device).unwrap();
+        host(s.forward(Inputs::Tokens(batch)).unwrap().logits)
+    };
+    let full = Distiller::new(cfg.clone())
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
+    let dir = common::tempdir("resume-lazy");
+    Distiller::new(cfg.clone())
+        .with_checkpoints(&dir)
+        .with_stop_after(2)
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
+    let resumed = Distiller::new(cfg.clone())
+        .with_checkpoints(&dir)
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
+    assert_eq!(resumed.history, full.history, "lazy Adam's state survives the checkpoint");
+    assert_eq!(logits(&resumed.student), logits(&full.student));
+    let dense = Distiller::new(cfg.with_lazy_tables(false))
+        .fit(student(), &train, &targets, None, &device)
+        .unwrap();
+    assert_ne!(logits(&dense.student), logits(&full.student), "lazy and dense Adam take different steps");
 }
 
 #[test]

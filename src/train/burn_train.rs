@@ -303,5 +303,7 @@ pub fn learner<S: Student + 'static>(
             reason: "burn-train schedules per step: build the Learner with one of burn's schedulers",
         });
     }
-    Ok(Learner::new(model, optimizer(config), ConstantLr::new(config.lr)))
+    // no rows hint: lazy Adam finds the touched rows from the gradient
+    let (optim, _) = optimizer(config, &model.student.embedding_tables());
+    Ok(Learner::new(model, optim, ConstantLr::new(config.lr)))
 }

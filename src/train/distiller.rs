@@ -11,6 +11,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use burn::grad_clipping::GradientClipping;
+use burn::module::ParamGroup;
 use burn::nn::Linear;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, Progress, Records, RunId};
 use super::eval::{DeviceRows, EvalSet, hits, read_sums};
+use super::lazy::{Decay, LazyAdam, RowsHint};
 use super::loss;
 use super::observer::{Observer, Silent};
 use super::student::{Student, class_logits, seeded_linear};
@@ -103,6 +106,16 @@ pub struct DistillConfig {
     /// for no clipping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_clip: Option<f64>,
+    /// Lazy Adam on the student's embedding tables
+    /// ([`Student::embedding_tables`]: the [`Bag`](crate::train::Bag)'s and
+    /// [`TextCnn`](crate::train::TextCnn)'s token embeddings): only the
+    /// rows a batch touched are updated, their moments and weights as
+    /// Adam (or AdamW) would; the other rows and their moments stay. A
+    /// step then costs what the batch reads, not the table's size (PyTorch's
+    /// `SparseAdam`). Off by default; SGD ignores it (a zero gradient row
+    /// moves only through momentum and decay).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lazy_tables: bool,
 }
 
 impl DistillConfig {
@@ -120,6 +133,7 @@ impl DistillConfig {
             patience: None,
             restore_best: false,
             grad_clip: None,
+            lazy_tables: false,
         }
     }
     /// The learning rate of `epoch` (0-based).
@@ -174,6 +188,7 @@ util::setters!(DistillConfig {
     "Sets the shuffling seed." with_seed => seed: u64,
     "Returns the best validation epoch's weights." with_restore_best => restore_best: bool,
     "Clips each parameter's gradient to this L2 norm." with_grad_clip => grad_clip: Option<f64>,
+    "Updates only the touched rows of the student's embedding tables (lazy Adam)." with_lazy_tables => lazy_tables: bool,
 });
 
 impl DistillConfig {
@@ -272,6 +287,8 @@ impl std::fmt::Debug for Distiller {
 struct RunState<S: Student> {
     model: Trainee<S>,
     optim: burn::optim::ModuleOptimizer,
+    /// Lazy Adam's rows of the next step (the batch's token ids).
+    rows_hint: Option<RowsHint>,
     start_epoch: usize,
     history: Vec<EpochReport>,
     best: Option<(f64, usize)>,
@@ -399,7 +416,8 @@ impl Distiller {
             if self.stop_after.is_some_and(|stop| ran >= stop) {
                 break;
             }
-            let mut report = self.train_epoch(&mut state, &batch, epoch, train.len())?;
+            let mut report;
+            (state, report) = self.train_epoch(state, &batch, epoch, train.len())?;
             if let Some(v) = &valid_set {
                 let e = v.evaluate(&state.model.student.valid())?;
                 report.valid_loss = Some(e.loss);
@@ -439,7 +457,7 @@ impl Distiller {
 
     /// A fresh run state, or the one a checkpoint holds.
     fn start<S: Student>(&self, model: Trainee<S>, id: &RunId<'_>) -> Result<RunState<S>> {
-        let optim = optimizer(&self.config);
+        let (optim, rows_hint) = optimizer(&self.config, &model.student.embedding_tables());
         let dir = self.checkpoint_dir.as_deref();
         let Some((dir, st)) = dir
             .map(|d| checkpoint::read_state(d).map(|st| st.map(|st| (d, st))))
@@ -449,6 +467,7 @@ impl Distiller {
             return Ok(RunState {
                 model,
                 optim,
+                rows_hint,
                 start_epoch: 0,
                 history: Vec::new(),
                 best: None,
@@ -461,6 +480,7 @@ impl Distiller {
         Ok(RunState {
             model,
             optim,
+            rows_hint,
             start_epoch: st.epoch(),
             history: st.history(),
             best: st.best(),
@@ -470,14 +490,16 @@ impl Distiller {
     }
 
     /// One pass over the shuffled rows; the loss and hit sums stay on the
-    /// device and are read back once.
+    /// device and are read back once. Takes the state by value: the
+    /// optimizer then holds the only reference to each parameter and
+    /// updates it in place where the backend can.
     fn train_epoch<S: Student>(
         &self,
-        state: &mut RunState<S>,
+        mut state: RunState<S>,
         ctx: &BatchContext<'_>,
         epoch: usize,
         n: usize,
-    ) -> Result<EpochReport> {
+    ) -> Result<(RunState<S>, EpochReport)> {
         let cfg = &self.config;
         let lr = cfg.lr_at(epoch);
         let mut order: Vec<usize> = (0..n).collect();
@@ -487,21 +509,27 @@ impl Distiller {
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let l = ctx.step_loss(&state.model, chunk, &mut sums)?;
             let grads = GradientsParams::from_grads(l.backward(), &state.model);
-            state.model = state.optim.step(lr, state.model.clone(), grads);
+            if let (Some(hint), Some(ids)) = (&state.rows_hint, ctx.rows.token_ids(chunk))
+                && let Ok(mut h) = hint.lock()
+            {
+                *h = Some(util::indices(&ids, &ctx.device.clone().without_autodiff()));
+            }
+            state.model = state.optim.step(lr, state.model, grads);
             self.observe(|o| o.on_batch(epoch + 1, cfg.epochs, bi + 1, batches));
         }
         let (loss_sum, correct) = read_sums(&sums.loss, &sums.hits)?;
         if !loss_sum.is_finite() {
             return Err(LelpError::Diverged { epoch: epoch + 1 });
         }
-        Ok(EpochReport {
+        let report = EpochReport {
             epoch: epoch + 1,
             lr,
             train_loss: loss_sum / n as f64,
             train_accuracy: correct / n as f64,
             valid_loss: None,
             valid_accuracy: None,
-        })
+        };
+        Ok((state, report))
     }
 
     fn track_best<S: Student>(&self, state: &mut RunState<S>, accuracy: f64, epoch: usize) -> Result<()> {
@@ -693,7 +721,28 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
     Ok(format!("{:016x}", h.finish()))
 }
 
-pub(crate) fn optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
+/// The optimizer of `cfg`; with [`DistillConfig::lazy_tables`] and Adam or
+/// AdamW, lazy Adam on the student's `tables` (paths relative to the
+/// student, which is the `student` field of the trained module).
+/// With lazy Adam, also the handle through which the trainer names each
+/// step's rows.
+pub(crate) fn optimizer(cfg: &DistillConfig, tables: &[String]) -> (burn::optim::ModuleOptimizer, Option<RowsHint>) {
+    let optim = dense_optimizer(cfg);
+    let decay = match cfg.optimizer {
+        _ if !cfg.lazy_tables || tables.is_empty() => return (optim, None),
+        OptimizerKind::Adam if cfg.weight_decay > 0.0 => Decay::L2(cfg.weight_decay as f32),
+        OptimizerKind::Adam => Decay::None,
+        OptimizerKind::AdamW => Decay::Decoupled(cfg.weight_decay as f32),
+        OptimizerKind::Sgd { .. } => return (optim, None),
+    };
+    let paths: Vec<String> = tables.iter().map(|t| format!("student.{t}")).collect();
+    let clip = cfg.grad_clip.map(|c| GradientClipping::Norm(c as f32));
+    let lazy = LazyAdam::new(decay);
+    let rows = lazy.rows.clone();
+    (optim.with_group(ParamGroup::from_paths(paths), lazy, clip), Some(rows))
+}
+
+fn dense_optimizer(cfg: &DistillConfig) -> burn::optim::ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     let clip = cfg
         .grad_clip

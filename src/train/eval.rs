@@ -29,6 +29,23 @@ impl<'a> DeviceRows<'a> {
         })
     }
 
+    /// The distinct token ids of `rows`, sorted (None for dense rows).
+    pub(crate) fn token_ids(&self, rows: &[usize]) -> Option<Vec<usize>> {
+        let DeviceRows::Tokens(data, _) = self else {
+            return None;
+        };
+        let Features::Tokens { sequences } = data.features() else {
+            return None;
+        };
+        let mut ids: Vec<usize> = rows
+            .iter()
+            .flat_map(|&r| sequences[r].iter().map(|&t| t as usize))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
+    }
+
     /// The batch of `rows`; `idx` is the same rows on the device.
     pub(crate) fn batch(&self, rows: &[usize], idx: &Tensor<1, Int>) -> Result<Inputs> {
         match self {

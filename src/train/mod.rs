@@ -17,6 +17,7 @@ pub mod burn_train;
 pub(crate) mod checkpoint;
 mod distiller;
 mod eval;
+mod lazy;
 pub mod loss;
 mod method;
 mod observer;

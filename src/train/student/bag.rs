@@ -177,5 +177,6 @@ impl Bag {
 head_network!(
     Bag,
     width,
-    "A bag of embeddings serves as a teacher too (its pooled layer is the embedding)."
+    "A bag of embeddings serves as a teacher too (its pooled layer is the embedding).",
+    tables: ["embed.weight"]
 );

@@ -65,6 +65,15 @@ pub trait Student: Module + burn::module::ModuleDisplay {
     fn num_outputs(&self) -> usize;
     /// Embedding width `e`.
     fn embedding_dim(&self) -> usize;
+    /// The module paths (relative to the student, e.g. `"embed.weight"`)
+    /// of embedding tables a batch reads only a few rows of. With
+    /// [`DistillConfig::lazy_tables`](crate::train::DistillConfig::lazy_tables)
+    /// Adam updates only the rows a batch touched there, so a step costs
+    /// what the batch reads, not the table's size. None by default; the
+    /// crate's [`Bag`] and [`TextCnn`] name their token embeddings.
+    fn embedding_tables(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Class logits from `C * S` subclass logits: `l_c = logsumexp_s z[c*S+s]`.
@@ -108,6 +117,9 @@ pub(crate) fn seeded_linear(d_in: usize, d_out: usize, rng: &mut StdRng, device:
 /// field.
 macro_rules! head_network {
     ($ty:ty, $width:ident, $teacher_doc:literal) => {
+        head_network!($ty, $width, $teacher_doc, tables: []);
+    };
+    ($ty:ty, $width:ident, $teacher_doc:literal, tables: [$($table:literal),*]) => {
         #[doc = $teacher_doc]
         impl TeacherModule for $ty {
             fn embed(&self, inputs: Inputs) -> Result<Tensor<2>> {
@@ -131,6 +143,9 @@ macro_rules! head_network {
             }
             fn embedding_dim(&self) -> usize {
                 self.$width
+            }
+            fn embedding_tables(&self) -> Vec<String> {
+                vec![$($table.to_string()),*]
             }
         }
     };

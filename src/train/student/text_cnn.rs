@@ -138,5 +138,6 @@ impl TextCnn {
 head_network!(
     TextCnn,
     channels,
-    "A text CNN serves as a teacher too (its pooled layer is the embedding)."
+    "A text CNN serves as a teacher too (its pooled layer is the embedding).",
+    tables: ["embed.weight"]
 );
