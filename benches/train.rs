@@ -31,6 +31,10 @@ use lelp::train::{
 
 use lelp::device;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `n` rows of `d` features from a fixed linear-congruential stream, labels
 /// from the sign of a fixed direction (learnable, seeded, no RNG crate).
 fn data(n: usize, d: usize) -> Dataset {
@@ -86,7 +90,9 @@ fn time(
     cfg: &DistillConfig,
     device: &Device,
 ) {
-    time_student(name, train, targets, cfg, device, || mlp(train, hidden, targets, device));
+    time_student(name, train, targets, cfg, device, || {
+        mlp(train, hidden, targets, device)
+    });
 }
 
 fn time_student<S: Student>(
@@ -112,7 +118,10 @@ fn time_student<S: Student>(
     };
     let first = run();
     let times: Vec<String> = (0..3).map(|_| format!("{:.3}", run())).collect();
-    println!("lelp {name}: {} s (first run in this process {first:.3} s)", times.join(" "));
+    println!(
+        "lelp {name}: {} s (first run in this process {first:.3} s)",
+        times.join(" ")
+    );
 }
 
 fn main() {

@@ -63,6 +63,12 @@ use lelp::train::{
     RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
 
+// the crate's binaries use mimalloc when the feature is on (cold runs,
+// docs/performance.md)
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BUCKETS: u32 = 1 << 18;
 
 type Error = Box<dyn std::error::Error>;

@@ -13,8 +13,8 @@ use lelp::labeler::{LabelerInput, OracleLabeler, PseudoLabeler};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::train::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
 use lelp::train::{
-    Bag, BagConfig, CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, MlpConfig,
-    OptimizerKind, Student, accuracy,
+    Bag, BagConfig, CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method,
+    MlpConfig, OptimizerKind, Student, accuracy,
 };
 
 #[test]
@@ -225,7 +225,9 @@ fn resumed_training_ends_with_the_same_weights() {
 fn lazy_tables_resume_exactly_and_differ_from_dense_adam() {
     let device = device();
     // token rows: a bag whose table rows are read by a few batches each
-    let seqs: Vec<Vec<u32>> = (0..120u32).map(|i| vec![i % 50, (i * 7) % 97, (i * 13 + 5) % 200]).collect();
+    let seqs: Vec<Vec<u32>> = (0..120u32)
+        .map(|i| vec![i % 50, (i * 7) % 97, (i * 13 + 5) % 200])
+        .collect();
     let labels: Vec<usize> = (0..120).map(|i| usize::from(i % 50 < 25)).collect();
     let train = Dataset::from_tokens(seqs, labels, 2).unwrap();
     let targets = Method::Plain.prepare(&train, None).unwrap();
@@ -254,12 +256,19 @@ fn lazy_tables_resume_exactly_and_differ_from_dense_adam() {
         .with_checkpoints(&dir)
         .fit(student(), &train, &targets, None, &device)
         .unwrap();
-    assert_eq!(resumed.history, full.history, "lazy Adam's state survives the checkpoint");
+    assert_eq!(
+        resumed.history, full.history,
+        "lazy Adam's state survives the checkpoint"
+    );
     assert_eq!(logits(&resumed.student), logits(&full.student));
     let dense = Distiller::new(cfg.with_lazy_tables(false))
         .fit(student(), &train, &targets, None, &device)
         .unwrap();
-    assert_ne!(logits(&dense.student), logits(&full.student), "lazy and dense Adam take different steps");
+    assert_ne!(
+        logits(&dense.student),
+        logits(&full.student),
+        "lazy and dense Adam take different steps"
+    );
 }
 
 #[test]

@@ -83,7 +83,11 @@ impl Optimizer for LazyAdam {
         let device = tensor.device();
         let (m, v, time) = match state {
             Some(s) => (flat(s.moment_1), flat(s.moment_2), s.time),
-            None => (Tensor::zeros([rows, cols], &device), Tensor::zeros([rows, cols], &device), 0),
+            None => (
+                Tensor::zeros([rows, cols], &device),
+                Tensor::zeros([rows, cols], &device),
+                0,
+            ),
         };
         let time = time + 1;
         let (w, g) = (flat(tensor), flat(grad));
@@ -92,7 +96,14 @@ impl Optimizer for LazyAdam {
             Some(idx) => idx.to_device(&device),
             // rows with any non-zero (or NaN) gradient value
             None => {
-                let at = g.clone().abs().sum_dim(1).reshape([rows]).equal_elem(0.0).bool_not().argwhere();
+                let at = g
+                    .clone()
+                    .abs()
+                    .sum_dim(1)
+                    .reshape([rows])
+                    .equal_elem(0.0)
+                    .bool_not()
+                    .argwhere();
                 let n = at.dims()[0];
                 at.reshape([n])
             }
@@ -168,7 +179,13 @@ mod tests {
         v.as_array()
             .unwrap()
             .iter()
-            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect()
+            })
             .collect()
     }
 
@@ -238,13 +255,19 @@ mod tests {
     #[test]
     fn with_every_row_touched_lazy_adam_is_adam() {
         let device = Device::default();
-        let w0: Vec<Vec<f32>> = (0..4).map(|r| (0..3).map(|c| (r * 3 + c) as f32 / 7.0 - 0.8).collect()).collect();
+        let w0: Vec<Vec<f32>> = (0..4)
+            .map(|r| (0..3).map(|c| (r * 3 + c) as f32 / 7.0 - 0.8).collect())
+            .collect();
         let (mut wl, mut wa) = (tensor(&w0, &device), tensor(&w0, &device));
         let (lazy, adam) = (LazyAdam::new(Decay::None), AdamConfig::new().build());
         let (mut sl, mut sa) = (None, None);
         for step in 0..3 {
             let g: Vec<Vec<f32>> = (0..4)
-                .map(|r| (0..3).map(|c| ((r * 5 + c * 3 + step) % 7) as f32 / 3.0 - 1.1).collect())
+                .map(|r| {
+                    (0..3)
+                        .map(|c| ((r * 5 + c * 3 + step) % 7) as f32 / 3.0 - 1.1)
+                        .collect()
+                })
                 .collect();
             (wl, sl) = lazy.step(1e-2, wl, tensor(&g, &device), sl);
             (wa, sa) = adam.step(1e-2, wa, tensor(&g, &device), sa);
@@ -258,7 +281,9 @@ mod tests {
         use crate::train::{BagConfig, DistillConfig, Distiller, Method};
         let device = Device::default();
         // ids 0..24 are read, 24..64 never
-        let seqs: Vec<Vec<u32>> = (0..40u32).map(|i| vec![i % 24, (i * 7) % 24, (i * 5 + 3) % 24]).collect();
+        let seqs: Vec<Vec<u32>> = (0..40u32)
+            .map(|i| vec![i % 24, (i * 7) % 24, (i * 5 + 3) % 24])
+            .collect();
         let labels = (0..40).map(|i| i % 2).collect();
         let data = Dataset::from_tokens(seqs, labels, 2).unwrap();
         let targets = Method::Plain.prepare(&data, None).unwrap();

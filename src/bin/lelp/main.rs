@@ -31,6 +31,14 @@ use lelp::deploy::{
 };
 use progress::Reporter;
 
+// glibc's allocator maps and unmaps the multi-megabyte buffers of every
+// training step afresh, and each new mapping page-faults again: a
+// process's first fit ran up to 2.5x slower than later ones
+// (docs/performance.md, "Cold runs"). mimalloc keeps them.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Distil a sentence encoder into a small text classifier, and use it.
 #[derive(Parser, Debug)]
 #[command(name = "lelp", version, about, long_about = None, after_help = EXIT_CODES)]
