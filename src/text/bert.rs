@@ -250,6 +250,12 @@ impl Bert {
         self.layers.len()
     }
 
+    /// The word-piece embedding table `[vocab, d]`.
+    #[cfg(test)]
+    pub(crate) fn word_table(&self) -> Tensor<2> {
+        self.word.weight.val()
+    }
+
     /// Loads the weights of a Hugging Face BERT `model.safetensors` (names
     /// as in `bert-base`: `embeddings.*`, `encoder.layer.N.*`; a `bert.`
     /// prefix is accepted) for `config`, on `device`.
