@@ -63,7 +63,8 @@ cargo build --release --features text --example text
 T="$BIN/text"
 R=results/text
 rm -f $R/tweets-binary-mlp-sweep.jsonl $R/tweets-mlp-sweep.jsonl $R/spam-mlp-all.jsonl $R/spam-bag-all.jsonl \
-    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl $R/tweets-binary-cnn-augment*.jsonl
+    $R/tweets-binary-cnn.jsonl $R/tweets-binary-mlp-linear.jsonl $R/tweets-binary-cnn-augment*.jsonl \
+    $R/tweets-binary-bag-lazy.jsonl
 "$T" --corpus tweets-binary --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-binary-mlp-sweep.jsonl
 "$T" --corpus tweets --student mlp --transfer 250,1000,4000,all --methods all --epochs 30 --out $R/tweets-mlp-sweep.jsonl
 "$T" --corpus spam --student mlp --transfer 250,1000,all --methods all --epochs 60 --out $R/spam-mlp-all.jsonl
@@ -80,6 +81,10 @@ done
 "$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 60 --out $R/tweets-binary-cnn-augment-epochs60.jsonl
 "$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 210 --seeds 3 --out $R/tweets-binary-cnn-augment-epochs210.jsonl
 python3 scripts/summarize-augment.py $R/tweets-binary-cnn-augment*.jsonl > $R/tweets-binary-cnn-augment.md
+# lazy against dense Adam on the bag's table (docs/performance.md)
+for lazy in "" --lazy; do
+    "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
+done
 for c in spam tweets-binary tweets; do
     "$T" --corpus $c --export target/lelp-export/$c
     "$BIN/experiment" "experiments/$c-tuned.json" "${ARGS[@]}"
