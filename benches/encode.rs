@@ -14,6 +14,10 @@ use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir, default_spam_d
 
 use lelp::device;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = device::by_name(&name).unwrap();

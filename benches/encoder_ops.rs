@@ -16,6 +16,10 @@ use burn::tensor::Distribution;
 
 use lelp::device;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn time<const D: usize>(name: &str, work: f64, unit: &str, mut f: impl FnMut() -> Tensor<D>) {
     let _ = f().into_data();
     let t0 = Instant::now();

@@ -21,6 +21,10 @@ use lelp::teacher::LinearHead;
 
 use lelp::device;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const D: usize = 768;
 const C: usize = 2;
 const S: usize = 8;

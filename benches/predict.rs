@@ -26,6 +26,10 @@ use lelp::deploy::{Classifier, Featurizer, ModelFile};
 use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir};
 use lelp::train::{BagConfig, MlpConfig, TextCnnConfig};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn texts() -> (Vec<String>, &'static str) {
     let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
     if let Ok(c) = TextCorpus::from_jsonl(std::path::Path::new(&dir).join("clinc150.jsonl.gz")) {

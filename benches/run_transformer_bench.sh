@@ -8,8 +8,12 @@ cd "$(dirname "$0")/.."
 FEATURES="text${FEATURES:+,$FEATURES}"
 cargo bench --features "$FEATURES" --bench transformer --no-run
 PY="${PYTHON:-python3}"
+lelp() { LELP_BENCH_CASES=$1 cargo bench -q --features "$FEATURES" --bench transformer 2>/dev/null | grep '^lelp'; }
+# one case a process: each line's first run is a cold one
 for case in l32 l128; do
-    LELP_BENCH_CASES=$case,$case-lazy cargo bench -q --features "$FEATURES" --bench transformer 2>/dev/null | grep '^lelp'
+    lelp "$case"
+    lelp "$case-lazy"
     "$PY" benches/transformer_torch.py "$case" 2>/dev/null
-    LELP_BENCH_CASES=$case-lazy,$case cargo bench -q --features "$FEATURES" --bench transformer 2>/dev/null | grep '^lelp'
+    lelp "$case-lazy"
+    lelp "$case"
 done

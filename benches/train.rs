@@ -124,53 +124,66 @@ fn time_student<S: Student>(
     );
 }
 
+/// Whether `LELP_BENCH_CASES` (a comma list; unset: every case) names one
+/// of `cases`: a case's data are built only when it runs, so a case alone
+/// in its process has a cold first run.
+fn wanted(cases: &[&str]) -> bool {
+    std::env::var("LELP_BENCH_CASES").map_or(true, |only| only.split(',').any(|c| cases.contains(&c)))
+}
+
 fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = device::by_name(&name).unwrap();
     println!("device {name}, rayon threads {}", rayon_threads());
-    let large = data(16_384, 384);
-    let plain = Method::Plain.prepare(&large, None).unwrap();
-    for b in [64, 256] {
-        let cfg = DistillConfig::new(3, 1e-3).with_batch_size(b);
-        time(&format!("mlp-large-b{b}"), &large, &[512, 256], &plain, &cfg, &device);
+    if wanted(&["mlp-large-b64", "mlp-large-b256"]) {
+        let large = data(16_384, 384);
+        let plain = Method::Plain.prepare(&large, None).unwrap();
+        for b in [64, 256] {
+            let cfg = DistillConfig::new(3, 1e-3).with_batch_size(b);
+            time(&format!("mlp-large-b{b}"), &large, &[512, 256], &plain, &cfg, &device);
+        }
     }
-    let tiny = data(4_096, 64);
     let cfg = DistillConfig::new(10, 1e-3).with_batch_size(32);
-    time(
-        "mlp-tiny",
-        &tiny,
-        &[32, 32],
-        &Method::Plain.prepare(&tiny, None).unwrap(),
-        &cfg,
-        &device,
-    );
-    let text = data(4_000, 384);
-    time(
-        "mlp-text",
-        &text,
-        &[8, 8],
-        &Method::Plain.prepare(&text, None).unwrap(),
-        &cfg,
-        &device,
-    );
-    // KD vs LELP epochs on the same student body, from a fixed linear teacher
+    for (case, rows, width, hidden) in [("mlp-tiny", 4_096, 64, [32, 32]), ("mlp-text", 4_000, 384, [8, 8])] {
+        if wanted(&[case]) {
+            let d = data(rows, width);
+            time(
+                case,
+                &d,
+                &hidden,
+                &Method::Plain.prepare(&d, None).unwrap(),
+                &cfg,
+                &device,
+            );
+        }
+    }
+    if wanted(&["kd-epoch", "lelp-epoch"]) {
+        epochs(&device);
+    }
+    if wanted(&["bag", "bag-lazy"]) {
+        let tokens = token_data(2_000, 1 << 18);
+        let plain = Method::Plain.prepare(&tokens, None).unwrap();
+        let cfg = DistillConfig::new(10, 1e-2).with_batch_size(32);
+        let bag = || BagConfig::new(1 << 18, 2).with_dim(8).init(&device).unwrap();
+        time_student("bag", &tokens, &plain, &cfg, &device, bag);
+        let lazy = cfg.with_lazy_tables(true);
+        time_student("bag-lazy", &tokens, &plain, &lazy, &device, bag);
+    }
+}
+
+/// KD vs LELP epochs on the same student body, from a fixed linear teacher.
+fn epochs(device: &Device) {
+    let large = data(16_384, 384);
     let w: Vec<f32> = (0..2 * 384).map(|i| ((i * 37 % 23) as f32 - 11.0) / 11.0).collect();
     let teacher = PrecomputedTeacher::new(LinearHead::new(w, vec![0.0, 0.0], [2, 384]).unwrap());
-    let out = teacher.encode(&large, 4096, &device).unwrap();
+    let out = teacher.encode(&large, 4096, device).unwrap();
     let kd = Method::VanillaKd(KdConfig::new()).prepare(&large, Some(&out)).unwrap();
     let lelp = Method::Lelp(LelpConfig::new(8)).prepare(&large, Some(&out)).unwrap();
     let cfg = DistillConfig::new(1, 1e-3).with_batch_size(64);
     for _ in 0..2 {
-        time("kd-epoch", &large, &[512, 256], &kd, &cfg, &device);
-        time("lelp-epoch", &large, &[512, 256], &lelp, &cfg, &device);
+        time("kd-epoch", &large, &[512, 256], &kd, &cfg, device);
+        time("lelp-epoch", &large, &[512, 256], &lelp, &cfg, device);
     }
-    let tokens = token_data(2_000, 1 << 18);
-    let plain = Method::Plain.prepare(&tokens, None).unwrap();
-    let cfg = DistillConfig::new(10, 1e-2).with_batch_size(32);
-    let bag = || BagConfig::new(1 << 18, 2).with_dim(8).init(&device).unwrap();
-    time_student("bag", &tokens, &plain, &cfg, &device, bag);
-    let lazy = cfg.with_lazy_tables(true);
-    time_student("bag-lazy", &tokens, &plain, &lazy, &device, bag);
 }
 
 fn rayon_threads() -> String {

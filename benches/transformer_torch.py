@@ -4,7 +4,8 @@ pooling over the mask, dropout 0.1 on the pooled vector and a 2-way
 linear head; AdamW (lr 1e-4, weight decay 0.01), gradient norm clipped to
 1, plain cross-entropy; 512 rows of L ids ([CLS], random word pieces,
 [SEP]), batch 32, one epoch, L = 32 and 128; 2 threads. The encoder has
-no dropout of its own (lelp's student has none yet). Each case: the
+no dropout of its own (lelp's student has none yet). Clipping is over all
+parameters at once here, per parameter in lelp (burn's): the same work. Each case: the
 first run of the process, then three; seconds and tokens a second.
 
     /path/to/venv/bin/python benches/transformer_torch.py [l32,l128]

@@ -185,7 +185,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     augment: usize,
     /// Lazy Adam on the bag's and the CNN's token embeddings (only the
-    /// rows a batch reads are updated; `DistillConfig::lazy_tables`).
+    /// rows a batch reads are updated; `DistillConfig::lazy_tables`); the
+    /// MLP and transformer students ignore it.
     #[arg(long)]
     lazy: bool,
 }
@@ -506,7 +507,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy,
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),

@@ -271,6 +271,52 @@ fn lazy_tables_resume_exactly_and_differ_from_dense_adam() {
     );
 }
 
+/// A bag inside another module: its table's path is `bag.embed.weight`.
+#[derive(Module, Debug)]
+struct Wrapped {
+    bag: Bag,
+    table: String,
+}
+
+impl Student for Wrapped {
+    fn forward(&self, inputs: Inputs) -> lelp::Result<lelp::train::StudentOutput> {
+        self.bag.forward(inputs)
+    }
+    fn num_outputs(&self) -> usize {
+        self.bag.num_outputs()
+    }
+    fn embedding_dim(&self) -> usize {
+        self.bag.embedding_dim()
+    }
+    fn embedding_tables(&self) -> Vec<String> {
+        vec![self.table.clone()]
+    }
+}
+
+#[test]
+fn a_lazy_table_that_is_not_a_parameter_is_a_typed_error() {
+    let device = device();
+    let train = Dataset::from_tokens((0..20u32).map(|i| vec![i, i + 1]).collect(), [0, 1].repeat(10), 2).unwrap();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
+    let cfg = DistillConfig::new(1, 1e-2).with_lazy_tables(true);
+    let fit = |table: &str| {
+        let bag = BagConfig::new(32, 2).with_dim(4).init(&device).unwrap();
+        let s = Wrapped {
+            bag,
+            table: table.into(),
+        };
+        Distiller::new(cfg.clone()).fit(s, &train, &targets, None, &device)
+    };
+    assert!(matches!(
+        fit("embed.weight"),
+        Err(LelpError::InvalidParameter {
+            name: "Student::embedding_tables",
+            ..
+        })
+    ));
+    assert!(fit("bag.embed.weight").is_ok());
+}
+
 #[test]
 fn training_learns_and_early_stopping_stops() {
     let device = device();

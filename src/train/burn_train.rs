@@ -303,6 +303,7 @@ pub fn learner<S: Student + 'static>(
             reason: "burn-train schedules per step: build the Learner with one of burn's schedulers",
         });
     }
+    super::distiller::check_tables(&model.student, config)?;
     // no rows hint: lazy Adam finds the touched rows from the gradient
     let (optim, _) = optimizer(config, &model.student.embedding_tables());
     Ok(Learner::new(model, optim, ConstantLr::new(config.lr)))

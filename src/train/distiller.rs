@@ -108,8 +108,9 @@ pub struct DistillConfig {
     pub grad_clip: Option<f64>,
     /// Lazy Adam on the student's embedding tables
     /// ([`Student::embedding_tables`]: the [`Bag`](crate::train::Bag)'s and
-    /// [`TextCnn`](crate::train::TextCnn)'s token embeddings): only the
-    /// rows a batch touched are updated, their moments and weights as
+    /// [`TextCnn`](crate::train::TextCnn)'s token embeddings, the
+    /// transformer student's word-piece table): only the rows a batch
+    /// reads are updated, their moments and weights as
     /// Adam (or AdamW) would; the other rows and their moments stay. A
     /// step then costs what the batch reads, not the table's size (PyTorch's
     /// `SparseAdam`). Off by default; SGD ignores it (a zero gradient row
@@ -377,12 +378,22 @@ impl Distiller {
         let cfg = &self.config;
         cfg.validate()?;
         check_shapes(&student, train, targets, valid)?;
+        check_tables(&student, cfg)?;
         let device = device.clone().autodiff();
         let student = student.fork(&device).train();
         let projector = self.projector(&student, targets, &device);
         let id = RunId {
             config: cfg,
             fingerprint: match &self.checkpoint_dir {
+                // the lazy tables too: their optimizer state is only
+                // restored to the same tables
+                Some(_) if cfg.lazy_tables => {
+                    format!(
+                        "{}:{}",
+                        fingerprint(train, targets)?,
+                        student.embedding_tables().join(",")
+                    )
+                }
                 Some(_) => fingerprint(train, targets)?,
                 None => String::new(),
             },
@@ -509,10 +520,12 @@ impl Distiller {
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let l = ctx.step_loss(&state.model, chunk, &mut sums)?;
             let grads = GradientsParams::from_grads(l.backward(), &state.model);
-            if let (Some(hint), Some(ids)) = (&state.rows_hint, ctx.rows.token_ids(chunk))
+            if let Some(hint) = &state.rows_hint
+                && let Some(ids) = ctx.rows.token_ids(chunk)
                 && let Ok(mut h) = hint.lock()
             {
-                *h = Some(util::indices(&ids, &ctx.device.clone().without_autodiff()));
+                let max = ids.last().copied().unwrap_or(0);
+                *h = Some((util::indices(&ids, &ctx.device.clone().without_autodiff()), max));
             }
             state.model = state.optim.step(lr, state.model, grads);
             self.observe(|o| o.on_batch(epoch + 1, cfg.epochs, bi + 1, batches));
@@ -652,6 +665,45 @@ pub(crate) fn check_shapes<S: Student>(
     match valid {
         Some(v) => check_validation(train, v),
         None => Ok(()),
+    }
+}
+
+/// With [`DistillConfig::lazy_tables`], every table the student names
+/// must be one of its parameters (a misspelt path would train densely
+/// without a word).
+pub(crate) fn check_tables<S: Student>(student: &S, cfg: &DistillConfig) -> Result<()> {
+    let tables = student.embedding_tables();
+    if !cfg.lazy_tables || tables.is_empty() {
+        return Ok(());
+    }
+    let mut paths = ParamPaths::default();
+    student.visit(&mut paths);
+    match tables.into_iter().find(|t| !paths.found.contains(t)) {
+        Some(missing) => Err(LelpError::InvalidParameter {
+            name: "Student::embedding_tables",
+            value: missing,
+            reason: "not a float parameter path of the student (e.g. \"embed.weight\")",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The dotted paths of a module's float parameters.
+#[derive(Default)]
+struct ParamPaths {
+    stack: Vec<String>,
+    found: Vec<String>,
+}
+
+impl burn::module::ModuleVisitor for ParamPaths {
+    fn visit_float<const D: usize>(&mut self, _param: &burn::module::Param<Tensor<D>>) {
+        self.found.push(self.stack.join("."));
+    }
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.stack.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.stack.pop();
     }
 }
 

@@ -4,11 +4,11 @@
 //! yet dense Adam decays the moments of, and moves, every row at every
 //! step: the table, not the batch, sets the step's cost. [`LazyAdam`]
 //! (what PyTorch's `SparseAdam` and TensorFlow's `LazyAdam` do) updates
-//! only the rows whose gradient is not zero: their moments and weights
-//! follow burn's Adam exactly (same bias correction, `epsilon` on the
-//! corrected second moment), the other rows and their moments stay as
-//! they are. With every row touched it is Adam. The step counter is
-//! global (one per call), as in PyTorch.
+//! only the rows a step names: their moments and weights follow burn's
+//! Adam exactly (same bias correction, `epsilon` on the corrected second
+//! moment), the other rows and their moments stay as they are. With
+//! every row named it is Adam. The step counter is global (one per call),
+//! as in PyTorch.
 //!
 //! [`DistillConfig::lazy_tables`](crate::train::DistillConfig) turns it on
 //! for the parameters a [`Student`](crate::train::Student) names in
@@ -17,9 +17,12 @@
 //!
 //! Which rows: the trainer knows the batch's token ids, and a table the
 //! student names is indexed by them, so [`Distiller`](crate::train::Distiller)
-//! hands the batch's distinct ids to the step ([`RowsHint`]); without a
-//! hint (burn-train's `Learner`) the step finds the rows with a non-zero
-//! gradient itself, a scan of the whole gradient.
+//! hands the batch's distinct ids to the step ([`RowsHint`]): the rows the
+//! batch *read*, as PyTorch's sparse embeddings do (a row read with an
+//! exactly zero gradient, say a max-pool's loser, gets a momentum-only
+//! step). Without a hint (burn-train's `Learner`), or with one naming an
+//! id past the table, the step finds the rows with a non-zero gradient
+//! itself, a scan of the whole gradient.
 
 use std::sync::{Arc, Mutex};
 
@@ -49,9 +52,10 @@ pub(crate) struct LazyAdam {
     pub(crate) rows: RowsHint,
 }
 
-/// The rows the next step updates (the batch's distinct token ids), set
-/// by the trainer before each step; `None` to find them from the gradient.
-pub(crate) type RowsHint = Arc<Mutex<Option<Tensor<1, Int>>>>;
+/// The rows the next step updates (the batch's distinct token ids) and
+/// the largest of them, set by the trainer before each step; `None` to
+/// find them from the gradient.
+pub(crate) type RowsHint = Arc<Mutex<Option<(Tensor<1, Int>, usize)>>>;
 
 impl LazyAdam {
     /// burn's Adam defaults (0.9, 0.999, 1e-5) with `decay`.
@@ -93,9 +97,10 @@ impl Optimizer for LazyAdam {
         let (w, g) = (flat(tensor), flat(grad));
         let hint = self.rows.lock().ok().and_then(|h| h.clone());
         let touched = match hint {
-            Some(idx) => idx.to_device(&device),
+            // an id past this table: the hint is not for it, scan instead
+            Some((idx, max)) if max < rows => idx.to_device(&device),
             // rows with any non-zero (or NaN) gradient value
-            None => {
+            _ => {
                 let at = g
                     .clone()
                     .abs()
@@ -214,7 +219,8 @@ mod tests {
             let g = matrix(g);
             if hint {
                 let rows: Vec<usize> = (0..g.len()).filter(|&r| g[r].iter().any(|&x| x != 0.0)).collect();
-                *opt.rows.lock().unwrap() = Some(crate::util::indices(&rows, device));
+                let max = rows.iter().copied().max().unwrap_or(0);
+                *opt.rows.lock().unwrap() = Some((crate::util::indices(&rows, device), max));
             }
             let (nw, ns) = opt.step(case["lr"].as_f64().unwrap(), w, tensor(&g, device), state);
             let s = ns.clone().unwrap();
@@ -303,5 +309,34 @@ mod tests {
             }
         }
         assert!(trained.history[2].train_loss < trained.history[0].train_loss);
+    }
+
+    #[test]
+    fn a_hint_names_rows_read_and_one_past_the_table_falls_back_to_the_scan() {
+        let device = Device::default();
+        let w0 = vec![vec![0.5f32, -0.5], vec![0.25, 0.75], vec![1.0, -1.0]];
+        let g1 = vec![vec![0.1f32, 0.2], vec![0.3, -0.1], vec![0.0, 0.0]];
+        let g2 = vec![vec![0.2f32, 0.1], vec![0.0, 0.0], vec![0.0, 0.0]];
+        let steps = |hint2: Option<(Vec<usize>, usize)>| {
+            let opt = LazyAdam::new(Decay::None);
+            let (w, s) = opt.step(0.1, tensor(&w0, &device), tensor(&g1, &device), None);
+            *opt.rows.lock().unwrap() = hint2.map(|(r, max)| (crate::util::indices(&r, &device), max));
+            let (w, _) = opt.step(0.1, w, tensor(&g2, &device), s);
+            host(w)
+        };
+        let scan = steps(None);
+        // row 1 was read in step 1 only: the scan leaves it alone in step 2
+        let after1 = {
+            let opt = LazyAdam::new(Decay::None);
+            host(opt.step(0.1, tensor(&w0, &device), tensor(&g1, &device), None).0)
+        };
+        assert_eq!(scan[2..4], after1[2..4]);
+        // named by the hint although its gradient is zero: a momentum step
+        let read = steps(Some((vec![0, 1], 1)));
+        assert_eq!(read[0..2], scan[0..2]);
+        assert_ne!(read[2..4], scan[2..4]);
+        assert_eq!(read[4..6], scan[4..6]);
+        // an id past the table's 3 rows: the hint is ignored
+        assert_eq!(steps(Some((vec![0, 7], 7))), scan);
     }
 }

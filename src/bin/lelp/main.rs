@@ -33,7 +33,7 @@ use progress::Reporter;
 
 // glibc's allocator maps and unmaps the multi-megabyte buffers of every
 // training step afresh, and each new mapping page-faults again: a
-// process's first fit ran up to 2.5x slower than later ones
+// process's first fit ran up to 2.4x slower than later ones
 // (docs/performance.md, "Cold runs"). mimalloc keeps them.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

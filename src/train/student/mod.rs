@@ -66,11 +66,16 @@ pub trait Student: Module + burn::module::ModuleDisplay {
     /// Embedding width `e`.
     fn embedding_dim(&self) -> usize;
     /// The module paths (relative to the student, e.g. `"embed.weight"`)
-    /// of embedding tables a batch reads only a few rows of. With
+    /// of embedding tables a batch reads only a few rows of, **indexed by
+    /// the batch's token ids** (row `i` is token id `i`'s). With
     /// [`DistillConfig::lazy_tables`](crate::train::DistillConfig::lazy_tables)
-    /// Adam updates only the rows a batch touched there, so a step costs
-    /// what the batch reads, not the table's size. None by default; the
-    /// crate's [`Bag`] and [`TextCnn`] name their token embeddings.
+    /// Adam updates only those rows of them (the trainer names the
+    /// batch's distinct ids), so a step costs what the batch reads, not
+    /// the table's size. A path that is not a parameter of the student is
+    /// an [`LelpError::InvalidParameter`] when training starts. None by
+    /// default; the crate's [`Bag`] and [`TextCnn`] name their token
+    /// embeddings, the `TransformerStudent` (feature `text`) its
+    /// word-piece table.
     fn embedding_tables(&self) -> Vec<String> {
         Vec::new()
     }
