@@ -81,6 +81,16 @@ done
 "$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 60 --out $R/tweets-binary-cnn-augment-epochs60.jsonl
 "$T" --corpus tweets-binary --student cnn --transfer 1000 --epochs 210 --seeds 3 --out $R/tweets-binary-cnn-augment-epochs210.jsonl
 python3 scripts/summarize-augment.py $R/tweets-binary-cnn-augment*.jsonl > $R/tweets-binary-cnn-augment.md
+# the bag student with the same copies (and its more-epochs control)
+rm -f $R/tweets-binary-bag-augment*.jsonl
+for spec in "1000 0 5" "1000 5 5" "1000 20 3" "4000 0 5" "4000 5 3" "all 0 3" "all 5 2"; do
+    read -r size n seeds <<<"$spec"
+    "$T" --corpus tweets-binary --student bag --lazy --transfer "$size" --augment "$n" --seeds "$seeds" \
+        --out $R/tweets-binary-bag-augment.jsonl
+done
+"$T" --corpus tweets-binary --student bag --lazy --transfer 1000 --epochs 60 --out $R/tweets-binary-bag-augment-epochs60.jsonl
+"$T" --corpus tweets-binary --student bag --lazy --transfer 1000 --epochs 210 --seeds 3 --out $R/tweets-binary-bag-augment-epochs210.jsonl
+python3 scripts/summarize-augment.py $R/tweets-binary-bag-augment*.jsonl > $R/tweets-binary-bag-augment.md
 # lazy against dense Adam on the bag's table (docs/performance.md)
 for lazy in "" --lazy; do
     "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
