@@ -68,6 +68,19 @@ fn config(methods: &str, tuning: &str) -> String {
 }
 
 #[test]
+fn a_student_spec_turns_lazy_tables_on() {
+    let on =
+        config(r#"[{"kind": "plain"}]"#, "").replace(r#""batch_size": 32"#, r#""batch_size": 32, "lazy_tables": true"#);
+    let cfg = ExperimentConfig::from_json(&on).unwrap();
+    assert!(cfg.student.distill_config().lazy_tables);
+    let off = ExperimentConfig::from_json(&config(r#"[{"kind": "plain"}]"#, "")).unwrap();
+    assert!(!off.student.distill_config().lazy_tables);
+    let typo =
+        config(r#"[{"kind": "plain"}]"#, "").replace(r#""batch_size": 32"#, r#""batch_size": 32, "lazy_table": true"#);
+    assert!(ExperimentConfig::from_json(&typo).is_err());
+}
+
+#[test]
 fn a_study_reports_every_row_in_order() {
     let cfg = ExperimentConfig::from_json(&config(
         r#"[{"kind": "plain"}, {"kind": "vanilla_kd", "grid": {"tau": [1, 4]}},

@@ -149,6 +149,10 @@ pub struct NetSpec {
     /// Batch size (default 64).
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// Lazy Adam on the network's embedding tables (the bag's hashed
+    /// table; [`DistillConfig::lazy_tables`]); default false.
+    #[serde(default)]
+    pub lazy_tables: bool,
 }
 
 fn default_batch() -> usize {
@@ -158,7 +162,9 @@ fn default_batch() -> usize {
 impl NetSpec {
     /// The training configuration.
     pub fn distill_config(&self) -> DistillConfig {
-        DistillConfig::new(self.epochs, self.lr).with_batch_size(self.batch_size)
+        DistillConfig::new(self.epochs, self.lr)
+            .with_batch_size(self.batch_size)
+            .with_lazy_tables(self.lazy_tables)
     }
 }
 
