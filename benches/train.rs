@@ -103,7 +103,7 @@ fn time_student<S: Student>(
     device: &Device,
     init: impl Fn() -> S,
 ) {
-    if std::env::var("LELP_BENCH_CASES").is_ok_and(|only| !only.split(',').any(|c| c == name)) {
+    if !wanted(&[name]) {
         return;
     }
     let run = || {
