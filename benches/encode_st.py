@@ -1,6 +1,6 @@
 """sentence-transformers' encoding rate on the texts of benches/encode.rs:
 the first 256 SpamAssassin emails (subject and body, as lelp's
-`email_text`), at most 128 tokens, batch 64, 2 threads.
+`email_text`), at most 128 tokens (LELP_BENCH_TOKENS), batch 64, 2 threads.
 
     /path/to/venv/bin/python benches/encode_st.py [MODEL_DIR] [SPAM_DIR]
 
@@ -45,13 +45,14 @@ def main():
     torch.set_num_threads(2)
     t = texts()
     model = SentenceTransformer(MODEL, device="cpu")
-    model.max_seq_length = 128
+    tokens = int(os.environ.get("LELP_BENCH_TOKENS", "128"))
+    model.max_seq_length = tokens
     model.encode(t[:64], batch_size=64)  # warm-up
     for _ in range(3):
         t0 = time.perf_counter()
         model.encode(t, batch_size=64)
         dt = time.perf_counter() - t0
-        print(f"sentence-transformers: {len(t)} texts in {dt:.2f} s = {len(t) / dt:.1f} texts/s")
+        print(f"sentence-transformers, {tokens} tokens: {len(t)} texts in {dt:.2f} s = {len(t) / dt:.1f} texts/s")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,21 @@ pub(crate) fn is_flex(device: &Device) -> bool {
     device.clone().without_autodiff() == Device::flex()
 }
 
+/// Whether `device` keeps its tensors in host memory and computes on the
+/// CPU (Flex, ndarray): there host code with faer beats burn's graph.
+#[cfg(feature = "text")]
+#[allow(deprecated)] // the ndarray device is deprecated in burn 0.22 but supported here
+pub(crate) fn is_host_cpu(device: &Device) -> bool {
+    if is_flex(device) {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    if device.clone().without_autodiff() == Device::ndarray() {
+        return true;
+    }
+    false
+}
+
 /// The parallelism of host linear algebra: rayon's pool (burn's too).
 pub(crate) fn host_par() -> faer::Par {
     faer::Par::rayon(0)

@@ -2,7 +2,9 @@
 //! `scripts/fetch-minilm.sh`): token ids equal Hugging Face `tokenizers`'
 //! for every reference sentence, and sentence embeddings equal
 //! sentence-transformers' within 1e-4 per component, on the device under
-//! test. Reference values: tests/data/minilm/reference.py (versions in
+//! test, by burn's graph and by the host path (`EncoderPath`), which also
+//! equal each other within 1e-5. Reference values:
+//! tests/data/minilm/reference.py (versions in
 //! versions.json next to it). Weight files with a missing, unexpected or
 //! mis-shaped tensor are typed errors naming it.
 
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 
 use burn::prelude::*;
 use lelp::LelpError;
-use lelp::text::{Bert, BertConfig, SentenceEncoder, default_minilm_dir};
+use lelp::text::{Bert, BertConfig, EncoderPath, SentenceEncoder, default_minilm_dir};
 
 fn reference_ids() -> (Vec<String>, Vec<Vec<u32>>) {
     let dir = common::data_path("minilm", "");
@@ -51,18 +53,24 @@ fn token_ids_equal_the_python_tokenizer() {
 
 #[test]
 fn sentence_embeddings_equal_sentence_transformers() {
+    for path in [EncoderPath::Device, EncoderPath::Host] {
+        embeddings_equal_sentence_transformers(path);
+    }
+}
+
+fn embeddings_equal_sentence_transformers(path: EncoderPath) {
     let (sentences, _, want) = reference();
     let device = common::device();
-    let enc = encoder(&device);
+    let enc = encoder(&device).with_path(path);
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let got = common::host(enc.encode(&texts, 8, &device).unwrap());
     assert_eq!(got.len(), want.len());
     let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
-    eprintln!("largest difference per component: {worst:.2e}");
+    eprintln!("{path:?}: largest difference per component: {worst:.2e}");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert!(
             (g - w).abs() <= 1e-4,
-            "sentence {} component {}: {g} vs {w}",
+            "{path:?}: sentence {} component {}: {g} vs {w}",
             i / 384,
             i % 384
         );
@@ -72,6 +80,20 @@ fn sentence_embeddings_equal_sentence_transformers() {
     for (a, b) in one.iter().zip(&got[..3 * 384]) {
         assert!((a - b).abs() <= 1e-5);
     }
+}
+
+/// The host path is the graph's arithmetic, within float rounding.
+#[test]
+fn the_host_path_equals_the_graph() {
+    let (sentences, _) = reference_ids();
+    let device = common::device();
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let graph = encoder(&device).with_path(EncoderPath::Device);
+    let host = encoder(&device).with_path(EncoderPath::Host);
+    let a = common::host(graph.encode(&texts, 8, &device).unwrap());
+    let b = common::host(host.encode(&texts, 8, &device).unwrap());
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst <= 1e-5, "largest difference {worst:.2e}");
 }
 
 /// Tensors by name: shape and values.

@@ -689,7 +689,13 @@ impl Classifier {
                 let device = device.clone().without_autodiff();
                 let bert = Bert::from_tensors(tensors, config, path, &device)?;
                 let id = u64::from_str_radix(id, 16).unwrap_or(0);
-                let enc = SentenceEncoder::from_parts(wordpiece(vocab, tokenizer)?, bert, *max_tokens, id);
+                let enc = SentenceEncoder::from_parts(
+                    wordpiece(vocab, tokenizer)?,
+                    bert,
+                    *max_tokens,
+                    id,
+                    config.layer_norm_eps,
+                );
                 Featurize::Encoder(Box::new(Mutex::new(enc)), device)
             }
         };

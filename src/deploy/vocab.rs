@@ -3,7 +3,6 @@
 
 use burn::prelude::*;
 
-use crate::data::TokenBatch;
 use crate::error::{LelpError, Result};
 use crate::subspace::{PcaFinder, SubspaceConfig, SubspaceFinder};
 use crate::text::SentenceEncoder;
@@ -45,14 +44,13 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
     for chunk in ids.chunks(1024) {
         let seqs: Vec<[u32; 3]> = chunk.iter().map(|&i| [cls, i, sep]).collect();
         let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
-        let batch = TokenBatch::from_sequences(&refs, 3, device)?;
         // the token's own output (position 1): the mean with [CLS] and
         // [SEP] would share two thirds of every row
-        let hidden = encoder.bert().forward(batch.ids, batch.mask)?; // [B, 3, d]
-        let b = chunk.len();
-        let e = crate::util::to_host_f32(hidden.narrow(1, 1, 1).reshape([b, d]))?;
-        let start = chunk[0] as usize * d;
-        rows[start..start + e.len()].copy_from_slice(&e);
+        let hidden = encoder.token_states(&refs, device)?; // [B * 3, d]
+        for (k, &i) in chunk.iter().enumerate() {
+            let row = &hidden[(3 * k + 1) * d..(3 * k + 2) * d];
+            rows[i as usize * d..(i as usize + 1) * d].copy_from_slice(row);
+        }
     }
     // 2. PCA through the subspace fit: one class, centred, unrotated
     let cfg = SubspaceConfig::new(dims).with_null_space(false).with_rotation(false);

@@ -172,6 +172,11 @@ impl Bert {
     /// [`LelpError::InvalidParameter`] for a config whose width is not a
     /// multiple of its heads, or with zero layers or heads.
     pub fn random(config: &BertConfig, seed: u64, device: &Device) -> Result<Self> {
+        Self::random_with_std(config, seed, 0.02, device)
+    }
+
+    /// [`Bert::random`] with weights from N(0, `std`).
+    pub(crate) fn random_with_std(config: &BertConfig, seed: u64, std: f32, device: &Device) -> Result<Self> {
         use rand::SeedableRng;
         use rand_distr::{Distribution, Normal};
         let c = config;
@@ -189,7 +194,11 @@ impl Bert {
             });
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0f32, 0.02).expect("valid normal");
+        let normal = Normal::new(0.0f32, std).map_err(|_| LelpError::InvalidParameter {
+            name: "std",
+            value: std.to_string(),
+            reason: "must be finite and non-negative",
+        })?;
         let mut tensors = HashMap::new();
         let d = c.hidden_size;
         let mut add = |name: String, shape: Vec<usize>, fill: Option<f32>| {
@@ -243,6 +252,11 @@ impl Bert {
     /// Vocabulary size (rows of the word embedding table).
     pub fn vocab_size(&self) -> usize {
         self.word.weight.val().dims()[0]
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.word.weight.val().device()
     }
 
     /// Transformer layers.
@@ -328,6 +342,83 @@ impl Bert {
             position,
             token_type,
             embedding_norm,
+            layers,
+        })
+    }
+}
+
+/// A dense layer's weights on the host: `[in, out]` row-major, and the bias.
+pub(crate) type HostDense = (Vec<f32>, Vec<f32>);
+
+/// One layer's weights on the host (layer norms as scale and shift).
+pub(crate) struct HostLayerParts {
+    pub(crate) query: HostDense,
+    pub(crate) key: HostDense,
+    pub(crate) value: HostDense,
+    pub(crate) attention_out: HostDense,
+    pub(crate) attention_norm: HostDense,
+    pub(crate) intermediate: HostDense,
+    pub(crate) output: HostDense,
+    pub(crate) output_norm: HostDense,
+}
+
+/// A [`Bert`]'s weights on the host, for the host inference path.
+pub(crate) struct HostParts {
+    pub(crate) word: Vec<f32>,
+    pub(crate) position: Vec<f32>,
+    pub(crate) token_type: Vec<f32>,
+    pub(crate) embedding_norm: HostDense,
+    pub(crate) layers: Vec<HostLayerParts>,
+    pub(crate) d: usize,
+    pub(crate) heads: usize,
+    pub(crate) ffn: usize,
+}
+
+impl Bert {
+    /// The weights read back to the host.
+    pub(crate) fn host_parts(&self) -> Result<HostParts> {
+        use crate::util::to_host_f32;
+        let dense = |l: &Linear| -> Result<HostDense> {
+            let w = to_host_f32(l.weight.val())?;
+            let out = l.weight.val().dims()[1];
+            let b = match &l.bias {
+                Some(b) => to_host_f32(b.val())?,
+                None => vec![0.0; out],
+            };
+            Ok((w, b))
+        };
+        let norm = |n: &LayerNorm| -> Result<HostDense> {
+            let g = to_host_f32(n.gamma.val())?;
+            let b = match &n.beta {
+                Some(b) => to_host_f32(b.val())?,
+                None => vec![0.0; g.len()],
+            };
+            Ok((g, b))
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(HostLayerParts {
+                    query: dense(&l.query)?,
+                    key: dense(&l.key)?,
+                    value: dense(&l.value)?,
+                    attention_out: dense(&l.attention_out)?,
+                    attention_norm: norm(&l.attention_norm)?,
+                    intermediate: dense(&l.intermediate)?,
+                    output: dense(&l.output)?,
+                    output_norm: norm(&l.output_norm)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(HostParts {
+            word: to_host_f32(self.word.weight.val())?,
+            position: to_host_f32(self.position.weight.val())?,
+            token_type: to_host_f32(self.token_type.weight.val())?,
+            embedding_norm: norm(&self.embedding_norm)?,
+            ffn: self.layers.first().map_or(0, |l| l.intermediate.weight.val().dims()[1]),
+            heads: self.layers.first().map_or(1, |l| l.heads),
+            d: self.hidden_size(),
             layers,
         })
     }

@@ -22,6 +22,7 @@
 mod augment;
 mod bert;
 pub(crate) mod corpus;
+mod host;
 mod student;
 mod wordpiece;
 
@@ -105,6 +106,24 @@ pub(crate) fn mean_pool(hidden: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
     summed / counts
 }
 
+/// Where [`SentenceEncoder::encode`] runs the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncoderPath {
+    /// The host path on CPU devices (Flex, ndarray), burn's graph on the
+    /// others (libtorch, wgpu, CUDA).
+    #[default]
+    Auto,
+    /// burn's graph on the encoder's device.
+    Device,
+    /// The host path: the encoder's forward pass on the CPU with faer's
+    /// products (run-time-dispatched AVX-512/AVX2 kernels) on rayon's pool,
+    /// fused elementwise passes, each text over its own tokens without
+    /// padding. Equal to the graph within 1e-5 per component (tested);
+    /// its weights are copied to the host on first use (about the
+    /// checkpoint's size). Inference only: training goes through burn.
+    Host,
+}
+
 /// A sentence-transformers style encoder: WordPiece, a BERT, mean pooling
 /// over the attention mask and L2 normalisation.
 ///
@@ -117,6 +136,10 @@ pub struct SentenceEncoder {
     max_seq_length: usize,
     /// FNV-1a of the weight file, the config and the vocabulary: the cache key's model part.
     model_id: u64,
+    /// The layer norms' epsilon (the host path needs it).
+    layer_norm_eps: f64,
+    path: EncoderPath,
+    host: std::sync::OnceLock<host::HostBert>,
 }
 
 impl SentenceEncoder {
@@ -153,22 +176,64 @@ impl SentenceEncoder {
             Err(_) => 256,
         }
         .min(config.max_position_embeddings);
-        Ok(Self {
+        Ok(Self::from_parts(
             tokenizer,
             bert,
             max_seq_length,
-            model_id: id.finish(),
-        })
+            id.finish(),
+            config.layer_norm_eps,
+        ))
     }
 
     /// An encoder from its parts (a model file's embedded encoder).
-    pub(crate) fn from_parts(tokenizer: WordPiece, bert: Bert, max_seq_length: usize, model_id: u64) -> Self {
+    pub(crate) fn from_parts(
+        tokenizer: WordPiece,
+        bert: Bert,
+        max_seq_length: usize,
+        model_id: u64,
+        layer_norm_eps: f64,
+    ) -> Self {
         Self {
             tokenizer,
             bert,
             max_seq_length,
             model_id,
+            layer_norm_eps,
+            path: EncoderPath::Auto,
+            host: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where [`SentenceEncoder::encode`] and its variants run the encoder
+    /// (default [`EncoderPath::Auto`]). [`SentenceEncoder::embed`] always
+    /// runs burn's graph.
+    #[must_use]
+    pub fn with_path(mut self, path: EncoderPath) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// Where the encoder runs (see [`SentenceEncoder::with_path`]).
+    pub fn path(&self) -> EncoderPath {
+        self.path
+    }
+
+    /// Whether `encode` takes the host path.
+    fn uses_host(&self) -> bool {
+        match self.path {
+            EncoderPath::Host => true,
+            EncoderPath::Device => false,
+            EncoderPath::Auto => crate::util::is_host_cpu(&self.bert.device()),
+        }
+    }
+
+    /// The host copy of the encoder, made on first use.
+    fn host(&self) -> Result<&host::HostBert> {
+        if let Some(h) = self.host.get() {
+            return Ok(h);
+        }
+        let h = host::HostBert::from_bert(&self.bert, self.layer_norm_eps)?;
+        Ok(self.host.get_or_init(|| h))
     }
 
     /// FNV-1a of the weight file, the config and the vocabulary: the
@@ -213,6 +278,26 @@ impl SentenceEncoder {
     /// Those of [`Dataset::from_tokens`].
     pub fn dataset(&self, texts: &[&str], labels: Vec<usize>, num_classes: usize) -> Result<Dataset> {
         Dataset::from_tokens(texts.iter().map(|t| self.tokenize(t)).collect(), labels, num_classes)
+    }
+
+    /// The last hidden state of every token of `seqs` (token ids, each at
+    /// most the position table's length), one sequence after the other
+    /// without padding: row-major `[T, d]`, `T` the tokens in all. Runs on
+    /// the encoder's path ([`SentenceEncoder::with_path`]).
+    pub(crate) fn token_states(&self, seqs: &[&[u32]], device: &Device) -> Result<Vec<f32>> {
+        if self.uses_host() {
+            return self.host()?.hidden_states(seqs);
+        }
+        let d = self.embedding_dim();
+        let longest = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        let batch = TokenBatch::from_sequences(seqs, longest.max(1), device)?;
+        let l = batch.ids.dims()[1];
+        let hidden = crate::util::to_host_f32(self.bert.forward(batch.ids, batch.mask)?)?; // [B, L, d]
+        let mut rows = Vec::with_capacity(seqs.iter().map(|s| s.len()).sum::<usize>() * d);
+        for (b, s) in seqs.iter().enumerate() {
+            rows.extend_from_slice(&hidden[b * l * d..(b * l + s.len()) * d]);
+        }
+        Ok(rows)
     }
 
     /// Sentence embeddings of one padded batch: mean of the last hidden
@@ -320,10 +405,17 @@ impl SentenceEncoder {
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut rows = vec![0.0f32; texts.len() * d];
         let mut done = 0;
+        let host = if self.uses_host() { Some(self.host()?) } else { None };
+        let mut buffers = host::Buffers::default();
         for chunk in order.chunks(batch_size.max(1)) {
             let refs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            let batch = TokenBatch::from_sequences(&refs, self.max_seq_length, device)?;
-            let e = crate::util::to_host_f32(self.embed(batch)?.detach())?;
+            let e = match host {
+                Some(h) => h.embed_in(&refs, &mut buffers)?,
+                None => {
+                    let batch = TokenBatch::from_sequences(&refs, self.max_seq_length, device)?;
+                    crate::util::to_host_f32(self.embed(batch)?.detach())?
+                }
+            };
             for (k, &i) in chunk.iter().enumerate() {
                 rows[i * d..(i + 1) * d].copy_from_slice(&e[k * d..(k + 1) * d]);
             }
