@@ -696,6 +696,7 @@ impl Classifier {
                     id,
                     config.layer_norm_eps,
                 );
+                enc.prepare()?;
                 Featurize::Encoder(Box::new(Mutex::new(enc)), device)
             }
         };

@@ -227,6 +227,15 @@ impl SentenceEncoder {
         }
     }
 
+    /// Makes the host copy now if `encode` will take the host path (a
+    /// server's first request then does not pay for it).
+    pub(crate) fn prepare(&self) -> Result<()> {
+        if self.uses_host() {
+            self.host()?;
+        }
+        Ok(())
+    }
+
     /// The host copy of the encoder, made on first use.
     fn host(&self) -> Result<&host::HostBert> {
         if let Some(h) = self.host.get() {
