@@ -114,6 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             test: &test,
             config: &student_cfg,
             seed,
+            initial_table: None,
         };
         for (i, m) in methods(seed).iter().enumerate() {
             scores[i].push(run.score(m, &device)?);

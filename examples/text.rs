@@ -70,6 +70,8 @@ use lelp::train::{
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BUCKETS: u32 = 1 << 18;
+/// The CNN student's token embedding width.
+const CNN_DIM: usize = 32;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -189,6 +191,12 @@ struct Args {
     /// MLP and transformer students ignore it.
     #[arg(long)]
     lazy: bool,
+    /// The CNN starts from the teacher's static vocabulary table
+    /// (`lelp::deploy::static_table` over the training split: every
+    /// WordPiece token through the teacher, PCA to the CNN's 32 dims, SIF
+    /// weights) instead of random embeddings, and fine-tunes it.
+    #[arg(long)]
+    init_table: bool,
 }
 
 impl Args {
@@ -391,6 +399,8 @@ struct Study<'a> {
     sd_teacher: Option<ModuleTeacher<Mlp>>,
     /// The transformer student's initial encoder.
     init: Option<Bert>,
+    /// The CNN's initial embedding table (`--init-table`).
+    table: Option<Vec<f32>>,
     /// The teacher's encoder and the training split's texts (for
     /// `--augment`), and the neighbours its swaps draw from.
     encoder: &'a SentenceEncoder,
@@ -412,7 +422,7 @@ impl Study<'_> {
             },
             Kind::Cnn => Arch::TextCnn {
                 vocab,
-                dim: 32,
+                dim: CNN_DIM,
                 channels: 64,
             },
             Kind::Mlp | Kind::Transformer => Arch::Mlp {
@@ -496,6 +506,7 @@ impl Study<'_> {
                     test,
                     config: &config,
                     seed,
+                    initial_table: self.table.as_deref(),
                 };
                 let net = run.train(&targets, self.device)?;
                 (net.accuracy(test, self.device)?, Some(net))
@@ -507,7 +518,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn),
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn), "init_table": args.init_table,
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -753,6 +764,11 @@ fn main() -> Result<(), Error> {
             Kind::Transformer => Some(initial_encoder(&args.init, &encoder, &device)?),
             _ => None,
         },
+        table: match (args.init_table, args.student) {
+            (false, _) => None,
+            (true, Kind::Cnn) => Some(cnn_table(&encoder, &train_idx, &v.corpus, &device)?),
+            (true, _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
+        },
         neighbours: match args.augment {
             0 => Neighbours::default(),
             _ => swap_neighbours(&encoder, &train_idx, &v.corpus, &device)?,
@@ -814,6 +830,21 @@ fn header(args: &Args, corpus: &TextCorpus, device_name: &str, (train, test): (u
         corpus.len(),
         args.tokens
     );
+}
+
+/// The teacher's static vocabulary table at the CNN's width, from the
+/// training split's token counts (`--init-table`).
+fn cnn_table(
+    encoder: &SentenceEncoder,
+    train_idx: &[usize],
+    corpus: &TextCorpus,
+    device: &Device,
+) -> Result<Vec<f32>, Error> {
+    let t0 = Instant::now();
+    let texts: Vec<&str> = train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect();
+    let table = lelp::deploy::static_table(encoder, &texts, CNN_DIM, device)?;
+    eprintln!("static table for the CNN ({:.0}s)", t0.elapsed().as_secs_f64());
+    Ok(table)
 }
 
 /// The 15 nearest neighbours, in the teacher's static vocabulary table

@@ -40,6 +40,7 @@ fn tuning_picks_the_known_best_point_of_a_constructed_case() {
             test: valid,
             config: &student_cfg,
             seed: 5,
+            initial_table: None,
         };
         let a = run.score(m, &device)?;
         scores.push(a);
@@ -183,4 +184,38 @@ fn the_repository_configs_parse() {
         }
     }
     assert!(n >= 10, "{n} configs");
+}
+
+/// A run's initial table reaches the token students and is refused by the
+/// networks that have none.
+#[test]
+fn an_initial_table_is_for_token_students_only() {
+    let device = device();
+    let tokens = Dataset::from_tokens(vec![vec![1, 2], vec![3], vec![4, 5, 1]], vec![0, 1, 0], 2).unwrap();
+    let table: Vec<f32> = (0..6 * 4).map(|i| i as f32 / 24.0).collect();
+    let cnn = Arch::TextCnn {
+        vocab: 6,
+        dim: 4,
+        channels: 3,
+    };
+    assert!(cnn.build_with_table(&tokens, 2, 0, Some(&table), &device).is_ok());
+    // a table of another size is the table's error
+    assert!(matches!(
+        cnn.build_with_table(&tokens, 2, 0, Some(&table[..8]), &device),
+        Err(LelpError::DimensionMismatch {
+            expected: 24,
+            got: 8,
+            ..
+        })
+    ));
+    let dense = Dataset::new(vec![0.0, 1.0, 1.0, 0.0], 2, vec![0, 1], 2).unwrap();
+    let mlp = Arch::Mlp { hidden: vec![4] };
+    assert!(matches!(
+        mlp.build_with_table(&dense, 2, 0, Some(&table), &device),
+        Err(LelpError::InvalidParameter {
+            name: "initial_table",
+            ..
+        })
+    ));
+    assert!(mlp.build_with_table(&dense, 2, 0, None, &device).is_ok());
 }

@@ -125,6 +125,52 @@ impl Arch {
     }
 }
 
+impl Arch {
+    /// [`Arch::build`] with `table` (when given) as a token student's
+    /// initial embedding table, trained with the rest: `[buckets, dim]`
+    /// for the bag, `[vocab, dim]` for the CNN, row-major (e.g. the
+    /// teacher's static vocabulary table,
+    /// [`static_table`](crate::deploy::static_table), for a CNN over its
+    /// WordPiece ids).
+    ///
+    /// # Errors
+    /// As [`Arch::build`]; [`LelpError::InvalidParameter`] for a table on
+    /// a network without one (MLP, image CNN); the table's own errors
+    /// ([`crate::train::BagConfig::init_with_table`]).
+    pub fn build_with_table(
+        &self,
+        data: &Dataset,
+        outputs: usize,
+        seed: u64,
+        table: Option<&[f32]>,
+        device: &Device,
+    ) -> Result<Network> {
+        let Some(table) = table else {
+            return self.build(data, outputs, seed, device);
+        };
+        match self {
+            Arch::Bag { buckets, dim } => Ok(Network::Bag(
+                BagConfig::new(*buckets, outputs)
+                    .with_dim(*dim)
+                    .with_seed(seed)
+                    .init_with_table(table.to_vec(), false, device)?,
+            )),
+            Arch::TextCnn { vocab, dim, channels } => Ok(Network::TextCnn(
+                TextCnnConfig::new(*vocab, outputs)
+                    .with_dim(*dim)
+                    .with_channels(*channels)
+                    .with_seed(seed)
+                    .init_with_table(table.to_vec(), false, device)?,
+            )),
+            Arch::Mlp { .. } | Arch::Cnn { .. } => Err(LelpError::InvalidParameter {
+                name: "initial_table",
+                value: format!("{} values", table.len()),
+                reason: "only the token students (Bag, TextCnn) have an embedding table",
+            }),
+        }
+    }
+}
+
 impl Network {
     /// Accuracy on `data`.
     ///
@@ -232,6 +278,9 @@ pub struct Run<'a> {
     pub config: &'a DistillConfig,
     /// Seed of the student's initialisation and shuffles.
     pub seed: u64,
+    /// A token student's initial embedding table (`None`: a seeded random
+    /// one); see [`Arch::build_with_table`].
+    pub initial_table: Option<&'a [f32]>,
 }
 
 impl Run<'_> {
@@ -249,11 +298,11 @@ impl Run<'_> {
     /// also wants to inspect them).
     ///
     /// # Errors
-    /// Those of [`Arch::build`] and [`Distiller::fit`].
+    /// Those of [`Arch::build_with_table`] and [`Distiller::fit`].
     pub fn train(&self, targets: &TrainingTargets, device: &Device) -> Result<Network> {
         let config = self.config.clone().with_seed(self.seed);
         self.arch
-            .build(self.transfer, targets.outputs(), self.seed, device)?
+            .build_with_table(self.transfer, targets.outputs(), self.seed, self.initial_table, device)?
             .fit(self.transfer, targets, &config, device)
     }
 }

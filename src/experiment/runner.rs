@@ -210,6 +210,7 @@ impl Cell<'_> {
             test,
             config,
             seed: self.seed,
+            initial_table: None,
         }
     }
 }

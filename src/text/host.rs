@@ -172,6 +172,9 @@ impl HostBert {
         }
         let tokens: usize = seqs.iter().map(|s| s.len()).sum();
         self.embeddings(seqs, &mut buf.x);
+        if tokens == 0 {
+            return Ok(());
+        }
         // every value is written before it is read (biases, attention blocks)
         buf.qkv.resize(tokens * 3 * d, 0.0);
         buf.ctx.resize(tokens * d, 0.0);
@@ -607,6 +610,8 @@ mod tests {
                 ..
             })
         ));
+        assert_eq!(host.embed(&[&[], &[]]).unwrap(), vec![0.0; 32]);
+        assert!(host.embed(&[]).unwrap().is_empty());
         let zero = host.embed(&[&[], &[1, 2]]).unwrap();
         assert!(zero[..16].iter().all(|&v| v == 0.0));
         assert!((zero[16..].iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5);

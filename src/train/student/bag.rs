@@ -109,22 +109,7 @@ impl BagConfig {
     /// NaN or infinite values.
     pub fn init_with_table(&self, table: Vec<f32>, frozen: bool, device: &Device) -> Result<Bag> {
         let mut bag = self.init(device)?;
-        if table.len() != self.buckets * self.dim {
-            return Err(LelpError::DimensionMismatch {
-                what: "embedding table vs buckets * dim",
-                expected: self.buckets * self.dim,
-                got: table.len(),
-            });
-        }
-        if let Some(i) = table.iter().position(|x| !x.is_finite()) {
-            return Err(LelpError::NonFinite {
-                what: "embedding table",
-                row: i / self.dim,
-                col: i % self.dim,
-            });
-        }
-        let w = Tensor::from_data(TensorData::new(table, [self.buckets, self.dim]), device);
-        bag.embed.weight = Param::from_tensor(w).set_require_grad(!frozen);
+        bag.embed.weight = super::table_param(table, self.buckets, self.dim, frozen, device)?;
         Ok(bag)
     }
 }

@@ -110,6 +110,34 @@ pub(crate) fn uniform_param<const D: usize>(
 
 /// A `d_in -> d_out` linear layer drawn from `rng` (PyTorch's default
 /// uniform initialisation), the same on every backend.
+/// An embedding table from host values `table` (`[rows, dim]`
+/// row-major), trainable unless `frozen`: the checks and upload shared by
+/// the token students' `init_with_table`.
+pub(crate) fn table_param(
+    table: Vec<f32>,
+    rows: usize,
+    dim: usize,
+    frozen: bool,
+    device: &Device,
+) -> Result<Param<Tensor<2>>> {
+    if table.len() != rows * dim {
+        return Err(LelpError::DimensionMismatch {
+            what: "embedding table vs rows * dim",
+            expected: rows * dim,
+            got: table.len(),
+        });
+    }
+    if let Some(i) = table.iter().position(|x| !x.is_finite()) {
+        return Err(LelpError::NonFinite {
+            what: "embedding table",
+            row: i / dim,
+            col: i % dim,
+        });
+    }
+    let w = Tensor::from_data(TensorData::new(table, [rows, dim]), device);
+    Ok(Param::from_tensor(w).set_require_grad(!frozen))
+}
+
 pub(crate) fn seeded_linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
     Linear {
         weight: uniform_param([d_in, d_out], d_in, rng, device),

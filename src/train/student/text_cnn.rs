@@ -98,6 +98,24 @@ impl TextCnnConfig {
     }
 }
 
+impl TextCnnConfig {
+    /// Builds the network with `table` (`[vocab, dim]` row-major) as its
+    /// token embeddings, e.g. the teacher's static vocabulary table
+    /// ([`static_table`](crate::deploy::static_table) with `dims = dim`),
+    /// so the student starts from the teacher's view of each token;
+    /// `frozen` keeps the table fixed in training.
+    ///
+    /// # Errors
+    /// As [`TextCnnConfig::init`]; [`LelpError::DimensionMismatch`] when
+    /// the table is not `vocab * dim` values; [`LelpError::NonFinite`] for
+    /// NaN or infinite values.
+    pub fn init_with_table(&self, table: Vec<f32>, frozen: bool, device: &Device) -> Result<TextCnn> {
+        let mut cnn = self.init(device)?;
+        cnn.embed.weight = super::table_param(table, self.vocab, self.dim, frozen, device)?;
+        Ok(cnn)
+    }
+}
+
 util::setters!(TextCnnConfig {
     "Sets the token embedding width." with_dim => dim: usize,
     "Sets the convolution channels." with_channels => channels: usize,
@@ -141,3 +159,52 @@ head_network!(
     "A text CNN serves as a teacher too (its pooled layer is the embedding).",
     tables: ["embed.weight"]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+    use crate::train::{DistillConfig, Distiller, Method};
+
+    /// The CNN starts from a given table; frozen, training leaves it as
+    /// given, unfrozen it learns; a wrong size or a NaN is refused.
+    #[test]
+    fn a_cnn_starts_from_a_given_table() {
+        let device = Device::flex();
+        let (v, dim) = (12, 4);
+        let table: Vec<f32> = (0..v * dim).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
+        let cfg = TextCnnConfig::new(v, 2).with_dim(dim).with_channels(6);
+        let data = Dataset::from_tokens(
+            vec![vec![1, 2, 3], vec![4, 5], vec![6, 7, 8, 9], vec![10, 11]],
+            vec![0, 1, 0, 1],
+            2,
+        )
+        .unwrap();
+        let targets = Method::Plain.prepare(&data, None).unwrap();
+        let trained = |frozen: bool| {
+            let cnn = cfg.init_with_table(table.clone(), frozen, &device).unwrap();
+            assert_eq!(util::to_host_f32(cnn.embed.weight.val()).unwrap(), table);
+            let cnn = Distiller::new(DistillConfig::new(5, 0.1))
+                .fit(cnn, &data, &targets, None, &device)
+                .unwrap()
+                .student;
+            util::to_host_f32(cnn.embed.weight.val()).unwrap()
+        };
+        assert_eq!(trained(true), table, "a frozen table is not trained");
+        assert_ne!(trained(false), table, "an unfrozen one is");
+        assert!(matches!(
+            cfg.init_with_table(vec![0.0; 3], false, &device),
+            Err(LelpError::DimensionMismatch {
+                expected: 48,
+                got: 3,
+                ..
+            })
+        ));
+        let mut bad = table.clone();
+        bad[9] = f32::INFINITY;
+        assert!(matches!(
+            cfg.init_with_table(bad, false, &device),
+            Err(LelpError::NonFinite { row: 2, col: 1, .. })
+        ));
+    }
+}
