@@ -59,8 +59,8 @@ use lelp::text::{
     TransformerStudentConfig, default_minilm_dir, default_spam_dir,
 };
 use lelp::train::{
-    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig, OptimizerKind,
-    RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
+    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, Mlp, MlpConfig,
+    OptimizerKind, RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
 
 // the crate's binaries use mimalloc when the feature is on (cold runs,
@@ -191,12 +191,29 @@ struct Args {
     /// MLP and transformer students ignore it.
     #[arg(long)]
     lazy: bool,
-    /// The CNN starts from the teacher's static vocabulary table
-    /// (`lelp::deploy::static_table` over the training split: every
-    /// WordPiece token through the teacher, PCA to the CNN's 32 dims, SIF
-    /// weights) instead of random embeddings, and fine-tunes it.
-    #[arg(long)]
-    init_table: bool,
+    /// The CNN starts from the teacher's view of each WordPiece token
+    /// instead of random embeddings, and fine-tunes it.
+    #[arg(long, value_enum)]
+    init_table: Option<InitTable>,
+    /// The transformer student's learning rate warms up linearly over this
+    /// fraction of all steps, then decays linearly to 0 (BERT's schedule;
+    /// `LrSchedule::WarmupLinear`); 0 keeps it constant.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+}
+
+/// The CNN's initial embedding table (`--init-table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum InitTable {
+    /// model2vec's static table, as `lelp::deploy::static_table` builds it
+    /// over the training split: every token through the teacher, PCA to
+    /// the CNN's 32 dims, SIF weights from the split's counts, one scale
+    /// so a text's mean vector has norm 1 on average.
+    Static,
+    /// The same PCA projections without SIF weights, scaled so their root
+    /// mean square equals the random initialisation's (`U(-k, k)`,
+    /// `k = 1 / sqrt(32)`).
+    Pca,
 }
 
 impl Args {
@@ -518,7 +535,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn), "init_table": args.init_table,
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -608,6 +625,11 @@ impl Study<'_> {
             .with_optimizer(OptimizerKind::AdamW)
             .with_weight_decay(0.01)
             .with_grad_clip(Some(1.0))
+            .with_schedule(if args.warmup > 0.0 {
+                LrSchedule::WarmupLinear { warmup: args.warmup }
+            } else {
+                LrSchedule::Constant
+            })
             .with_seed(seed);
         let trained = Distiller::new(config).fit(student, transfer, targets, None, self.device)?;
         Ok(accuracy(&trained.student, test, self.device)?)
@@ -765,9 +787,9 @@ fn main() -> Result<(), Error> {
             _ => None,
         },
         table: match (args.init_table, args.student) {
-            (false, _) => None,
-            (true, Kind::Cnn) => Some(cnn_table(&encoder, &train_idx, &v.corpus, &device)?),
-            (true, _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
+            (None, _) => None,
+            (Some(kind), Kind::Cnn) => Some(cnn_table(kind, &encoder, &train_idx, &v.corpus, &device)?),
+            (Some(_), _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
         },
         neighbours: match args.augment {
             0 => Neighbours::default(),
@@ -832,17 +854,29 @@ fn header(args: &Args, corpus: &TextCorpus, device_name: &str, (train, test): (u
     );
 }
 
-/// The teacher's static vocabulary table at the CNN's width, from the
-/// training split's token counts (`--init-table`).
+/// The CNN's initial table from the teacher's vocabulary pass at the
+/// CNN's width (`--init-table`).
 fn cnn_table(
+    kind: InitTable,
     encoder: &SentenceEncoder,
     train_idx: &[usize],
     corpus: &TextCorpus,
     device: &Device,
 ) -> Result<Vec<f32>, Error> {
     let t0 = Instant::now();
-    let texts: Vec<&str> = train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect();
-    let table = lelp::deploy::static_table(encoder, &texts, CNN_DIM, device)?;
+    let texts: Vec<&str> = match kind {
+        InitTable::Static => train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect(),
+        // no corpus: no SIF weights, no norm scale (static_table's doc)
+        InitTable::Pca => Vec::new(),
+    };
+    let mut table = lelp::deploy::static_table(encoder, &texts, CNN_DIM, device)?;
+    if kind == InitTable::Pca {
+        let rms = (table.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / table.len() as f64).sqrt();
+        // U(-k, k) has root mean square k / sqrt(3)
+        let target = 1.0 / (CNN_DIM as f64).sqrt() / 3f64.sqrt();
+        let scale = if rms > 0.0 { target / rms } else { 1.0 };
+        table.iter_mut().for_each(|x| *x = (f64::from(*x) * scale) as f32);
+    }
     eprintln!("static table for the CNN ({:.0}s)", t0.elapsed().as_secs_f64());
     Ok(table)
 }
@@ -897,7 +931,11 @@ fn summary(args: &Args, teacher: &Teacher, encoder: &SentenceEncoder, encode_sec
         "{} epochs, {}, batch 32, S = {}, beta = 0.3, tau = 2, LELP on the {} embedding; {:.0}s in all",
         args.epochs,
         if args.student == Kind::Transformer {
-            "AdamW (weight decay 0.01, clipping 1)"
+            if args.warmup > 0.0 {
+                "AdamW (weight decay 0.01, clipping 1, linear warm-up and decay)"
+            } else {
+                "AdamW (weight decay 0.01, clipping 1)"
+            }
         } else {
             "Adam"
         },

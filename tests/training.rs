@@ -473,6 +473,65 @@ fn learning_rate_schedules() {
     assert_eq!((step.lr_at(3), step.lr_at(4), step.lr_at(9)), (0.1, 0.05, 0.025));
 }
 
+/// BERT's per-step warm-up and linear decay equal Hugging Face's
+/// `get_linear_schedule_with_warmup` (tests/data/lr_schedule/reference.py),
+/// the Distiller reports the rate of each epoch's first step, and a
+/// warm-up fraction outside [0, 1) is refused.
+#[test]
+fn warmup_then_linear_decay_equals_hugging_face() {
+    let path = common::data_path("lr_schedule", "expected.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for case in v["cases"].as_array().unwrap() {
+        let (epochs, batches) = (
+            case["epochs"].as_u64().unwrap() as usize,
+            case["batches"].as_u64().unwrap() as usize,
+        );
+        let cfg = DistillConfig::new(epochs, case["lr"].as_f64().unwrap()).with_schedule(LrSchedule::WarmupLinear {
+            warmup: case["warmup"].as_f64().unwrap(),
+        });
+        let want: Vec<f64> = case["lrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(want.len(), epochs * batches);
+        for (s, w) in want.iter().enumerate() {
+            let got = cfg.lr_at_step(s / batches, s % batches, batches);
+            assert!(
+                (got - w).abs() <= 1e-12 * w.abs().max(1e-3),
+                "{case}: step {s}: {got} vs {w}"
+            );
+        }
+    }
+    // the Distiller steps it: 300 rows in batches of 100, 4 epochs, 3 warm-up steps of 12
+    let device = device();
+    let (train, _) = small_setup();
+    let targets = Method::Plain.prepare(&train, None).unwrap();
+    let student = MlpConfig::new(64, vec![8], 2)
+        .with_seed(2)
+        .init(&device.clone().autodiff())
+        .unwrap();
+    let cfg = DistillConfig::new(4, 0.01)
+        .with_batch_size(100)
+        .with_schedule(LrSchedule::WarmupLinear { warmup: 0.25 });
+    let trained = Distiller::new(cfg.clone())
+        .fit(student, &train, &targets, None, &device)
+        .unwrap();
+    let reported: Vec<f64> = trained.history.iter().map(|r| r.lr).collect();
+    let want: Vec<f64> = (0..4).map(|e| cfg.lr_at_step(e, 0, 3)).collect();
+    assert_eq!(reported, want);
+    assert_eq!(reported[0], 0.0);
+    assert!((reported[1] - 0.01).abs() < 1e-15, "epoch 2 starts at step 3, the peak");
+    for bad in [-0.1, 1.0, f64::NAN] {
+        let cfg = DistillConfig::new(2, 0.1).with_schedule(LrSchedule::WarmupLinear { warmup: bad });
+        assert!(matches!(
+            cfg.validate(),
+            Err(LelpError::InvalidParameter { name: "warmup", .. })
+        ));
+    }
+}
+
 #[test]
 fn sgd_with_momentum_trains_too() {
     let device = device();

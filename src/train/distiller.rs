@@ -50,7 +50,8 @@ pub enum OptimizerKind {
     },
 }
 
-/// Learning-rate schedule, evaluated once per epoch.
+/// Learning-rate schedule: the epoch schedules are evaluated once per
+/// epoch, [`LrSchedule::WarmupLinear`] at every step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum LrSchedule {
@@ -67,6 +68,16 @@ pub enum LrSchedule {
         every: usize,
         /// Decay factor.
         gamma: f64,
+    },
+    /// BERT fine-tuning's schedule, per optimizer step: linear warm-up
+    /// from 0 over the first `warmup` fraction of all steps, then linear
+    /// decay to 0 at the last (Hugging Face's
+    /// `get_linear_schedule_with_warmup`, step `s` of `T` with `W =
+    /// ceil(warmup * T)` warm-up steps: `lr * s / W` for `s < W`, else
+    /// `lr * (T - s) / (T - W)`; the first step's rate is 0 as there).
+    WarmupLinear {
+        /// Fraction of all steps spent warming up, in `[0, 1)`.
+        warmup: f64,
     },
 }
 
@@ -137,10 +148,45 @@ impl DistillConfig {
             lazy_tables: false,
         }
     }
-    /// The learning rate of `epoch` (0-based).
+    /// The learning rate of `epoch` (0-based); for
+    /// [`LrSchedule::WarmupLinear`], that of the epoch's first step when
+    /// an epoch has one step per row (see [`DistillConfig::lr_at_step`]).
     pub fn lr_at(&self, epoch: usize) -> f64 {
+        self.lr_at_step(epoch, 0, 1)
+    }
+
+    /// The learning rate of step `batch` (0-based) of `epoch` (0-based)
+    /// when every epoch has `batches` steps.
+    ///
+    /// ```
+    /// use lelp::train::{DistillConfig, LrSchedule};
+    /// let cfg = DistillConfig::new(2, 1e-3).with_schedule(LrSchedule::WarmupLinear { warmup: 0.25 });
+    /// // 2 epochs x 4 steps: 2 warm-up steps, then 6 of decay
+    /// let lrs: Vec<f64> = (0..2).flat_map(|e| (0..4).map(move |b| (e, b))).map(|(e, b)| cfg.lr_at_step(e, b, 4)).collect();
+    /// let want = [0.0, 0.5e-3, 1e-3, 5.0 / 6.0 * 1e-3, 4.0 / 6.0 * 1e-3, 0.5e-3, 2.0 / 6.0 * 1e-3, 1.0 / 6.0 * 1e-3];
+    /// assert!(lrs.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15));
+    /// ```
+    pub fn lr_at_step(&self, epoch: usize, batch: usize, batches: usize) -> f64 {
         match self.schedule {
-            LrSchedule::Constant => self.lr,
+            LrSchedule::WarmupLinear { warmup } => {
+                let total = (self.epochs * batches.max(1)) as f64;
+                let step = (epoch * batches.max(1) + batch) as f64;
+                let warm = (warmup * total).ceil();
+                let f = if step < warm {
+                    step / warm
+                } else {
+                    ((total - step) / (total - warm).max(1.0)).max(0.0)
+                };
+                self.lr * f
+            }
+            _ => self.lr_at_epoch(epoch),
+        }
+    }
+
+    /// The epoch schedules' rate of `epoch`.
+    fn lr_at_epoch(&self, epoch: usize) -> f64 {
+        match self.schedule {
+            LrSchedule::Constant | LrSchedule::WarmupLinear { .. } => self.lr,
             LrSchedule::Cosine { final_fraction } => {
                 let t = if self.epochs > 1 {
                     epoch as f64 / (self.epochs - 1) as f64
@@ -177,6 +223,11 @@ impl DistillConfig {
         {
             return bad("grad_clip", c.to_string(), "must be finite and > 0");
         }
+        if let LrSchedule::WarmupLinear { warmup } = self.schedule
+            && !(0.0..1.0).contains(&warmup)
+        {
+            return bad("warmup", warmup.to_string(), "must be in [0, 1)");
+        }
         Ok(())
     }
 }
@@ -207,7 +258,8 @@ impl DistillConfig {
 pub struct EpochReport {
     /// Epoch (1-based).
     pub epoch: usize,
-    /// Learning rate used.
+    /// Learning rate used (under a per-step schedule, the epoch's first
+    /// step's).
     pub lr: f64,
     /// Mean training loss.
     pub train_loss: f64,
@@ -512,12 +564,13 @@ impl Distiller {
         n: usize,
     ) -> Result<(RunState<S>, EpochReport)> {
         let cfg = &self.config;
-        let lr = cfg.lr_at(epoch);
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut StdRng::seed_from_u64(cfg.seed.wrapping_add(epoch as u64)));
         let batches = n.div_ceil(cfg.batch_size);
+        let lr = cfg.lr_at_step(epoch, 0, batches);
         let mut sums = Sums::default();
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            let lr = cfg.lr_at_step(epoch, bi, batches);
             let l = ctx.step_loss(&state.model, chunk, &mut sums)?;
             let grads = GradientsParams::from_grads(l.backward(), &state.model);
             if let Some(hint) = &state.rows_hint
