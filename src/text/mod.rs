@@ -348,6 +348,11 @@ impl SentenceEncoder {
             key.update(&(t.len() as u64).to_le_bytes());
             key.update(t.as_bytes());
         }
+        // texts with special tokens written in them tokenise differently
+        // since 0.3.0: a new key for them, the old caches of the others stay
+        if texts.iter().any(|t| self.tokenizer.has_special(t)) {
+            key.update(b"special tokens matched");
+        }
         let dir = cache_dir.as_ref();
         let name = format!("sentence-embeddings-{:016x}", key.finish());
         let path = dir.join(format!("{name}.npy"));

@@ -41,6 +41,9 @@ pub struct WordPiece {
     prefix: String,
     /// Words longer than this many characters become the unknown token.
     max_word_chars: usize,
+    /// Tokens matched in the raw text before normalisation, longest
+    /// first, with their ids.
+    specials: Vec<(String, u32)>,
 }
 
 /// The special tokens' names and the WordPiece settings of a tokenizer
@@ -61,6 +64,14 @@ pub struct WordPieceSettings {
     pub prefix: String,
     /// Words longer than this many characters become the unknown token (100).
     pub max_word_chars: usize,
+    /// The tokens matched in the raw text before normalisation and kept
+    /// whole, as Hugging Face's tokenizers match a `tokenizer.json`'s
+    /// special `added_tokens` (a literal `[SEP]` in a text is the
+    /// separator's id, not `[`, `sep`, `]`). `None` (the default, and
+    /// what a model file written before 0.3.0 reads back as): the four
+    /// tokens above and `[MASK]` where the vocabulary has it, as for a
+    /// BERT `vocab.txt`.
+    pub added_tokens: Option<Vec<String>>,
 }
 
 impl Default for WordPieceSettings {
@@ -72,6 +83,7 @@ impl Default for WordPieceSettings {
             pad: "[PAD]".into(),
             prefix: "##".into(),
             max_word_chars: MAX_WORD_CHARS,
+            added_tokens: None,
         }
     }
 }
@@ -125,6 +137,7 @@ impl WordPiece {
             pad: name(self.pad),
             prefix: self.prefix.clone(),
             max_word_chars: self.max_word_chars,
+            added_tokens: Some(self.specials.iter().map(|(t, _)| t.clone()).collect()),
         }
     }
 
@@ -136,6 +149,22 @@ impl WordPiece {
                 reason: "the vocabulary lacks this special token",
             })
         };
+        let names: Vec<String> = match &spec.added_tokens {
+            Some(list) => list.clone(),
+            None => [&spec.pad, &spec.unk, &spec.cls, &spec.sep]
+                .into_iter()
+                .cloned()
+                .chain(vocab.contains_key("[MASK]").then(|| "[MASK]".to_string()))
+                .collect(),
+        };
+        let mut specials = names
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| Ok((t.clone(), get(t)?)))
+            .collect::<Result<Vec<_>>>()?;
+        // longest first: a match takes the longest token that starts there
+        specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        specials.dedup();
         Ok(Self {
             unk: get(&spec.unk)?,
             cls: get(&spec.cls)?,
@@ -143,6 +172,7 @@ impl WordPiece {
             pad: get(&spec.pad)?,
             prefix: spec.prefix.to_string(),
             max_word_chars: spec.max_word_chars,
+            specials,
             vocab,
         })
     }
@@ -244,7 +274,7 @@ impl WordPiece {
                 .ok_or_else(|| LelpError::corrupted(path, format!("bad id for token '{token}'")))?;
             map.insert(token.clone(), id);
         }
-        check_added_tokens(&v, &map, path)?;
+        spec.added_tokens = Some(check_added_tokens(&v, &map, path)?);
         if v.get("padding").and_then(|p| p.get("pad_token")).is_none() && !map.contains_key(&spec.pad) {
             // no padding section: the pad token is BERT's, or a `<pad>`
             // (padded positions are masked; the id only has to exist)
@@ -284,19 +314,63 @@ impl WordPiece {
 
     /// `[CLS] pieces [SEP]`, the pieces truncated so the whole has at most
     /// `max_len` ids (at least the two special tokens).
+    ///
+    /// The special tokens (see [`WordPieceSettings::added_tokens`]) are
+    /// matched in the raw text first, as Hugging Face's tokenizers do: a
+    /// literal `[SEP]` is the separator's id.
     pub fn encode(&self, text: &str, max_len: usize) -> Vec<u32> {
         let mut ids = vec![self.cls];
         let room = max_len.max(2) - 2;
-        'words: for word in pre_tokenize(&normalize(text)) {
-            for id in self.word_pieces(&word) {
+        'segments: for (segment, special) in self.segments(text) {
+            if let Some(id) = special {
                 if ids.len() > room {
-                    break 'words;
+                    break;
                 }
                 ids.push(id);
+                continue;
+            }
+            for word in pre_tokenize(&normalize(segment)) {
+                for id in self.word_pieces(&word) {
+                    if ids.len() > room {
+                        break 'segments;
+                    }
+                    ids.push(id);
+                }
             }
         }
         ids.push(self.sep);
         ids
+    }
+
+    /// Whether `text` contains a special token as written (those are
+    /// tokenised whole since 0.3.0).
+    pub(crate) fn has_special(&self, text: &str) -> bool {
+        self.specials.iter().any(|(t, _)| text.contains(t.as_str()))
+    }
+
+    /// `text` cut at its special tokens (leftmost, then longest, match):
+    /// the plain stretches with `None`, the tokens with their ids.
+    fn segments<'t>(&self, text: &'t str) -> Vec<(&'t str, Option<u32>)> {
+        let mut out = Vec::new();
+        let (mut start, mut i) = (0, 0);
+        while i < text.len() {
+            let hit = self.specials.iter().find(|(t, _)| text[i..].starts_with(t.as_str()));
+            match hit {
+                Some((t, id)) => {
+                    if start < i {
+                        out.push((&text[start..i], None));
+                    }
+                    out.push((&text[i..i + t.len()], Some(*id)));
+                    i += t.len();
+                    start = i;
+                }
+                None => i += text[i..].chars().next().map_or(1, char::len_utf8),
+            }
+        }
+        if start < text.len() {
+            out.push((&text[start..], None));
+        }
+        out
     }
 
     /// Greedy longest-match WordPiece of one pre-token.
@@ -440,13 +514,15 @@ fn wrapping_tokens<'a>(post: Option<&'a serde_json::Value>, path: &Path) -> Resu
     }
 }
 
-/// Added tokens are matched in the raw text before WordPiece runs; the
-/// crate does not, so only special tokens already in the vocabulary (with
-/// the same id) are accepted.
-fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path: &Path) -> Result<()> {
+/// The added tokens, matched in the raw text before WordPiece runs: only
+/// special tokens already in the vocabulary (with the same id), matched
+/// as they are (`normalized`, `lstrip`, `rstrip` and `single_word`
+/// false), are accepted; their contents.
+fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path: &Path) -> Result<Vec<String>> {
     let Some(added) = v.get("added_tokens").and_then(|a| a.as_array()) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let mut contents = Vec::with_capacity(added.len());
     for (i, t) in added.iter().enumerate() {
         let content = t.get("content").and_then(|c| c.as_str());
         let id = t.get("id").and_then(|i| i.as_u64());
@@ -460,8 +536,19 @@ fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path:
                 "lelp tokenises only with the vocabulary: an added token must be a special token of model.vocab",
             ));
         }
+        for flag in ["normalized", "lstrip", "rstrip", "single_word"] {
+            if t.get(flag).and_then(|f| f.as_bool()) == Some(true) {
+                return Err(unsupported(
+                    path,
+                    &format!("added_tokens[{i}].{flag}"),
+                    t.get(flag),
+                    "lelp matches special tokens exactly as written in the raw text",
+                ));
+            }
+        }
+        contents.extend(content.map(String::from));
     }
-    Ok(())
+    Ok(contents)
 }
 
 fn is_other(c: char) -> bool {
@@ -551,4 +638,41 @@ fn pre_tokenize(text: &str) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BERT vocabulary's special tokens written in a text keep their ids
+    /// (as Hugging Face's tokenizers match them: exact, case-sensitive,
+    /// before normalisation), and the settings carry them to a rebuilt
+    /// tokenizer.
+    #[test]
+    fn special_tokens_in_the_text_keep_their_ids() {
+        let vocab = [
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "[", "]", "sep", "mask",
+        ];
+        let tok = WordPiece::from_vocab(vocab.iter().map(|s| s.to_string())).unwrap();
+        assert_eq!(tok.encode("a [SEP] b", 16), vec![2, 5, 3, 6, 3]);
+        assert_eq!(tok.encode("a[MASK]b", 16), vec![2, 5, 4, 6, 3]);
+        // lowercase is not the token: normalised and split as any text
+        assert_eq!(tok.encode("[sep]", 16), vec![2, 7, 9, 8, 3]);
+        // truncation counts a matched token like any other
+        assert_eq!(tok.encode("[MASK][MASK][MASK]", 4), vec![2, 4, 4, 3]);
+        let settings = tok.settings();
+        assert_eq!(
+            settings.added_tokens.as_deref(),
+            Some(&["[MASK]", "[CLS]", "[PAD]", "[SEP]", "[UNK]"].map(String::from)[..])
+        );
+        let again = WordPiece::from_vocab_with_settings(tok.tokens(), &settings).unwrap();
+        assert_eq!(again.encode("a [SEP] b[MASK]", 16), tok.encode("a [SEP] b[MASK]", 16));
+        // an explicit empty list matches nothing
+        let none = WordPieceSettings {
+            added_tokens: Some(Vec::new()),
+            ..WordPieceSettings::default()
+        };
+        let plain = WordPiece::from_vocab_with_settings(tok.tokens(), &none).unwrap();
+        assert_eq!(plain.encode("[SEP]", 16), vec![2, 7, 9, 8, 3]);
+    }
 }
