@@ -91,6 +91,12 @@ done
 "$T" --corpus tweets-binary --student bag --lazy --transfer 1000 --epochs 60 --out $R/tweets-binary-bag-augment-epochs60.jsonl
 "$T" --corpus tweets-binary --student bag --lazy --transfer 1000 --epochs 210 --seeds 3 --out $R/tweets-binary-bag-augment-epochs210.jsonl
 python3 scripts/summarize-augment.py $R/tweets-binary-bag-augment*.jsonl > $R/tweets-binary-bag-augment.md
+# the CNN from the teacher's vocabulary table (model2vec's and the plain PCA one)
+rm -f $R/tweets-binary-cnn-init.jsonl
+"$T" --corpus tweets-binary --student cnn --init-table static --transfer 1000,4000 --out $R/tweets-binary-cnn-init.jsonl
+"$T" --corpus tweets-binary --student cnn --init-table pca --transfer 1000,4000 --out $R/tweets-binary-cnn-init.jsonl
+"$T" --corpus tweets-binary --student cnn --init-table pca --transfer all --seeds 3 --out $R/tweets-binary-cnn-init.jsonl
+python3 scripts/summarize-cnn-init.py $R/tweets-binary-cnn-init.jsonl $R/tweets-binary-cnn-augment.jsonl > $R/tweets-binary-cnn-init.md
 # lazy against dense Adam on the bag's table (docs/performance.md)
 for lazy in "" --lazy; do
     "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
