@@ -35,6 +35,9 @@ if [ "$SUBCLASS_TEXT" = 1 ]; then
             "$BIN/text" --corpus $t --student mlp --hidden $w,$w --transfer 1000 --methods all --epochs 30 --subclasses 8 \
                 --out $S/$t-mlp-w$w.jsonl "${ARGS[@]}"
         done
+        # the hashed bag student (2^18 x 8, lazy Adam), every method, 250 rows to the whole split
+        "$BIN/text" --corpus $t --student bag --lazy --transfer 250,1000,4000,all --methods all --subclasses 8 \
+            --out $S/$t-bag.jsonl "${ARGS[@]}"
         # the tuned headline: every method 4 grid points on a validation split
         "$BIN/text" --corpus $t --export target/lelp-export/$t "${ARGS[@]}"
         "$BIN/experiment" "experiments/$t-tuned.json" "${ARGS[@]}"

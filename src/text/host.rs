@@ -122,9 +122,11 @@ impl HostBert {
 
     /// Sentence embeddings of token sequences: the last hidden state
     /// mean-pooled over each sequence's tokens, L2-normalised; row-major
-    /// `[seqs, d]`. An empty sequence gives a zero row (as the burn path).
+    /// `[seqs, d]`.
     ///
     /// # Errors
+    /// [`LelpError::EmptyData`] for no sequences or an empty one (as
+    /// `TokenBatch` refuses them on the graph path);
     /// [`LelpError::DimensionMismatch`] for a sequence longer than the
     /// position table or a token id outside the vocabulary.
     #[cfg(test)]
@@ -154,6 +156,11 @@ impl HostBert {
     /// The forward pass: leaves the last hidden state in `buf.x`.
     fn forward_in(&self, seqs: &[&[u32]], buf: &mut Buffers) -> Result<()> {
         let d = self.d;
+        if seqs.is_empty() || seqs.iter().any(|s| s.is_empty()) {
+            return Err(LelpError::EmptyData {
+                what: "token sequences",
+            });
+        }
         for s in seqs {
             if s.len() > self.positions {
                 return Err(LelpError::DimensionMismatch {
@@ -172,9 +179,6 @@ impl HostBert {
         }
         let tokens: usize = seqs.iter().map(|s| s.len()).sum();
         self.embeddings(seqs, &mut buf.x);
-        if tokens == 0 {
-            return Ok(());
-        }
         // every value is written before it is read (biases, attention blocks)
         buf.qkv.resize(tokens * 3 * d, 0.0);
         buf.ctx.resize(tokens * d, 0.0);
@@ -431,7 +435,9 @@ fn pool(x: &[f32], lens: &[usize], d: usize) -> Vec<f32> {
 /// `x = k ln 2 + r` with `|r| <= ln 2 / 2` (Cody and Waite's two-part
 /// `ln 2`), `e^r` by its degree-7 Taylor polynomial (truncation below
 /// 6e-9 relative), `2^k` written into the exponent bits. Inputs are
-/// clamped to `[-87, 88]` (outside it `f32` under- or overflows).
+/// clamped to `[-87, 88]` (so the exponent bits stay valid): below -87 it
+/// returns `e^-87` (about 1.6e-38, harmless in softmax and erf), above 88
+/// `e^88`.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // 355 / 512: k * LN2_HI is exact
@@ -451,7 +457,8 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 /// `erf(x)` by Abramowitz and Stegun's formula 7.1.26 (absolute error at
-/// most 1.5e-7 in exact arithmetic, 5e-7 in `f32`: tested), with [`exp`].
+/// most 1.5e-7 in exact arithmetic; under 6e-7 in `f32`, tested), with
+/// [`exp`].
 #[inline(always)]
 pub(crate) fn erf(x: f32) -> f32 {
     let z = x.abs();
@@ -587,6 +594,22 @@ mod tests {
         assert!(enc(EncoderPath::Auto).uses_host(), "flex takes the host path");
     }
 
+    /// Working buffers reused across batches of other sizes (as
+    /// `encode` reuses them, longest batch first) give what fresh ones do.
+    #[test]
+    fn reused_buffers_hold_nothing_over() {
+        let device = Device::flex();
+        let c = tiny();
+        let bert = Bert::random_with_std(&c, 5, 0.4, &device).unwrap();
+        let host = HostBert::from_bert(&bert, c.layer_norm_eps).unwrap();
+        let big: [&[u32]; 3] = [&[1, 5, 9, 2, 7, 7, 7], &[1, 44, 3, 2], &[1, 8, 2]];
+        let small: [&[u32]; 1] = [&[1, 30, 31, 2]];
+        let mut buf = Buffers::default();
+        for seqs in [&big[..], &small[..], &big[..]] {
+            assert_eq!(host.embed_in(seqs, &mut buf).unwrap(), host.embed(seqs).unwrap());
+        }
+    }
+
     #[test]
     fn host_forward_refuses_what_the_model_cannot_read() {
         let device = Device::flex();
@@ -610,10 +633,10 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(host.embed(&[&[], &[]]).unwrap(), vec![0.0; 32]);
-        assert!(host.embed(&[]).unwrap().is_empty());
-        let zero = host.embed(&[&[], &[1, 2]]).unwrap();
-        assert!(zero[..16].iter().all(|&v| v == 0.0));
-        assert!((zero[16..].iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5);
+        for seqs in [&[][..], &[&[][..], &[1, 2][..]][..]] {
+            assert!(matches!(host.embed(seqs), Err(LelpError::EmptyData { .. })));
+        }
+        let one = host.embed(&[&[1, 2]]).unwrap();
+        assert!((one.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5);
     }
 }

@@ -108,6 +108,7 @@ pub(crate) fn mean_pool(hidden: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
 
 /// Where [`SentenceEncoder::encode`] runs the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EncoderPath {
     /// The host path on CPU devices (Flex, ndarray), burn's graph on the
     /// others (libtorch, wgpu, CUDA).

@@ -516,8 +516,9 @@ fn wrapping_tokens<'a>(post: Option<&'a serde_json::Value>, path: &Path) -> Resu
 
 /// The added tokens, matched in the raw text before WordPiece runs: only
 /// special tokens already in the vocabulary (with the same id), matched
-/// as they are (`normalized`, `lstrip`, `rstrip` and `single_word`
-/// false), are accepted; their contents.
+/// as written (`normalized` and `single_word` false), are accepted; their
+/// contents. `lstrip` and `rstrip` only move whitespace into the match,
+/// which BERT's pre-tokeniser drops anyway: the ids are the same.
 fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path: &Path) -> Result<Vec<String>> {
     let Some(added) = v.get("added_tokens").and_then(|a| a.as_array()) else {
         return Ok(Vec::new());
@@ -536,7 +537,7 @@ fn check_added_tokens(v: &serde_json::Value, vocab: &HashMap<String, u32>, path:
                 "lelp tokenises only with the vocabulary: an added token must be a special token of model.vocab",
             ));
         }
-        for flag in ["normalized", "lstrip", "rstrip", "single_word"] {
+        for flag in ["normalized", "single_word"] {
             if t.get(flag).and_then(|f| f.as_bool()) == Some(true) {
                 return Err(unsupported(
                     path,
@@ -674,5 +675,14 @@ mod tests {
         };
         let plain = WordPiece::from_vocab_with_settings(tok.tokens(), &none).unwrap();
         assert_eq!(plain.encode("[SEP]", 16), vec![2, 7, 9, 8, 3]);
+        // where one token starts another, the longer one matches
+        let mut words = tok.tokens();
+        words.push("[S]".into()); // id 11
+        let prefixed = WordPieceSettings {
+            added_tokens: Some(["[S]", "[SEP]", "[CLS]"].map(String::from).to_vec()),
+            ..WordPieceSettings::default()
+        };
+        let both = WordPiece::from_vocab_with_settings(words, &prefixed).unwrap();
+        assert_eq!(both.encode("[SEP][S]a[S", 16), vec![2, 3, 11, 5, 7, 1, 3]);
     }
 }

@@ -148,9 +148,10 @@ impl DistillConfig {
             lazy_tables: false,
         }
     }
-    /// The learning rate of `epoch` (0-based); for
-    /// [`LrSchedule::WarmupLinear`], that of the epoch's first step when
-    /// an epoch has one step per row (see [`DistillConfig::lr_at_step`]).
+    /// The learning rate of `epoch` (0-based). For
+    /// [`LrSchedule::WarmupLinear`] this counts each epoch as one step,
+    /// which is not what the `Distiller` runs: use
+    /// [`DistillConfig::lr_at_step`] there.
     pub fn lr_at(&self, epoch: usize) -> f64 {
         self.lr_at_step(epoch, 0, 1)
     }

@@ -108,8 +108,6 @@ pub(crate) fn uniform_param<const D: usize>(
     Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), device))
 }
 
-/// A `d_in -> d_out` linear layer drawn from `rng` (PyTorch's default
-/// uniform initialisation), the same on every backend.
 /// An embedding table from host values `table` (`[rows, dim]`
 /// row-major), trainable unless `frozen`: the checks and upload shared by
 /// the token students' `init_with_table`.
@@ -138,6 +136,8 @@ pub(crate) fn table_param(
     Ok(Param::from_tensor(w).set_require_grad(!frozen))
 }
 
+/// A `d_in -> d_out` linear layer drawn from `rng` (PyTorch's default
+/// uniform initialisation), the same on every backend.
 pub(crate) fn seeded_linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
     Linear {
         weight: uniform_param([d_in, d_out], d_in, rng, device),
