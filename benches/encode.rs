@@ -1,5 +1,7 @@
 //! MiniLM encoding rate (feature `text`): the first 256 SpamAssassin emails
-//! (subject and body), at most 128 tokens, batch 64, on the device named by
+//! (subject and body), at most 128 tokens, batch 64 (with
+//! `LELP_BENCH_TEXTS=clinc`: the first 1,024 CLINC150 queries, short
+//! texts, from `$LELP_TEXT_DATA`, default ../shared/data/text), on the device named by
 //! `LELP_BENCH_DEVICE` (flex by default), by burn's graph and by the host
 //! path (`EncoderPath`); three timed runs of each after a warm-up, the two
 //! alternating. `LELP_BENCH_TOKENS` changes the length (e.g. 32 for short
@@ -25,8 +27,18 @@ fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let tokens: usize = std::env::var("LELP_BENCH_TOKENS").map_or(128, |t| t.parse().expect("a number of tokens"));
     let device = device::by_name(&name).unwrap();
-    let corpus = TextCorpus::spam_assassin(default_spam_dir()).expect("run scripts/fetch-spam.sh first");
-    let texts: Vec<&str> = corpus.texts.iter().take(256).map(String::as_str).collect();
+    let (corpus, n) = match std::env::var("LELP_BENCH_TEXTS").as_deref() {
+        Ok("clinc") => {
+            let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
+            let path = std::path::Path::new(&dir).join("clinc150.jsonl.gz");
+            (TextCorpus::from_jsonl(path).expect("CLINC150 under $LELP_TEXT_DATA"), 1024)
+        }
+        _ => (
+            TextCorpus::spam_assassin(default_spam_dir()).expect("run scripts/fetch-spam.sh first"),
+            256,
+        ),
+    };
+    let texts: Vec<&str> = corpus.texts.iter().take(n).map(String::as_str).collect();
     let load = |path| {
         SentenceEncoder::from_dir(default_minilm_dir(), &device)
             .expect("run scripts/fetch-minilm.sh first")

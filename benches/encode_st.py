@@ -1,6 +1,8 @@
 """sentence-transformers' encoding rate on the texts of benches/encode.rs:
 the first 256 SpamAssassin emails (subject and body, as lelp's
-`email_text`), at most 128 tokens (LELP_BENCH_TOKENS), batch 64, 2 threads.
+`email_text`), at most 128 tokens (LELP_BENCH_TOKENS), batch 64, 2 threads;
+with LELP_BENCH_TEXTS=clinc the first 1,024 CLINC150 queries ($LELP_TEXT_DATA,
+default ../shared/data/text).
 
     /path/to/venv/bin/python benches/encode_st.py [MODEL_DIR] [SPAM_DIR]
 
@@ -41,9 +43,16 @@ def texts(n=256):
     return out[:n]
 
 
+def clinc(n=1024):
+    import gzip
+    d = os.environ.get("LELP_TEXT_DATA", "../shared/data/text")
+    with gzip.open(os.path.join(d, "clinc150.jsonl.gz"), "rt") as f:
+        return [json.loads(line)["text"] for _, line in zip(range(n), f)]
+
+
 def main():
     torch.set_num_threads(2)
-    t = texts()
+    t = clinc() if os.environ.get("LELP_BENCH_TEXTS") == "clinc" else texts()
     model = SentenceTransformer(MODEL, device="cpu")
     tokens = int(os.environ.get("LELP_BENCH_TOKENS", "128"))
     model.max_seq_length = tokens
