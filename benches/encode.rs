@@ -31,7 +31,10 @@ fn main() {
         Ok("clinc") => {
             let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
             let path = std::path::Path::new(&dir).join("clinc150.jsonl.gz");
-            (TextCorpus::from_jsonl(path).expect("CLINC150 under $LELP_TEXT_DATA"), 1024)
+            (
+                TextCorpus::from_jsonl(path).expect("CLINC150 under $LELP_TEXT_DATA"),
+                1024,
+            )
         }
         _ => (
             TextCorpus::spam_assassin(default_spam_dir()).expect("run scripts/fetch-spam.sh first"),
