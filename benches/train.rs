@@ -15,11 +15,15 @@
 //!   epochs: the case where the table, not the batch, sets the step cost;
 //!   `bag-lazy`: the same with `lazy_tables` (Adam on the touched rows).
 //!
-//! Each case runs three times after a warm-up; prints seconds per run and
-//! the warm-up's time (a cold run when the case is the first of its
-//! process: `LELP_BENCH_CASES=bag` runs only the listed cases).
+//! Each case runs three times after a warm-up; prints seconds per run, the
+//! warm-up's time (a cold run when the case is the first of its process:
+//! `LELP_BENCH_CASES=bag` runs only the listed cases) and the heap
+//! allocations (calls and bytes) per optimizer step of the last run,
+//! counted by a wrapper around the global allocator.
 //! `LELP_BENCH_DEVICE` picks the device (flex by default).
 
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -32,8 +36,47 @@ use lelp::train::{
 use lelp::device;
 
 #[cfg(feature = "mimalloc")]
+type Inner = mimalloc::MiMalloc;
+#[cfg(not(feature = "mimalloc"))]
+type Inner = std::alloc::System;
+
+/// Heap allocation calls and bytes since the start.
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The global allocator (mimalloc with the feature, else the system's),
+/// counting allocation calls and bytes.
+struct Counting(Inner);
+
+// SAFETY: every call is forwarded unchanged to the inner allocator; the
+// counters are plain atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on
+        unsafe { self.0.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on
+        unsafe { self.0.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on
+        unsafe { self.0.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+}
+
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting(Inner {});
 
 /// `n` rows of `d` features from a fixed linear-congruential stream, labels
 /// from the sign of a fixed direction (learnable, seeded, no RNG crate).
@@ -118,8 +161,13 @@ fn time_student<S: Student>(
     };
     let first = run();
     let times: Vec<String> = (0..3).map(|_| format!("{:.3}", run())).collect();
+    let (calls, bytes) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    run();
+    let steps = (cfg.epochs * train.len().div_ceil(cfg.batch_size)) as f64;
+    let calls = (ALLOCS.load(Ordering::Relaxed) - calls) as f64 / steps;
+    let mb = (BYTES.load(Ordering::Relaxed) - bytes) as f64 / steps / 1e6;
     println!(
-        "lelp {name}: {} s (first run in this process {first:.3} s)",
+        "lelp {name}: {} s (first run in this process {first:.3} s); per step {calls:.0} allocations, {mb:.2} MB",
         times.join(" ")
     );
 }
