@@ -172,3 +172,101 @@ fn pooling_truncation_and_bad_inputs() {
         Err(LelpError::InvalidParameter { .. })
     ));
 }
+
+/// Logits of `student` on fixed texts (evaluation: no dropout).
+fn probe(student: &lelp::text::TransformerStudent, device: &Device) -> Vec<f64> {
+    let ids: [&[u32]; 3] = [&[7, 9, 10], &[8, 9], &[12, 7, 15, 11]];
+    host(
+        student
+            .forward(Inputs::Tokens(TokenBatch::from_sequences(&ids, 16, device).unwrap()))
+            .unwrap()
+            .logits,
+    )
+}
+
+/// An observer that panics after epoch `crash_after` (a crash of the
+/// process's fit) and records the epoch a fit resumed from.
+struct Watch {
+    crash_after: usize,
+    resumed_at: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl lelp::train::Observer for Watch {
+    fn on_epoch(&mut self, report: &lelp::train::EpochReport, _epochs: usize) {
+        assert!(
+            report.epoch < self.crash_after,
+            "simulated crash after epoch {}",
+            report.epoch
+        );
+    }
+    fn on_resume(&mut self, epoch: usize) {
+        self.resumed_at.store(epoch, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Encoder dropout acts in training (a fit with it ends elsewhere than one
+/// without), its masks repeat (two fits agree), and a fit interrupted and
+/// resumed from its checkpoint draws the same masks as one that ran
+/// through: before the Distiller seeded the backend at every step, the
+/// masks after a resume were fresh draws.
+#[test]
+fn encoder_dropout_is_seeded_per_step_so_fits_repeat_and_resume() {
+    let device = device();
+    let data = token_task(96);
+    let targets = Method::Plain.prepare(&data, None).unwrap();
+    let student = |p: f64| {
+        let bert = Bert::random(&tiny(1), 4, &device).unwrap();
+        TransformerStudentConfig::new(2)
+            .with_dropout(0.0)
+            .with_encoder_dropout(p)
+            .init(bert, &device)
+            .unwrap()
+    };
+    let cfg = DistillConfig::new(4, 3e-3)
+        .with_batch_size(16)
+        .with_optimizer(OptimizerKind::AdamW)
+        .with_seed(5);
+    let fit = |p: f64, d: Distiller| d.fit(student(p), &data, &targets, None, &device).unwrap().student;
+    let through = probe(&fit(0.3, Distiller::new(cfg.clone())), &device);
+    let again = probe(&fit(0.3, Distiller::new(cfg.clone())), &device);
+    let without = probe(&fit(0.0, Distiller::new(cfg.clone())), &device);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
+    assert!(close(&again, &through), "{again:?} vs {through:?}");
+    assert!(!close(&without, &through), "dropout changed nothing: {without:?}");
+    // crash after epoch 2, then resume from the checkpoint to the end
+    let dir = common::tempdir("dropout-resume");
+    let resumed_at = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watch = |crash_after| Watch {
+        crash_after,
+        resumed_at: resumed_at.clone(),
+    };
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fit(
+            0.3,
+            Distiller::new(cfg.clone())
+                .with_checkpoints(&dir)
+                .with_observer(watch(2)),
+        )
+    }));
+    assert!(crashed.is_err());
+    let resumed = fit(
+        0.3,
+        Distiller::new(cfg.clone())
+            .with_checkpoints(&dir)
+            .with_observer(watch(usize::MAX)),
+    );
+    assert!(
+        resumed_at.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the fit did not resume"
+    );
+    let resumed = probe(&resumed, &device);
+    assert!(close(&resumed, &through), "{resumed:?} vs {through:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // the encoder's probability is checked like the head's
+    assert!(matches!(
+        TransformerStudentConfig::new(2)
+            .with_encoder_dropout(-0.1)
+            .init(Bert::random(&tiny(1), 4, &device).unwrap(), &device),
+        Err(LelpError::InvalidParameter { name: "dropout", .. })
+    ));
+}

@@ -11,6 +11,7 @@ use burn::tensor::activation::{gelu, softmax};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LelpError, Result};
+use crate::train::dropout;
 
 /// The parts of a BERT `config.json` the encoder needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +71,10 @@ pub struct BertLayer {
     output: Linear,
     output_norm: LayerNorm,
     heads: usize,
+    /// Dropout on the attention probabilities and on both sublayers'
+    /// outputs in training (BERT's `attention_probs_dropout_prob` and
+    /// `hidden_dropout_prob`); 0 unless [`Bert::with_dropout`] set it.
+    dropout: f64,
 }
 
 /// A BERT encoder: embeddings and transformer layers; its output is the
@@ -81,6 +86,8 @@ pub struct Bert {
     token_type: Embedding,
     embedding_norm: LayerNorm,
     layers: Vec<BertLayer>,
+    /// Dropout on the embedding layer's output in training.
+    dropout: f64,
 }
 
 impl BertLayer {
@@ -93,10 +100,12 @@ impl BertLayer {
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask_bias;
-        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
-        let x = self.attention_norm.forward(self.attention_out.forward(ctx) + x);
+        let probs = dropout(softmax(scores, 3), self.dropout);
+        let ctx = probs.matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let attended = dropout(self.attention_out.forward(ctx), self.dropout);
+        let x = self.attention_norm.forward(attended + x);
         let ff = self.output.forward(gelu(self.intermediate.forward(x.clone())));
-        self.output_norm.forward(ff + x)
+        self.output_norm.forward(dropout(ff, self.dropout) + x)
     }
 }
 
@@ -125,7 +134,8 @@ impl Bert {
             .repeat_dim(0, b);
         let types = Tensor::<2, Int>::zeros([b, l], &device);
         let x = self.word.forward(ids) + self.position.forward(pos) + self.token_type.forward(types);
-        Ok(self.layers_forward(self.embedding_norm.forward(x), mask))
+        let x = dropout(self.embedding_norm.forward(x), self.dropout);
+        Ok(self.layers_forward(x, mask))
     }
 
     /// The transformer layers alone on input embeddings `x` (what
@@ -145,6 +155,34 @@ impl Bert {
             x = layer.forward(x, bias.clone());
         }
         x
+    }
+
+    /// This encoder with dropout `p` in training: on the embeddings'
+    /// output, the attention probabilities and each sublayer's output
+    /// before its residual, as BERT (`p = 0.1` in its configs). Inference
+    /// is unchanged: dropout acts only on an autodiff device, in a
+    /// training step. Encoders start with none.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for `p` outside `[0, 1)`.
+    pub fn with_dropout(mut self, p: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(LelpError::InvalidParameter {
+                name: "dropout",
+                value: p.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
+        self.dropout = p;
+        for layer in &mut self.layers {
+            layer.dropout = p;
+        }
+        Ok(self)
+    }
+
+    /// The encoder's dropout probability in training.
+    pub fn dropout(&self) -> f64 {
+        self.dropout
     }
 
     /// This encoder with only its bottom `k` layers (DistilBERT-style
@@ -334,6 +372,7 @@ impl Bert {
                     output: w.linear(&format!("{p}.output.dense"), c.intermediate_size, d, device)?,
                     output_norm: w.layer_norm(&format!("{p}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
                     heads: c.num_attention_heads,
+                    dropout: 0.0,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -343,6 +382,7 @@ impl Bert {
             token_type,
             embedding_norm,
             layers,
+            dropout: 0.0,
         })
     }
 }

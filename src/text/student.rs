@@ -3,7 +3,7 @@
 //! linear head with `C` or `C * S` outputs, trained end to end by the
 //! [`Distiller`](crate::train::Distiller) like any [`Student`].
 
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::Linear;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -56,17 +56,22 @@ pub struct TransformerStudentConfig {
     /// Dropout on the pooled vector in training (BERT's classifier
     /// dropout, default 0.1).
     pub dropout: f64,
+    /// Dropout inside the encoder in training (BERT's hidden and
+    /// attention dropout, default 0.1; see [`Bert::with_dropout`]).
+    pub encoder_dropout: f64,
     /// Seed of the head's initialisation.
     pub seed: u64,
 }
 
 impl TransformerStudentConfig {
-    /// `outputs` outputs, mean pooling, dropout 0.1, seed 0.
+    /// `outputs` outputs, mean pooling, dropout 0.1 (head and encoder),
+    /// seed 0.
     pub fn new(outputs: usize) -> Self {
         Self {
             outputs,
             pooling: Pooling::Mean,
             dropout: 0.1,
+            encoder_dropout: 0.1,
             seed: 0,
         }
     }
@@ -76,7 +81,7 @@ impl TransformerStudentConfig {
     /// teacher's bottom layers ([`Bert::truncated`]), or [`Bert::random`].
     ///
     /// # Errors
-    /// [`LelpError::InvalidParameter`] for zero outputs or a dropout
+    /// [`LelpError::InvalidParameter`] for zero outputs or either dropout
     /// outside `[0, 1)`.
     pub fn init(&self, bert: Bert, device: &Device) -> Result<TransformerStudent> {
         if self.outputs == 0 {
@@ -93,12 +98,13 @@ impl TransformerStudentConfig {
                 reason: "must be in [0, 1)",
             });
         }
+        let bert = bert.with_dropout(self.encoder_dropout)?;
         let width = bert.hidden_size();
         let mut rng = StdRng::seed_from_u64(self.seed);
         Ok(TransformerStudent {
             bert: bert.to_device(device),
             head: crate::train::seeded_linear(width, self.outputs, &mut rng, device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: self.dropout,
             first_token: self.pooling == Pooling::First,
             outputs: self.outputs,
             width,
@@ -109,6 +115,7 @@ impl TransformerStudentConfig {
 crate::util::setters!(TransformerStudentConfig {
     "Sets the pooling." with_pooling => pooling: Pooling,
     "Sets the classifier dropout." with_dropout => dropout: f64,
+    "Sets the encoder's dropout." with_encoder_dropout => encoder_dropout: f64,
     "Sets the head's seed." with_seed => seed: u64,
 });
 
@@ -119,7 +126,7 @@ crate::util::setters!(TransformerStudentConfig {
 pub struct TransformerStudent {
     bert: Bert,
     head: Linear,
-    dropout: Dropout,
+    dropout: f64,
     first_token: bool,
     outputs: usize,
     width: usize,
@@ -152,7 +159,7 @@ impl Student for TransformerStudent {
     fn forward(&self, inputs: Inputs) -> Result<StudentOutput> {
         let h = self.pooled(inputs)?;
         Ok(StudentOutput {
-            logits: self.head.forward(self.dropout.forward(h.clone())),
+            logits: self.head.forward(crate::train::dropout(h.clone(), self.dropout)),
             embedding: h,
         })
     }

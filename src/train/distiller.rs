@@ -3,7 +3,8 @@
 //! [`Distiller::fit`] trains a [`Student`] (plus, for feature KD, a learned
 //! projection) on a transfer set with [`TrainingTargets`] computed once. It
 //! shuffles with a seed per epoch (`seed + epoch`), so a run resumed from a
-//! checkpoint sees the same batches as an uninterrupted one; evaluates a
+//! checkpoint sees the same batches as an uninterrupted one, and seeds the
+//! [`dropout`](super::dropout) masks at every step (likewise); evaluates a
 //! validation set each epoch; stops early on a plateau; reports progress
 //! to an [`Observer`] of the caller's choosing; and writes a checkpoint
 //! (model, optimizer state, history) after every epoch.
@@ -572,6 +573,8 @@ impl Distiller {
         let mut sums = Sums::default();
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let lr = cfg.lr_at_step(epoch, bi, batches);
+            // dropout masks from (seed, epoch, batch): a fit repeats, a resumed one matches
+            super::seed_dropout(step_seed(cfg.seed, epoch, bi));
             let l = ctx.step_loss(&state.model, chunk, &mut sums)?;
             let grads = GradientsParams::from_grads(l.backward(), &state.model);
             if let Some(hint) = &state.rows_hint
@@ -609,6 +612,16 @@ impl Distiller {
         }
         Ok(())
     }
+}
+
+/// The dropout generator's seed for one training step: SplitMix64's finaliser over the run's seed, the epoch and the
+/// batch, so neighbouring steps and seeds draw unrelated masks.
+fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mut z =
+        seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (batch as u64).wrapping_mul(0xd1b5_4a32_d192_ed03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Everything a training step reads, uploaded once per run.

@@ -10,12 +10,15 @@
 //!   stopping, exact resume from checkpoints), reporting to an [`Observer`].
 //! - [`evaluate`], [`accuracy`], [`predict`], [`predict_inputs`]: class
 //!   decisions `argmax_c logsumexp_s z[c S + s]`.
+//! - [`dropout`]: dropout with per-step seeded masks (fits repeat and
+//!   resume exactly).
 //! - [`loss`]: the losses, in log space.
 
 #[cfg(feature = "train")]
 pub mod burn_train;
 pub(crate) mod checkpoint;
 mod distiller;
+mod dropout;
 mod eval;
 mod lazy;
 pub mod loss;
@@ -26,6 +29,7 @@ mod targets;
 
 pub use checkpoint::CheckpointInfo;
 pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained};
+pub use dropout::{dropout, seed_dropout};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
 pub use observer::{Observer, Silent, StderrProgress};
