@@ -201,6 +201,47 @@ fn a_static_student_starts_from_the_teacher() {
 }
 
 #[test]
+fn a_transformer_student_starts_from_the_teachers_bottom_layer_and_ships() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-transformer");
+    let (data, test) = sport_money(&dir);
+    let model = dir.join("transformer.safetensors");
+    let o = distill(
+        &data,
+        &model,
+        &["--student", "transformer", "--layers", "1", "--method", "kd"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert_eq!(m["featurizer"]["kind"], "sentence_encoder");
+    assert_eq!(m["featurizer"]["config"]["num_hidden_layers"], 1);
+    assert_eq!(m["featurizer"]["normalize"], false);
+    assert_eq!(m["architecture"]["hidden"].as_array().map(Vec::len), Some(0));
+    let acc = m["metrics"]["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "two word lists are easy: {acc}");
+    // the file alone predicts: eval on the test rows agrees with the manifest
+    let rows: String = test
+        .iter()
+        .map(|(t, l)| format!("{}\n", serde_json::json!({"text": t, "label": l})))
+        .collect();
+    let test_file = write(&dir, "test.jsonl", rows.as_bytes());
+    let e = lelp(&["eval", s(&model), "--data", s(&test_file)]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let eval = r["accuracy"].as_f64().unwrap();
+    assert!((eval - acc).abs() < 1e-12, "eval {eval} vs training's {acc}");
+    // a pretrained start that is not a BERT folder: a missing file (exit 5)
+    let o = distill(
+        &data,
+        &model,
+        &["--student", "transformer", "--init", s(&dir.join("nowhere"))],
+    );
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+}
+
+#[test]
 fn augmented_copies_join_the_transfer_set() {
     if elsewhere() {
         return;

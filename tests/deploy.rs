@@ -421,3 +421,99 @@ fn a_frozen_table_stays_as_given_through_training() {
         Err(LelpError::NonFinite { row: 1, col: 1, .. })
     ));
 }
+
+/// A transformer student, trained a little (so its weights are its own,
+/// not the initialisation's), written to a model file and read back:
+/// the classifier's probabilities equal the student's own forward pass
+/// on the same ids (burn's graph on the test device), for both poolings,
+/// through the host path (Flex, ndarray) or the graph (the other
+/// backends).
+#[test]
+fn a_transformer_student_deploys_and_predicts_as_its_forward() {
+    use lelp::data::Dataset;
+    use lelp::text::{Bert, BertConfig, Pooling, TransformerStudentConfig};
+    use lelp::train::{DistillConfig, Distiller, Method, OptimizerKind};
+    let device = common::device();
+    let words = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "free", "money", "win", "prize", "lunch", "noon", "meeting", "see", "##s",
+        "the", "at",
+    ];
+    let tokenizer = WordPiece::from_vocab(words.iter().map(|w| w.to_string())).unwrap();
+    let config = BertConfig {
+        vocab_size: words.len(),
+        hidden_size: 8,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 12,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu".into(),
+    };
+    let train_texts = [
+        "free money",
+        "win the prize",
+        "free prizes",
+        "win money",
+        "lunch at noon",
+        "see the meeting",
+        "meetings at noon",
+        "see lunch",
+    ];
+    let ids: Vec<Vec<u32>> = train_texts.iter().map(|t| tokenizer.encode(t, 12)).collect();
+    let data = Dataset::from_tokens(ids, vec![1, 1, 1, 1, 0, 0, 0, 0], 2).unwrap();
+    let targets = Method::Plain.prepare(&data, None).unwrap();
+    let texts = [
+        "free money at noon",
+        "",
+        "prize",
+        "the meeting, the lunch!",
+        "unknown words only",
+    ];
+    for pooling in [Pooling::Mean, Pooling::First] {
+        let bert = Bert::random(&config, 3, &device).unwrap();
+        let student = TransformerStudentConfig::new(2)
+            .with_pooling(pooling)
+            .init(bert, &device)
+            .unwrap();
+        let cfg = DistillConfig::new(5, 1e-2)
+            .with_batch_size(4)
+            .with_optimizer(OptimizerKind::AdamW);
+        let student = Distiller::new(cfg)
+            .fit(student, &data, &targets, None, &device)
+            .unwrap()
+            .student;
+        let model = ModelFile::with_transformer(&student, &tokenizer, 12, names(2)).unwrap();
+        assert_eq!(model.manifest.subclasses, 1);
+        assert_eq!(model.encoder_params(), student.bert().num_params());
+        let path = common::tempdir("deploy-transformer").join("t.safetensors");
+        model.save(&path).unwrap();
+        let classifier = Classifier::load_on(&path, &device).unwrap();
+        let got: Vec<Vec<f32>> = classifier
+            .predict(&texts)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.probabilities)
+            .collect();
+        let seqs: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t, 12)).collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let batch = TokenBatch::from_sequences(&refs, 12, &device).unwrap();
+        let z = student.forward(Inputs::Tokens(batch)).unwrap().logits;
+        let p = burn::tensor::activation::softmax(z, 1);
+        let want: Vec<Vec<f32>> = common::host(p)
+            .chunks(2)
+            .map(|r| r.iter().map(|&x| x as f32).collect())
+            .collect();
+        assert_probs_close(&format!("transformer {pooling:?}"), &got, &want);
+        // the file says what it holds
+        match &classifier.manifest().featurizer {
+            Featurizer::SentenceEncoder {
+                pooling: p,
+                normalize,
+                config: c,
+                ..
+            } => assert_eq!((*p, *normalize, c.num_hidden_layers), (pooling, false, 2)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

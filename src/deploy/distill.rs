@@ -14,10 +14,10 @@ use crate::data::{Dataset, HashedNgrams};
 use crate::error::{LelpError, Result};
 use crate::labeler::KMeansConfig;
 use crate::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
-use crate::text::{Augmented, SentenceEncoder, TextCorpus};
+use crate::text::{Augmented, Bert, SentenceEncoder, TextCorpus, TransformerStudent, TransformerStudentConfig};
 use crate::train::{
-    Bag, BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, Mlp, MlpConfig,
-    RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy,
+    Bag, BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method,
+    Mlp, MlpConfig, OptimizerKind, RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy,
 };
 
 /// The student a model is made of.
@@ -37,6 +37,12 @@ pub enum StudentKind {
     /// WordPiece ids, the teacher's vocabulary table (PCA, SIF weights) kept
     /// fixed, mean-pooled, a trained linear head.
     Static,
+    /// A transformer over the teacher's WordPiece ids, fine-tuned end to
+    /// end ([`TransformerStudent`](crate::text::TransformerStudent)): the
+    /// teacher's bottom [`DistillOptions::transformer_layers`] layers, or a
+    /// pretrained checkpoint ([`DistillOptions::transformer_init`]). Its
+    /// model file carries its encoder; the slowest to train.
+    Transformer,
 }
 
 impl std::str::FromStr for StudentKind {
@@ -47,10 +53,11 @@ impl std::str::FromStr for StudentKind {
             "cnn" => Ok(StudentKind::Cnn),
             "mlp" => Ok(StudentKind::Mlp),
             "static" => Ok(StudentKind::Static),
+            "transformer" => Ok(StudentKind::Transformer),
             other => Err(LelpError::InvalidParameter {
                 name: "student",
                 value: other.into(),
-                reason: "not a student kind of this version (bag, cnn, mlp, static)",
+                reason: "not a student kind of this version (bag, cnn, mlp, static, transformer)",
             }),
         }
     }
@@ -166,6 +173,17 @@ pub struct DistillOptions {
     /// Static student: principal components kept of the vocabulary table
     /// (default 256).
     pub static_dims: usize,
+    /// Transformer student: the teacher's bottom layers it starts from
+    /// (default 2; DistilBERT's initialisation), when
+    /// [`DistillOptions::transformer_init`] is not set.
+    pub transformer_layers: usize,
+    /// Transformer student: a pretrained BERT folder to start from instead
+    /// (config.json, tokenizer.json, model.safetensors; its vocabulary must
+    /// be the teacher's), e.g. paraphrase-MiniLM-L3-v2 from
+    /// `scripts/fetch-minilm-l3.sh`.
+    pub transformer_init: Option<PathBuf>,
+    /// Transformer student: WordPiece tokens a text (default 64).
+    pub transformer_tokens: usize,
     /// New texts made from each labelled training text (default 0):
     /// Tang et al.'s word drops, swaps for neighbours in the teacher's
     /// static vocabulary table (negations never touched) and n-grams
@@ -199,6 +217,9 @@ impl Default for DistillOptions {
             mlp_hidden: vec![128],
             cnn_tokens: 64,
             static_dims: 256,
+            transformer_layers: 2,
+            transformer_init: None,
+            transformer_tokens: 64,
             augment: 0,
             cache_dir: None,
             training_progress: false,
@@ -271,6 +292,7 @@ enum AnyStudent {
     Bag(Bag),
     Cnn(TextCnn),
     Mlp(Mlp),
+    Transformer(TransformerStudent),
 }
 
 /// The rows, in both views, and the teacher's outputs on them.
@@ -285,6 +307,8 @@ struct Views {
     vocab: usize,
     /// The static student's table.
     table: Option<Vec<f32>>,
+    /// The transformer student's initial encoder.
+    bert: Option<Bert>,
 }
 
 fn invalid(name: &'static str, value: String, reason: &'static str) -> LelpError {
@@ -388,6 +412,7 @@ impl Views {
             sd_teacher,
             vocab: tools.wordpiece.vocab_size(),
             table: None,
+            bert: None,
         })
     }
 
@@ -411,13 +436,26 @@ impl Views {
         let test = self.student.subset(eval)?;
         let targets = method.prepare(&data, Some(&outputs))?;
         let k = targets.outputs();
-        let lr = if opts.student == StudentKind::Mlp { 3e-3 } else { 1e-2 };
+        let lr = match opts.student {
+            StudentKind::Mlp => 3e-3,
+            StudentKind::Transformer => 1e-4,
+            _ => 1e-2,
+        };
         // lazy Adam on the bag's 2^18-row table: 5 to 6x faster a student,
-        // accuracy level with dense Adam (docs/performance.md)
-        let cfg = DistillConfig::new(opts.epochs, lr)
+        // accuracy level with dense Adam (docs/performance.md); likewise
+        // the transformer's word-piece table
+        let mut cfg = DistillConfig::new(opts.epochs, lr)
             .with_batch_size(32)
             .with_seed(opts.seed)
-            .with_lazy_tables(opts.student == StudentKind::Bag);
+            .with_lazy_tables(matches!(opts.student, StudentKind::Bag | StudentKind::Transformer));
+        if opts.student == StudentKind::Transformer {
+            // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
+            cfg = cfg
+                .with_optimizer(OptimizerKind::AdamW)
+                .with_weight_decay(0.01)
+                .with_grad_clip(Some(1.0))
+                .with_schedule(LrSchedule::WarmupLinear { warmup: 0.1 });
+        }
         let mut distiller = Distiller::new(cfg);
         if opts.training_progress {
             distiller = distiller.with_observer(crate::train::StderrProgress);
@@ -464,6 +502,18 @@ impl Views {
                 let acc = accuracy(&s, &test, device)?;
                 (AnyStudent::Mlp(s), acc)
             }
+            StudentKind::Transformer => {
+                let bert = self
+                    .bert
+                    .clone()
+                    .ok_or_else(|| invalid("student", "transformer".into(), "no initial encoder was loaded"))?;
+                let s = TransformerStudentConfig::new(k)
+                    .with_seed(opts.seed)
+                    .init(bert, device)?;
+                let s = distiller.fit(s, &data, &targets, None, device)?.student;
+                let acc = accuracy(&s, &test, device)?;
+                (AnyStudent::Transformer(s), acc)
+            }
         })
     }
 }
@@ -509,6 +559,9 @@ pub fn distill(
         hasher: HashedNgrams::new(opts.bag_buckets),
         wordpiece: encoder.tokenizer().clone(),
         encoder_tokens: encoder.max_seq_length(),
+        transformer_tokens: opts
+            .transformer_tokens
+            .min(encoder.bert().config().max_position_embeddings),
     };
     let candidates_methods = match &opts.method {
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
@@ -531,6 +584,9 @@ pub fn distill(
         augmented: &unl_idx[u..],
         aug_sources: &aug_sources,
     };
+    if opts.student == StudentKind::Transformer {
+        views.bert = Some(transformer_encoder(&encoder, opts, device)?);
+    }
     if opts.student == StudentKind::Static {
         views.table = Some(match table {
             Some(t) => t,
@@ -716,7 +772,35 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
     if opts.augment > 100 {
         return Err(invalid("augment", opts.augment.to_string(), "must be in 0..=100"));
     }
+    if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {
+        return Err(invalid(
+            "transformer_tokens",
+            opts.transformer_tokens.to_string(),
+            "must be at least 2 ([CLS] and [SEP])",
+        ));
+    }
     Ok(())
+}
+
+/// The transformer student's initial encoder: the pretrained folder of
+/// [`DistillOptions::transformer_init`] (whose vocabulary must be the
+/// teacher's: the student reads the teacher's token ids), else the
+/// teacher's bottom [`DistillOptions::transformer_layers`] layers.
+fn transformer_encoder(teacher: &SentenceEncoder, opts: &DistillOptions, device: &Device) -> Result<Bert> {
+    let Some(dir) = &opts.transformer_init else {
+        return teacher.bert().clone().truncated(opts.transformer_layers);
+    };
+    let init = SentenceEncoder::from_dir(dir, device)?;
+    if init.tokenizer().tokens() != teacher.tokenizer().tokens()
+        || init.tokenizer().settings() != teacher.tokenizer().settings()
+    {
+        return Err(LelpError::InvalidParameter {
+            name: "transformer_init",
+            value: dir.display().to_string(),
+            reason: "its tokenizer is not the teacher's (the student reads the teacher's token ids)",
+        });
+    }
+    Ok(init.bert().clone())
 }
 
 /// The manifest's record of the teacher: the encoder's folder name and
@@ -821,6 +905,9 @@ struct Featurizers {
     wordpiece: crate::text::WordPiece,
     /// The encoder's token limit (its own limit and `--tokens`, whichever is lower).
     encoder_tokens: usize,
+    /// The transformer student's token limit (its option and the
+    /// encoder's positions, whichever is lower).
+    transformer_tokens: usize,
 }
 
 impl Featurizers {
@@ -846,6 +933,14 @@ impl Featurizers {
                 labels,
                 c,
             ),
+            StudentKind::Transformer => Dataset::from_tokens(
+                texts
+                    .iter()
+                    .map(|t| self.wordpiece.encode(t, self.transformer_tokens))
+                    .collect(),
+                labels,
+                c,
+            ),
         }
     }
 
@@ -859,6 +954,9 @@ impl Featurizers {
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
             AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),
             AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, self.encoder_tokens, names),
+            AnyStudent::Transformer(s) => {
+                ModelFile::with_transformer(s, &self.wordpiece, self.transformer_tokens, names)
+            }
         }
     }
 }

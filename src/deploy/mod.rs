@@ -74,8 +74,8 @@ pub use vocab::static_table;
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};
 use crate::io::safetensors::OwnedTensor;
-use crate::text::{Bert, BertConfig, SentenceEncoder, WordPiece, WordPieceSettings};
-use crate::train::Method;
+use crate::text::{Bert, BertConfig, Pooling, SentenceEncoder, TransformerStudent, WordPiece, WordPieceSettings};
+use crate::train::{Method, Student};
 use net::Tensors;
 
 /// The model-file format version this build writes and reads (older
@@ -112,8 +112,10 @@ pub enum Featurizer {
         #[serde(default)]
         tokenizer: WordPieceSettings,
     },
-    /// The sentence embedding of a BERT encoder (mean pooling, L2
-    /// normalisation), whose weights the model file carries: MLP students.
+    /// The sentence embedding of a BERT encoder, whose weights the model
+    /// file carries: MLP students over a sentence encoder (mean pooling,
+    /// L2 normalisation), and transformer students (their fine-tuned
+    /// encoder and pooling, no normalisation; a linear head).
     SentenceEncoder {
         /// The encoder's folder name when it was written (informative).
         name: String,
@@ -128,7 +130,17 @@ pub enum Featurizer {
         /// The special tokens and WordPiece settings (BERT's when absent).
         #[serde(default)]
         tokenizer: WordPieceSettings,
+        /// The pooling (the mean when absent, as in files before 0.3.0).
+        #[serde(default)]
+        pooling: Pooling,
+        /// L2 normalisation of the pooled vector (on when absent).
+        #[serde(default = "yes")]
+        normalize: bool,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Featurizer {
@@ -332,8 +344,83 @@ impl ModelFile {
             config,
             vocab: tokenizer.tokens(),
             tokenizer: tokenizer.settings(),
+            pooling: Pooling::Mean,
+            normalize: true,
         };
         Self::assemble(student.to_network()?, featurizer, class_names, Some(encoder))
+    }
+
+    /// A model of a trained transformer student: its fine-tuned encoder
+    /// (carried in the file), pooling and linear head, over `tokenizer`'s
+    /// ids (the one the student was trained on), `max_tokens` tokens a
+    /// text (at most the encoder's positions). Predictions equal the
+    /// student's own forward pass (tested); the encoder runs on the host
+    /// path on CPU devices, as the teacher's does.
+    ///
+    /// # Example
+    /// ```
+    /// use burn::prelude::*;
+    /// use lelp::deploy::{Classifier, ModelFile};
+    /// use lelp::text::{Bert, BertConfig, TransformerStudentConfig, WordPiece};
+    /// let device = Device::default();
+    /// let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "free", "money", "lunch", "noon"];
+    /// let tokenizer = WordPiece::from_vocab(words.iter().map(|w| w.to_string()))?;
+    /// let config = BertConfig {
+    ///     vocab_size: 8, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
+    ///     intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2,
+    ///     layer_norm_eps: 1e-12, hidden_act: "gelu".into(),
+    /// };
+    /// let student = TransformerStudentConfig::new(2).init(Bert::random(&config, 1, &device)?, &device)?;
+    /// // ... trained with the Distiller on the tokenizer's ids ...
+    /// let model = ModelFile::with_transformer(&student, &tokenizer, 16, vec!["ham".into(), "spam".into()])?;
+    /// let classifier = Classifier::from_model(model)?;
+    /// let p = classifier.predict_one("free money")?;
+    /// assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when the outputs are not a multiple
+    /// of the classes or the tokenizer has more words than the encoder;
+    /// [`LelpError::Backend`] when the weights cannot be read back.
+    pub fn with_transformer(
+        student: &TransformerStudent,
+        tokenizer: &WordPiece,
+        max_tokens: usize,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let bert = student.bert();
+        let config = bert.config();
+        let encoder = bert.hf_tensors()?;
+        let mut id = crate::util::Fnv64::default();
+        let mut names: Vec<&String> = encoder.keys().collect();
+        names.sort();
+        for name in names {
+            id.update(name.as_bytes());
+            for v in &encoder[name].1 {
+                id.update(&v.to_le_bytes());
+            }
+        }
+        let mut head = Tensors::new();
+        net::linear_tensors(&mut head, "head", student.head())?;
+        let arch = Architecture::Mlp(crate::train::MlpConfig {
+            input: config.hidden_size,
+            hidden: vec![],
+            outputs: student.num_outputs(),
+            seed: 0,
+        });
+        let network = Network::from_tensors(arch, head, Path::new("<memory>"))?;
+        let featurizer = Featurizer::SentenceEncoder {
+            name: format!("transformer student ({} layers)", config.num_hidden_layers),
+            id: format!("{:016x}", id.finish()),
+            max_tokens: max_tokens.max(2).min(config.max_position_embeddings.max(2)),
+            config,
+            vocab: tokenizer.tokens(),
+            tokenizer: tokenizer.settings(),
+            pooling: student.pooling(),
+            normalize: false,
+        };
+        Self::assemble(network, featurizer, class_names, Some(encoder))
     }
 
     /// The student's weights.
@@ -682,6 +769,8 @@ impl Classifier {
                 max_tokens,
                 id,
                 tokenizer,
+                pooling,
+                normalize,
                 ..
             } => {
                 let tensors = encoder.ok_or_else(|| LelpError::corrupted(path, "no encoder weights"))?;
@@ -695,7 +784,8 @@ impl Classifier {
                     *max_tokens,
                     id,
                     config.layer_norm_eps,
-                );
+                )
+                .with_pooling(*pooling, *normalize);
                 enc.prepare()?;
                 Featurize::Encoder(Box::new(Mutex::new(enc)), device)
             }

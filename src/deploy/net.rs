@@ -110,7 +110,7 @@ enum Body {
 /// Named host tensors: name -> (shape, row-major values).
 pub(crate) type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
-fn linear_tensors(out: &mut Tensors, name: &str, l: &burn::nn::Linear) -> Result<()> {
+pub(crate) fn linear_tensors(out: &mut Tensors, name: &str, l: &burn::nn::Linear) -> Result<()> {
     let w = l.weight.val();
     let dims = w.dims();
     out.insert(format!("{name}.weight"), (dims.to_vec(), crate::util::to_host_f32(w)?));

@@ -88,6 +88,8 @@ pub struct Bert {
     layers: Vec<BertLayer>,
     /// Dropout on the embedding layer's output in training.
     dropout: f64,
+    /// The layer norms' epsilon (burn's `LayerNorm` keeps its own private).
+    layer_norm_eps: f64,
 }
 
 impl BertLayer {
@@ -302,6 +304,66 @@ impl Bert {
         self.layers.len()
     }
 
+    /// The config this encoder has (its sizes, from its weights; the
+    /// layer norms' epsilon it was built with; `gelu`).
+    pub fn config(&self) -> BertConfig {
+        let first = self.layers.first();
+        BertConfig {
+            vocab_size: self.vocab_size(),
+            hidden_size: self.hidden_size(),
+            num_hidden_layers: self.layers.len(),
+            num_attention_heads: first.map_or(1, |l| l.heads),
+            intermediate_size: first.map_or(0, |l| l.intermediate.weight.val().dims()[1]),
+            max_position_embeddings: self.position.weight.val().dims()[0],
+            type_vocab_size: self.token_type.weight.val().dims()[0],
+            layer_norm_eps: self.layer_norm_eps,
+            hidden_act: "gelu".into(),
+        }
+    }
+
+    /// The weights as host tensors with Hugging Face's names and layout
+    /// (a linear weight `[out, in]`), what [`Bert::load`] reads: a
+    /// fine-tuned encoder written to a model file or a checkpoint folder.
+    ///
+    /// # Errors
+    /// [`LelpError::Backend`] when the weights cannot be read back.
+    pub(crate) fn hf_tensors(&self) -> Result<HashMap<String, (Vec<usize>, Vec<f32>)>> {
+        let p = self.host_parts()?;
+        let (d, ffn) = (p.d, p.ffn);
+        let mut out = HashMap::new();
+        let mut table = |name: &str, v: Vec<f32>| {
+            out.insert(format!("embeddings.{name}.weight"), (vec![v.len() / d, d], v));
+        };
+        table("word_embeddings", p.word);
+        table("position_embeddings", p.position);
+        table("token_type_embeddings", p.token_type);
+        type Out = HashMap<String, (Vec<usize>, Vec<f32>)>;
+        let norm = |out: &mut Out, name: String, (g, b): HostDense| {
+            out.insert(format!("{name}.weight"), (vec![g.len()], g));
+            out.insert(format!("{name}.bias"), (vec![b.len()], b));
+        };
+        // burn's [in, out] row-major to PyTorch's [out, in]
+        let dense = |out: &mut Out, name: String, (w, b): HostDense, d_in: usize| {
+            let d_out = b.len();
+            let t: Vec<f32> = (0..d_out * d_in).map(|k| w[(k % d_in) * d_out + k / d_in]).collect();
+            out.insert(format!("{name}.weight"), (vec![d_out, d_in], t));
+            out.insert(format!("{name}.bias"), (vec![d_out], b));
+        };
+        norm(&mut out, "embeddings.LayerNorm".into(), p.embedding_norm);
+        for (i, l) in p.layers.into_iter().enumerate() {
+            let n = |s: &str| format!("encoder.layer.{i}.{s}");
+            dense(&mut out, n("attention.self.query"), l.query, d);
+            dense(&mut out, n("attention.self.key"), l.key, d);
+            dense(&mut out, n("attention.self.value"), l.value, d);
+            dense(&mut out, n("attention.output.dense"), l.attention_out, d);
+            norm(&mut out, n("attention.output.LayerNorm"), l.attention_norm);
+            dense(&mut out, n("intermediate.dense"), l.intermediate, d);
+            dense(&mut out, n("output.dense"), l.output, ffn);
+            norm(&mut out, n("output.LayerNorm"), l.output_norm);
+        }
+        Ok(out)
+    }
+
     /// The word-piece embedding table `[vocab, d]`.
     #[cfg(test)]
     pub(crate) fn word_table(&self) -> Tensor<2> {
@@ -383,6 +445,7 @@ impl Bert {
             embedding_norm,
             layers,
             dropout: 0.0,
+            layer_norm_eps: c.layer_norm_eps,
         })
     }
 }

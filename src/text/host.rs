@@ -9,6 +9,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::bert::Bert;
+use super::student::Pooling;
 use crate::error::{LelpError, Result};
 
 /// A dense layer `y = x W + b`, `W` row-major `[in, out]` (burn's layout).
@@ -131,15 +132,21 @@ impl HostBert {
     /// position table or a token id outside the vocabulary.
     #[cfg(test)]
     pub(crate) fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>> {
-        self.embed_in(seqs, &mut Buffers::default())
+        self.embed_in(seqs, &mut Buffers::default(), Pooling::Mean, true)
     }
 
     /// [`HostBert::embed`] with the working buffers `buf` (reused across
-    /// calls).
-    pub(crate) fn embed_in(&self, seqs: &[&[u32]], buf: &mut Buffers) -> Result<Vec<f32>> {
+    /// calls), pooled by `pooling` and L2-normalised if `normalize`.
+    pub(crate) fn embed_in(
+        &self,
+        seqs: &[&[u32]],
+        buf: &mut Buffers,
+        pooling: Pooling,
+        normalize: bool,
+    ) -> Result<Vec<f32>> {
         self.forward_in(seqs, buf)?;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
-        Ok(pool(&buf.x, &lens, self.d))
+        Ok(pool(&buf.x, &lens, self.d, pooling, normalize))
     }
 
     /// The last hidden state of every token of `seqs`, one sequence after
@@ -412,20 +419,27 @@ fn sum_squares(v: &[f32]) -> f32 {
     lanes(v, 0.0, |a, x| a + x * x, |a, b| a + b)
 }
 
-/// Mean of each sequence's rows of `x`, L2-normalised (norm floored at
-/// 1e-12, as the burn path): `[seqs, d]`.
-fn pool(x: &[f32], lens: &[usize], d: usize) -> Vec<f32> {
+/// Each sequence's rows of `x` pooled (the mean, or its first row) and,
+/// if `normalize`, L2-normalised (norm floored at 1e-12, as the burn
+/// path): `[seqs, d]`.
+fn pool(x: &[f32], lens: &[usize], d: usize, pooling: Pooling, normalize: bool) -> Vec<f32> {
     let mut out = vec![0.0f32; lens.len() * d];
     let mut start = 0;
     for (i, &l) in lens.iter().enumerate() {
         let row = &mut out[i * d..(i + 1) * d];
-        for t in start..start + l {
+        let rows = match pooling {
+            Pooling::Mean => start..start + l,
+            Pooling::First => start..start + 1,
+        };
+        let count = rows.len() as f32;
+        for t in rows {
             row.iter_mut().zip(&x[t * d..(t + 1) * d]).for_each(|(o, v)| *o += v);
         }
-        let count = (l as f32).max(1e-9);
-        row.iter_mut().for_each(|v| *v /= count);
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|v| *v /= norm);
+        row.iter_mut().for_each(|v| *v /= count.max(1e-9));
+        if normalize {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
         start += l;
     }
     out

@@ -142,6 +142,8 @@ pub struct SentenceEncoder {
     /// The layer norms' epsilon (the host path needs it).
     layer_norm_eps: f64,
     path: EncoderPath,
+    pooling: Pooling,
+    normalize: bool,
     host: std::sync::OnceLock<host::HostBert>,
 }
 
@@ -203,6 +205,8 @@ impl SentenceEncoder {
             model_id,
             layer_norm_eps,
             path: EncoderPath::Auto,
+            pooling: Pooling::Mean,
+            normalize: true,
             host: std::sync::OnceLock::new(),
         }
     }
@@ -214,6 +218,24 @@ impl SentenceEncoder {
     pub fn with_path(mut self, path: EncoderPath) -> Self {
         self.path = path;
         self
+    }
+
+    /// How the last hidden state becomes the sentence embedding: `pooling`
+    /// (default the mean over the tokens, sentence-transformers') and
+    /// whether it is L2-normalised (default yes). A transformer student's
+    /// encoder in a model file is read with its own pooling and without
+    /// normalisation.
+    #[must_use]
+    pub fn with_pooling(mut self, pooling: Pooling, normalize: bool) -> Self {
+        self.pooling = pooling;
+        self.normalize = normalize;
+        self
+    }
+
+    /// The pooling and whether it is normalised (see
+    /// [`SentenceEncoder::with_pooling`]).
+    pub fn pooling(&self) -> (Pooling, bool) {
+        (self.pooling, self.normalize)
     }
 
     /// Where the encoder runs (see [`SentenceEncoder::with_path`]).
@@ -313,16 +335,26 @@ impl SentenceEncoder {
     }
 
     /// Sentence embeddings of one padded batch: mean of the last hidden
-    /// state over the mask, L2-normalised.
+    /// state over the mask, L2-normalised (or as
+    /// [`SentenceEncoder::with_pooling`] set).
     ///
     /// # Errors
     /// [`LelpError::DimensionMismatch`] for sequences longer than the
     /// position table.
     pub fn embed(&self, batch: TokenBatch) -> Result<Tensor<2>> {
         let hidden = self.bert.forward(batch.ids, batch.mask.clone())?; // [B, L, d]
-        let mean = mean_pool(hidden, batch.mask);
-        let norm = mean.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
-        Ok(mean / norm)
+        let pooled = match self.pooling {
+            Pooling::Mean => mean_pool(hidden, batch.mask),
+            Pooling::First => {
+                let [b, _, d] = hidden.dims();
+                hidden.narrow(1, 0, 1).reshape([b, d])
+            }
+        };
+        if !self.normalize {
+            return Ok(pooled);
+        }
+        let norm = pooled.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+        Ok(pooled / norm)
     }
 
     /// Like [`SentenceEncoder::encode`], but cached in `cache_dir` as an
@@ -355,6 +387,9 @@ impl SentenceEncoder {
         // since 0.3.0: a new key for them, the old caches of the others stay
         if texts.iter().any(|t| self.tokenizer.has_special(t)) {
             key.update(b"special tokens matched");
+        }
+        if (self.pooling, self.normalize) != (Pooling::Mean, true) {
+            key.update(format!("{:?} {}", self.pooling, self.normalize).as_bytes());
         }
         let dir = cache_dir.as_ref();
         let name = format!("sentence-embeddings-{:016x}", key.finish());
@@ -427,7 +462,7 @@ impl SentenceEncoder {
         for chunk in order.chunks(batch_size.max(1)) {
             let refs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let e = match host {
-                Some(h) => h.embed_in(&refs, &mut buffers)?,
+                Some(h) => h.embed_in(&refs, &mut buffers, self.pooling, self.normalize)?,
                 None => {
                     let batch = TokenBatch::from_sequences(&refs, self.max_seq_length, device)?;
                     crate::util::to_host_f32(self.embed(batch)?.detach())?

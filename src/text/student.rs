@@ -138,6 +138,20 @@ impl TransformerStudent {
         &self.bert
     }
 
+    /// The pooling.
+    pub fn pooling(&self) -> Pooling {
+        if self.first_token {
+            Pooling::First
+        } else {
+            Pooling::Mean
+        }
+    }
+
+    /// The linear head (pooled vector to the `K` outputs).
+    pub(crate) fn head(&self) -> &Linear {
+        &self.head
+    }
+
     fn pooled(&self, inputs: Inputs) -> Result<Tensor<2>> {
         let batch = inputs.into_tokens()?;
         crate::train::check_ids(

@@ -123,9 +123,17 @@ struct DistillArgs {
     #[arg(long)]
     teacher: Option<PathBuf>,
     /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), static (the teacher's
-    /// vocabulary table, fixed, and a trained head), mlp (over the teacher's embeddings).
+    /// vocabulary table, fixed, and a trained head), mlp (over the teacher's embeddings),
+    /// transformer (the teacher's bottom --layers layers or --init, fine-tuned; slowest to train).
     #[arg(long, default_value = "bag")]
     student: String,
+    /// Transformer student: the teacher's bottom layers it starts from.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Transformer student: a pretrained BERT folder to start from instead (the teacher's
+    /// vocabulary), e.g. paraphrase-MiniLM-L3-v2 from scripts/fetch-minilm-l3.sh.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// auto (chosen on a validation split), plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj.
     #[arg(long, default_value = "auto")]
     method: String,
@@ -323,6 +331,8 @@ fn distill(
     opts.subclasses = args.subclasses;
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
+    opts.transformer_layers = args.layers;
+    opts.transformer_init = args.init;
     // a bar per batch and a line per epoch, on a terminal only (logs stay short)
     opts.training_progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if !args.no_cache {
