@@ -1,12 +1,15 @@
 //! Deployed-classifier speed and size (feature `text`): for each student
-//! kind (bag over hashed n-grams, CNN over WordPiece ids, MLP over the
-//! sentence embeddings with its encoder embedded) and for the teacher
+//! kind (bag over hashed n-grams, CNN over WordPiece ids, the static
+//! student over the teacher's vocabulary table, MLP over the sentence
+//! embeddings with its encoder embedded, transformer students from the
+//! teacher's bottom two layers and from paraphrase-MiniLM-L3-v2 where
+//! `scripts/fetch-minilm-l3.sh` put it) and for the teacher
 //! (all-MiniLM-L6-v2 with an MLP head, as the `lelp` tool builds it), on
 //! raw strings through `lelp::deploy::Classifier`, in one process:
 //! - cold: the first prediction after loading the file, and the load itself;
 //! - one text: median and 99th percentile over 200 calls (50 for the
 //!   encoder-backed models);
-//! - throughput: texts a second in a batch of 512 (128 for the encoder).
+//! - throughput: texts a second in a batch of 512 (the median of five).
 //!
 //! The texts are the first 512 CLINC150 queries where
 //! `../shared/data/text/clinc150.jsonl.gz` is (`$LELP_TEXT_DATA`), else
@@ -23,7 +26,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use lelp::data::HashedNgrams;
 use lelp::deploy::{Classifier, Featurizer, ModelFile};
-use lelp::text::{SentenceEncoder, TextCorpus, default_minilm_dir};
+use lelp::text::{SentenceEncoder, TextCorpus, TransformerStudentConfig, default_cache_dir, default_minilm_dir};
 use lelp::train::{BagConfig, MlpConfig, TextCnnConfig};
 
 #[cfg(feature = "mimalloc")]
@@ -77,9 +80,15 @@ fn measure(name: &str, model: &ModelFile, texts: &[&str], batch: usize, singles:
         })
         .collect();
     let batch_texts: Vec<&str> = texts.iter().copied().cycle().take(batch).collect();
-    let t2 = Instant::now();
-    c.predict(&batch_texts).unwrap();
-    let rate = batch as f64 / t2.elapsed().as_secs_f64();
+    // the median of five batches (one batch alone varied by 2x here)
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let t2 = Instant::now();
+            c.predict(&batch_texts).unwrap();
+            batch as f64 / t2.elapsed().as_secs_f64()
+        })
+        .collect();
+    let rate = quantile(&mut rates, 0.5);
     let (p50, p99) = (quantile(&mut lat, 0.5), quantile(&mut lat, 0.99));
     let (student, encoder) = c.num_params();
     println!(
@@ -117,11 +126,33 @@ fn main() {
         .unwrap();
     let m = ModelFile::new(&cnn, Featurizer::wordpiece(encoder.tokenizer(), 64), names.clone()).unwrap();
     measure("cnn 32 x 64, 64 tokens", &m, &refs, 512, 200);
+    // the static student: the vocabulary table (PCA to 256), mean-pooled, normalised
+    let stat = BagConfig::new(encoder.tokenizer().vocab_size(), 2)
+        .with_dim(256)
+        .with_normalize(true)
+        .init(&device)
+        .unwrap();
+    let m = ModelFile::new(&stat, Featurizer::wordpiece(encoder.tokenizer(), 128), names.clone()).unwrap();
+    measure("static 30,522 x 256, 128 tokens", &m, &refs, 512, 200);
     let mlp = MlpConfig::new(384, vec![128], 2).init(&device).unwrap();
     let m = ModelFile::with_encoder(&mlp, &dir, 128, names.clone()).unwrap();
-    measure("mlp 384-128 + MiniLM-L6, 128 tokens", &m, &refs, 128, 50);
+    measure("mlp 384-128 + MiniLM-L6, 128 tokens", &m, &refs, 512, 50);
+    // transformer students: the teacher's bottom two layers, and the L3
+    let two = TransformerStudentConfig::new(2)
+        .init(encoder.bert().clone().truncated(2).unwrap(), &device)
+        .unwrap();
+    let m = ModelFile::with_transformer(&two, encoder.tokenizer(), 64, names.clone()).unwrap();
+    measure("transformer: MiniLM-L6's bottom 2 layers, 64 tokens", &m, &refs, 512, 50);
+    match SentenceEncoder::from_dir(default_cache_dir().join("paraphrase-MiniLM-L3-v2"), &device) {
+        Ok(l3) => {
+            let s = TransformerStudentConfig::new(2).init(l3.bert().clone(), &device).unwrap();
+            let m = ModelFile::with_transformer(&s, l3.tokenizer(), 64, names.clone()).unwrap();
+            measure("transformer: MiniLM-L3, 64 tokens", &m, &refs, 512, 50);
+        }
+        Err(e) => eprintln!("no L3 row ({e}; bash scripts/fetch-minilm-l3.sh)"),
+    }
     // the teacher as the tool builds it: the encoder and an MLP head 384-256-C
     let head = MlpConfig::new(384, vec![256], 2).init(&device).unwrap();
     let m = ModelFile::with_encoder(&head, &dir, 128, names).unwrap();
-    measure("teacher: MiniLM-L6 + mlp 384-256, 128 tokens", &m, &refs, 128, 50);
+    measure("teacher: MiniLM-L6 + mlp 384-256, 128 tokens", &m, &refs, 512, 50);
 }

@@ -20,9 +20,10 @@
 //! 8,8`; transformer: a BERT student over the WordPiece ids, mean pooling,
 //! fine-tuned with AdamW, from `--init l3|teacher:K|random:K`, `--lr`
 //! default 1e-4); `--transfer` sizes (`all` for the
-//! whole training split); `--methods default|all` (all adds feature KD,
+//! whole training split); `--methods default|core|all` (all adds feature KD,
 //! k-means, random projections, DKD, RKD and Subclass Distillation, whose
-//! teacher head is trained again with `C * S` outputs); `--teacher-embedding
+//! teacher head is trained again with `C * S` outputs; core adds feature
+//! KD, Subclass Distillation and LELP without the null space); `--teacher-embedding
 //! hidden|sentence` (which embedding LELP splits: the MLP head's last
 //! hidden layer, with its null space, or the sentence embedding itself,
 //! without); `--teacher-head mlp|linear` (the trainable head over the
@@ -96,6 +97,9 @@ enum MethodSet {
     Default,
     /// Adds feature KD, k-means, random projections, DKD, RKD, Subclass Distillation, LELP without the null space.
     All,
+    /// plain, vanilla KD, feature KD, Subclass Distillation, LELP with and without the null space (and the oracle):
+    /// the transformer study's set.
+    Core,
 }
 
 /// Which embedding LELP splits.
@@ -186,9 +190,9 @@ struct Args {
     /// labelled by the teacher and added to the transfer set.
     #[arg(long, default_value_t = 0)]
     augment: usize,
-    /// Lazy Adam on the bag's and the CNN's token embeddings (only the
-    /// rows a batch reads are updated; `DistillConfig::lazy_tables`); the
-    /// MLP and transformer students ignore it.
+    /// Lazy Adam on the bag's, the CNN's and the transformer's token
+    /// embeddings (only the rows a batch reads are updated;
+    /// `DistillConfig::lazy_tables`); the MLP student ignores it.
     #[arg(long)]
     lazy: bool,
     /// The CNN starts from the teacher's view of each WordPiece token
@@ -233,6 +237,10 @@ impl Args {
     }
     fn all_methods(&self) -> bool {
         self.methods == MethodSet::All
+    }
+    /// Feature KD, Subclass Distillation and LELP without the null space.
+    fn core_methods(&self) -> bool {
+        self.methods != MethodSet::Default
     }
 }
 
@@ -374,17 +382,21 @@ fn methods(args: &Args, seed: u64, fine_labels: bool) -> Vec<(&'static str, Meth
         .with_seed(seed)
         .with_null_space(!args.sentence_embedding());
     let mut m = vec![("plain", Method::Plain), ("vanilla KD", Method::VanillaKd(kd))];
-    if args.all_methods() {
+    if args.core_methods() {
         m.push(("feature KD", Method::FeatureKd(FeatureKdConfig::new())));
+    }
+    if args.all_methods() {
         m.push(("k-means", Method::KMeans(KMeansConfig::new(s).with_seed(seed))));
         m.push(("random proj.", Method::RandomProjection(lelp)));
         m.push(("DKD", Method::Dkd(DkdConfig::new())));
         m.push(("RKD", Method::Rkd(RkdConfig::new())));
+    }
+    if args.core_methods() {
         let sd = SubclassDistillationConfig::new(s);
         m.push(("subclass distillation", Method::SubclassDistillation(sd)));
     }
     m.push(("LELP", Method::Lelp(lelp)));
-    if args.all_methods() && !args.sentence_embedding() {
+    if args.core_methods() && !args.sentence_embedding() {
         m.push(("LELP, no null space", Method::Lelp(lelp.with_null_space(false))));
     }
     if fine_labels {
@@ -535,7 +547,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn | Kind::Transformer), "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -630,6 +642,7 @@ impl Study<'_> {
             } else {
                 LrSchedule::Constant
             })
+            .with_lazy_tables(args.lazy)
             .with_seed(seed);
         let trained = Distiller::new(config).fit(student, transfer, targets, None, self.device)?;
         Ok(accuracy(&trained.student, test, self.device)?)
@@ -772,7 +785,7 @@ fn main() -> Result<(), Error> {
         let outputs = teacher_outputs(&args, &teacher, &train.0, &device)?;
         return alignment_study(&train.0, &outputs, !args.sentence_embedding(), &args.corpus, &mut out);
     }
-    let sd = match args.all_methods() {
+    let sd = match args.core_methods() {
         true => Some(sd_teacher(&args, &train.0, &test.0, &device)?),
         false => None,
     };
