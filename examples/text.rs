@@ -56,12 +56,12 @@ use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::text::{
-    AugmentConfig, Augmenter, Bert, BertConfig, Neighbours, Regroup, SentenceEncoder, TextCorpus,
-    TransformerStudentConfig, default_minilm_dir, default_spam_dir,
+    AugmentConfig, Augmenter, Bert, BertConfig, FineTuneConfig, Neighbours, Regroup, SentenceEncoder, TextCorpus,
+    TransformerStudentConfig, default_minilm_dir, default_spam_dir, fine_tune,
 };
 use lelp::train::{
     DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, Mlp, MlpConfig,
-    OptimizerKind, RkdConfig, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
+    OptimizerKind, RkdConfig, StderrProgress, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
 };
 
 // the crate's binaries use mimalloc when the feature is on (cold runs,
@@ -204,6 +204,13 @@ struct Args {
     /// `LrSchedule::WarmupLinear`); 0 keeps it constant.
     #[arg(long, default_value_t = 0.0)]
     warmup: f64,
+    /// Fine-tune the teacher's whole encoder with a linear head on the
+    /// training split for this many epochs first (`lelp::text::fine_tune`:
+    /// AdamW 5e-5, warm-up, dropout; trained once, cached under
+    /// ~/.cache/lelp/fine-tuned); its mean-pooled embeddings then replace
+    /// the frozen encoder's as the teacher's input. 0: the frozen encoder.
+    #[arg(long, default_value_t = 0)]
+    teacher_tune: usize,
 }
 
 /// The CNN's initial embedding table (`--init-table`).
@@ -545,7 +552,7 @@ impl Study<'_> {
             let row = serde_json::json!({
                 "corpus": args.corpus, "student": args.student_name(),
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
-                "teacher_head": if args.linear_head() { "linear" } else { "mlp" },
+                "teacher_head": if args.linear_head() { "linear" } else { "mlp" }, "teacher_tune": args.teacher_tune,
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
                 "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn | Kind::Transformer), "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
@@ -733,6 +740,62 @@ fn encode(args: &Args, encoder: &SentenceEncoder, device: &Device) -> Result<(Te
     Ok((corpus, emb, secs))
 }
 
+/// `--teacher-tune`: the teacher's encoder fine-tuned on the training rows
+/// (or read from an earlier run), and `v` with its mean-pooled embeddings
+/// as the dense view.
+fn fine_tuned_views(
+    args: &Args,
+    v: Views,
+    encoder: &SentenceEncoder,
+    train_idx: &[usize],
+    device: &Device,
+) -> Result<Views, Error> {
+    let texts: Vec<&str> = train_idx.iter().map(|&i| v.corpus.texts[i].as_str()).collect();
+    let labels: Vec<usize> = train_idx.iter().map(|&i| v.corpus.labels[i]).collect();
+    let c = v.corpus.class_names.len();
+    let config = FineTuneConfig::default()
+        .with_epochs(args.teacher_tune)
+        .with_max_tokens(args.tokens);
+    let t0 = Instant::now();
+    let cache = lelp::text::default_cache_dir().join("fine-tuned");
+    let tuned = fine_tune(
+        encoder,
+        &default_minilm_dir(),
+        &texts,
+        &labels,
+        c,
+        &config,
+        &cache,
+        device,
+        StderrProgress,
+    )?;
+    eprintln!(
+        "fine-tuned teacher {} ({:.0}s): {}",
+        if tuned.cached { "read" } else { "trained" },
+        t0.elapsed().as_secs_f64(),
+        tuned.dir.display()
+    );
+    let all: Vec<&str> = v.corpus.texts.iter().map(String::as_str).collect();
+    let emb = tuned.encoder.encode_cached(
+        &all,
+        64,
+        device,
+        lelp::text::default_cache_dir().join("embeddings"),
+        |_, _| {},
+    )?;
+    let d = tuned.encoder.embedding_dim();
+    let mut dense = Dataset::new(
+        emb.into_data().try_to_vec().map_err(|e| format!("{e:?}"))?,
+        d,
+        v.corpus.labels.clone(),
+        c,
+    )?;
+    if let Some(f) = &v.corpus.fine_labels {
+        dense = dense.with_fine_labels(f.clone())?;
+    }
+    Ok(Views { dense, ..v })
+}
+
 /// The file's own split where it has one, else 30% of the rows for test.
 fn train_test(v: &Views) -> Result<(Vec<usize>, Vec<usize>), Error> {
     Ok(if v.corpus.splits.is_some() {
@@ -760,6 +823,11 @@ fn main() -> Result<(), Error> {
         return export(dir, &v);
     }
     let (train_idx, test_idx) = train_test(&v)?;
+    let v = if args.teacher_tune > 0 {
+        fine_tuned_views(&args, v, &encoder, &train_idx, &device)?
+    } else {
+        v
+    };
     let train = (v.dense.subset(&train_idx)?, v.tokens.subset(&train_idx)?);
     let test = (v.dense.subset(&test_idx)?, v.tokens.subset(&test_idx)?);
     let sizes = transfer_sizes(&args, train_idx.len())?;

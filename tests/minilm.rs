@@ -242,3 +242,98 @@ fn a_second_caller_waits_for_the_cache_instead_of_encoding_again() {
     assert!(files[0].ends_with(".npy"));
     std::fs::remove_dir_all(&cache).unwrap();
 }
+
+/// The fine-tuned teacher: trained once (the second call reads the folder
+/// and gives the same encoder and head), learns the labels (its head over
+/// its own embeddings fits them; the frozen encoder's embeddings moved), a
+/// folder left without its record (a crash before the end) is trained
+/// again, and bad labels are typed errors.
+#[test]
+fn a_fine_tuned_teacher_is_trained_once_and_learns_its_labels() {
+    use lelp::teacher::{ModuleTeacher, TeacherEncoder};
+    use lelp::text::{FineTuneConfig, fine_tune};
+    use lelp::train::Silent;
+    let device = common::device();
+    let base = encoder(&device);
+    let good = [
+        "a wonderful day",
+        "great food and kind people",
+        "i love this",
+        "what a lovely gift",
+    ];
+    let bad = [
+        "a terrible day",
+        "awful food and rude people",
+        "i hate this",
+        "what a broken gift",
+    ];
+    let texts: Vec<&str> = good.iter().chain(&bad).copied().collect();
+    let labels: Vec<usize> = (0..8).map(|i| usize::from(i >= 4)).collect();
+    let config = FineTuneConfig::default()
+        .with_epochs(4)
+        .with_lr(1e-3)
+        .with_batch_size(4)
+        .with_max_tokens(16)
+        .with_warmup(0.0);
+    let cache = common::tempdir("fine-tune");
+    let run = || {
+        fine_tune(
+            &base,
+            &default_minilm_dir(),
+            &texts,
+            &labels,
+            2,
+            &config,
+            &cache,
+            &device,
+            Silent,
+        )
+        .unwrap()
+    };
+    let first = run();
+    assert!(!first.cached);
+    let emb = |enc: &SentenceEncoder| common::host(enc.encode(&texts, 8, &device).unwrap());
+    let tuned = emb(&first.encoder);
+    // the head over the fine-tuned embeddings separates the two kinds
+    let data = lelp::data::Dataset::new(tuned.iter().map(|&x| x as f32).collect(), 384, labels.clone(), 2).unwrap();
+    let out = ModuleTeacher::new(first.head.clone())
+        .unwrap()
+        .encode(&data, 8, &device)
+        .unwrap();
+    let logits = common::host(out.logits().clone());
+    let hits = (0..8)
+        .filter(|&i| (logits[2 * i + 1] > logits[2 * i]) == (labels[i] == 1))
+        .count();
+    assert_eq!(hits, 8, "{logits:?}");
+    // the encoder moved: its mean-pooled states are no longer the base's
+    let frozen = emb(&encoder(&device).with_pooling(lelp::text::Pooling::Mean, false));
+    let moved = tuned
+        .iter()
+        .zip(&frozen)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(moved > 1e-2, "{moved}");
+    // trained once: the second call reads the folder, the same numbers
+    let second = run();
+    assert!(second.cached);
+    assert_eq!(second.dir, first.dir);
+    assert_eq!(emb(&second.encoder), tuned);
+    // a folder without its record (a crash before the end) is trained again
+    std::fs::remove_file(first.dir.join("fine-tune.json")).unwrap();
+    assert!(!run().cached);
+    // bad labels
+    let e = fine_tune(
+        &base,
+        &default_minilm_dir(),
+        &texts,
+        &[0, 1, 2, 0, 1, 0, 1, 0],
+        2,
+        &config,
+        &cache,
+        &device,
+        Silent,
+    )
+    .unwrap_err();
+    assert!(matches!(e, LelpError::InvalidParameter { name: "labels", .. }), "{e:?}");
+    let _ = std::fs::remove_dir_all(&cache);
+}

