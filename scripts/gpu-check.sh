@@ -36,6 +36,14 @@ for dev in cuda wgpu; do
     LELP_BENCH_DEVICE=$dev timeout 300 cargo bench --features cuda,wgpu --bench train > "$OUT/train-$dev.txt" 2>&1
     echo "$dev train bench: exit $?"
 done
+# the transformer student at full size (issues 18, 23): the L3's training
+# step at 32 and 128 tokens, batch 32 (the checkpoint's architecture at
+# random when its weights were not carried: the speed is the same)
+for dev in cuda wgpu; do
+    LELP_BENCH_DEVICE=$dev timeout 300 cargo bench --features cuda,wgpu,text --bench transformer \
+        > "$OUT/transformer-$dev.txt" 2>&1
+    echo "$dev transformer bench: exit $?"
+done
 # burn-train on CUDA (issue 13): one run, and the multi-device strategy
 # over the GPUs present (one on the machines lent so far: a smoke test)
 timeout 600 cargo run --release --features train,cuda --example burn_train -- --device cuda --compare 2 \
