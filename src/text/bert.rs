@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LelpError, Result};
 use crate::train::dropout;
 
+/// Host tensors by Hugging Face name: shape and row-major values.
+pub(crate) type NamedTensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// The parts of a BERT `config.json` the encoder needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
@@ -327,7 +330,7 @@ impl Bert {
     ///
     /// # Errors
     /// [`LelpError::Backend`] when the weights cannot be read back.
-    pub(crate) fn hf_tensors(&self) -> Result<HashMap<String, (Vec<usize>, Vec<f32>)>> {
+    pub(crate) fn hf_tensors(&self) -> Result<NamedTensors> {
         let p = self.host_parts()?;
         let (d, ffn) = (p.d, p.ffn);
         let mut out = HashMap::new();
@@ -337,7 +340,7 @@ impl Bert {
         table("word_embeddings", p.word);
         table("position_embeddings", p.position);
         table("token_type_embeddings", p.token_type);
-        type Out = HashMap<String, (Vec<usize>, Vec<f32>)>;
+        type Out = NamedTensors;
         let norm = |out: &mut Out, name: String, (g, b): HostDense| {
             out.insert(format!("{name}.weight"), (vec![g.len()], g));
             out.insert(format!("{name}.bias"), (vec![b.len()], b));
@@ -390,7 +393,7 @@ impl Bert {
     /// Builds the encoder from host tensors named as in a Hugging Face
     /// checkpoint without prefix (`path` names their file in errors).
     pub(crate) fn from_tensors(
-        tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+        tensors: NamedTensors,
         config: &BertConfig,
         path: &Path,
         device: &Device,
@@ -530,7 +533,7 @@ impl Bert {
 /// The tensors of a checkpoint, taken one by one; what is left unused
 /// (beyond names the sentence pipeline ignores) is an error.
 struct WeightStore<'a> {
-    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: NamedTensors,
     prefix: &'a str,
     path: &'a Path,
 }

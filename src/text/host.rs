@@ -620,7 +620,43 @@ mod tests {
         let small: [&[u32]; 1] = [&[1, 30, 31, 2]];
         let mut buf = Buffers::default();
         for seqs in [&big[..], &small[..], &big[..]] {
-            assert_eq!(host.embed_in(seqs, &mut buf).unwrap(), host.embed(seqs).unwrap());
+            let reused = host.embed_in(seqs, &mut buf, Pooling::Mean, true).unwrap();
+            assert_eq!(reused, host.embed(seqs).unwrap());
+        }
+    }
+
+    /// The other poolings (the first token; no normalisation, as a
+    /// transformer student's model file reads its encoder) equal the
+    /// graph's `SentenceEncoder::embed` with the same settings.
+    #[test]
+    fn first_token_and_unnormalised_pooling_equal_the_graph() {
+        let device = Device::flex();
+        let c = tiny();
+        let bert = Bert::random_with_std(&c, 9, 0.4, &device).unwrap();
+        let host = HostBert::from_bert(&bert, c.layer_norm_eps).unwrap();
+        let seqs: [&[u32]; 3] = [&[1, 5, 9, 2, 7], &[1, 44, 2], &[1, 8, 3, 3, 2]];
+        let vocab: Vec<String> = (0..c.vocab_size).map(|i| format!("w{i}")).collect();
+        let mut vocab = vocab;
+        for (i, t) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].iter().enumerate() {
+            vocab[i] = t.to_string();
+        }
+        let tokenizer = crate::text::WordPiece::from_vocab(vocab).unwrap();
+        for pooling in [Pooling::First, Pooling::Mean] {
+            let enc =
+                crate::text::SentenceEncoder::from_parts(tokenizer.clone(), bert.clone(), 16, 0, c.layer_norm_eps)
+                    .with_pooling(pooling, false);
+            let batch = crate::data::TokenBatch::from_sequences(&seqs, 16, &device).unwrap();
+            let graph: Vec<f32> = enc.embed(batch).unwrap().into_data().try_to_vec().unwrap();
+            let got = host.embed_in(&seqs, &mut Buffers::default(), pooling, false).unwrap();
+            for (a, b) in got.iter().zip(&graph) {
+                assert!((a - b).abs() < 1e-5, "{pooling:?}: {a} vs {b}");
+            }
+            // not normalised: the rows' norms are not all 1
+            let norms: Vec<f32> = got
+                .chunks(c.hidden_size)
+                .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
+                .collect();
+            assert!(norms.iter().any(|n| (n - 1.0).abs() > 1e-2), "{norms:?}");
         }
     }
 

@@ -42,7 +42,7 @@ pub fn seed_dropout(seed: u64) {
 /// let ad = device.autodiff();
 /// let draw = || {
 ///     seed_dropout(7);
-///     dropout(Tensor::<2>::ones([4, 256], &ad), 0.5).into_data().to_vec::<f32>().unwrap()
+///     dropout(Tensor::<2>::ones([4, 256], &ad), 0.5).into_data().try_to_vec::<f32>().unwrap()
 /// };
 /// let (a, b) = (draw(), draw());
 /// assert_eq!(a, b);
@@ -71,7 +71,7 @@ pub fn dropout<const D: usize>(x: Tensor<D>, p: f64) -> Tensor<D> {
     };
     let mask = MASKS.with(|m| {
         let mut m = m.borrow_mut();
-        draw(m.get_or_insert_with(|| StdRng::from_os_rng()))
+        draw(m.get_or_insert_with(StdRng::from_os_rng))
     });
     let device = x.device();
     x * Tensor::from_data(TensorData::new(mask, dims), &device)
