@@ -231,7 +231,11 @@ fn a_transformer_student_starts_from_the_teachers_bottom_layer_and_ships() {
     assert_eq!(code(&e), 0, "{}", stderr(&e));
     let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
     let eval = r["accuracy"].as_f64().unwrap();
-    assert!((eval - acc).abs() < 1e-12, "eval {eval} vs training's {acc}");
+    // the host path against training's graph: a near tie may flip one row
+    assert!(
+        (eval - acc).abs() <= 1.0 / test.len() as f64 + 1e-12,
+        "eval {eval} vs training's {acc}"
+    );
     // a pretrained start that is not a BERT folder: a missing file (exit 5)
     let o = distill(
         &data,

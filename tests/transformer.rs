@@ -207,8 +207,8 @@ impl lelp::train::Observer for Watch {
 /// Encoder dropout acts in training (a fit with it ends elsewhere than one
 /// without), its masks repeat (two fits agree), and a fit interrupted and
 /// resumed from its checkpoint draws the same masks as one that ran
-/// through: before the Distiller seeded the backend at every step, the
-/// masks after a resume were fresh draws.
+/// through: before the Distiller seeded the dropout generator at every
+/// step, the masks after a resume were fresh draws.
 #[test]
 fn encoder_dropout_is_seeded_per_step_so_fits_repeat_and_resume() {
     let device = device();
@@ -267,6 +267,9 @@ fn encoder_dropout_is_seeded_per_step_so_fits_repeat_and_resume() {
         TransformerStudentConfig::new(2)
             .with_encoder_dropout(-0.1)
             .init(Bert::random(&tiny(1), 4, &device).unwrap(), &device),
-        Err(LelpError::InvalidParameter { name: "dropout", .. })
+        Err(LelpError::InvalidParameter {
+            name: "encoder_dropout",
+            ..
+        })
     ));
 }

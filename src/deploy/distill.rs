@@ -541,6 +541,12 @@ pub fn distill(
     check_options(corpus, opts)?;
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
+    // the transformer student's start, before any long work: a bad
+    // `--layers` or `--init` fails now, not after the encoding
+    let initial = match opts.student {
+        StudentKind::Transformer => Some(transformer_encoder(&encoder, opts, device)?),
+        _ => None,
+    };
     let (n, u) = (corpus.len(), unlabeled.len());
     let mut labelled = train_idx.clone();
     labelled.extend(file_val.iter().flatten());
@@ -559,9 +565,11 @@ pub fn distill(
         hasher: HashedNgrams::new(opts.bag_buckets),
         wordpiece: encoder.tokenizer().clone(),
         encoder_tokens: encoder.max_seq_length(),
-        transformer_tokens: opts
-            .transformer_tokens
-            .min(encoder.bert().config().max_position_embeddings),
+        transformer_tokens: opts.transformer_tokens.min(
+            initial
+                .as_ref()
+                .map_or(usize::MAX, |b| b.config().max_position_embeddings),
+        ),
     };
     let candidates_methods = match &opts.method {
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
@@ -584,9 +592,7 @@ pub fn distill(
         augmented: &unl_idx[u..],
         aug_sources: &aug_sources,
     };
-    if opts.student == StudentKind::Transformer {
-        views.bert = Some(transformer_encoder(&encoder, opts, device)?);
-    }
+    views.bert = initial;
     if opts.student == StudentKind::Static {
         views.table = Some(match table {
             Some(t) => t,

@@ -393,6 +393,12 @@ impl ModelFile {
         let config = bert.config();
         let encoder = bert.hf_tensors()?;
         let mut id = crate::util::Fnv64::default();
+        // the config, the vocabulary and the tokenizer's settings, then the weights
+        id.update(serde_json::to_string(&config).unwrap_or_default().as_bytes());
+        for t in tokenizer.tokens() {
+            id.update(t.as_bytes()).update(&[0]);
+        }
+        id.update(format!("{:?}", tokenizer.settings()).as_bytes());
         let mut names: Vec<&String> = encoder.keys().collect();
         names.sort();
         for name in names {

@@ -87,7 +87,8 @@ struct Record {
     classes: usize,
 }
 
-/// Fine-tunes `base`'s whole encoder with a linear head on `texts` and
+/// Fine-tunes `base`'s whole encoder (read from `base_dir`, whose
+/// `tokenizer.json` the folder copies) with a linear head on `texts` and
 /// their `labels` (plain cross-entropy; AdamW with decay, linear warm-up
 /// and decay, clipping at 1, dropout, lazy AdamW on the word-piece table)
 /// and writes it under `cache_dir` as a BERT folder named by a hash of
@@ -100,7 +101,8 @@ struct Record {
 /// # Errors
 /// [`LelpError::EmptyData`] for no texts; [`LelpError::InvalidParameter`]
 /// for labels outside `0..classes`, fewer than two classes, texts and
-/// labels of different lengths or bad settings; training and I/O errors.
+/// labels of different lengths, bad settings or a `base_dir` whose
+/// tokenizer is not `base`'s; training and I/O errors.
 #[allow(clippy::too_many_arguments)]
 pub fn fine_tune(
     base: &SentenceEncoder,
@@ -114,6 +116,17 @@ pub fn fine_tune(
     observer: impl Observer + 'static,
 ) -> Result<FineTuned> {
     check(texts, labels, classes, config)?;
+    // the folder pairs the weights with this tokenizer file: it must be the
+    // one the texts are tokenised with (checked before any training)
+    let tokenizer_json = crate::io::read(base_dir.join("tokenizer.json"))?;
+    let read = super::WordPiece::parse_tokenizer_json(&tokenizer_json, base_dir.join("tokenizer.json"))?;
+    if read.tokens() != base.tokenizer().tokens() || read.settings() != base.tokenizer().settings() {
+        return Err(LelpError::InvalidParameter {
+            name: "base_dir",
+            value: base_dir.display().to_string(),
+            reason: "its tokenizer.json is not the base encoder's tokenizer",
+        });
+    }
     let mut key = crate::util::Fnv64::default();
     key.update(&base.model_id().to_le_bytes());
     key.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
@@ -127,7 +140,17 @@ pub fn fine_tune(
     let _lock = crate::io::lock(&cache_dir.join(format!("fine-tuned-{:016x}.lock", key.finish())))?;
     let cached = dir.join("fine-tune.json").exists();
     if !cached {
-        train(base, base_dir, texts, labels, classes, config, &dir, device, observer)?;
+        train(
+            base,
+            &tokenizer_json,
+            texts,
+            labels,
+            classes,
+            config,
+            &dir,
+            device,
+            observer,
+        )?;
     }
     let encoder = SentenceEncoder::from_dir(&dir, device)?
         .with_max_seq_length(config.max_tokens)
@@ -169,7 +192,7 @@ fn check(texts: &[&str], labels: &[usize], classes: usize, config: &FineTuneConf
 #[allow(clippy::too_many_arguments)]
 fn train(
     base: &SentenceEncoder,
-    base_dir: &Path,
+    tokenizer_json: &[u8],
     texts: &[&str],
     labels: &[usize],
     classes: usize,
@@ -225,9 +248,12 @@ fn train(
     ];
     crate::io::safetensors::write_safetensors_atomic(&dir.join("head.safetensors"), &head_tensors, meta)?;
     crate::io::write_atomic(dir.join("config.json"), pretty(&bert.config()).as_bytes())?;
+    crate::io::write_atomic(dir.join("tokenizer.json"), tokenizer_json)?;
+    // the token limit it was trained with (read back by `from_dir`)
+    let limit = config.max_tokens.min(positions);
     crate::io::write_atomic(
-        dir.join("tokenizer.json"),
-        &crate::io::read(base_dir.join("tokenizer.json"))?,
+        dir.join("sentence_bert_config.json"),
+        format!("{{\"max_seq_length\": {limit}}}").as_bytes(),
     )?;
     let record = Record {
         config: config.clone(),

@@ -58,6 +58,7 @@ pub struct TransformerStudentConfig {
     pub dropout: f64,
     /// Dropout inside the encoder in training (BERT's hidden and
     /// attention dropout, default 0.1; see [`Bert::with_dropout`]).
+    #[serde(default = "bert_dropout")]
     pub encoder_dropout: f64,
     /// Seed of the head's initialisation.
     pub seed: u64,
@@ -98,6 +99,13 @@ impl TransformerStudentConfig {
                 reason: "must be in [0, 1)",
             });
         }
+        if !(0.0..1.0).contains(&self.encoder_dropout) {
+            return Err(LelpError::InvalidParameter {
+                name: "encoder_dropout",
+                value: self.encoder_dropout.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
         let bert = bert.with_dropout(self.encoder_dropout)?;
         let width = bert.hidden_size();
         let mut rng = StdRng::seed_from_u64(self.seed);
@@ -110,6 +118,11 @@ impl TransformerStudentConfig {
             width,
         })
     }
+}
+
+/// BERT's dropout probability (its configs' 0.1).
+fn bert_dropout() -> f64 {
+    0.1
 }
 
 crate::util::setters!(TransformerStudentConfig {

@@ -433,6 +433,8 @@ impl Distiller {
         cfg.validate()?;
         check_shapes(&student, train, targets, valid)?;
         check_tables(&student, cfg)?;
+        // the thread's dropout generator is put back as it was on return
+        let _masks = super::DropoutScope::enter();
         let device = device.clone().autodiff();
         let student = student.fork(&device).train();
         let projector = self.projector(&student, targets, &device);

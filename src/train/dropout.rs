@@ -24,11 +24,32 @@ pub fn seed_dropout(seed: u64) {
     MASKS.with(|m| *m.borrow_mut() = Some(StdRng::seed_from_u64(seed)));
 }
 
+/// This thread's generator as it was when the scope began, put back when
+/// it ends: a fit that runs inside another's step on the same thread (a
+/// rayon task stolen while the outer fit waits on a parallel product)
+/// leaves the outer fit's masks as they were.
+pub(crate) struct DropoutScope(Option<StdRng>);
+
+impl DropoutScope {
+    pub(crate) fn enter() -> Self {
+        Self(MASKS.with(|m| m.borrow().clone()))
+    }
+}
+
+impl Drop for DropoutScope {
+    fn drop(&mut self) {
+        let saved = self.0.take();
+        MASKS.with(|m| *m.borrow_mut() = saved);
+    }
+}
+
 /// Inverted dropout: in a training step (`x` on an autodiff device) each
 /// entry is zeroed with probability `p` and the others scaled by
 /// `1 / (1 - p)`; elsewhere (inference, evaluation) `x` unchanged. The
-/// mask comes from this thread's generator ([`seed_dropout`]; unseeded, a
-/// seed from the operating system).
+/// mask comes from this thread's generator ([`seed_dropout`]; outside a
+/// fit and never seeded, a seed from the operating system). `p` is a
+/// probability in `[0, 1)`: 0 or NaN leave `x` as it is, 1 and above zero
+/// it.
 ///
 /// # Example
 /// ```
@@ -50,8 +71,11 @@ pub fn seed_dropout(seed: u64) {
 /// assert!(kept > 400 && kept < 624 && a.iter().all(|v| *v == 0.0 || *v == 2.0));
 /// ```
 pub fn dropout<const D: usize>(x: Tensor<D>, p: f64) -> Tensor<D> {
-    if p <= 0.0 || !x.device().is_autodiff() {
+    if p.is_nan() || p <= 0.0 || !x.device().is_autodiff() {
         return x;
+    }
+    if p >= 1.0 {
+        return x.zeros_like();
     }
     let dims = x.dims();
     let n: usize = dims.iter().product();
@@ -75,4 +99,43 @@ pub fn dropout<const D: usize>(x: Tensor<D>, p: f64) -> Tensor<D> {
     });
     let device = x.device();
     x * Tensor::from_data(TensorData::new(mask, dims), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use super::{dropout, seed_dropout};
+    use crate::data::Dataset;
+    use crate::train::{DistillConfig, Distiller, Method, MlpConfig};
+
+    /// A fit run on this thread between two draws (it seeds the generator
+    /// at each of its steps) leaves the second draw what it would have
+    /// been without it; p at or past 1 zeroes, NaN leaves as is.
+    #[test]
+    fn a_fit_leaves_the_threads_masks_as_they_were() {
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        let draw = || {
+            dropout(Tensor::<2>::ones([2, 64], &ad), 0.5)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        seed_dropout(3);
+        let (a1, a2) = (draw(), draw());
+        seed_dropout(3);
+        let b1 = draw();
+        let rows: Vec<f32> = (0..32).map(|i| (i % 7) as f32 - 3.0).collect();
+        let data = Dataset::new(rows, 4, (0..8).map(|i| i % 2).collect(), 2).unwrap();
+        let targets = Method::Plain.prepare(&data, None).unwrap();
+        let mlp = MlpConfig::new(4, vec![4], 2).init(&device).unwrap();
+        Distiller::new(DistillConfig::new(2, 1e-2).with_batch_size(2))
+            .fit(mlp, &data, &targets, None, &device)
+            .unwrap();
+        assert_eq!((a1, a2), (b1, draw()));
+        let ones = || Tensor::<2>::ones([2, 3], &ad);
+        assert_eq!(dropout(ones(), 1.0).sum().into_scalar::<f32>(), 0.0);
+        assert_eq!(dropout(ones(), f64::NAN).sum().into_scalar::<f32>(), 6.0);
+    }
 }

@@ -29,6 +29,7 @@ mod targets;
 
 pub use checkpoint::CheckpointInfo;
 pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained};
+pub(crate) use dropout::DropoutScope;
 pub use dropout::{dropout, seed_dropout};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
