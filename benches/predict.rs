@@ -142,10 +142,18 @@ fn main() {
         .init(encoder.bert().clone().truncated(2).unwrap(), &device)
         .unwrap();
     let m = ModelFile::with_transformer(&two, encoder.tokenizer(), 64, names.clone()).unwrap();
-    measure("transformer: MiniLM-L6's bottom 2 layers, 64 tokens", &m, &refs, 512, 50);
+    measure(
+        "transformer: MiniLM-L6's bottom 2 layers, 64 tokens",
+        &m,
+        &refs,
+        512,
+        50,
+    );
     match SentenceEncoder::from_dir(default_cache_dir().join("paraphrase-MiniLM-L3-v2"), &device) {
         Ok(l3) => {
-            let s = TransformerStudentConfig::new(2).init(l3.bert().clone(), &device).unwrap();
+            let s = TransformerStudentConfig::new(2)
+                .init(l3.bert().clone(), &device)
+                .unwrap();
             let m = ModelFile::with_transformer(&s, l3.tokenizer(), 64, names.clone()).unwrap();
             measure("transformer: MiniLM-L3, 64 tokens", &m, &refs, 512, 50);
         }
