@@ -185,6 +185,14 @@ macro_rules! setters {
 }
 pub(crate) use setters;
 
+/// SplitMix64's finaliser: a well-mixed 64-bit value from `z` (Steele,
+/// Lea and Flood's constants).
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// FNV-1a, 64 bits: a fast content hash for fingerprints and file checks
 /// (corruption, not adversaries).
 #[derive(Debug, Clone, Copy)]

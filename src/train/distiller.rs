@@ -619,11 +619,9 @@ impl Distiller {
 /// The dropout generator's seed for one training step: SplitMix64's finaliser over the run's seed, the epoch and the
 /// batch, so neighbouring steps and seeds draw unrelated masks.
 fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
-    let mut z =
-        seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (batch as u64).wrapping_mul(0xd1b5_4a32_d192_ed03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    util::splitmix64(
+        seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (batch as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
+    )
 }
 
 /// Everything a training step reads, uploaded once per run.

@@ -8,38 +8,39 @@
 //! repeats nor resumes to the same weights. These masks do both, and are
 //! the same on every backend (drawn on the host, uploaded as a constant).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use burn::prelude::*;
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
+
+use crate::util::splitmix64;
 
 thread_local! {
-    static MASKS: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+    /// The generator's state: SplitMix64's counter (fast, and plenty
+    /// random for masks: a mask of the L3 at 128 tokens is ~30M draws).
+    static MASKS: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// Seeds this thread's dropout generator (the Distiller does it before
 /// every step; a training loop of one's own can do the same).
 pub fn seed_dropout(seed: u64) {
-    MASKS.with(|m| *m.borrow_mut() = Some(StdRng::seed_from_u64(seed)));
+    MASKS.set(Some(seed));
 }
 
 /// This thread's generator as it was when the scope began, put back when
 /// it ends: a fit that runs inside another's step on the same thread (a
 /// rayon task stolen while the outer fit waits on a parallel product)
 /// leaves the outer fit's masks as they were.
-pub(crate) struct DropoutScope(Option<StdRng>);
+pub(crate) struct DropoutScope(Option<u64>);
 
 impl DropoutScope {
     pub(crate) fn enter() -> Self {
-        Self(MASKS.with(|m| m.borrow().clone()))
+        Self(MASKS.get())
     }
 }
 
 impl Drop for DropoutScope {
     fn drop(&mut self) {
-        let saved = self.0.take();
-        MASKS.with(|m| *m.borrow_mut() = saved);
+        MASKS.set(self.0);
     }
 }
 
@@ -80,23 +81,20 @@ pub fn dropout<const D: usize>(x: Tensor<D>, p: f64) -> Tensor<D> {
     let dims = x.dims();
     let n: usize = dims.iter().product();
     let scale = (1.0 / (1.0 - p)) as f32;
-    // keep where a uniform u32 falls below (1 - p) 2^32
+    // keep where a uniform u32 (each half of a 64-bit draw) falls below
+    // (1 - p) 2^32
     let threshold = ((1.0 - p) * 4_294_967_296.0) as u64;
-    let draw = |rng: &mut StdRng| -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                if u64::from(rng.next_u32()) < threshold {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    };
-    let mask = MASKS.with(|m| {
-        let mut m = m.borrow_mut();
-        draw(m.get_or_insert_with(StdRng::from_os_rng))
-    });
+    let keep = |bits: u64| if bits < threshold { scale } else { 0.0 };
+    let mut state = MASKS.get().unwrap_or_else(rand::random);
+    let mut mask = Vec::with_capacity(n + 1);
+    while mask.len() < n {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = splitmix64(state);
+        mask.push(keep(z >> 32));
+        mask.push(keep(z & 0xffff_ffff));
+    }
+    mask.truncate(n);
+    MASKS.set(Some(state));
     let device = x.device();
     x * Tensor::from_data(TensorData::new(mask, dims), &device)
 }
