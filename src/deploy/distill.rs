@@ -543,10 +543,9 @@ pub fn distill(
     let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
     // the transformer student's start, before any long work: a bad
     // `--layers` or `--init` fails now, not after the encoding
-    let initial = match opts.student {
-        StudentKind::Transformer => Some(transformer_encoder(&encoder, opts, device)?),
-        _ => None,
-    };
+    let initial = (opts.student == StudentKind::Transformer)
+        .then(|| transformer_encoder(&encoder, opts, device))
+        .transpose()?;
     let (n, u) = (corpus.len(), unlabeled.len());
     let mut labelled = train_idx.clone();
     labelled.extend(file_val.iter().flatten());
@@ -561,16 +560,7 @@ pub fn distill(
     progress(Progress::Teacher {
         test_accuracy: stage.accuracy,
     });
-    let tools = Featurizers {
-        hasher: HashedNgrams::new(opts.bag_buckets),
-        wordpiece: encoder.tokenizer().clone(),
-        encoder_tokens: encoder.max_seq_length(),
-        transformer_tokens: opts.transformer_tokens.min(
-            initial
-                .as_ref()
-                .map_or(usize::MAX, |b| b.config().max_position_embeddings),
-        ),
-    };
+    let tools = Featurizers::new(&encoder, initial.as_ref(), opts);
     let candidates_methods = match &opts.method {
         MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
         MethodChoice::Fixed(m) => vec![m.clone()],
@@ -917,6 +907,18 @@ struct Featurizers {
 }
 
 impl Featurizers {
+    /// The featurisers of a run: `initial` is the transformer student's
+    /// starting encoder, whose positions cap its tokens.
+    fn new(encoder: &SentenceEncoder, initial: Option<&Bert>, opts: &DistillOptions) -> Self {
+        let positions = initial.map_or(usize::MAX, |b| b.config().max_position_embeddings);
+        Self {
+            hasher: HashedNgrams::new(opts.bag_buckets),
+            wordpiece: encoder.tokenizer().clone(),
+            encoder_tokens: encoder.max_seq_length(),
+            transformer_tokens: opts.transformer_tokens.min(positions),
+        }
+    }
+
     /// The student's view of the rows of `dense` (whose texts are `texts`).
     fn view(&self, kind: StudentKind, dense: &Dataset, texts: &[&str], opts: &DistillOptions) -> Result<Dataset> {
         let (labels, c) = (dense.labels().to_vec(), dense.num_classes());
