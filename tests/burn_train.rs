@@ -188,3 +188,40 @@ fn mismatched_inputs_are_typed_errors_before_training() {
         "{err:?}"
     );
 }
+
+/// A training step seeds its dropout masks from its rows: the same batch
+/// twice gives the same loss (unseeded masks would not), the same rows in
+/// another order other masks.
+#[cfg(feature = "text")]
+#[test]
+fn a_steps_dropout_masks_follow_its_rows() {
+    use burn::data::dataloader::batcher::Batcher;
+    use lelp::text::{Bert, BertConfig, TransformerStudentConfig};
+    let device = device().autodiff();
+    let seqs: Vec<Vec<u32>> = (0..8u32).map(|i| vec![1, 2 + i % 5, 3 + i % 3, 7]).collect();
+    let data = Dataset::from_tokens(seqs, (0..8).map(|i| i % 2).collect(), 2).unwrap();
+    let targets = Method::Plain.prepare(&data, None).unwrap();
+    let config = BertConfig {
+        vocab_size: 12,
+        hidden_size: 8,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 8,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu".into(),
+    };
+    let student = TransformerStudentConfig::new(2)
+        .with_dropout(0.3)
+        .with_encoder_dropout(0.3)
+        .init(Bert::random(&config, 1, &device).unwrap(), &device)
+        .unwrap();
+    let model = DistillModel::new(student, &data, &targets, &DistillConfig::new(1, 1e-3), &device).unwrap();
+    let batcher = DistillBatcher::new(&data, Some(&targets)).unwrap();
+    let loss = |rows: Vec<usize>| host(TrainStep::step(&model, batcher.batch(rows, &device)).item.loss)[0];
+    let a = loss(vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(a, loss(vec![0, 1, 2, 3, 4, 5]));
+    let b = loss(vec![5, 4, 3, 2, 1, 0]);
+    assert!((a - b).abs() > 1e-4, "{a} vs {b}: the same masks for another order");
+}

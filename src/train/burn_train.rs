@@ -64,6 +64,10 @@ pub struct DistillBatch {
     pub log_targets: Option<Tensor<2>>,
     /// The rows' teacher features `[B, d]` (feature KD, RKD).
     pub features: Option<Tensor<2>>,
+    /// The seed of the step's dropout masks ([`seed_dropout`](crate::train::seed_dropout)):
+    /// a hash of the batch's rows in order, so a run whose loader shuffles
+    /// from a seed draws the same masks again.
+    pub dropout_seed: u64,
 }
 
 /// Host rows of a matrix, gathered per batch.
@@ -137,12 +141,17 @@ impl Batcher<usize, DistillBatch> for DistillBatcher {
             .inputs(&rows, device)
             .expect("row indices from DistillBatcher::rows are in range");
         let labels: Vec<usize> = rows.iter().map(|&r| self.data.labels()[r]).collect();
+        let mut seed = util::Fnv64::default();
+        for r in &rows {
+            seed.update(&(*r as u64).to_le_bytes());
+        }
         DistillBatch {
             inputs,
             one_hot: util::one_hot(&labels, self.data.num_classes(), device),
             labels: util::indices(&labels, device),
             log_targets: self.log_targets.as_ref().map(|t| t.gather(&rows, device)),
             features: self.features.as_ref().map(|t| t.gather(&rows, device)),
+            dropout_seed: seed.finish(),
         }
     }
 }
@@ -250,6 +259,7 @@ impl<S: Student + 'static> TrainStep for DistillModel<S> {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: DistillBatch) -> TrainOutput<ClassificationOutput> {
+        crate::train::seed_dropout(batch.dropout_seed);
         // inputs were checked against the student when the model was built
         let out = self
             .student
