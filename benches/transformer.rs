@@ -19,6 +19,7 @@
 //! bash scripts/fetch-minilm-l3.sh
 //! cargo bench --features text --bench transformer
 //! LELP_BENCH_CASES=l32 cargo bench --features text --bench transformer
+//! LELP_BENCH_INIT=teacher:2 cargo bench --features text --bench transformer   # MiniLM-L6's bottom 2 layers
 //! ```
 
 use std::time::Instant;
@@ -57,10 +58,20 @@ fn main() {
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = device::by_name(&name).unwrap();
     let dir = default_cache_dir().join("paraphrase-MiniLM-L3-v2");
-    let bert = match SentenceEncoder::from_dir(&dir, &device) {
-        Ok(e) => e.bert().clone(),
+    // LELP_BENCH_INIT=teacher:2: MiniLM-L6's bottom two layers instead (the
+    // CLI's default transformer student; the PyTorch twin has no such case)
+    let teacher_layers = std::env::var("LELP_BENCH_INIT")
+        .ok()
+        .and_then(|v| v.strip_prefix("teacher:").and_then(|k| k.parse::<usize>().ok()));
+    let loaded = match teacher_layers {
+        Some(k) => SentenceEncoder::from_dir(lelp::text::default_minilm_dir(), &device)
+            .and_then(|e| e.bert().clone().truncated(k)),
+        None => SentenceEncoder::from_dir(&dir, &device).map(|e| e.bert().clone()),
+    };
+    let bert = match loaded {
+        Ok(b) => b,
         Err(e) => {
-            println!("no L3 checkpoint ({e}): its architecture at random (scripts/fetch-minilm-l3.sh for the weights)");
+            println!("no checkpoint ({e}): its architecture at random (scripts/fetch-minilm-l3.sh for the weights)");
             let l3 = BertConfig {
                 vocab_size: 30_522,
                 hidden_size: 384,
@@ -75,7 +86,7 @@ fn main() {
             Bert::random(&l3, 0, &device).unwrap()
         }
     };
-    println!("device {name}");
+    println!("device {name}, {} layers", bert.num_layers());
     let only = std::env::var("LELP_BENCH_CASES").ok();
     for (len, lazy) in [(32, false), (32, true), (128, false), (128, true)] {
         let case = format!("l{len}{}", if lazy { "-lazy" } else { "" });
