@@ -219,6 +219,8 @@ fn a_transformer_student_starts_from_the_teachers_bottom_layer_and_ships() {
     assert_eq!(m["featurizer"]["config"]["num_hidden_layers"], 1);
     assert_eq!(m["featurizer"]["normalize"], false);
     assert_eq!(m["architecture"]["hidden"].as_array().map(Vec::len), Some(0));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("student  transformer, 1 layers"), "{stdout}");
     let acc = m["metrics"]["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.8, "two word lists are easy: {acc}");
     // the file alone predicts: eval on the test rows agrees with the manifest

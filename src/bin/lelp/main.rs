@@ -164,6 +164,19 @@ struct DistillArgs {
     out: PathBuf,
 }
 
+/// The student's short name: a transformer student is a linear head over
+/// its own fine-tuned encoder (no normalisation), an `mlp` in the file.
+fn student_name(m: &lelp::deploy::Manifest) -> String {
+    match &m.featurizer {
+        lelp::deploy::Featurizer::SentenceEncoder {
+            normalize: false,
+            config,
+            ..
+        } => format!("transformer, {} layers", config.num_hidden_layers),
+        _ => m.architecture.name().to_string(),
+    }
+}
+
 /// The documented exit code of an error.
 fn exit_code(e: &LelpError) -> u8 {
     match e {
@@ -415,7 +428,7 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
     }
     println!(
         "student  {} ({} parameters{}): test accuracy {:.2}%{}",
-        m.architecture.name(),
+        student_name(m),
         classifier.num_params().0,
         if encoder_student {
             format!(" + the encoder's {}", classifier.num_params().1)
