@@ -496,14 +496,7 @@ fn a_transformer_student_deploys_and_predicts_as_its_forward() {
             .map(|p| p.probabilities)
             .collect();
         let seqs: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t, 12)).collect();
-        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
-        let batch = TokenBatch::from_sequences(&refs, 12, &device).unwrap();
-        let z = student.forward(Inputs::Tokens(batch)).unwrap().logits;
-        let p = burn::tensor::activation::softmax(z, 1);
-        let want: Vec<Vec<f32>> = common::host(p)
-            .chunks(2)
-            .map(|r| r.iter().map(|&x| x as f32).collect())
-            .collect();
+        let want = burn_probabilities(&student, &seqs, 2, &device);
         assert_probs_close(&format!("transformer {pooling:?}"), &got, &want);
         // the file says what it holds
         match &classifier.manifest().featurizer {
