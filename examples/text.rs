@@ -51,7 +51,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
-use lelp::experiment::{Arch, Network, Run};
+use lelp::experiment::{Arch, Network};
 use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
 use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
@@ -60,8 +60,9 @@ use lelp::text::{
     TransformerStudentConfig, default_minilm_dir, default_spam_dir, fine_tune,
 };
 use lelp::train::{
-    DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, Mlp, MlpConfig,
-    OptimizerKind, RkdConfig, StderrProgress, SubclassDistillationConfig, TrainingTargets, accuracy, predict_inputs,
+    BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method, Mlp,
+    MlpConfig, OptimizerKind, RkdConfig, StderrProgress, SubclassDistillationConfig, TrainingTargets, accuracy,
+    predict_inputs,
 };
 
 // the crate's binaries use mimalloc when the feature is on (cold runs,
@@ -88,6 +89,11 @@ enum Kind {
     /// A transformer over the teacher's WordPiece ids (first 64 tokens),
     /// fine-tuned end to end with AdamW (--init, --lr).
     Transformer,
+    /// model2vec's static student from the teacher: WordPiece ids (first
+    /// 128 tokens), the teacher's vocabulary table (PCA to --static-dim,
+    /// SIF weights from the training split), a normalised mean, a linear
+    /// head; the table fine-tuned with the head unless --frozen-table.
+    Static,
 }
 
 /// Which methods are compared.
@@ -204,6 +210,21 @@ struct Args {
     /// `LrSchedule::WarmupLinear`); 0 keeps it constant.
     #[arg(long, default_value_t = 0.0)]
     warmup: f64,
+    /// The static student's table width (principal components kept).
+    #[arg(long, default_value_t = 256)]
+    static_dim: usize,
+    /// The static student's table stays as the vocabulary pass made it
+    /// (only the head is trained: the CLI's static student).
+    #[arg(long)]
+    frozen_table: bool,
+    /// An embedding-regression stage of this many epochs before every
+    /// token student's fit (tokenlearn's idea,
+    /// `TrainingTargets::embedding_regression`): the student's pooled
+    /// vector, through a learned linear map, regresses the teacher's
+    /// sentence embedding on the transfer set (augmented rows included);
+    /// then the method's fit starts from there. 0: none.
+    #[arg(long, default_value_t = 0)]
+    regress: usize,
     /// Fine-tune the teacher's whole encoder with a linear head on the
     /// training split for this many epochs first (`lelp::text::fine_tune`:
     /// AdamW 5e-5, warm-up, dropout; trained once, cached under
@@ -234,6 +255,7 @@ impl Args {
             Kind::Cnn => "cnn",
             Kind::Mlp => "mlp",
             Kind::Transformer => "transformer",
+            Kind::Static => "static",
         }
     }
     fn linear_head(&self) -> bool {
@@ -265,7 +287,8 @@ fn featurizer(kind: Kind, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u32
     let wordpiece = encoder.tokenizer().clone();
     move |t: &str| match kind {
         Kind::Cnn | Kind::Transformer => wordpiece.encode(t, 64),
-        _ => HashedNgrams::new(BUCKETS).encode(t),
+        Kind::Static => wordpiece.encode(t, 128),
+        Kind::Bag | Kind::Mlp => HashedNgrams::new(BUCKETS).encode(t),
     }
 }
 
@@ -461,10 +484,59 @@ impl Study<'_> {
                 dim: CNN_DIM,
                 channels: 64,
             },
+            Kind::Static => Arch::Bag {
+                buckets: vocab,
+                dim: self.args.static_dim,
+            },
             Kind::Mlp | Kind::Transformer => Arch::Mlp {
                 hidden: self.args.hidden.clone(),
             },
         }
+    }
+
+    /// A token student for `outputs`, seeded: the static student (a
+    /// normalised mean over the vocabulary table, frozen or not), else
+    /// `arch` with the CNN's initial table when there is one.
+    fn build(&self, arch: &Arch, transfer: &Dataset, outputs: usize, seed: u64) -> Result<Network, Error> {
+        let table = self.table.as_deref();
+        match (self.args.student, arch, table) {
+            (Kind::Static, Arch::Bag { buckets, dim }, Some(t)) => Ok(Network::Bag(
+                BagConfig::new(*buckets, outputs)
+                    .with_dim(*dim)
+                    .with_normalize(true)
+                    .with_seed(seed)
+                    .init_with_table(t.to_vec(), self.args.frozen_table, self.device)?,
+            )),
+            _ => Ok(arch.build_with_table(transfer, outputs, seed, table, self.device)?),
+        }
+    }
+
+    /// `--regress`: the embedding-regression stage on `data` (the transfer
+    /// rows' tokens and sentence embeddings), `net`'s pooled vector towards
+    /// the teacher's sentence embedding; `s`: the method's subclasses.
+    fn regress(
+        &self,
+        net: Network,
+        data: (&Dataset, &Dataset),
+        s: usize,
+        config: &DistillConfig,
+    ) -> Result<Network, Error> {
+        let (tokens, dense) = data;
+        let t0 = Instant::now();
+        let h = dense.features_tensor(self.device)?;
+        let targets = TrainingTargets::embedding_regression(dense.num_classes(), s, h)?;
+        let config = DistillConfig {
+            epochs: self.args.regress,
+            ..config.clone()
+        };
+        let net = net.fit(tokens, &targets, &config, self.device)?;
+        eprintln!(
+            "embedding regression: {} epochs over {} rows ({:.0}s)",
+            self.args.regress,
+            tokens.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(net)
     }
 
     /// Every method's test accuracy on transfer sets of `size` rows, per
@@ -520,6 +592,7 @@ impl Study<'_> {
     ) -> Result<(f64, Option<Network>), Error> {
         let args = self.args;
         let mlp = args.student == Kind::Mlp;
+        let transfers = transfer;
         let (transfer, test) = if mlp {
             (&transfer.0, &self.test.0)
         } else {
@@ -533,18 +606,13 @@ impl Study<'_> {
                 let lr = args.lr.unwrap_or(if mlp { 3e-3 } else { 1e-2 });
                 let config = DistillConfig::new(args.epochs, lr)
                     .with_batch_size(32)
-                    .with_lazy_tables(args.lazy);
-                let arch = self.arch(vocab);
-                let run = Run {
-                    arch: &arch,
-                    transfer,
-                    teacher: Some(outputs),
-                    test,
-                    config: &config,
-                    seed,
-                    initial_table: self.table.as_deref(),
-                };
-                let net = run.train(&targets, self.device)?;
+                    .with_lazy_tables(args.lazy)
+                    .with_seed(seed);
+                let mut net = self.build(&self.arch(vocab), transfer, targets.outputs(), seed)?;
+                if args.regress > 0 && !mlp {
+                    net = self.regress(net, (transfer, &transfers.0), targets.subclasses(), &config)?;
+                }
+                let net = net.fit(transfer, &targets, &config, self.device)?;
                 (net.accuracy(test, self.device)?, Some(net))
             }
         };
@@ -554,7 +622,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" }, "teacher_tune": args.teacher_tune,
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && matches!(args.student, Kind::Bag | Kind::Cnn | Kind::Transformer), "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && args.student != Kind::Mlp, "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "static_dim": (args.student == Kind::Static).then_some(args.static_dim), "frozen_table": (args.student == Kind::Static).then_some(args.frozen_table), "regress": args.regress, "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -868,8 +936,16 @@ fn main() -> Result<(), Error> {
             _ => None,
         },
         table: match (args.init_table, args.student) {
+            (None, Kind::Static) => Some(cnn_table(
+                InitTable::Static,
+                args.static_dim,
+                &encoder,
+                &train_idx,
+                &v.corpus,
+                &device,
+            )?),
             (None, _) => None,
-            (Some(kind), Kind::Cnn) => Some(cnn_table(kind, &encoder, &train_idx, &v.corpus, &device)?),
+            (Some(kind), Kind::Cnn) => Some(cnn_table(kind, CNN_DIM, &encoder, &train_idx, &v.corpus, &device)?),
             (Some(_), _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
         },
         neighbours: match args.augment {
@@ -935,10 +1011,11 @@ fn header(args: &Args, corpus: &TextCorpus, device_name: &str, (train, test): (u
     );
 }
 
-/// The CNN's initial table from the teacher's vocabulary pass at the
-/// CNN's width (`--init-table`).
+/// The CNN's initial table (`--init-table`) or the static student's, from
+/// the teacher's vocabulary pass at `dims` wide.
 fn cnn_table(
     kind: InitTable,
+    dims: usize,
     encoder: &SentenceEncoder,
     train_idx: &[usize],
     corpus: &TextCorpus,
@@ -950,15 +1027,15 @@ fn cnn_table(
         // no corpus: no SIF weights, no norm scale (static_table's doc)
         InitTable::Pca => Vec::new(),
     };
-    let mut table = lelp::deploy::static_table(encoder, &texts, CNN_DIM, device)?;
+    let mut table = lelp::deploy::static_table(encoder, &texts, dims, device)?;
     if kind == InitTable::Pca {
         let rms = (table.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / table.len() as f64).sqrt();
         // U(-k, k) has root mean square k / sqrt(3)
-        let target = 1.0 / (CNN_DIM as f64).sqrt() / 3f64.sqrt();
+        let target = 1.0 / (dims as f64).sqrt() / 3f64.sqrt();
         let scale = if rms > 0.0 { target / rms } else { 1.0 };
         table.iter_mut().for_each(|x| *x = (f64::from(*x) * scale) as f32);
     }
-    eprintln!("static table for the CNN ({:.0}s)", t0.elapsed().as_secs_f64());
+    eprintln!("static table, {dims} wide ({:.0}s)", t0.elapsed().as_secs_f64());
     Ok(table)
 }
 

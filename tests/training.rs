@@ -14,7 +14,7 @@ use lelp::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use lelp::train::loss::{cross_entropy, feature_loss, kl_divergence, soft_target_loss};
 use lelp::train::{
     Bag, BagConfig, CnnConfig, DistillConfig, Distiller, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method,
-    MlpConfig, OptimizerKind, Student, accuracy,
+    MlpConfig, OptimizerKind, Student, TrainingTargets, accuracy,
 };
 
 #[test]
@@ -428,6 +428,61 @@ fn feature_kd_term_is_learned_across_different_widths() {
         gap(&feat, 0) - gap(&kd_only, 0),
         gap(&feat, 7) - gap(&kd_only, 7)
     );
+}
+
+#[test]
+fn embedding_regression_moves_the_embedding_towards_the_teacher_and_never_the_head() {
+    let device = device();
+    let (train, test) = small_setup();
+    // the teacher's view: a fixed random 48-d function of the input
+    let x = train.features_tensor(&device).unwrap();
+    let h = x.matmul(rows(pseudo(64 * 48, 11), 64, 48, &device)).tanh();
+    let stage1 = TrainingTargets::embedding_regression(2, 1, h).unwrap();
+    assert!(stage1.is_regression());
+    assert_eq!((stage1.outputs(), stage1.len()), (2, 300));
+    let student = MlpConfig::new(64, vec![8], 2).with_seed(2).init(&device).unwrap();
+    let head = |s: &lelp::train::Mlp| {
+        let t = ModuleTeacher::new(s.clone()).unwrap();
+        let h = t.head().unwrap();
+        (h.weight().to_vec(), h.bias().to_vec())
+    };
+    let before = head(&student);
+    let cfg = DistillConfig::new(12, 1e-2).with_batch_size(32);
+    let fit = Distiller::new(cfg.clone())
+        .fit(student, &train, &stage1, None, &device)
+        .unwrap();
+    // the loss is the projection's error alone, and it falls...
+    let loss: Vec<f64> = fit.history.iter().map(|r| r.train_loss).collect();
+    assert!(loss[11] < 0.5 * loss[0], "regression loss {loss:?}");
+    // ...while no gradient reaches the head: Adam leaves it bit for bit
+    assert_eq!(head(&fit.student), before);
+    // the regressed student then learns the task from there
+    let task = Method::Plain.prepare(&train, None).unwrap();
+    let trained = Distiller::new(cfg)
+        .fit(fit.student, &train, &task, None, &device)
+        .unwrap();
+    assert!(accuracy(&trained.student, &test, &device).unwrap() > 0.8);
+    // typed errors, never a panic, for features that cannot be regressed
+    for bad in [
+        Tensor::<2>::zeros([4, 3], &device),
+        Tensor::<2>::from_data(TensorData::new(vec![f32::NAN; 6], [2, 3]), &device),
+    ] {
+        assert!(matches!(
+            TrainingTargets::embedding_regression(2, 1, bad),
+            Err(LelpError::InvalidParameter { name: "features", .. })
+        ));
+    }
+    assert!(matches!(
+        TrainingTargets::embedding_regression(2, 1, Tensor::<2>::zeros([0, 3], &device)),
+        Err(LelpError::EmptyData { .. })
+    ));
+    assert!(matches!(
+        TrainingTargets::embedding_regression(2, 0, Tensor::<2>::ones([4, 3], &device)),
+        Err(LelpError::InvalidParameter { name: "subclasses", .. })
+    ));
+    // a LELP student (C * S outputs) regresses too
+    let wide = TrainingTargets::embedding_regression(2, 4, Tensor::<2>::ones([300, 3], &device)).unwrap();
+    assert_eq!((wide.subclasses(), wide.outputs()), (4, 8));
 }
 
 #[test]

@@ -674,6 +674,12 @@ pub(crate) fn batch_loss(
     features: Option<Tensor<2>>,
 ) -> Tensor<1> {
     let (c, s) = (t.num_classes(), t.subclasses());
+    if t.is_regression() {
+        // the feature term alone (the projector exists: its weight is 1)
+        if let (Some(tf), Some(p)) = (&features, projector) {
+            return loss::feature_loss(p.forward(out.embedding.clone()), tf.clone());
+        }
+    }
     let mut l = match (log_targets, t.dkd()) {
         (Some(lt), Some(w)) => loss::dkd_loss(out.logits.clone(), lt, one_hot, t.tau(), w),
         (Some(lt), None) => loss::soft_target_loss(out.logits.clone(), lt, one_hot, s, t.alpha(), t.tau()),

@@ -61,6 +61,9 @@ struct LossTerms {
     /// Subclass Distillation's teacher: hard labels, `S` subclasses, and
     /// the auxiliary loss's weight and temperature.
     subclass_teacher: Option<(usize, f64, f64)>,
+    /// The feature term alone, no loss on the logits, for a student of
+    /// `S` subclasses a class ([`TrainingTargets::embedding_regression`]).
+    regression: Option<usize>,
 }
 
 impl TrainingTargets {
@@ -129,6 +132,72 @@ impl TrainingTargets {
             input = input.with_fine_labels(f);
         }
         Self::soft(labeler.targets(input)?, alpha)
+    }
+
+    /// An embedding-regression stage (tokenlearn's): the loss is the
+    /// feature term `MSE(A e_s, h / s)` alone, with `h` any embedding of
+    /// the rows (`[N, d]`: the teacher's sentence embedding, PCA-reduced or
+    /// not; `s` its RMS) and `A` a learned linear map that is dropped after
+    /// the fit. Nothing reaches the student's head: train it on the task
+    /// afterwards by fitting the returned student again with a method's
+    /// targets. `subclasses` is the `S` of those targets (1 for KD, LELP's
+    /// for LELP), so the student's `C * S` outputs fit both stages. Rows
+    /// need labels only to be counted (the teacher's argmax
+    /// serves for unlabeled text); the accuracy a fit reports during this
+    /// stage is the untrained head's, so leave early stopping and
+    /// [`restore_best`](crate::train::DistillConfig::restore_best) off for it.
+    ///
+    /// # Example
+    /// ```
+    /// use burn::prelude::*;
+    /// use lelp::data::Dataset;
+    /// use lelp::train::{DistillConfig, Distiller, Method, MlpConfig, TrainingTargets};
+    /// let device = Device::default();
+    /// let data = Dataset::new((0..64).map(|i| (i % 7) as f32).collect(), 4, vec![0, 1].repeat(8), 2)?;
+    /// // the teacher's view of each row (here a fixed map of the inputs)
+    /// let h = data.features_tensor(&device)?.matmul(Tensor::ones([4, 3], &device));
+    /// let student = MlpConfig::new(4, vec![8], 2).init(&device)?;
+    /// let stage1 = TrainingTargets::embedding_regression(2, 1, h)?;
+    /// let student = Distiller::new(DistillConfig::new(2, 1e-2)).fit(student, &data, &stage1, None, &device)?.student;
+    /// // then the task, from the regressed student
+    /// let task = Method::Plain.prepare(&data, None)?;
+    /// let trained = Distiller::new(DistillConfig::new(2, 1e-2)).fit(student, &data, &task, None, &device)?;
+    /// assert_eq!(trained.history.len(), 2);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for zero classes or rows;
+    /// [`LelpError::InvalidParameter`] for zero subclasses, or features
+    /// that are not all finite or all zero.
+    pub fn embedding_regression(num_classes: usize, subclasses: usize, features: Tensor<2>) -> Result<Self> {
+        let [rows, _] = features.dims();
+        let mut t = Self::hard(num_classes, rows)?;
+        if subclasses == 0 {
+            return Err(LelpError::InvalidParameter {
+                name: "subclasses",
+                value: "0".into(),
+                reason: "must be >= 1",
+            });
+        }
+        let ms = f64::from(util::to_host_f32(features.clone().square().mean())?[0]);
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(LelpError::InvalidParameter {
+                name: "features",
+                value: format!("mean square {ms}"),
+                reason: "must be finite and not all zero",
+            });
+        }
+        t.features = Some(features.div_scalar(ms.sqrt()));
+        t.feature_weight = 1.0;
+        t.extra.regression = Some(subclasses);
+        Ok(t)
+    }
+
+    /// Whether the loss is the feature term alone
+    /// ([`TrainingTargets::embedding_regression`]).
+    pub fn is_regression(&self) -> bool {
+        self.extra.regression.is_some()
     }
 
     /// Adds feature KD's term `weight * MSE(A e_s, h_T / s)` (a learned
@@ -243,6 +312,9 @@ impl TrainingTargets {
         if let Some((s, aw, at)) = self.extra.subclass_teacher {
             w.extend([3.0, s as f64, aw, at]);
         }
+        if let Some(s) = self.extra.regression {
+            w.extend([4.0, s as f64]);
+        }
         w
     }
 
@@ -260,12 +332,13 @@ impl TrainingTargets {
         self.num_classes
     }
     /// Subclasses per class `S` (1 for plain training and KD; the
-    /// student's for a Subclass Distillation teacher).
+    /// student's for a Subclass Distillation teacher and for an
+    /// embedding-regression stage).
     pub fn subclasses(&self) -> usize {
         match (&self.soft, self.extra.subclass_teacher) {
             (Some(t), _) => t.subclasses(),
             (None, Some((s, _, _))) => s,
-            (None, None) => 1,
+            (None, None) => self.extra.regression.unwrap_or(1),
         }
     }
     /// The student's output width, `C * S`.
