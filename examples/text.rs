@@ -935,19 +935,7 @@ fn main() -> Result<(), Error> {
             Kind::Transformer => Some(initial_encoder(&args.init, &encoder, &device)?),
             _ => None,
         },
-        table: match (args.init_table, args.student) {
-            (None, Kind::Static) => Some(cnn_table(
-                InitTable::Static,
-                args.static_dim,
-                &encoder,
-                &train_idx,
-                &v.corpus,
-                &device,
-            )?),
-            (None, _) => None,
-            (Some(kind), Kind::Cnn) => Some(cnn_table(kind, CNN_DIM, &encoder, &train_idx, &v.corpus, &device)?),
-            (Some(_), _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
-        },
+        table: student_table(&args, &encoder, &train_idx, &v.corpus, &device)?,
         neighbours: match args.augment {
             0 => Neighbours::default(),
             _ => swap_neighbours(&encoder, &train_idx, &v.corpus, &device)?,
@@ -1009,6 +997,30 @@ fn header(args: &Args, corpus: &TextCorpus, device_name: &str, (train, test): (u
         corpus.len(),
         args.tokens
     );
+}
+
+/// The token student's initial table: the static student's, or the CNN's
+/// with `--init-table`; none for the others.
+fn student_table(
+    args: &Args,
+    encoder: &SentenceEncoder,
+    train_idx: &[usize],
+    corpus: &TextCorpus,
+    device: &Device,
+) -> Result<Option<Vec<f32>>, Error> {
+    Ok(match (args.init_table, args.student) {
+        (None, Kind::Static) => Some(cnn_table(
+            InitTable::Static,
+            args.static_dim,
+            encoder,
+            train_idx,
+            corpus,
+            device,
+        )?),
+        (None, _) => None,
+        (Some(kind), Kind::Cnn) => Some(cnn_table(kind, CNN_DIM, encoder, train_idx, corpus, device)?),
+        (Some(_), _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
+    })
 }
 
 /// The CNN's initial table (`--init-table`) or the static student's, from
