@@ -13,13 +13,19 @@
 //! `../shared/data/text`; a file with a `split` uses its own train and
 //! test rows); `--regroup parity|NEW=OLD,OLD;...` (few classes from the
 //! corpus's classes, the old class kept as the fine label); `--student
-//! bag|cnn|mlp|transformer` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
+//! bag|cnn|mlp|transformer|static` (bag: hashed word unigrams and bigrams, 2^18 buckets, a mean of
 //! `--dim` (8) wide embeddings and a linear head; cnn: a 1-D CNN over the
 //! teacher's WordPiece ids, first 64 tokens, 32-wide embeddings, 64
 //! channels; mlp: an MLP over the frozen sentence embeddings, `--hidden
 //! 8,8`; transformer: a BERT student over the WordPiece ids, mean pooling,
 //! fine-tuned with AdamW, from `--init l3|teacher:K|random:K`, `--lr`
-//! default 1e-4); `--transfer` sizes (`all` for the
+//! default 1e-4; static: model2vec's table from the teacher's vocabulary
+//! pass, `--static-dim` (256) wide, a normalised mean over the WordPiece
+//! ids and a linear head, the table fine-tuned unless `--frozen-table`);
+//! `--regress EPOCHS` (an embedding-regression stage before each fit of
+//! the bag, the CNN or the static student with a trainable table: its
+//! pooled vector regresses the teacher's sentence embedding);
+//! `--lazy` (lazy Adam on the token students' tables); `--transfer` sizes (`all` for the
 //! whole training split); `--methods default|core|all` (all adds feature KD,
 //! k-means, random projections, DKD, RKD and Subclass Distillation, whose
 //! teacher head is trained again with `C * S` outputs; core adds feature
@@ -217,8 +223,8 @@ struct Args {
     /// (only the head is trained: the CLI's static student).
     #[arg(long)]
     frozen_table: bool,
-    /// An embedding-regression stage of this many epochs before every
-    /// token student's fit (tokenlearn's idea,
+    /// An embedding-regression stage of this many epochs before every fit
+    /// of the bag, the CNN or the static student (tokenlearn's idea,
     /// `TrainingTargets::embedding_regression`): the student's pooled
     /// vector, through a learned linear map, regresses the teacher's
     /// sentence embedding on the transfer set (augmented rows included);
@@ -249,6 +255,13 @@ enum InitTable {
 }
 
 impl Args {
+    /// Options that do not go together.
+    fn check(&self) -> Result<(), Error> {
+        if self.regress > 0 && (matches!(self.student, Kind::Mlp | Kind::Transformer) || self.frozen_table) {
+            return Err("--regress is for the bag, the CNN and the static student with a trainable table".into());
+        }
+        Ok(())
+    }
     fn student_name(&self) -> &'static str {
         match self.student {
             Kind::Bag => "bag",
@@ -609,7 +622,7 @@ impl Study<'_> {
                     .with_lazy_tables(args.lazy)
                     .with_seed(seed);
                 let mut net = self.build(&self.arch(vocab), transfer, targets.outputs(), seed)?;
-                if args.regress > 0 && !mlp {
+                if args.regress > 0 {
                     net = self.regress(net, (transfer, &transfers.0), targets.subclasses(), &config)?;
                 }
                 let net = net.fit(transfer, &targets, &config, self.device)?;
@@ -875,6 +888,7 @@ fn train_test(v: &Views) -> Result<(Vec<usize>, Vec<usize>), Error> {
 
 fn main() -> Result<(), Error> {
     let args = Args::parse();
+    args.check()?;
     let (device, device_name) = lelp::device::from_flag_or_env(args.device.as_deref())?;
     let started = Instant::now();
     fetch(

@@ -6,7 +6,8 @@ the bag and CNN students). Standard library only.
     python3 scripts/summarize-students.py results/text/tweets-binary-static*.jsonl \\
         results/text/tweets-binary-bag.jsonl results/text/tweets-binary-cnn.jsonl
 
-A variant is a row's (student, frozen_table, regress, augment, epochs);
+A variant is a row's file and (student, frozen_table, lazy, regress,
+augment, epochs);
 the first file's first variant is the reference. Per transfer size and
 method: mean ± sample std over seeds for every variant, then each
 variant's difference to the reference, paired by seed (* where |mean| >
@@ -26,10 +27,12 @@ _spec.loader.exec_module(_shared)
 paired, mean_std = _shared.paired, _shared.mean_std
 
 
-def variant(r):
-    name = r["student"]
+def variant(r, path):
+    name = f"{r['student']} [{os.path.basename(path).removesuffix('.jsonl')}]"
     if r["student"] == "static":
         name += ", frozen table" if r.get("frozen_table") else ", table fine-tuned"
+    if r.get("lazy"):
+        name += ", lazy Adam"
     if r.get("regress"):
         name += f", regression {r['regress']} epochs"
     if r.get("augment"):
@@ -39,18 +42,18 @@ def variant(r):
     return name
 
 
-rows = [json.loads(l) for path in sys.argv[1:] for l in open(path) if l.strip()]
+rows = [(json.loads(l), path) for path in sys.argv[1:] for l in open(path) if l.strip()]
 by = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))  # size -> method -> variant -> seed -> acc
 variants, methods, teacher = OrderedDict(), OrderedDict(), {}
-for r in rows:
-    v = variant(r)
+for r, path in rows:
+    v = variant(r, path)
     variants[v] = None
     methods[r["method"]] = None
     by[r["transfer_size"]][r["method"]][v][r["seed"]] = 100 * r["accuracy"]
     teacher[r["seed"]] = 100 * r["teacher_accuracy"]
 variants, methods = list(variants), list(methods)
 ref = variants[0]
-print(f"#### {rows[0]['corpus']}: teacher {mean_std(list(teacher.values()))[0]:.1f}%; reference: {ref}\n")
+print(f"#### {rows[0][0]['corpus']}: teacher {mean_std(list(teacher.values()))[0]:.1f}%; reference: {ref}\n")
 
 
 def pd(p):
@@ -61,7 +64,8 @@ for size in sorted(by):
     print(f"transfer {size}:\n")
     print("| student | " + " | ".join(methods) + " | " + " | ".join(f"{m} − reference" for m in methods)
           + " | " + " | ".join(f"{m} − KD" for m in methods if m != "vanilla KD") + " |")
-    print("|---" * (1 + 3 * len(methods) - 1) + "|")
+    others = sum(m != "vanilla KD" for m in methods)
+    print("|---" * (1 + 2 * len(methods) + others) + "|")
     for v in variants:
         cells, vs_ref, vs_kd = [], [], []
         for m in methods:

@@ -192,12 +192,45 @@ fn a_static_student_starts_from_the_teacher() {
     let model = dir.join("static.safetensors");
     let o = distill(&data, &model, &["--student", "static", "--method", "kd"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("student  static ("), "{stdout}");
     let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
     assert_eq!(m["featurizer"]["kind"], "wordpiece");
     assert_eq!(m["architecture"]["dim"], 256);
     assert_eq!(m["featurizer"]["vocab_size"], m["architecture"]["buckets"]);
     let acc = m["metrics"]["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.8, "the teacher's table separates two word lists: {acc}");
+    // the table is fine-tuned by default: the rows of the tokens the
+    // texts use move, every other row stays the teacher's, as
+    // --frozen-table leaves all of them
+    let frozen = dir.join("frozen.safetensors");
+    let o = distill(
+        &data,
+        &frozen,
+        &["--student", "static", "--method", "kd", "--frozen-table"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (tuned, kept) = (table(&model), table(&frozen));
+    assert_eq!(tuned.len(), kept.len());
+    let moved = tuned.chunks(256).zip(kept.chunks(256)).filter(|(a, b)| a != b).count();
+    let rows = kept.len() / 256;
+    assert!(moved > 0 && moved < rows / 100, "{moved} of {rows} rows moved");
+}
+
+/// A static student's `[V, 256]` table from its model file (the one
+/// tensor of that width).
+fn table(model: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(model).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, view) = st
+        .tensors()
+        .into_iter()
+        .find(|(_, v)| v.shape().len() == 2 && v.shape()[1] == 256 && v.shape()[0] > 256)
+        .expect("a [V, 256] table");
+    view.data()
+        .chunks(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 #[test]

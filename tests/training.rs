@@ -436,7 +436,7 @@ fn embedding_regression_moves_the_embedding_towards_the_teacher_and_never_the_he
     let (train, test) = small_setup();
     // the teacher's view: a fixed random 48-d function of the input
     let x = train.features_tensor(&device).unwrap();
-    let h = x.matmul(rows(pseudo(64 * 48, 11), 64, 48, &device)).tanh();
+    let h = x.clone().matmul(rows(pseudo(64 * 48, 11), 64, 48, &device)).tanh();
     let stage1 = TrainingTargets::embedding_regression(2, 1, h).unwrap();
     assert!(stage1.is_regression());
     assert_eq!((stage1.outputs(), stage1.len()), (2, 300));
@@ -446,7 +446,8 @@ fn embedding_regression_moves_the_embedding_towards_the_teacher_and_never_the_he
         let h = t.head().unwrap();
         (h.weight().to_vec(), h.bias().to_vec())
     };
-    let before = head(&student);
+    let embedding = |s: &lelp::train::Mlp| host(s.forward(Inputs::Dense(x.clone())).unwrap().embedding);
+    let (before, body_before) = (head(&student), embedding(&student));
     let cfg = DistillConfig::new(12, 1e-2).with_batch_size(32);
     let fit = Distiller::new(cfg.clone())
         .fit(student, &train, &stage1, None, &device)
@@ -454,6 +455,13 @@ fn embedding_regression_moves_the_embedding_towards_the_teacher_and_never_the_he
     // the loss is the projection's error alone, and it falls...
     let loss: Vec<f64> = fit.history.iter().map(|r| r.train_loss).collect();
     assert!(loss[11] < 0.5 * loss[0], "regression loss {loss:?}");
+    // ...the student's body moves (not only the map A)...
+    let moved = embedding(&fit.student)
+        .iter()
+        .zip(&body_before)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(moved > 1e-2, "the embedding moved by {moved}");
     // ...while no gradient reaches the head: Adam leaves it bit for bit
     assert_eq!(head(&fit.student), before);
     // the regressed student then learns the task from there
@@ -480,9 +488,23 @@ fn embedding_regression_moves_the_embedding_towards_the_teacher_and_never_the_he
         TrainingTargets::embedding_regression(2, 0, Tensor::<2>::ones([4, 3], &device)),
         Err(LelpError::InvalidParameter { name: "subclasses", .. })
     ));
-    // a LELP student (C * S outputs) regresses too
-    let wide = TrainingTargets::embedding_regression(2, 4, Tensor::<2>::ones([300, 3], &device)).unwrap();
+    assert!(matches!(
+        TrainingTargets::embedding_regression(2, 1, Tensor::<2>::zeros([4, 0], &device)),
+        Err(LelpError::EmptyData { .. })
+    ));
+    // a LELP student (C * S outputs) regresses too, and keeps its width
+    let h = x.clone().matmul(rows(pseudo(64 * 5, 12), 64, 5, &device));
+    let wide = TrainingTargets::embedding_regression(2, 4, h).unwrap();
     assert_eq!((wide.subclasses(), wide.outputs()), (4, 8));
+    let lelp_student = MlpConfig::new(64, vec![8], 8).with_seed(3).init(&device).unwrap();
+    let fit = Distiller::new(DistillConfig::new(1, 1e-2)).fit(lelp_student, &train, &wide, None, &device);
+    assert_eq!(fit.unwrap().student.num_outputs(), 8);
+    // the stage is the feature term alone: no other term is added to it
+    let teacher = TeacherOutput::new(x, rows(pseudo(600, 2), 300, 2, &device)).unwrap();
+    assert!(matches!(
+        wide.with_features(&teacher, 0.0),
+        Err(LelpError::InvalidParameter { name: "targets", .. })
+    ));
 }
 
 #[test]

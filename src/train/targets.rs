@@ -167,20 +167,21 @@ impl TrainingTargets {
     /// ```
     ///
     /// # Errors
-    /// [`LelpError::EmptyData`] for zero classes or rows;
-    /// [`LelpError::InvalidParameter`] for zero subclasses, or features
-    /// that are not all finite or all zero.
+    /// [`LelpError::EmptyData`] for zero classes, rows or feature
+    /// columns; [`LelpError::InvalidParameter`] for zero subclasses, or
+    /// features that are not all finite or all zero.
     pub fn embedding_regression(num_classes: usize, subclasses: usize, features: Tensor<2>) -> Result<Self> {
-        let [rows, _] = features.dims();
+        let [rows, d] = features.dims();
         let mut t = Self::hard(num_classes, rows)?;
-        if subclasses == 0 {
-            return Err(LelpError::InvalidParameter {
-                name: "subclasses",
-                value: "0".into(),
-                reason: "must be >= 1",
+        if d == 0 {
+            return Err(LelpError::EmptyData {
+                what: "embedding-regression features with zero columns",
             });
         }
-        let ms = f64::from(util::to_host_f32(features.clone().square().mean())?[0]);
+        util::check_subclasses(subclasses)?;
+        // the mean square in f64 on the host: large finite values do not overflow
+        let host = util::to_host_f32(features.clone())?;
+        let ms = host.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / host.len() as f64;
         if !(ms.is_finite() && ms > 0.0) {
             return Err(LelpError::InvalidParameter {
                 name: "features",
@@ -204,9 +205,17 @@ impl TrainingTargets {
     /// linear `A`, `s` the RMS of the teacher embeddings).
     ///
     /// # Errors
-    /// [`LelpError::InvalidParameter`] for a weight not finite and `>= 0`;
-    /// [`LelpError::DimensionMismatch`] for another number of rows.
+    /// [`LelpError::InvalidParameter`] for a weight not finite and `>= 0`,
+    /// or on an embedding-regression stage (its feature term is its whole
+    /// loss); [`LelpError::DimensionMismatch`] for another number of rows.
     pub fn with_features(mut self, teacher: &TeacherOutput, weight: f64) -> Result<Self> {
+        if self.is_regression() {
+            return Err(LelpError::InvalidParameter {
+                name: "targets",
+                value: "embedding regression".into(),
+                reason: "an embedding-regression stage takes no other loss term",
+            });
+        }
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(LelpError::InvalidParameter {
                 name: "feature_weight",

@@ -123,10 +123,14 @@ struct DistillArgs {
     #[arg(long)]
     teacher: Option<PathBuf>,
     /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), static (the teacher's
-    /// vocabulary table, fixed, and a trained head), mlp (over the teacher's embeddings),
+    /// vocabulary table and a head, both trained), mlp (over the teacher's embeddings),
     /// transformer (the teacher's bottom --layers layers or --init, fine-tuned; slowest to train).
     #[arg(long, default_value = "bag")]
     student: String,
+    /// Static student: keep the teacher's vocabulary table fixed, train the head alone
+    /// (model2vec's way; fine-tuning the table is the default).
+    #[arg(long)]
+    frozen_table: bool,
     /// Transformer student: the teacher's bottom layers it starts from.
     #[arg(long, default_value_t = 2)]
     layers: usize,
@@ -165,14 +169,20 @@ struct DistillArgs {
 }
 
 /// The student's short name: a transformer student is a linear head over
-/// its own fine-tuned encoder (no normalisation), an `mlp` in the file.
+/// its own fine-tuned encoder (no normalisation), an `mlp` in the file; a
+/// static student a bag over WordPiece ids.
 fn student_name(m: &lelp::deploy::Manifest) -> String {
-    match &m.featurizer {
-        lelp::deploy::Featurizer::SentenceEncoder {
-            normalize: false,
-            config,
-            ..
-        } => format!("transformer, {} layers", config.num_hidden_layers),
+    use lelp::deploy::{Architecture, Featurizer};
+    match (&m.featurizer, &m.architecture) {
+        (
+            Featurizer::SentenceEncoder {
+                normalize: false,
+                config,
+                ..
+            },
+            _,
+        ) => format!("transformer, {} layers", config.num_hidden_layers),
+        (Featurizer::WordPiece { .. }, Architecture::Bag(_)) => "static".to_string(),
         _ => m.architecture.name().to_string(),
     }
 }
@@ -344,6 +354,7 @@ fn distill(
     opts.subclasses = args.subclasses;
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
+    opts.static_frozen = args.frozen_table;
     opts.transformer_layers = args.layers;
     opts.transformer_init = args.init;
     // a bar per batch and a line per epoch, on a terminal only (logs stay short)
