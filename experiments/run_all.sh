@@ -105,6 +105,22 @@ rm -f $R/tweets-binary-cnn-init.jsonl
 "$T" --corpus tweets-binary --student cnn --init-table pca --transfer 1000,4000 --out $R/tweets-binary-cnn-init.jsonl
 "$T" --corpus tweets-binary --student cnn --init-table pca --transfer all --seeds 3 --out $R/tweets-binary-cnn-init.jsonl
 python3 scripts/summarize-cnn-init.py $R/tweets-binary-cnn-init.jsonl $R/tweets-binary-cnn-augment.jsonl > $R/tweets-binary-cnn-init.md
+# the static student from the teacher's vocabulary pass (docs/results.md, "The static student"):
+# its table frozen, fine-tuned, and fine-tuned after an embedding-regression stage; then the other sets
+rm -f $R/*-static*.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000,all --out $R/tweets-binary-static.jsonl
+"$T" --corpus tweets-binary --student static --frozen-table --transfer 1000,all --out $R/tweets-binary-static-frozen.jsonl
+"$T" --corpus tweets-binary --student static --lazy --regress 5 --transfer 1000,all --out $R/tweets-binary-static-regress.jsonl
+"$T" --corpus clinc-parity --student static --lazy --transfer 1000,all --seeds 3 --out $R/clinc-parity-static.jsonl
+"$T" --corpus clinc-10 --student static --lazy --transfer 1000 --out $R/clinc-10-static.jsonl
+"$T" --corpus clinc-10 --student static --lazy --transfer all --seeds 3 --out $R/clinc-10-static.jsonl
+"$T" --corpus clinc-parity --student static --lazy --transfer 1000 --methods all --out $R/clinc-parity-static-all.jsonl
+for c in 20ng-tech 20ng-6; do
+    "$T" --corpus $c --student static --lazy --transfer 1000 --out $R/$c-static.jsonl
+done
+"$T" --corpus spam --student static --lazy --transfer 1000,all --out $R/spam-static.jsonl
+"$T" --corpus tweets --student static --lazy --transfer 1000 --out $R/tweets-static.jsonl
+"$T" --corpus tweets --student static --lazy --transfer all --seeds 3 --out $R/tweets-static.jsonl
 # lazy against dense Adam on the bag's table (docs/performance.md)
 for lazy in "" --lazy; do
     "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
