@@ -114,7 +114,9 @@ rm -f $R/*-static*.jsonl
 "$T" --corpus clinc-parity --student static --lazy --transfer 1000,all --seeds 3 --out $R/clinc-parity-static.jsonl
 "$T" --corpus clinc-10 --student static --lazy --transfer 1000 --out $R/clinc-10-static.jsonl
 "$T" --corpus clinc-10 --student static --lazy --transfer all --seeds 3 --out $R/clinc-10-static.jsonl
-"$T" --corpus clinc-parity --student static --lazy --transfer 1000 --methods all --out $R/clinc-parity-static-all.jsonl
+for c in clinc-parity clinc-10; do
+    "$T" --corpus $c --student static --lazy --transfer 1000 --methods all --out $R/$c-static-all.jsonl
+done
 for c in 20ng-tech 20ng-6; do
     "$T" --corpus $c --student static --lazy --transfer 1000 --out $R/$c-static.jsonl
 done
