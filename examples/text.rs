@@ -57,6 +57,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
+use lelp::deploy::StaticTable;
 use lelp::experiment::{Arch, Network};
 use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
@@ -223,6 +224,15 @@ struct Args {
     /// (only the head is trained: the CLI's static student).
     #[arg(long)]
     frozen_table: bool,
+    /// The static student also reads each pair of adjacent WordPiece
+    /// tokens, hashed into this many rows after the vocabulary's
+    /// (`WordPiece::encode_with_bigrams`, `lelp::deploy::StaticTable`). 0: none.
+    #[arg(long, default_value_t = 0)]
+    bigrams: u32,
+    /// With --bigrams: the training split's most frequent pairs start from
+    /// the teacher's encoding of the pair (the others at zero).
+    #[arg(long, default_value_t = 0)]
+    encoded_bigrams: usize,
     /// An embedding-regression stage of this many epochs before every fit
     /// of the bag, the CNN or the static student (tokenlearn's idea,
     /// `TrainingTargets::embedding_regression`): the student's pooled
@@ -260,6 +270,9 @@ impl Args {
         if self.regress > 0 && (matches!(self.student, Kind::Mlp | Kind::Transformer) || self.frozen_table) {
             return Err("--regress is for the bag, the CNN and the static student with a trainable table".into());
         }
+        if (self.bigrams > 0 || self.encoded_bigrams > 0) && (self.student != Kind::Static || self.bigrams == 0) {
+            return Err("--bigrams is for the static student; --encoded-bigrams needs --bigrams".into());
+        }
         Ok(())
     }
     fn student_name(&self) -> &'static str {
@@ -296,11 +309,12 @@ struct Views {
 }
 
 /// The student's token view of a text.
-fn featurizer(kind: Kind, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u32> + use<> {
+fn featurizer(args: &Args, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u32> + use<> {
     let wordpiece = encoder.tokenizer().clone();
+    let (kind, bigrams) = (args.student, args.bigrams);
     move |t: &str| match kind {
         Kind::Cnn | Kind::Transformer => wordpiece.encode(t, 64),
-        Kind::Static => wordpiece.encode(t, 128),
+        Kind::Static => wordpiece.encode_with_bigrams(t, 128, bigrams),
         Kind::Bag | Kind::Mlp => HashedNgrams::new(BUCKETS).encode(t),
     }
 }
@@ -327,7 +341,7 @@ fn views(args: &Args, corpus: TextCorpus, emb: Vec<f32>, d: usize, encoder: &Sen
     if let Some(f) = &corpus.fine_labels {
         dense = dense.with_fine_labels(f.clone())?;
     }
-    let tokens = corpus.tokens(featurizer(args.student, encoder))?;
+    let tokens = corpus.tokens(featurizer(args, encoder))?;
     Ok(Views { corpus, dense, tokens })
 }
 
@@ -498,7 +512,7 @@ impl Study<'_> {
                 channels: 64,
             },
             Kind::Static => Arch::Bag {
-                buckets: vocab,
+                buckets: vocab + self.args.bigrams as usize,
                 dim: self.args.static_dim,
             },
             Kind::Mlp | Kind::Transformer => Arch::Mlp {
@@ -635,7 +649,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" }, "teacher_tune": args.teacher_tune,
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && args.student != Kind::Mlp, "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "static_dim": (args.student == Kind::Static).then_some(args.static_dim), "frozen_table": (args.student == Kind::Static).then_some(args.frozen_table), "regress": args.regress, "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
+                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && args.student != Kind::Mlp, "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "static_dim": (args.student == Kind::Static).then_some(args.static_dim), "frozen_table": (args.student == Kind::Static).then_some(args.frozen_table), "bigrams": (args.bigrams > 0).then_some(args.bigrams), "encoded_bigrams": (args.bigrams > 0).then_some(args.encoded_bigrams), "regress": args.regress, "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -654,7 +668,7 @@ impl Study<'_> {
         let texts: Vec<&str> = rows.iter().map(|&i| self.train_texts[i].as_str()).collect();
         let augmenter = Augmenter::new(AugmentConfig::new(self.args.augment).with_seed(seed))?
             .with_neighbours(self.neighbours.clone());
-        let featurize = featurizer(self.args.student, self.encoder);
+        let featurize = featurizer(self.args, self.encoder);
         // a copy the student's featurizer makes nothing of (punctuation
         // alone, for the bag) is left out
         let new: Vec<(usize, String, Vec<u32>)> = augmenter
@@ -971,7 +985,7 @@ fn main() -> Result<(), Error> {
         print_table(size, &study.teacher, &names, &scores);
     }
     if let Some(net) = last_student {
-        report_student(&net, &v.corpus, &featurizer(args.student, &encoder), &device)?;
+        report_student(&net, &v.corpus, &featurizer(&args, &encoder), &device)?;
     }
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
@@ -1025,14 +1039,21 @@ fn student_table(
     Ok(match (args.init_table, args.student) {
         (None, Kind::Static) => Some(cnn_table(
             InitTable::Static,
-            args.static_dim,
+            StaticTable::new(args.static_dim).with_bigrams(args.bigrams, args.encoded_bigrams),
             encoder,
             train_idx,
             corpus,
             device,
         )?),
         (None, _) => None,
-        (Some(kind), Kind::Cnn) => Some(cnn_table(kind, CNN_DIM, encoder, train_idx, corpus, device)?),
+        (Some(kind), Kind::Cnn) => Some(cnn_table(
+            kind,
+            StaticTable::new(CNN_DIM),
+            encoder,
+            train_idx,
+            corpus,
+            device,
+        )?),
         (Some(_), _) => return Err("--init-table is for the CNN student (--student cnn)".into()),
     })
 }
@@ -1041,19 +1062,19 @@ fn student_table(
 /// the teacher's vocabulary pass at `dims` wide.
 fn cnn_table(
     kind: InitTable,
-    dims: usize,
+    spec: StaticTable,
     encoder: &SentenceEncoder,
     train_idx: &[usize],
     corpus: &TextCorpus,
     device: &Device,
 ) -> Result<Vec<f32>, Error> {
-    let t0 = Instant::now();
+    let (t0, dims) = (Instant::now(), spec.dims);
     let texts: Vec<&str> = match kind {
         InitTable::Static => train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect(),
         // no corpus: no SIF weights, no norm scale (static_table's doc)
         InitTable::Pca => Vec::new(),
     };
-    let mut table = lelp::deploy::static_table(encoder, &texts, dims, device)?;
+    let mut table = spec.build(encoder, &texts, device)?;
     if kind == InitTable::Pca {
         let rms = (table.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / table.len() as f64).sqrt();
         // U(-k, k) has root mean square k / sqrt(3)

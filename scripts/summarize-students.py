@@ -6,8 +6,8 @@ the bag and CNN students). Standard library only.
     python3 scripts/summarize-students.py results/text/tweets-binary-static*.jsonl \\
         results/text/tweets-binary-bag.jsonl results/text/tweets-binary-cnn.jsonl
 
-A variant is a row's file and (student, frozen_table, lazy, regress,
-augment, epochs);
+A variant is a row's file and (student, frozen_table, lazy, bigrams,
+encoded_bigrams, regress, augment, epochs);
 the first file's first variant is the reference. Per transfer size and
 method: mean ± sample std over seeds for every variant, then each
 variant's difference to the reference, paired by seed (* where |mean| >
@@ -33,6 +33,8 @@ def variant(r, path):
         name += ", frozen table" if r.get("frozen_table") else ", table fine-tuned"
     if r.get("lazy"):
         name += ", lazy Adam"
+    if r.get("bigrams"):
+        name += f", {r['bigrams']} bigram rows ({r.get('encoded_bigrams') or 0} from the teacher)"
     if r.get("regress"):
         name += f", regression {r['regress']} epochs"
     if r.get("augment"):

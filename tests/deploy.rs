@@ -151,6 +151,67 @@ fn cnn_classifier_equals_burn_and_ignores_batch_padding() {
     assert_probs_close("cnn (alone)", &got, &alone);
 }
 
+/// A static student with bigram rows: its file reads the pairs of
+/// adjacent pieces as training did (the classifier equals burn on
+/// `encode_with_bigrams`' ids, not on the pieces alone); a file that
+/// names more bigram ids than the table holds is refused when read, a CNN
+/// with bigram ids when built.
+#[test]
+fn a_static_student_with_bigram_rows_predicts_as_trained() {
+    let device = common::device();
+    let wp = small_wordpiece();
+    let (b, dim) = (32u32, 6);
+    let rows = wp.vocab_size() + b as usize;
+    let table: Vec<f32> = (0..rows * dim).map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0).collect();
+    let bag = BagConfig::new(rows, 2)
+        .with_dim(dim)
+        .with_normalize(true)
+        .with_seed(5)
+        .init_with_table(table, false, &device)
+        .unwrap();
+    let model = ModelFile::new(&bag, Featurizer::wordpiece_with_bigrams(&wp, 16, b), names(2)).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let read = |b: &[u8]| ModelFile::from_bytes(b, "static.safetensors");
+    let classifier = Classifier::from_model(read(&bytes).unwrap()).unwrap();
+    let mut texts = awkward_texts();
+    texts.extend([
+        "free money at noon".into(),
+        "win a prize, win money!".into(),
+        "meeting".into(),
+    ]);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got: Vec<Vec<f32>> = classifier
+        .predict(&refs)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect();
+    let pairs: Vec<Vec<u32>> = refs.iter().map(|t| wp.encode_with_bigrams(t, 16, b)).collect();
+    assert_probs_close(
+        "static with bigrams",
+        &got,
+        &burn_probabilities(&bag, &pairs, 2, &device),
+    );
+    let pieces: Vec<Vec<u32>> = refs.iter().map(|t| wp.encode(t, 16)).collect();
+    let alone = burn_probabilities(&bag, &pieces, 2, &device);
+    assert!(
+        got.iter().zip(&alone).any(|(g, a)| (g[0] - a[0]).abs() > 1e-3),
+        "the pairs' rows change the scores"
+    );
+    let e = read(&with_manifest(&bytes, |m| {
+        m["featurizer"]["bigram_buckets"] = (b + 1).into()
+    }))
+    .unwrap_err();
+    assert!(matches!(e, LelpError::Corrupted { .. }), "{e:?}");
+    let cnn = TextCnnConfig::new(rows, 2)
+        .with_dim(4)
+        .with_channels(3)
+        .init(&device)
+        .unwrap();
+    let e = ModelFile::new(&cnn, Featurizer::wordpiece_with_bigrams(&wp, 16, b), names(2)).unwrap_err();
+    assert!(matches!(e, LelpError::InvalidParameter { .. }), "{e:?}");
+}
+
 #[test]
 fn one_classifier_serves_many_threads() {
     let device = common::device();
@@ -215,12 +276,16 @@ fn damaged_foreign_and_newer_files_are_typed_errors_naming_the_file() {
             e,
             LelpError::FormatVersion {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
         "{e:?}"
     );
+    // this build writes version 2 and reads the 0.2 builds' version 1
+    let m: serde_json::Value = serde_json::to_value(&read(&bytes).unwrap().manifest).unwrap();
+    assert_eq!(m["format_version"], 2);
+    assert!(read(&with_manifest(&bytes, |m| m["format_version"] = 1.into())).is_ok());
     // a foreign safetensors file (no lelp manifest)
     let foreign = safetensors::serialize(
         vec![(

@@ -180,6 +180,13 @@ pub struct DistillOptions {
     /// reads; 10.5 points better with vanilla KD on the binary tweets,
     /// docs/results.md).
     pub static_frozen: bool,
+    /// Static student: hashed rows for pairs of adjacent WordPiece tokens
+    /// after the vocabulary's ([`StaticTable::with_bigrams`](super::StaticTable::with_bigrams);
+    /// 0: none), the model file's featuriser reading the pairs too.
+    pub static_bigrams: u32,
+    /// Static student: the training texts' most frequent pairs whose rows
+    /// start from the teacher's encoding (the rest start at zero).
+    pub static_encoded_bigrams: usize,
     /// Transformer student: the teacher's bottom layers it starts from
     /// (default 2; DistilBERT's initialisation), when
     /// [`DistillOptions::transformer_init`] is not set.
@@ -225,6 +232,8 @@ impl Default for DistillOptions {
             cnn_tokens: 64,
             static_dims: 256,
             static_frozen: false,
+            static_bigrams: 0,
+            static_encoded_bigrams: 0,
             transformer_layers: 2,
             transformer_init: None,
             transformer_tokens: 64,
@@ -490,8 +499,9 @@ impl Views {
                     .table
                     .clone()
                     .ok_or_else(|| invalid("student", "static".into(), "no vocabulary table was built"))?;
-                let s = BagConfig::new(self.vocab, k)
-                    .with_dim(table.len() / self.vocab.max(1))
+                let rows = self.vocab + opts.static_bigrams as usize;
+                let s = BagConfig::new(rows, k)
+                    .with_dim(table.len() / rows.max(1))
                     .with_normalize(true)
                     .with_seed(opts.seed)
                     .init_with_table(table, opts.static_frozen, device)?;
@@ -698,7 +708,8 @@ fn augment_stage(
         a.source = labelled[a.source];
     }
     augmented.retain(|a| !a.text.trim().is_empty());
-    let table = (opts.student == StudentKind::Static).then_some(table);
+    // the static student's table, when it has no bigram rows to add
+    let table = (opts.student == StudentKind::Static && opts.static_bigrams == 0).then_some(table);
     Ok((table, augmented))
 }
 
@@ -760,7 +771,9 @@ fn static_student_table(
         .map(|&i| texts[i])
         .collect();
     let dims = opts.static_dims.min(encoder.embedding_dim());
-    super::static_table(encoder, &seen, dims, device)
+    super::StaticTable::new(dims)
+        .with_bigrams(opts.static_bigrams, opts.static_encoded_bigrams)
+        .build(encoder, &seen, device)
 }
 
 /// The options' checks that need no work: two classes at least, a
@@ -784,6 +797,23 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
     // Tang et al. used 20 copies; past 100 the teacher's encoding dominates
     if opts.augment > 100 {
         return Err(invalid("augment", opts.augment.to_string(), "must be in 0..=100"));
+    }
+    if opts.static_bigrams > 0 && opts.student != StudentKind::Static {
+        let v = opts.static_bigrams.to_string();
+        return Err(invalid("static_bigrams", v, "bigram rows are for the static student"));
+    }
+    // 2^20 rows of 256 floats are a gigabyte
+    if opts.static_bigrams > 1 << 20 {
+        let v = opts.static_bigrams.to_string();
+        return Err(invalid("static_bigrams", v, "must be in 0..=1048576"));
+    }
+    if opts.static_encoded_bigrams > 0 && opts.static_bigrams == 0 {
+        let v = opts.static_encoded_bigrams.to_string();
+        return Err(invalid(
+            "static_encoded_bigrams",
+            v,
+            "needs bigram rows (static_bigrams > 0)",
+        ));
     }
     if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {
         return Err(invalid(
@@ -953,7 +983,10 @@ impl Featurizers {
             StudentKind::Static => Dataset::from_tokens(
                 texts
                     .iter()
-                    .map(|t| self.wordpiece.encode(t, self.encoder_tokens))
+                    .map(|t| {
+                        self.wordpiece
+                            .encode_with_bigrams(t, self.encoder_tokens, opts.static_bigrams)
+                    })
                     .collect(),
                 labels,
                 c,
@@ -974,7 +1007,9 @@ impl Featurizers {
         let names = corpus.class_names.clone();
         match trained {
             AnyStudent::Bag(s) if opts.student == StudentKind::Static => {
-                ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, self.encoder_tokens), names)
+                let featurizer =
+                    Featurizer::wordpiece_with_bigrams(&self.wordpiece, self.encoder_tokens, opts.static_bigrams);
+                ModelFile::new(s, featurizer, names)
             }
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
             AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),

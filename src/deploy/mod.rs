@@ -69,7 +69,7 @@ pub use distill::{
 };
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
-pub use vocab::static_table;
+pub use vocab::{StaticTable, static_table};
 
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};
@@ -79,8 +79,10 @@ use crate::train::{Method, Student};
 use net::Tensors;
 
 /// The model-file format version this build writes and reads (older
-/// versions are read too; newer ones are refused by name).
-pub const FORMAT_VERSION: u32 = 1;
+/// versions are read too; newer ones are refused by name). 2 since 0.3.0,
+/// whose files a 0.2 build would misread (a transformer student's pooling,
+/// the static student's bigram ids): it refuses them instead.
+pub const FORMAT_VERSION: u32 = 2;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "lelp-model";
@@ -111,6 +113,10 @@ pub enum Featurizer {
         /// as in files written before 0.3.0).
         #[serde(default)]
         tokenizer: WordPieceSettings,
+        /// Hashed ids for pairs of adjacent pieces after the vocabulary's
+        /// ([`WordPiece::encode_with_bigrams`]; 0, none, when absent).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        bigram_buckets: u32,
     },
     /// The sentence embedding of a BERT encoder, whose weights the model
     /// file carries: MLP students over a sentence encoder (mean pooling,
@@ -143,6 +149,10 @@ fn yes() -> bool {
     true
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Featurizer {
     /// The settings of `hasher`.
     pub fn hashed(hasher: &HashedNgrams) -> Self {
@@ -155,10 +165,18 @@ impl Featurizer {
 
     /// `tokenizer`'s vocabulary, `max_tokens` tokens a text.
     pub fn wordpiece(tokenizer: &WordPiece, max_tokens: usize) -> Self {
+        Self::wordpiece_with_bigrams(tokenizer, max_tokens, 0)
+    }
+
+    /// [`Featurizer::wordpiece`] with `bigram_buckets` hashed ids for pairs
+    /// of adjacent pieces ([`WordPiece::encode_with_bigrams`]; the static
+    /// student's bigram rows, [`StaticTable`]).
+    pub fn wordpiece_with_bigrams(tokenizer: &WordPiece, max_tokens: usize, bigram_buckets: u32) -> Self {
         Featurizer::WordPiece {
             max_tokens,
             vocab: tokenizer.tokens(),
             tokenizer: tokenizer.settings(),
+            bigram_buckets,
         }
     }
 
@@ -580,12 +598,23 @@ impl ModelFile {
                     return bad("zero hash buckets".into());
                 }
             }
-            (Featurizer::WordPiece { max_tokens, vocab, .. }, Architecture::Bag(_) | Architecture::TextCnn(_)) => {
+            (
+                Featurizer::WordPiece {
+                    max_tokens,
+                    vocab,
+                    bigram_buckets,
+                    ..
+                },
+                Architecture::Bag(_) | Architecture::TextCnn(_),
+            ) => {
                 if *max_tokens < 2 {
                     return bad(format!("max_tokens {max_tokens} < 2"));
                 }
-                if Some(vocab.len()) > self.network.vocab() {
-                    return bad("the vocabulary is larger than the student's embedding table".into());
+                if *bigram_buckets > 0 && !matches!(m.architecture, Architecture::Bag(_)) {
+                    return bad("bigram ids are for a bag over WordPiece ids".into());
+                }
+                if Some(vocab.len() + *bigram_buckets as usize) > self.network.vocab() {
+                    return bad("the vocabulary and its bigram ids are more than the student's embedding table".into());
                 }
             }
             (
@@ -675,7 +704,7 @@ pub struct Prediction {
 
 enum Featurize {
     Hashed(HashedNgrams),
-    WordPiece(WordPiece, usize),
+    WordPiece(WordPiece, usize, u32),
     // burn modules are Send but not Sync: one encoding at a time
     Encoder(Box<Mutex<SentenceEncoder>>, Device),
 }
@@ -768,7 +797,8 @@ impl Classifier {
                 max_tokens,
                 vocab,
                 tokenizer,
-            } => Featurize::WordPiece(wordpiece(vocab, tokenizer)?, *max_tokens),
+                bigram_buckets,
+            } => Featurize::WordPiece(wordpiece(vocab, tokenizer)?, *max_tokens, *bigram_buckets),
             Featurizer::SentenceEncoder {
                 config,
                 vocab,
@@ -837,9 +867,9 @@ impl Classifier {
                 .par_iter()
                 .map(|t| finish(self.network.logits_tokens(&h.encode(t))))
                 .collect()),
-            Featurize::WordPiece(wp, max) => Ok(texts
+            Featurize::WordPiece(wp, max, bigrams) => Ok(texts
                 .par_iter()
-                .map(|t| finish(self.network.logits_tokens(&wp.encode(t, *max))))
+                .map(|t| finish(self.network.logits_tokens(&wp.encode_with_bigrams(t, *max, *bigrams))))
                 .collect()),
             Featurize::Encoder(enc, device) => {
                 if texts.is_empty() {

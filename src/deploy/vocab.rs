@@ -1,6 +1,8 @@
 //! A static embedding table from a sentence encoder (model2vec's recipe):
 //! every vocabulary token through the encoder alone, PCA, SIF weights.
 
+use std::collections::HashMap;
+
 use burn::prelude::*;
 
 use crate::error::{LelpError, Result};
@@ -21,79 +23,188 @@ const SIF_A: f64 = 1e-4;
 /// of `[CLS]`, `[SEP]` and `[PAD]` are zero. A text is then the mean of its tokens' rows: use
 /// the table as a [`Bag`](crate::train::Bag)'s embeddings
 /// ([`BagConfig::init_with_table`](crate::train::BagConfig::init_with_table)).
+/// [`StaticTable`] adds rows for pairs of adjacent tokens.
 ///
 /// # Errors
 /// [`LelpError::InvalidParameter`] for `dims` of 0 or above the
 /// encoder's width; the encoder's and the fit's errors.
 pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, device: &Device) -> Result<Vec<f32>> {
-    let d = encoder.embedding_dim();
-    if dims == 0 || dims > d {
-        return Err(LelpError::InvalidParameter {
-            name: "dims",
-            value: dims.to_string(),
-            reason: "must be in 1..=the encoder's width",
-        });
-    }
-    let tok = encoder.tokenizer();
-    let v = tok.vocab_size();
-    let special = tok.encode("", 2); // [CLS] [SEP]
-    let (cls, sep, pad) = (special[0], special[1], tok.pad_id());
-    // 1. the vocabulary pass
-    let mut rows = vec![0.0f32; v * d];
-    let ids: Vec<u32> = (0..v as u32).collect();
-    for chunk in ids.chunks(1024) {
-        let seqs: Vec<[u32; 3]> = chunk.iter().map(|&i| [cls, i, sep]).collect();
-        let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
-        // the token's own output (position 1): the mean with [CLS] and
-        // [SEP] would share two thirds of every row
-        let hidden = encoder.token_states(&refs, device)?; // [B * 3, d]
-        for (k, &i) in chunk.iter().enumerate() {
-            let row = &hidden[(3 * k + 1) * d..(3 * k + 2) * d];
-            rows[i as usize * d..(i as usize + 1) * d].copy_from_slice(row);
+    StaticTable::new(dims).build(encoder, corpus, device)
+}
+
+/// The static student's table ([`static_table`]'s recipe), optionally with
+/// `bigram_buckets` rows after the vocabulary's for pairs of adjacent
+/// WordPiece tokens ([`WordPiece::encode_with_bigrams`](crate::text::WordPiece::encode_with_bigrams)
+/// is the matching input). The corpus's `encoded_bigrams` most frequent
+/// pairs start from the teacher: the mean of the encoder's outputs at the
+/// two tokens of `[CLS] a b [SEP]`, reduced and scaled as the token rows
+/// are (SIF by the pair's share of the corpus's pairs); the first pair to
+/// reach a bucket keeps it, and every other bucket starts at zero (so the
+/// table with its bigram rows scores a text as the table alone does until
+/// it is fine-tuned).
+///
+/// # Example
+/// ```no_run
+/// # fn main() -> lelp::Result<()> {
+/// use lelp::deploy::StaticTable;
+/// use lelp::device::Device;
+/// use lelp::text::{SentenceEncoder, default_minilm_dir};
+/// let device = Device::default();
+/// let encoder = SentenceEncoder::from_dir(default_minilm_dir(), &device)?;
+/// let corpus = ["not good at all", "really good"];
+/// let table = StaticTable::new(256).with_bigrams(1 << 16, 20_000).build(&encoder, &corpus, &device)?;
+/// assert_eq!(table.len(), (encoder.tokenizer().vocab_size() + (1 << 16)) * 256);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticTable {
+    /// Principal components kept (the table's width).
+    pub dims: usize,
+    /// Hashed rows for token pairs after the vocabulary's (0: none).
+    pub bigram_buckets: u32,
+    /// The corpus's most frequent pairs encoded by the teacher.
+    pub encoded_bigrams: usize,
+}
+
+impl StaticTable {
+    /// `dims` wide, no bigram rows.
+    pub fn new(dims: usize) -> Self {
+        Self {
+            dims,
+            bigram_buckets: 0,
+            encoded_bigrams: 0,
         }
     }
-    // 2. PCA through the subspace fit: one class, centred, unrotated
-    let cfg = SubspaceConfig::new(dims).with_null_space(false).with_rotation(false);
-    let x = crate::util::matrix(rows.clone(), v, d, device);
-    let fit = PcaFinder::new(cfg).fit_tensor(x, &vec![0; v], 1, None)?;
-    let (mean, basis) = (fit.mean(0), fit.unrotated_basis(0)); // [d], [d, dims]
-    // 3. SIF weights from the corpus's token counts
-    let mut counts = vec![0u64; v];
-    let mut total = 0u64;
-    for t in corpus {
-        for &id in tok.encode(t, usize::MAX).iter() {
-            if id != cls && id != sep {
+
+    /// `buckets` hashed rows for token pairs, the corpus's `encoded` most
+    /// frequent pairs from the teacher.
+    pub fn with_bigrams(mut self, buckets: u32, encoded: usize) -> Self {
+        self.bigram_buckets = buckets;
+        self.encoded_bigrams = encoded;
+        self
+    }
+
+    /// The `[V + bigram_buckets, dims]` row-major table.
+    ///
+    /// # Errors
+    /// As [`static_table`].
+    pub fn build(&self, encoder: &SentenceEncoder, corpus: &[&str], device: &Device) -> Result<Vec<f32>> {
+        let (d, dims) = (encoder.embedding_dim(), self.dims);
+        if dims == 0 || dims > d {
+            return Err(LelpError::InvalidParameter {
+                name: "dims",
+                value: dims.to_string(),
+                reason: "must be in 1..=the encoder's width",
+            });
+        }
+        let tok = encoder.tokenizer();
+        let v = tok.vocab_size();
+        let special = tok.encode("", 2); // [CLS] [SEP]
+        let (cls, sep, pad) = (special[0], special[1], tok.pad_id());
+        // 1. the vocabulary pass: the token's own output (position 1; the
+        // mean with [CLS] and [SEP] would share two thirds of every row)
+        let ids: Vec<Vec<u32>> = (0..v as u32).map(|i| vec![cls, i, sep]).collect();
+        let rows = inner_means(encoder, &ids, device)?;
+        // 2. PCA through the subspace fit: one class, centred, unrotated
+        let cfg = SubspaceConfig::new(dims).with_null_space(false).with_rotation(false);
+        let x = crate::util::matrix(rows.clone(), v, d, device);
+        let fit = PcaFinder::new(cfg).fit_tensor(x, &vec![0; v], 1, None)?;
+        let (mean, basis) = (fit.mean(0), fit.unrotated_basis(0)); // [d], [d, dims]
+        let project = |rows: &[f32], n: usize| {
+            let centred: Vec<f64> = rows
+                .chunks(d)
+                .flat_map(|row| row.iter().zip(mean).map(|(&x, m)| f64::from(x) - m))
+                .collect();
+            crate::subspace::linalg::matmul(&centred, &basis, n, d, dims)
+        };
+        // 3. SIF weights from the corpus's token and pair counts
+        let encoded: Vec<Vec<u32>> = corpus.iter().map(|t| tok.encode(t, usize::MAX)).collect();
+        let mut counts = vec![0u64; v];
+        let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
+        for ids in &encoded {
+            let inner = &ids[1..ids.len() - 1];
+            for &id in inner {
                 counts[id as usize] += 1;
-                total += 1;
+            }
+            if self.bigram_buckets > 0 && self.encoded_bigrams > 0 {
+                for w in inner.windows(2) {
+                    *pairs.entry((w[0], w[1])).or_default() += 1;
+                }
+            }
+        }
+        let sif = |count: u64, total: u64| {
+            let p = if total > 0 { count as f64 / total as f64 } else { 0.0 };
+            SIF_A / (SIF_A + p)
+        };
+        let total: u64 = counts.iter().sum();
+        let mut table = project(&rows, v); // [V, dims]
+        for i in 0..v {
+            let special = i as u32 == cls || i as u32 == sep || i as u32 == pad;
+            let w = if special { 0.0 } else { sif(counts[i], total) };
+            table[i * dims..(i + 1) * dims].iter_mut().for_each(|x| *x *= w);
+        }
+        // 4. the pairs' rows, the most frequent from the teacher
+        let b = self.bigram_buckets as usize;
+        let mut bigrams = vec![0.0f64; b * dims];
+        if b > 0 && !pairs.is_empty() {
+            let pair_total: u64 = pairs.values().sum();
+            let mut top: Vec<((u32, u32), u64)> = pairs.into_iter().collect();
+            top.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            top.truncate(self.encoded_bigrams);
+            let seqs: Vec<Vec<u32>> = top.iter().map(|&((a, c), _)| vec![cls, a, c, sep]).collect();
+            let rows = project(&inner_means(encoder, &seqs, device)?, top.len());
+            let mut taken = vec![false; b];
+            for (k, &((a, c), count)) in top.iter().enumerate() {
+                let slot = (tok.bigram_id(a, c, self.bigram_buckets) as usize) - v;
+                if !std::mem::replace(&mut taken[slot], true) {
+                    let w = sif(count, pair_total);
+                    for (dst, x) in bigrams[slot * dims..(slot + 1) * dims]
+                        .iter_mut()
+                        .zip(&rows[k * dims..])
+                    {
+                        *dst = x * w;
+                    }
+                }
+            }
+        }
+        table.extend(bigrams);
+        // one scale for the whole table: the corpus's texts, mean-pooled, have
+        // a mean norm of 1 (SIF weights and PCA leave them far smaller, too
+        // small for a head to learn from in a few epochs)
+        let scale = pooled_norm_scale(&table, dims, &encoded);
+        Ok(table.into_iter().map(|x| (x * scale) as f32).collect())
+    }
+}
+
+/// The encoder's outputs at the inner tokens of each sequence (all of one
+/// length, `[CLS] ... [SEP]`), averaged: `[N, d]`.
+fn inner_means(encoder: &SentenceEncoder, seqs: &[Vec<u32>], device: &Device) -> Result<Vec<f32>> {
+    let d = encoder.embedding_dim();
+    let mut out = vec![0.0f32; seqs.len() * d];
+    for (c, chunk) in seqs.chunks(1024).enumerate() {
+        let len = chunk[0].len();
+        let refs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
+        let hidden = encoder.token_states(&refs, device)?; // [B * len, d]
+        for k in 0..chunk.len() {
+            let row = &mut out[(c * 1024 + k) * d..(c * 1024 + k + 1) * d];
+            for p in 1..len - 1 {
+                for (o, x) in row.iter_mut().zip(&hidden[(len * k + p) * d..(len * k + p + 1) * d]) {
+                    *o += x / (len - 2) as f32;
+                }
             }
         }
     }
-    let centred: Vec<f64> = rows
-        .chunks(d)
-        .flat_map(|row| row.iter().zip(mean).map(|(&x, m)| f64::from(x) - m))
-        .collect();
-    let mut table = crate::subspace::linalg::matmul(&centred, &basis, v, d, dims); // [V, dims]
-    for i in 0..v {
-        let special = i as u32 == cls || i as u32 == sep || i as u32 == pad;
-        let p = if total > 0 {
-            counts[i] as f64 / total as f64
-        } else {
-            0.0
-        };
-        let w = if special { 0.0 } else { SIF_A / (SIF_A + p) };
-        for x in &mut table[i * dims..(i + 1) * dims] {
-            *x *= w;
-        }
-    }
-    // one scale for the whole table: the corpus's texts, mean-pooled, have
-    // a mean norm of 1 (SIF weights and PCA leave them far smaller, too
-    // small for a head to learn from in a few epochs)
+    Ok(out)
+}
+
+/// The factor that gives the texts (`ids`, their bag mean over `table`'s
+/// rows) a mean norm of 1; 1 without texts.
+fn pooled_norm_scale(table: &[f64], dims: usize, texts: &[Vec<u32>]) -> f64 {
     let mut norms = 0.0;
-    let mut texts = 0usize;
-    for t in corpus {
-        let ids: Vec<u32> = tok.encode(t, usize::MAX);
+    let mut n = 0usize;
+    for ids in texts {
         let mut pooled = vec![0.0f64; dims];
-        for &id in &ids {
+        for &id in ids {
             for (p, x) in pooled
                 .iter_mut()
                 .zip(&table[id as usize * dims..(id as usize + 1) * dims])
@@ -101,16 +212,124 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
                 *p += x;
             }
         }
-        let n = pooled.iter().map(|x| x * x).sum::<f64>().sqrt() / ids.len().max(1) as f64;
-        if n > 0.0 {
-            norms += n;
-            texts += 1;
+        let norm = pooled.iter().map(|x| x * x).sum::<f64>().sqrt() / ids.len().max(1) as f64;
+        if norm > 0.0 {
+            norms += norm;
+            n += 1;
         }
     }
-    let scale = if texts > 0 && norms > 0.0 {
-        texts as f64 / norms
-    } else {
-        1.0
-    };
-    Ok(table.into_iter().map(|x| (x * scale) as f32).collect())
+    if n > 0 && norms > 0.0 { n as f64 / norms } else { 1.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{Bert, BertConfig, WordPiece};
+
+    fn tiny_encoder(device: &Device) -> SentenceEncoder {
+        let c = BertConfig {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 40,
+            max_position_embeddings: 12,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        };
+        let vocab = (0..c.vocab_size).map(|i| match i {
+            0 => "[PAD]".to_string(),
+            1 => "[UNK]".to_string(),
+            2 => "[CLS]".to_string(),
+            3 => "[SEP]".to_string(),
+            _ => format!("w{i}"),
+        });
+        let tok = WordPiece::from_vocab(vocab).unwrap();
+        let bert = Bert::random_with_std(&c, 11, 0.4, device).unwrap();
+        SentenceEncoder::from_parts(tok, bert, 12, 0, c.layer_norm_eps)
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// With every principal component kept the projection is a rotation,
+    /// so the table's inner products are the encoder's, centred, times the
+    /// SIF weights and one scale: a pair's row is the mean of the outputs
+    /// at its two tokens, weighted by the pair's share of the pairs; the
+    /// token rows are `static_table`'s; unencoded buckets are zero.
+    #[test]
+    fn bigram_rows_are_the_teachers_pairs_in_the_tokens_space() {
+        let device = Device::flex();
+        let enc = tiny_encoder(&device);
+        let (v, d, b) = (50usize, 16usize, 64u32);
+        let corpus = ["w5 w6 w7", "w5 w6", "w8 w9 w5 w6", "w8 w9"];
+        let table = StaticTable::new(d)
+            .with_bigrams(b, 2)
+            .build(&enc, &corpus, &device)
+            .unwrap();
+        assert_eq!(table.len(), (v + b as usize) * d);
+        let plain = static_table(&enc, &corpus, d, &device).unwrap();
+        assert_eq!(table[..v * d], plain[..], "the token rows are static_table's");
+        // the encoder's own outputs, centred on the vocabulary's mean
+        let seqs: Vec<Vec<u32>> = (0..v as u32).map(|i| vec![2, i, 3]).collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let hidden = enc.token_states(&refs, &device).unwrap();
+        let h: Vec<Vec<f64>> = (0..v)
+            .map(|i| {
+                hidden[(3 * i + 1) * d..(3 * i + 2) * d]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect()
+            })
+            .collect();
+        let mu: Vec<f64> = (0..d).map(|j| h.iter().map(|r| r[j]).sum::<f64>() / v as f64).collect();
+        let centre = |r: &[f64]| r.iter().zip(&mu).map(|(x, m)| x - m).collect::<Vec<f64>>();
+        let pair = |a: u32, c: u32| {
+            let s = enc.token_states(&[&[2, a, c, 3]], &device).unwrap();
+            centre(
+                &(0..d)
+                    .map(|j| (f64::from(s[d + j]) + f64::from(s[2 * d + j])) / 2.0)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let row = |i: usize| {
+            table[i * d..(i + 1) * d]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect::<Vec<f64>>()
+        };
+        // SIF weights by hand: 11 tokens, w5 and w6 three times each;
+        // 7 pairs, (w5, w6) three times, (w8, w9) twice
+        let sif = |count: f64, total: f64| 1e-4 / (1e-4 + count / total);
+        let (w5, w7) = (sif(3.0, 11.0), sif(1.0, 11.0));
+        let (p56, p89) = (sif(3.0, 7.0), sif(2.0, 7.0));
+        // the scale, from one token row's norm
+        let c5 = centre(&h[5]);
+        let scale = (dot(&row(5), &row(5)) / dot(&c5, &c5)).sqrt() / w5;
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-4 * want.abs().max(1e-3);
+        let tok = enc.tokenizer();
+        let (s56, s89) = (tok.bigram_id(5, 6, b) as usize, tok.bigram_id(8, 9, b) as usize);
+        assert_ne!(s56, s89, "the test's two pairs share a bucket: pick others");
+        let (c56, c89, c7) = (pair(5, 6), pair(8, 9), centre(&h[7]));
+        for (got, want) in [
+            (dot(&row(s56), &row(7)), scale * scale * p56 * w7 * dot(&c56, &c7)),
+            (dot(&row(s56), &row(s56)), scale * scale * p56 * p56 * dot(&c56, &c56)),
+            (dot(&row(s89), &row(s56)), scale * scale * p89 * p56 * dot(&c89, &c56)),
+            (dot(&row(7), &row(5)), scale * scale * w7 * w5 * dot(&c7, &c5)),
+        ] {
+            assert!(close(got, want), "{got} vs {want}");
+        }
+        // the other buckets start at zero; (w6, w7) was not among the two encoded
+        let nonzero = (v..v + b as usize)
+            .filter(|&i| row(i).iter().any(|&x| x != 0.0))
+            .count();
+        assert_eq!(nonzero, 2);
+        assert!(
+            row(tok.bigram_id(6, 7, b) as usize).iter().all(|&x| x == 0.0)
+                || tok.bigram_id(6, 7, b) as usize == s56
+                || tok.bigram_id(6, 7, b) as usize == s89
+        );
+    }
 }

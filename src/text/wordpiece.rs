@@ -312,6 +312,48 @@ impl WordPiece {
         self.pad
     }
 
+    /// The id of the token pair `(a, b)` among `buckets` hashed bigram ids
+    /// after the vocabulary's: `vocab_size() + FNV-1a(a, b) % buckets`
+    /// (`buckets` of 0 counts as 1).
+    pub fn bigram_id(&self, a: u32, b: u32, buckets: u32) -> u32 {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&a.to_le_bytes());
+        bytes[4..].copy_from_slice(&b.to_le_bytes());
+        let h = crate::util::Fnv64::hash(&bytes) % u64::from(buckets.max(1));
+        self.vocab_size() as u32 + h as u32
+    }
+
+    /// [`WordPiece::encode`]'s ids followed, when `buckets > 0`, by the
+    /// [`bigram id`](WordPiece::bigram_id) of every pair of adjacent
+    /// pieces between `[CLS]` and `[SEP]`: a bag of pieces and piece pairs,
+    /// ids below `vocab_size() + buckets` (the static student's input with
+    /// bigram rows).
+    ///
+    /// # Example
+    /// ```
+    /// use lelp::text::WordPiece;
+    /// let vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "not", "good", "bad"];
+    /// let wp = WordPiece::from_vocab(vocab.iter().map(|s| s.to_string()))?;
+    /// let ids = wp.encode_with_bigrams("not good", 16, 1000);
+    /// assert_eq!(ids[..4], [2, 4, 5, 3]); // [CLS] not good [SEP]
+    /// assert_eq!(ids.len(), 5);            // and the pair (not, good)
+    /// assert_eq!(ids[4], wp.bigram_id(4, 5, 1000));
+    /// assert!(ids[4] >= 7 && ids[4] < 7 + 1000);
+    /// assert_eq!(wp.encode_with_bigrams("not good", 16, 0), wp.encode("not good", 16));
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn encode_with_bigrams(&self, text: &str, max_len: usize, buckets: u32) -> Vec<u32> {
+        let mut ids = self.encode(text, max_len);
+        if buckets > 0 && ids.len() > 3 {
+            let inner = ids.len() - 1;
+            for k in 1..inner - 1 {
+                let id = self.bigram_id(ids[k], ids[k + 1], buckets);
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
     /// `[CLS] pieces [SEP]`, the pieces truncated so the whole has at most
     /// `max_len` ids (at least the two special tokens).
     ///

@@ -131,6 +131,13 @@ struct DistillArgs {
     /// (model2vec's way; fine-tuning the table is the default).
     #[arg(long)]
     frozen_table: bool,
+    /// Static student: hashed rows for pairs of adjacent word pieces after the vocabulary's
+    /// (0: none); the training texts' --encoded-bigrams most frequent pairs start from the teacher.
+    #[arg(long, default_value_t = 0)]
+    bigrams: u32,
+    /// Static student, with --bigrams: pairs whose rows start from the teacher's encoding.
+    #[arg(long, default_value_t = 0)]
+    encoded_bigrams: usize,
     /// Transformer student: the teacher's bottom layers it starts from.
     #[arg(long, default_value_t = 2)]
     layers: usize,
@@ -182,7 +189,10 @@ fn student_name(m: &lelp::deploy::Manifest) -> String {
             },
             _,
         ) => format!("transformer, {} layers", config.num_hidden_layers),
-        (Featurizer::WordPiece { .. }, Architecture::Bag(_)) => "static".to_string(),
+        (Featurizer::WordPiece { bigram_buckets: 0, .. }, Architecture::Bag(_)) => "static".to_string(),
+        (Featurizer::WordPiece { bigram_buckets, .. }, Architecture::Bag(_)) => {
+            format!("static, {bigram_buckets} bigram rows")
+        }
         _ => m.architecture.name().to_string(),
     }
 }
@@ -355,6 +365,8 @@ fn distill(
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
     opts.static_frozen = args.frozen_table;
+    opts.static_bigrams = args.bigrams;
+    opts.static_encoded_bigrams = args.encoded_bigrams;
     opts.transformer_layers = args.layers;
     opts.transformer_init = args.init;
     // a bar per batch and a line per epoch, on a terminal only (logs stay short)
