@@ -57,7 +57,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
 use lelp::data::{Dataset, HashedNgrams, Inputs, TokenBatch};
-use lelp::deploy::StaticTable;
+use lelp::deploy::{StaticTable, Weighting};
 use lelp::experiment::{Arch, Network};
 use lelp::labeler::KMeansConfig;
 use lelp::metrics::{SubclassAlignment, argmax_subclasses, mean_std, subclass_alignment};
@@ -1071,8 +1071,12 @@ fn cnn_table(
     let (t0, dims) = (Instant::now(), spec.dims);
     let texts: Vec<&str> = match kind {
         InitTable::Static => train_idx.iter().map(|&i| corpus.texts[i].as_str()).collect(),
-        // no corpus: no SIF weights, no norm scale (static_table's doc)
+        // no corpus: no norm scale, and no weights (Weighting::None)
         InitTable::Pca => Vec::new(),
+    };
+    let spec = match kind {
+        InitTable::Static => spec,
+        InitTable::Pca => spec.with_weighting(Weighting::None),
     };
     let mut table = spec.build(encoder, &texts, device)?;
     if kind == InitTable::Pca {

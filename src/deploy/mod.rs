@@ -69,7 +69,7 @@ pub use distill::{
 };
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
-pub use vocab::{StaticTable, static_table};
+pub use vocab::{StaticTable, Weighting, static_table};
 
 use crate::data::HashedNgrams;
 use crate::error::{LelpError, Result};

@@ -18,8 +18,11 @@ const SIF_A: f64 = 1e-4;
 /// principal components by the crate's own subspace fit (one class,
 /// centred, no rotation, no null space), and scaled by its SIF weight
 /// `1e-4 / (1e-4 + p)`, `p` the token's share of the WordPiece tokens of
-/// `corpus` (tokens absent from it weigh 1), the whole table then scaled
-/// so that the corpus's texts, mean-pooled, have a mean norm of 1. The rows
+/// `corpus` (tokens absent from it weigh 1; with an empty corpus, `p` from
+/// Zipf's law over the vocabulary's order, model2vec's fallback: see
+/// [`Weighting`]), the whole table then scaled
+/// so that the corpus's texts, mean-pooled, have a mean norm of 1 (not
+/// scaled without texts). The rows
 /// of `[CLS]`, `[SEP]` and `[PAD]` are zero. A text is then the mean of its tokens' rows: use
 /// the table as a [`Bag`](crate::train::Bag)'s embeddings
 /// ([`BagConfig::init_with_table`](crate::train::BagConfig::init_with_table)).
@@ -32,6 +35,21 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
     StaticTable::new(dims).build(encoder, corpus, device)
 }
 
+/// How [`StaticTable`] weighs its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Weighting {
+    /// SIF, `1e-4 / (1e-4 + p)`: `p` a token's share of the corpus's
+    /// tokens (a pair's of its pairs); with no tokens in the corpus, the
+    /// token at row `i` of `V` gets Zipf's `p = (1 / (i + 2)) / sum_j 1 /
+    /// (j + 2)`, model2vec's estimate (BERT's WordPiece ids are only
+    /// roughly in frequency order).
+    #[default]
+    Sif,
+    /// Every row weighs 1 (the projections alone).
+    None,
+}
+
 /// The static student's table ([`static_table`]'s recipe), optionally with
 /// `bigram_buckets` rows after the vocabulary's for pairs of adjacent
 /// WordPiece tokens ([`WordPiece::encode_with_bigrams`](crate::text::WordPiece::encode_with_bigrams)
@@ -39,9 +57,8 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
 /// pairs start from the teacher: the mean of the encoder's outputs at the
 /// two tokens of `[CLS] a b [SEP]`, reduced and scaled as the token rows
 /// are (SIF by the pair's share of the corpus's pairs); the first pair to
-/// reach a bucket keeps it, and every other bucket starts at zero (so the
-/// table with its bigram rows scores a text as the table alone does until
-/// it is fine-tuned).
+/// reach a bucket keeps it, and every other bucket starts at zero (a zero
+/// row leaves a text's normalised mean where the token rows put it).
 ///
 /// # Example
 /// ```no_run
@@ -57,6 +74,7 @@ pub fn static_table(encoder: &SentenceEncoder, corpus: &[&str], dims: usize, dev
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StaticTable {
     /// Principal components kept (the table's width).
     pub dims: usize,
@@ -64,6 +82,8 @@ pub struct StaticTable {
     pub bigram_buckets: u32,
     /// The corpus's most frequent pairs encoded by the teacher.
     pub encoded_bigrams: usize,
+    /// The rows' weights (SIF by default).
+    pub weighting: Weighting,
 }
 
 impl StaticTable {
@@ -73,7 +93,14 @@ impl StaticTable {
             dims,
             bigram_buckets: 0,
             encoded_bigrams: 0,
+            weighting: Weighting::Sif,
         }
+    }
+
+    /// The rows weighed by `weighting`.
+    pub fn with_weighting(mut self, weighting: Weighting) -> Self {
+        self.weighting = weighting;
+        self
     }
 
     /// `buckets` hashed rows for token pairs, the corpus's `encoded` most
@@ -132,15 +159,25 @@ impl StaticTable {
                 }
             }
         }
-        let sif = |count: u64, total: u64| {
-            let p = if total > 0 { count as f64 / total as f64 } else { 0.0 };
-            SIF_A / (SIF_A + p)
+        let sif = |count: u64, total: u64| match self.weighting {
+            Weighting::Sif => SIF_A / (SIF_A + if total > 0 { count as f64 / total as f64 } else { 0.0 }),
+            Weighting::None => 1.0,
         };
         let total: u64 = counts.iter().sum();
+        // no corpus tokens: Zipf's law over the vocabulary's order
+        let zipf_sum: f64 = (0..v).map(|i| 1.0 / (i + 2) as f64).sum();
+        let zipf = |i: usize| match self.weighting {
+            Weighting::Sif => SIF_A / (SIF_A + 1.0 / (i + 2) as f64 / zipf_sum),
+            Weighting::None => 1.0,
+        };
         let mut table = project(&rows, v); // [V, dims]
         for i in 0..v {
             let special = i as u32 == cls || i as u32 == sep || i as u32 == pad;
-            let w = if special { 0.0 } else { sif(counts[i], total) };
+            let w = match (special, total) {
+                (true, _) => 0.0,
+                (false, 0) => zipf(i),
+                (false, _) => sif(counts[i], total),
+            };
             table[i * dims..(i + 1) * dims].iter_mut().for_each(|x| *x *= w);
         }
         // 4. the pairs' rows, the most frequent from the teacher
@@ -331,5 +368,45 @@ mod tests {
                 || tok.bigram_id(6, 7, b) as usize == s56
                 || tok.bigram_id(6, 7, b) as usize == s89
         );
+    }
+
+    /// Without a corpus the rows take Zipf's weights over the vocabulary's
+    /// order (model2vec's fallback) and no scale; `Weighting::None` leaves
+    /// the projections alone. With every component kept each row's norm
+    /// is its centred output's times its weight.
+    #[test]
+    fn without_a_corpus_the_weights_follow_zipf() {
+        let device = Device::flex();
+        let enc = tiny_encoder(&device);
+        let (v, d) = (50usize, 16usize);
+        let seqs: Vec<Vec<u32>> = (0..v as u32).map(|i| vec![2, i, 3]).collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let hidden = enc.token_states(&refs, &device).unwrap();
+        let h = |i: usize| {
+            hidden[(3 * i + 1) * d..(3 * i + 2) * d]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect::<Vec<f64>>()
+        };
+        let mu: Vec<f64> = (0..d)
+            .map(|j| (0..v).map(|i| h(i)[j]).sum::<f64>() / v as f64)
+            .collect();
+        let norm = |r: &[f64]| r.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let centred = |i: usize| norm(&h(i).iter().zip(&mu).map(|(x, m)| x - m).collect::<Vec<_>>());
+        let zipf = StaticTable::new(d).build(&enc, &[], &device).unwrap();
+        let flat = StaticTable::new(d)
+            .with_weighting(Weighting::None)
+            .build(&enc, &[], &device)
+            .unwrap();
+        let harmonic: f64 = (0..v).map(|i| 1.0 / (i + 2) as f64).sum();
+        for i in 4..v {
+            let row = |t: &[f32]| norm(&t[i * d..(i + 1) * d].iter().map(|&x| f64::from(x)).collect::<Vec<_>>());
+            let want = 1e-4 / (1e-4 + 1.0 / (i + 2) as f64 / harmonic);
+            let (got, flat) = (row(&zipf) / centred(i), row(&flat) / centred(i));
+            assert!((got - want).abs() < 1e-4 * want, "row {i}: {got} vs {want}");
+            assert!((flat - 1.0).abs() < 1e-4, "row {i}: {flat}");
+        }
+        // the special tokens' rows are zero either way
+        assert!(zipf[2 * d..4 * d].iter().all(|&x| x == 0.0));
     }
 }
