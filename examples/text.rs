@@ -273,6 +273,9 @@ impl Args {
         if (self.bigrams > 0 || self.encoded_bigrams > 0) && (self.student != Kind::Static || self.bigrams == 0) {
             return Err("--bigrams is for the static student; --encoded-bigrams needs --bigrams".into());
         }
+        if self.bigrams > 0 && self.frozen_table && self.encoded_bigrams == 0 {
+            return Err("--bigrams with --frozen-table needs --encoded-bigrams (zero rows never train)".into());
+        }
         Ok(())
     }
     fn student_name(&self) -> &'static str {

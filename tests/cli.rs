@@ -215,23 +215,22 @@ fn a_static_student_starts_from_the_teacher() {
     let moved = tuned.chunks(256).zip(kept.chunks(256)).filter(|(a, b)| a != b).count();
     let rows = kept.len() / 256;
     assert!(moved > 0 && moved < rows / 100, "{moved} of {rows} rows moved");
-    // with bigram rows: the table grows by them, the file's featuriser
-    // reads the pairs, the most frequent pairs start from the teacher
+    // with bigram rows (the table frozen, so the rows are the build's):
+    // the table grows by them, the file's featuriser reads the pairs, the
+    // 50 most frequent pairs start from the teacher, the others at zero
     let pairs = dir.join("pairs.safetensors");
-    let o = distill(
-        &data,
-        &pairs,
-        &[
-            "--student",
-            "static",
-            "--method",
-            "kd",
-            "--bigrams",
-            "4096",
-            "--encoded-bigrams",
-            "50",
-        ],
-    );
+    let flags = [
+        "--student",
+        "static",
+        "--method",
+        "kd",
+        "--frozen-table",
+        "--bigrams",
+        "4096",
+        "--encoded-bigrams",
+        "50",
+    ];
+    let o = distill(&data, &pairs, &flags);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("student  static, 4096 bigram rows ("));
     let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&pairs)]).stdout).unwrap();
@@ -240,14 +239,22 @@ fn a_static_student_starts_from_the_teacher() {
     assert_eq!(m["architecture"]["buckets"].as_u64(), Some(v as u64 + 4096));
     let with_pairs = table(&pairs);
     assert_eq!(with_pairs.len(), (v + 4096) * 256);
+    assert_eq!(with_pairs[..v * 256], kept[..], "the token rows are the teacher's");
     let nonzero = with_pairs[v * 256..]
         .chunks(256)
         .filter(|r| r.iter().any(|&x| x != 0.0))
         .count();
-    assert!((40..=4096).contains(&nonzero), "{nonzero} bigram rows are not zero");
-    assert!(m["metrics"]["test_accuracy"].as_f64().unwrap() > 0.8);
+    // two of the 50 may share a bucket
+    assert!((45..=50).contains(&nonzero), "{nonzero} bigram rows are not zero");
     // bigram rows are the static student's
     let o = distill(&data, &pairs, &["--student", "bag", "--bigrams", "16"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // and zero rows in a frozen table would never train
+    let o = distill(
+        &data,
+        &pairs,
+        &["--student", "static", "--frozen-table", "--bigrams", "16"],
+    );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
 

@@ -696,9 +696,16 @@ fn augment_stage(
         .chain(unlabeled.iter().map(String::as_str))
         .collect();
     let dims = opts.static_dims.min(encoder.embedding_dim());
-    let table = super::static_table(encoder, &seen, dims, device)?;
+    // one vocabulary pass: the static student's table (with its bigram
+    // rows) is the neighbours' too
+    let mut spec = super::StaticTable::new(dims);
+    if opts.student == StudentKind::Static {
+        spec = spec.with_bigrams(opts.static_bigrams, opts.static_encoded_bigrams);
+    }
+    let table = spec.build(encoder, &seen, device)?;
+    let tokens = &table[..encoder.tokenizer().vocab_size() * dims];
     let words = sources.iter().flat_map(|t| t.split_whitespace());
-    let neighbours = crate::text::Neighbours::from_table(encoder.tokenizer(), &table, dims, words, 15)?;
+    let neighbours = crate::text::Neighbours::from_table(encoder.tokenizer(), tokens, dims, words, 15)?;
     let config = crate::text::AugmentConfig::new(opts.augment).with_seed(opts.seed);
     let mut augmented = crate::text::Augmenter::new(config)?
         .with_neighbours(neighbours)
@@ -708,8 +715,7 @@ fn augment_stage(
         a.source = labelled[a.source];
     }
     augmented.retain(|a| !a.text.trim().is_empty());
-    // the static student's table, when it has no bigram rows to add
-    let table = (opts.student == StudentKind::Static && opts.static_bigrams == 0).then_some(table);
+    let table = (opts.student == StudentKind::Static).then_some(table);
     Ok((table, augmented))
 }
 
@@ -813,6 +819,15 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
             "static_encoded_bigrams",
             v,
             "needs bigram rows (static_bigrams > 0)",
+        ));
+    }
+    // zero rows that never train change nothing but the file's size
+    if opts.static_bigrams > 0 && opts.static_frozen && opts.static_encoded_bigrams == 0 {
+        let v = opts.static_bigrams.to_string();
+        return Err(invalid(
+            "static_bigrams",
+            v,
+            "a frozen table's bigram rows need static_encoded_bigrams > 0",
         ));
     }
     if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {

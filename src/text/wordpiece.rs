@@ -314,13 +314,14 @@ impl WordPiece {
 
     /// The id of the token pair `(a, b)` among `buckets` hashed bigram ids
     /// after the vocabulary's: `vocab_size() + FNV-1a(a, b) % buckets`
-    /// (`buckets` of 0 counts as 1).
+    /// (`buckets` of 0 counts as 1; `vocab_size() + buckets` must fit a
+    /// `u32`, the ids wrap past it).
     pub fn bigram_id(&self, a: u32, b: u32, buckets: u32) -> u32 {
         let mut bytes = [0u8; 8];
         bytes[..4].copy_from_slice(&a.to_le_bytes());
         bytes[4..].copy_from_slice(&b.to_le_bytes());
         let h = crate::util::Fnv64::hash(&bytes) % u64::from(buckets.max(1));
-        self.vocab_size() as u32 + h as u32
+        (self.vocab_size() as u32).wrapping_add(h as u32)
     }
 
     /// [`WordPiece::encode`]'s ids followed, when `buckets > 0`, by the
