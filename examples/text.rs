@@ -203,6 +203,12 @@ struct Args {
     /// labelled by the teacher and added to the transfer set.
     #[arg(long, default_value_t = 0)]
     augment: usize,
+    /// Texts outside the task added to every transfer set, labelled by the
+    /// teacher (its argmax for plain training, its outputs for the
+    /// others): the first N of tweets-binary's neutral tweets (15,018;
+    /// no other corpus has such a pool). 0: none.
+    #[arg(long, default_value_t = 0)]
+    unlabeled: usize,
     /// Lazy Adam on the bag's, the CNN's and the transformer's token
     /// embeddings (only the rows a batch reads are updated;
     /// `DistillConfig::lazy_tables`); the MLP student ignores it.
@@ -273,6 +279,9 @@ impl Args {
         if (self.bigrams > 0 || self.encoded_bigrams > 0) && (self.student != Kind::Static || self.bigrams == 0) {
             return Err("--bigrams is for the static student; --encoded-bigrams needs --bigrams".into());
         }
+        if self.unlabeled > 0 && (self.corpus != "tweets-binary" || self.teacher_tune > 0) {
+            return Err("--unlabeled is tweets-binary's neutral tweets, read by the frozen teacher".into());
+        }
         if self.bigrams > 0 && self.frozen_table && self.encoded_bigrams == 0 {
             return Err("--bigrams with --frozen-table needs --encoded-bigrams (zero rows never train)".into());
         }
@@ -309,6 +318,9 @@ struct Views {
     corpus: TextCorpus,
     dense: Dataset,
     tokens: Dataset,
+    /// Texts outside the task and their sentence embeddings (`[N, d]`):
+    /// tweets-binary's neutral tweets, the `--unlabeled` pool.
+    pool: (Vec<String>, Vec<f32>),
 }
 
 /// The student's token view of a text.
@@ -326,18 +338,22 @@ fn featurizer(args: &Args, encoder: &SentenceEncoder) -> impl Fn(&str) -> Vec<u3
 /// tweets-binary keeps the negative and positive rows (one embedding cache
 /// serves both tweet tasks).
 fn views(args: &Args, corpus: TextCorpus, emb: Vec<f32>, d: usize, encoder: &SentenceEncoder) -> Result<Views, Error> {
-    let (corpus, emb) = if args.corpus == "tweets-binary" {
+    let (corpus, emb, pool) = if args.corpus == "tweets-binary" {
         let binary = corpus.select_classes(&["negative", "positive"])?;
-        let kept: Vec<usize> = (0..corpus.len())
-            .filter(|&i| matches!(corpus.class_names[corpus.labels[i]].as_str(), "negative" | "positive"))
-            .collect();
-        let rows = kept
-            .iter()
-            .flat_map(|&i| emb[i * d..(i + 1) * d].iter().copied())
-            .collect();
-        (binary, rows)
+        let (kept, neutral): (Vec<usize>, Vec<usize>) = (0..corpus.len())
+            .partition(|&i| matches!(corpus.class_names[corpus.labels[i]].as_str(), "negative" | "positive"));
+        let rows = |idx: &[usize]| -> Vec<f32> {
+            idx.iter()
+                .flat_map(|&i| emb[i * d..(i + 1) * d].iter().copied())
+                .collect()
+        };
+        let pool = (
+            neutral.iter().map(|&i| corpus.texts[i].clone()).collect(),
+            rows(&neutral),
+        );
+        (binary, rows(&kept), pool)
     } else {
-        (corpus, emb)
+        (corpus, emb, (Vec::new(), Vec::new()))
     };
     let c = corpus.class_names.len();
     let mut dense = Dataset::new(emb, d, corpus.labels.clone(), c)?;
@@ -345,7 +361,12 @@ fn views(args: &Args, corpus: TextCorpus, emb: Vec<f32>, d: usize, encoder: &Sen
         dense = dense.with_fine_labels(f.clone())?;
     }
     let tokens = corpus.tokens(featurizer(args, encoder))?;
-    Ok(Views { corpus, dense, tokens })
+    Ok(Views {
+        corpus,
+        dense,
+        tokens,
+        pool,
+    })
 }
 
 /// `--export`: the sentence embeddings and labels as `.npy`, for the
@@ -495,6 +516,8 @@ struct Study<'a> {
     encoder: &'a SentenceEncoder,
     train_texts: Vec<String>,
     neighbours: Neighbours,
+    /// `--unlabeled` rows in both views, labelled by the teacher.
+    pool: Option<(Dataset, Dataset)>,
     device: &'a Device,
     out: Option<std::fs::File>,
     started: Instant,
@@ -583,6 +606,9 @@ impl Study<'_> {
             if args.augment > 0 {
                 transfer = self.augmented(&rows, transfer, seed)?;
             }
+            if let Some((dense, tokens)) = &self.pool {
+                transfer = (transfer.0.concat(dense)?, transfer.1.concat(tokens)?);
+            }
             let outputs = teacher_outputs(args, &self.teacher, &transfer.0, self.device)?;
             let sd_outputs = match &self.sd_teacher {
                 Some(t) => Some(t.encode(&transfer.0, 512, self.device)?),
@@ -652,7 +678,7 @@ impl Study<'_> {
                 "teacher_embedding": if args.sentence_embedding() || args.linear_head() { "sentence" } else { "hidden" },
                 "teacher_head": if args.linear_head() { "linear" } else { "mlp" }, "teacher_tune": args.teacher_tune,
                 "method": name, "s": args.subclasses, "transfer_size": labelled, "rows": transfer.len(),
-                "augment": args.augment, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && args.student != Kind::Mlp, "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "static_dim": (args.student == Kind::Static).then_some(args.static_dim), "frozen_table": (args.student == Kind::Static).then_some(args.frozen_table), "bigrams": (args.bigrams > 0).then_some(args.bigrams), "encoded_bigrams": (args.bigrams > 0).then_some(args.encoded_bigrams), "regress": args.regress, "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
+                "augment": args.augment, "unlabeled": args.unlabeled, "epochs": args.epochs, "seed": seed, "lazy": args.lazy && args.student != Kind::Mlp, "encoder_dropout": (args.student == Kind::Transformer).then_some(0.1), "init_table": args.init_table.map(|t| format!("{t:?}").to_lowercase()), "static_dim": (args.student == Kind::Static).then_some(args.static_dim), "frozen_table": (args.student == Kind::Static).then_some(args.frozen_table), "bigrams": (args.bigrams > 0).then_some(args.bigrams), "encoded_bigrams": (args.bigrams > 0).then_some(args.encoded_bigrams), "regress": args.regress, "warmup": (args.student == Kind::Transformer).then_some(args.warmup),
                 "accuracy": acc, "teacher_accuracy": self.teacher.accuracy, "tokens": args.tokens,
                 "hidden": if mlp { Some(&args.hidden) } else { None },
                 "purity": aligned.as_ref().map(|a| a.purity), "nmi": aligned.as_ref().map(|a| a.nmi),
@@ -956,6 +982,8 @@ fn main() -> Result<(), Error> {
         true => Some(sd_teacher(&args, &train.0, &test.0, &device)?),
         false => None,
     };
+    let c = v.corpus.class_names.len();
+    let pool = unlabeled_pool(&args, &v.pool, &teacher, &encoder, c, &device)?;
     let mut study = Study {
         args: &args,
         train,
@@ -971,6 +999,7 @@ fn main() -> Result<(), Error> {
             0 => Neighbours::default(),
             _ => swap_neighbours(&encoder, &train_idx, &v.corpus, &device)?,
         },
+        pool,
         encoder: &encoder,
         train_texts: train_idx.iter().map(|&i| v.corpus.texts[i].clone()).collect(),
         device: &device,
@@ -992,6 +1021,33 @@ fn main() -> Result<(), Error> {
     }
     summary(&args, &study.teacher, &encoder, encode_secs, n, started);
     Ok(())
+}
+
+/// `--unlabeled`: the pool's first N texts in both views, labelled by the
+/// teacher's argmax (its outputs are taken per transfer set, as for every
+/// row).
+fn unlabeled_pool(
+    args: &Args,
+    pool: &(Vec<String>, Vec<f32>),
+    teacher: &Teacher,
+    encoder: &SentenceEncoder,
+    c: usize,
+    device: &Device,
+) -> Result<Option<(Dataset, Dataset)>, Error> {
+    let (d, n) = (encoder.embedding_dim(), args.unlabeled.min(pool.0.len()));
+    if args.unlabeled == 0 {
+        return Ok(None);
+    }
+    if n == 0 {
+        return Err(format!("--unlabeled: {} has no pool of texts outside the task", args.corpus).into());
+    }
+    let emb = pool.1[..n * d].to_vec();
+    let provisional = Dataset::new(emb.clone(), d, vec![0; n], c)?;
+    let labels = teacher.module.encode(&provisional, 512, device)?.predictions()?;
+    let featurize = featurizer(args, encoder);
+    let tokens = Dataset::from_tokens(pool.0[..n].iter().map(|t| featurize(t)).collect(), labels.clone(), c)?;
+    eprintln!("{n} unlabeled texts, labelled by the teacher");
+    Ok(Some((Dataset::new(emb, d, labels, c)?, tokens)))
 }
 
 /// `--transfer` as row counts (`all`: the whole training split of `train` rows).

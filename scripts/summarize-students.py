@@ -7,7 +7,7 @@ the bag and CNN students). Standard library only.
         results/text/tweets-binary-bag.jsonl results/text/tweets-binary-cnn.jsonl
 
 A variant is a row's file and (student, frozen_table, lazy, bigrams,
-encoded_bigrams, regress, augment, epochs);
+encoded_bigrams, regress, augment, unlabeled, epochs);
 the first file's first variant is the reference. Per transfer size and
 method: mean ± sample std over seeds for every variant, then each
 variant's difference to the reference, paired by seed (* where |mean| >
@@ -39,6 +39,8 @@ def variant(r, path):
         name += f", regression {r['regress']} epochs"
     if r.get("augment"):
         name += f", {r['augment']} new texts a text"
+    if r.get("unlabeled"):
+        name += f", {r['unlabeled']} unlabeled texts"
     if r.get("epochs", 10) != 10:
         name += f", {r['epochs']} epochs"
     return name
