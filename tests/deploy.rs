@@ -54,6 +54,16 @@ fn assert_probs_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
     }
 }
 
+/// The classifier's class probabilities for `texts`.
+fn probabilities(classifier: &Classifier, texts: &[&str]) -> Vec<Vec<f32>> {
+    classifier
+        .predict(texts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect()
+}
+
 fn names(c: usize) -> Vec<String> {
     (0..c).map(|i| format!("class-{i}")).collect()
 }
@@ -95,12 +105,7 @@ fn bag_equals_burn(bag: lelp::train::Bag, hasher: HashedNgrams, device: &Device)
     let classifier = Classifier::load(&path).unwrap();
     let texts = awkward_texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got: Vec<Vec<f32>> = classifier
-        .predict(&refs)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.probabilities)
-        .collect();
+    let got = probabilities(&classifier, &refs);
     // burn on the whole batch at once: padding must not change a text's result
     let seqs: Vec<Vec<u32>> = refs.iter().map(|t| hasher.encode(t)).collect();
     let want = burn_probabilities(&bag, &seqs, 2, &device);
@@ -134,12 +139,7 @@ fn cnn_classifier_equals_burn_and_ignores_batch_padding() {
     let classifier = Classifier::from_model(ModelFile::from_bytes(&bytes, "cnn.safetensors").unwrap()).unwrap();
     let texts = awkward_texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got: Vec<Vec<f32>> = classifier
-        .predict(&refs)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.probabilities)
-        .collect();
+    let got = probabilities(&classifier, &refs);
     let seqs: Vec<Vec<u32>> = refs.iter().map(|t| wp.encode(t, 16)).collect();
     // sequences of different lengths in one padded batch, and each alone
     let batched = burn_probabilities(&cnn, &seqs, 2, &device);
@@ -180,12 +180,7 @@ fn a_static_student_with_bigram_rows_predicts_as_trained() {
         "meeting".into(),
     ]);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got: Vec<Vec<f32>> = classifier
-        .predict(&refs)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.probabilities)
-        .collect();
+    let got = probabilities(&classifier, &refs);
     let pairs: Vec<Vec<u32>> = refs.iter().map(|t| wp.encode_with_bigrams(t, 16, b)).collect();
     assert_probs_close(
         "static with bigrams",

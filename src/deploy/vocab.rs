@@ -272,30 +272,12 @@ fn pooled_norm_scale(table: &[f64], dims: usize, texts: &[Vec<u32>]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::{Bert, BertConfig, WordPiece};
+    use crate::text::Bert;
 
     fn tiny_encoder(device: &Device) -> SentenceEncoder {
-        let c = BertConfig {
-            vocab_size: 50,
-            hidden_size: 16,
-            num_hidden_layers: 2,
-            num_attention_heads: 4,
-            intermediate_size: 40,
-            max_position_embeddings: 12,
-            type_vocab_size: 2,
-            layer_norm_eps: 1e-12,
-            hidden_act: "gelu".into(),
-        };
-        let vocab = (0..c.vocab_size).map(|i| match i {
-            0 => "[PAD]".to_string(),
-            1 => "[UNK]".to_string(),
-            2 => "[CLS]".to_string(),
-            3 => "[SEP]".to_string(),
-            _ => format!("w{i}"),
-        });
-        let tok = WordPiece::from_vocab(vocab).unwrap();
+        let c = crate::text::tiny::config();
         let bert = Bert::random_with_std(&c, 11, 0.4, device).unwrap();
-        SentenceEncoder::from_parts(tok, bert, 12, 0, c.layer_norm_eps)
+        SentenceEncoder::from_parts(crate::text::tiny::wordpiece(), bert, 12, 0, c.layer_norm_eps)
     }
 
     fn dot(a: &[f64], b: &[f64]) -> f64 {

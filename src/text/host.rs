@@ -532,17 +532,7 @@ mod tests {
     }
 
     fn tiny() -> BertConfig {
-        BertConfig {
-            vocab_size: 50,
-            hidden_size: 16,
-            num_hidden_layers: 2,
-            num_attention_heads: 4,
-            intermediate_size: 40,
-            max_position_embeddings: 12,
-            type_vocab_size: 2,
-            layer_norm_eps: 1e-12,
-            hidden_act: "gelu".into(),
-        }
+        crate::text::tiny::config()
     }
 
     /// The burn path's pooled, normalised embedding of a padded batch.
@@ -580,17 +570,10 @@ mod tests {
     /// the host path equal the graph's, padding dropped.
     #[test]
     fn token_states_agree_across_paths() {
-        use crate::text::{EncoderPath, SentenceEncoder, WordPiece};
+        use crate::text::{EncoderPath, SentenceEncoder};
         let device = Device::flex();
         let c = tiny();
-        let vocab = (0..c.vocab_size).map(|i| match i {
-            0 => "[PAD]".to_string(),
-            1 => "[UNK]".to_string(),
-            2 => "[CLS]".to_string(),
-            3 => "[SEP]".to_string(),
-            _ => format!("w{i}"),
-        });
-        let tok = WordPiece::from_vocab(vocab).unwrap();
+        let tok = crate::text::tiny::wordpiece();
         let bert = Bert::random_with_std(&c, 3, 0.4, &device).unwrap();
         let enc =
             |path| SentenceEncoder::from_parts(tok.clone(), bert.clone(), 12, 0, c.layer_norm_eps).with_path(path);

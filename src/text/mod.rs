@@ -484,3 +484,37 @@ impl SentenceEncoder {
         Ok(rows)
     }
 }
+
+/// A tiny BERT config and its vocabulary (`[PAD] [UNK] [CLS] [SEP] w4 ...`)
+/// for unit tests.
+#[cfg(test)]
+pub(crate) mod tiny {
+    use super::{BertConfig, WordPiece};
+
+    /// 50 tokens, width 16, 2 layers of 4 heads, 12 positions.
+    pub(crate) fn config() -> BertConfig {
+        BertConfig {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 40,
+            max_position_embeddings: 12,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        }
+    }
+
+    /// The config's vocabulary: the four special tokens, then `w4` to `w49`.
+    pub(crate) fn wordpiece() -> WordPiece {
+        let vocab = (0..config().vocab_size).map(|i| match i {
+            0 => "[PAD]".to_string(),
+            1 => "[UNK]".to_string(),
+            2 => "[CLS]".to_string(),
+            3 => "[SEP]".to_string(),
+            _ => format!("w{i}"),
+        });
+        WordPiece::from_vocab(vocab).unwrap()
+    }
+}
