@@ -123,6 +123,18 @@ done
 "$T" --corpus spam --student static --lazy --transfer 1000,all --out $R/spam-static.jsonl
 "$T" --corpus tweets --student static --lazy --transfer 1000 --out $R/tweets-static.jsonl
 "$T" --corpus tweets --student static --lazy --transfer all --seeds 3 --out $R/tweets-static.jsonl
+# the static student with bigram rows, with teacher-labelled copies, with the neutral tweets as unlabeled rows
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --bigrams 65536 --out $R/tweets-binary-static-bigrams.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --bigrams 65536 --encoded-bigrams 20000 --out $R/tweets-binary-static-bigrams.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer all --seeds 3 --bigrams 65536 --encoded-bigrams 50000 --out $R/tweets-binary-static-bigrams.jsonl
+"$T" --corpus spam --student static --lazy --transfer 1000 --bigrams 65536 --encoded-bigrams 20000 --out $R/spam-static-bigrams.jsonl
+"$T" --corpus clinc-10 --student static --lazy --transfer 1000 --bigrams 65536 --encoded-bigrams 20000 --out $R/clinc-10-static-bigrams.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --augment 5 --seeds 5 --out $R/tweets-binary-static-augment.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --augment 20 --seeds 3 --out $R/tweets-binary-static-augment.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 4000 --augment 5 --seeds 3 --out $R/tweets-binary-static-augment.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer all --augment 5 --seeds 1 --out $R/tweets-binary-static-augment.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --unlabeled 15018 --out $R/tweets-binary-static-unlabeled.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer all --unlabeled 15018 --seeds 2 --out $R/tweets-binary-static-unlabeled.jsonl
 # lazy against dense Adam on the bag's table (docs/performance.md)
 for lazy in "" --lazy; do
     "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
