@@ -135,6 +135,9 @@ done
 "$T" --corpus tweets-binary --student static --lazy --transfer all --augment 5 --seeds 1 --out $R/tweets-binary-static-augment.jsonl
 "$T" --corpus tweets-binary --student static --lazy --transfer 1000 --unlabeled 15018 --out $R/tweets-binary-static-unlabeled.jsonl
 "$T" --corpus tweets-binary --student static --lazy --transfer all --unlabeled 15018 --seeds 2 --out $R/tweets-binary-static-unlabeled.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer 1000 --unlabeled 15018 --methods all --seeds 3 --out $R/tweets-binary-static-unlabeled-all.jsonl
+"$T" --corpus tweets-binary --student static --lazy --transfer all --unlabeled 15018 --bigrams 65536 --encoded-bigrams 50000 --seeds 1 \
+    --out $R/tweets-binary-static-unlabeled-bigrams.jsonl
 # lazy against dense Adam on the bag's table (docs/performance.md)
 for lazy in "" --lazy; do
     "$T" --corpus tweets-binary --student bag --transfer 1000,4000 --seeds 5 $lazy --out $R/tweets-binary-bag-lazy.jsonl
