@@ -155,21 +155,8 @@ impl StaticTable {
         };
         // 3. SIF weights from the corpus's token and pair counts
         let encoded: Vec<Vec<u32>> = corpus.iter().map(|t| tok.encode(t, usize::MAX)).collect();
-        let mut counts = vec![0u64; v];
-        let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
-        for ids in &encoded {
-            // a special token written in the text is not counted, nor its pairs
-            let inner = &ids[1..ids.len() - 1];
-            let plain = |id: u32| id != cls && id != sep && id != pad;
-            for &id in inner.iter().filter(|&&id| plain(id)) {
-                counts[id as usize] += 1;
-            }
-            if self.bigram_buckets > 0 && self.encoded_bigrams > 0 {
-                for w in inner.windows(2).filter(|w| plain(w[0]) && plain(w[1])) {
-                    *pairs.entry((w[0], w[1])).or_default() += 1;
-                }
-            }
-        }
+        let with_pairs = self.bigram_buckets > 0 && self.encoded_bigrams > 0;
+        let (counts, pairs) = token_counts(&encoded, v, [cls, sep, pad], with_pairs);
         let sif = |count: u64, total: u64| match self.weighting {
             Weighting::Sif => SIF_A / (SIF_A + if total > 0 { count as f64 / total as f64 } else { 0.0 }),
             Weighting::None => 1.0,
@@ -222,6 +209,32 @@ impl StaticTable {
         let scale = pooled_norm_scale(&table, dims, &encoded);
         Ok(table.into_iter().map(|x| (x * scale) as f32).collect())
     }
+}
+
+/// Each token's count in `texts` (`[CLS] ... [SEP]` ids, a vocabulary of
+/// `v`) and, `with_pairs`, each pair of adjacent tokens'; the `special`
+/// ids written in a text are not counted, nor their pairs.
+fn token_counts(
+    texts: &[Vec<u32>],
+    v: usize,
+    special: [u32; 3],
+    with_pairs: bool,
+) -> (Vec<u64>, HashMap<(u32, u32), u64>) {
+    let mut counts = vec![0u64; v];
+    let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
+    let plain = |id: u32| !special.contains(&id);
+    for ids in texts {
+        let inner = &ids[1..ids.len() - 1];
+        for &id in inner.iter().filter(|&&id| plain(id)) {
+            counts[id as usize] += 1;
+        }
+        if with_pairs {
+            for w in inner.windows(2).filter(|w| plain(w[0]) && plain(w[1])) {
+                *pairs.entry((w[0], w[1])).or_default() += 1;
+            }
+        }
+    }
+    (counts, pairs)
 }
 
 /// The encoder's outputs at the inner tokens of each sequence (all of one
