@@ -1,24 +1,61 @@
 #!/usr/bin/env bash
 # Regenerates every results file and plot behind docs/results.md.
-# Usage: bash experiments/run_all.sh [--device NAME] [--text] [--subclass-text]
+# Usage: bash experiments/run_all.sh [--device NAME] [--text] [--subclass-text] [--transformer]
 # --text also reruns the text study (fetches MiniLM and the corpora, encodes
 # them once: one to two hours on two cores the first time).
 # --subclass-text reruns only the study of text with true sub-classes
 # (20 Newsgroups and CLINC150 from $LELP_TEXT_DATA, default
 # ../shared/data/text; docs/results.md "Text with true sub-classes").
+# --transformer reruns only the transformer-student study (docs/results.md
+# "Transformer students"; the L3 from scripts/fetch-minilm-l3.sh, libtorch
+# from scripts/install-libtorch.sh for the runs on the tch backend; about
+# seven hours on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=0
 SUBCLASS_TEXT=0
+TRANSFORMER=0
 ARGS=()
 for a in "$@"; do
     case "$a" in
         --text) TEXT=1 ;;
         --subclass-text) SUBCLASS_TEXT=1 ;;
+        --transformer) TRANSFORMER=1 ;;
         *) ARGS+=("$a") ;;
     esac
 done
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
+if [ "$TRANSFORMER" = 1 ]; then
+    bash scripts/fetch-minilm-l3.sh
+    cargo build --release --features tch,text --example text
+    X=results/transformer
+    mkdir -p $X
+    rm -f $X/*.jsonl
+    L="--student transformer --lr 2e-4"
+    L2="$L --init teacher:2 --lazy --subclasses 4 --epochs 5"
+    # the first L3 runs (flex; they predate the encoder's own dropout, which
+    # the student now has, so a rerun differs from the committed rows)
+    "$BIN/text" --corpus clinc-parity $L --epochs 5 --tokens 32 --transfer 1000 --seeds 3 --methods all --out $X/clinc-parity-l3.jsonl
+    "$BIN/text" --corpus clinc-10 $L --epochs 5 --tokens 32 --transfer 1000 --seeds 3 --out $X/clinc-10-l3.jsonl
+    # the 2-layer student and the L3 with the encoder's dropout, flex
+    "$BIN/text" --corpus clinc-parity $L2 --tokens 32 --transfer 1000 --seeds 3 --methods core --out $X/clinc-parity-l2.jsonl
+    "$BIN/text" --corpus clinc-parity --teacher-tune 2 $L2 --tokens 32 --transfer 1000 --seeds 3 \
+        --out $X/clinc-parity-l2-tuned.jsonl
+    "$BIN/text" --corpus tweets-binary $L --epochs 5 --init l3 --lazy --subclasses 4 --tokens 32 --transfer 1000 --seeds 3 \
+        --out $X/tweets-binary-l3.jsonl
+    "$BIN/text" --corpus 20ng-tech $L2 --transfer 1000 --seeds 3 --out $X/20ng-tech-l2.jsonl
+    # on the tch backend
+    "$BIN/text" --device tch --corpus tweets-binary $L --epochs 5 --init l3 --lazy --subclasses 4 --tokens 32 --transfer 1000 \
+        --seeds 3 --methods core --out $X/tweets-binary-l3-core.jsonl
+    "$BIN/text" --device tch --corpus 20ng-6 $L2 --transfer 1000 --seeds 3 --out $X/20ng-6-l2.jsonl
+    P="--device tch --corpus clinc-parity $L --init teacher:2 --lazy --subclasses 4 --tokens 32"
+    "$BIN/text" $P --transfer 250 --seeds 3 --epochs 5 --methods core --out $X/clinc-parity-l2-250.jsonl
+    "$BIN/text" $P --transfer 1000 --seeds 5 --epochs 5 --methods core --out $X/clinc-parity-l2-tch.jsonl
+    "$BIN/text" $P --transfer 4000 --seeds 3 --epochs 5 --out $X/clinc-parity-l2-4000.jsonl
+    "$BIN/text" $P --transfer all --seeds 3 --epochs 2 --out $X/clinc-parity-l2-all.jsonl
+    python3 scripts/summarize-text.py $X/*.jsonl > $X/summary.md
+    exit 0
+fi
 if [ "$SUBCLASS_TEXT" = 1 ]; then
     cargo build --release --features text --example text --example experiment --example plot
     S=results/subclass-text
