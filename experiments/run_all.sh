@@ -9,7 +9,8 @@
 # --transformer reruns only the transformer-student study (docs/results.md
 # "Transformer students"; the L3 from scripts/fetch-minilm-l3.sh, libtorch
 # from scripts/install-libtorch.sh for the runs on the tch backend; about
-# seven hours on two cores).
+# seven hours on two cores; --device does not apply: each run names the
+# backend it ran on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=0
