@@ -20,7 +20,11 @@
 //! cargo bench --features text --bench transformer
 //! LELP_BENCH_CASES=l32 cargo bench --features text --bench transformer
 //! LELP_BENCH_INIT=teacher:2 cargo bench --features text --bench transformer   # MiniLM-L6's bottom 2 layers
+//! LELP_BENCH_KEEP_FREED=0 cargo bench --features text --bench transformer   # glibc malloc's defaults
 //! ```
+//!
+//! The bench calls `lelp::device::keep_freed_memory()` first, as the
+//! crate's binaries do, unless `LELP_BENCH_KEEP_FREED=0`.
 
 use std::time::Instant;
 
@@ -55,6 +59,8 @@ fn rows(n: usize, len: usize) -> Dataset {
 }
 
 fn main() {
+    let keep = std::env::var("LELP_BENCH_KEEP_FREED").map_or(true, |v| v != "0");
+    let kept = keep && device::keep_freed_memory();
     let name = std::env::var("LELP_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = device::by_name(&name).unwrap();
     let dir = default_cache_dir().join("paraphrase-MiniLM-L3-v2");
@@ -86,7 +92,10 @@ fn main() {
             Bert::random(&l3, 0, &device).unwrap()
         }
     };
-    println!("device {name}, {} layers", bert.num_layers());
+    println!(
+        "device {name}, {} layers, glibc malloc keeps freed blocks: {kept}",
+        bert.num_layers()
+    );
     let only = std::env::var("LELP_BENCH_CASES").ok();
     for (len, lazy) in [(32, false), (32, true), (128, false), (128, true)] {
         let case = format!("l{len}{}", if lazy { "-lazy" } else { "" });

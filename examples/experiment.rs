@@ -47,6 +47,7 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    lelp::device::keep_freed_memory(); // large freed blocks kept (docs/performance.md)
     let args = Args::parse();
     let mut cfg = ExperimentConfig::from_file(&args.config)?;
     if let Some(n) = args.seeds {

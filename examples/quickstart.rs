@@ -49,6 +49,9 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // glibc's malloc keeps large freed blocks (libtorch's tensors come from
+    // it; docs/performance.md): first thing in main, as in any lelp program
+    lelp::device::keep_freed_memory();
     let Args {
         device,
         seeds,

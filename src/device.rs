@@ -98,3 +98,91 @@ pub fn from_flag_or_env(flag: Option<&str>) -> Result<(Device, String)> {
     };
     Ok((by_name(&name)?, if name.is_empty() { "flex".into() } else { name }))
 }
+
+/// Makes glibc's `malloc` keep freed blocks of up to 256 MiB for reuse
+/// instead of handing each back to the kernel; returns whether it changed
+/// the settings. Call it once, at the start of a program's `main`.
+///
+/// libtorch (the `tch` device) allocates every tensor through `malloc`,
+/// and glibc serves blocks past its threshold (32 MiB at most) with a
+/// fresh mapping that it unmaps on `free`: a word-piece table's gradient
+/// (30,522 x 384 floats, 47 MB), its optimizer passes and every other
+/// large buffer of a training step then page-fault in anew. A training
+/// step of the 3-layer MiniLM student on `tch` at 32 tokens took 0.8x
+/// the time with this (docs/performance.md, "Transformer students vs.
+/// PyTorch"). Rust's own
+/// allocations are the global allocator's (the crate's binaries use
+/// mimalloc); this setting is for the C and C++ code in the process.
+///
+/// Process-wide and not undone; the cost is memory held by the process
+/// after a peak (up to 1 GiB above the heap's top before it is trimmed).
+/// Nothing changes, and it returns `false`, off Linux with glibc or when
+/// `GLIBC_TUNABLES` already sets either threshold (the user's choice
+/// stands).
+///
+/// ```
+/// // first thing in main, before any tensor is allocated
+/// let changed = lelp::device::keep_freed_memory();
+/// # let _ = changed;
+/// ```
+pub fn keep_freed_memory() -> bool {
+    !sets_a_threshold(std::env::var("GLIBC_TUNABLES").ok().as_deref()) && glibc_keep_freed_memory()
+}
+
+/// Whether a `GLIBC_TUNABLES` value sets malloc's mmap or trim threshold
+/// (colon-separated `name=value` pairs).
+fn sets_a_threshold(tunables: Option<&str>) -> bool {
+    tunables.is_some_and(|t| {
+        t.split(':').any(|pair| {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            name == "glibc.malloc.mmap_threshold" || name == "glibc.malloc.trim_threshold"
+        })
+    })
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // FFI: glibc's mallopt (the crate's other unsafe code is the AVX2 kernel)
+fn glibc_keep_freed_memory() -> bool {
+    // SAFETY: mallopt only sets the allocator's parameters; glibc takes
+    // its own lock. Older glibc caps the mmap threshold at 32 MiB (half
+    // its heap size) and refuses more: then the cap.
+    unsafe {
+        let mmap = libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20) == 1
+            || libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1;
+        let trim = libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1;
+        mmap && trim
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_keep_freed_memory() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{keep_freed_memory, sets_a_threshold};
+
+    /// The user's own thresholds stand; other tunables do not count.
+    #[test]
+    fn only_a_threshold_in_glibc_tunables_counts_as_the_users_choice() {
+        assert!(!sets_a_threshold(None));
+        assert!(!sets_a_threshold(Some("")));
+        assert!(!sets_a_threshold(Some("glibc.malloc.arena_max=2")));
+        assert!(!sets_a_threshold(Some("glibc.malloc.mmap_max=0")));
+        assert!(sets_a_threshold(Some("glibc.malloc.mmap_threshold=268435456")));
+        assert!(sets_a_threshold(Some(
+            "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=1073741824"
+        )));
+    }
+
+    /// On Linux with glibc (and no thresholds in the environment) glibc
+    /// accepts the settings, again on a second call; elsewhere nothing.
+    #[test]
+    fn glibc_accepts_the_settings_where_it_is_the_allocator() {
+        let expected = cfg!(all(target_os = "linux", target_env = "gnu"))
+            && !sets_a_threshold(std::env::var("GLIBC_TUNABLES").ok().as_deref());
+        assert_eq!(keep_freed_memory(), expected);
+        assert_eq!(keep_freed_memory(), expected);
+    }
+}

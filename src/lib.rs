@@ -76,7 +76,7 @@
 //! |---|---|---|
 //! | `digits` | yes | [`Dataset::uci_digits`](data::Dataset::uci_digits): the 1,797 UCI digits embedded in the crate (115 KB, CC BY 4.0) |
 //! | `experiment` | yes | [`experiment`]: the comparison study as library code (networks, tuning grids with the equal-budget rule and validation selection, the JSON-config runner) |
-//! | `avx2` | yes | the subspace fit's AVX2/FMA Gram kernel (x86-64, detected at run time), the crate's only `unsafe` code; without it the fit runs faer's portable product and the crate is `#![forbid(unsafe_code)]` |
+//! | `avx2` | yes | the subspace fit's AVX2/FMA Gram kernel (x86-64, detected at run time), with [`device::keep_freed_memory`]'s `mallopt` call (Linux with glibc) the crate's only `unsafe` code; without it the fit runs faer's portable product |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
 //! | `cli` | no | the `lelp` command-line tool (`distill`, `predict`, `eval`, `info`; docs/deploy.md): `cargo install --path . --features cli`; adds `text` and `clap` |
 //! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
@@ -87,8 +87,7 @@
 //!
 //! burn's pure-Rust Flex CPU backend is always there (`Device::default()`).
 //! Library code takes a `&Device` from its caller and never picks one.
-#![cfg_attr(feature = "avx2", deny(unsafe_code))]
-#![cfg_attr(not(feature = "avx2"), forbid(unsafe_code))]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(
     rustdoc::broken_intra_doc_links,

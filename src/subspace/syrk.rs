@@ -95,7 +95,7 @@ pub(crate) fn faer_syrk(z: Centred<'_>, out: &mut Mat<f32>, threads: usize) {
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
-#[allow(unsafe_code)] // the crate's only unsafe code: AVX2/FMA intrinsics (feature `avx2`)
+#[allow(unsafe_code)] // AVX2/FMA intrinsics (feature `avx2`); the crate's other unsafe code is one `mallopt` call (device.rs)
 mod x86 {
     use super::{Centred, GROUP, KC, MR, NR};
     use faer::Mat;

@@ -96,17 +96,21 @@ pub struct Bert {
 }
 
 impl BertLayer {
-    fn forward(&self, x: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let [b, l, d] = x.dims();
+    /// The layer on `x`, the `[B * L, d]` rows of a `[B, L, d]` batch.
+    /// Rows, not the 3-D batch: each `Linear` is then one GEMM, and its
+    /// weight's gradient one GEMM too, where burn broadcasts a 3-D input's
+    /// product over the batch and sums `B` weight-sized gradients.
+    fn forward(&self, x: Tensor<2>, [b, l]: [usize; 2], mask_bias: Tensor<4>) -> Tensor<2> {
+        let d = x.dims()[1];
         let h = self.heads;
         let dh = d / h;
-        let split = |t: Tensor<3>| t.reshape([b, l, h, dh]).swap_dims(1, 2); // [B, H, L, Dh]
+        let split = |t: Tensor<2>| t.reshape([b, l, h, dh]).swap_dims(1, 2); // [B, H, L, Dh]
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask_bias;
         let probs = dropout(softmax(scores, 3), self.dropout);
-        let ctx = probs.matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let ctx = probs.matmul(v).swap_dims(1, 2).reshape([b * l, d]);
         let attended = dropout(self.attention_out.forward(ctx), self.dropout);
         let x = self.attention_norm.forward(attended + x);
         let ff = self.output.forward(gelu(self.intermediate.forward(x.clone())));
@@ -150,16 +154,16 @@ impl Bert {
     /// # Shapes
     /// - `x`: `[B, L, d]`, `mask`: `[B, L]` -> `[B, L, d]`
     pub fn layers_forward(&self, x: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<3> {
-        let [b, l, _] = x.dims();
+        let [b, l, d] = x.dims();
         // 0 where attended, a large negative number at padding (as BERT)
         let bias = (mask.float().neg() + 1.0)
             .mul_scalar(f32::MIN as f64 / 2.0)
             .reshape([b, 1, 1, l]);
-        let mut x = x;
+        let mut x = x.reshape([b * l, d]);
         for layer in &self.layers {
-            x = layer.forward(x, bias.clone());
+            x = layer.forward(x, [b, l], bias.clone());
         }
-        x
+        x.reshape([b, l, d])
     }
 
     /// This encoder with dropout `p` in training: on the embeddings'

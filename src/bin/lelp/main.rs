@@ -34,7 +34,9 @@ use progress::Reporter;
 // glibc's allocator maps and unmaps the multi-megabyte buffers of every
 // training step afresh, and each new mapping page-faults again: a
 // process's first fit ran up to 2.4x slower than later ones
-// (docs/performance.md, "Cold runs"). mimalloc keeps them.
+// (docs/performance.md, "Cold runs"). mimalloc keeps them for Rust's
+// allocations; `keep_freed_memory` in `main` does the same for libtorch's
+// (the `tch` device), which go through malloc.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -218,6 +220,7 @@ fn exit_code(e: &LelpError) -> u8 {
 }
 
 fn main() -> ExitCode {
+    lelp::device::keep_freed_memory();
     // a panic is a bug: report it as one, with its own exit code, never 101
     std::panic::set_hook(Box::new(|info| {
         eprintln!("lelp: internal error (please report it): {info}");
