@@ -147,6 +147,7 @@ fn print_table(table: &[(String, Vec<f64>, Vec<f64>)]) {
 }
 
 fn main() -> Result<(), Error> {
+    lelp::device::keep_freed_memory(); // large freed blocks kept (docs/performance.md)
     let Args {
         compare,
         devices,

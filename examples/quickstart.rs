@@ -50,7 +50,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // glibc's malloc keeps large freed blocks (libtorch's tensors come from
-    // it; docs/performance.md): first thing in main, as in any lelp program
+    // it; docs/performance.md): first thing in main, in any program that trains
     lelp::device::keep_freed_memory();
     let Args {
         device,

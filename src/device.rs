@@ -99,26 +99,30 @@ pub fn from_flag_or_env(flag: Option<&str>) -> Result<(Device, String)> {
     Ok((by_name(&name)?, if name.is_empty() { "flex".into() } else { name }))
 }
 
-/// Makes glibc's `malloc` keep freed blocks of up to 256 MiB for reuse
-/// instead of handing each back to the kernel; returns whether it changed
-/// the settings. Call it once, at the start of a program's `main`.
+/// Makes glibc's `malloc` keep freed blocks of up to 256 MiB (32 MiB
+/// before glibc 2.35) for reuse instead of handing each back to the
+/// kernel; returns whether glibc took the settings. Call it once, at the
+/// start of a program's `main`.
 ///
 /// libtorch (the `tch` device) allocates every tensor through `malloc`,
-/// and glibc serves blocks past its threshold (32 MiB at most) with a
-/// fresh mapping that it unmaps on `free`: a word-piece table's gradient
-/// (30,522 x 384 floats, 47 MB), its optimizer passes and every other
-/// large buffer of a training step then page-fault in anew. A training
-/// step of the 3-layer MiniLM student on `tch` at 32 tokens took 0.8x
-/// the time with this (docs/performance.md, "Transformer students vs.
-/// PyTorch"). Rust's own
-/// allocations are the global allocator's (the crate's binaries use
-/// mimalloc); this setting is for the C and C++ code in the process.
+/// and glibc serves blocks past its threshold (dynamic, 32 MiB at most)
+/// with a fresh mapping that it unmaps on `free`: a word-piece table's
+/// gradient (30,522 x 384 floats, 47 MB), its optimizer passes and,
+/// until the threshold has grown, every other large buffer of a training
+/// step then page-fault in anew. A training step of the 3-layer MiniLM
+/// student on `tch` at 32 tokens took 0.8x the time with this
+/// (docs/performance.md, "Transformer students vs. PyTorch"). It is the
+/// in-code form of the `GLIBC_TUNABLES` line in that file's "Cold runs":
+/// it covers every `malloc` in the process, Rust's allocations too where
+/// the global allocator is the system's (the crate's binaries use
+/// mimalloc for those).
 ///
 /// Process-wide and not undone; the cost is memory held by the process
-/// after a peak (up to 1 GiB above the heap's top before it is trimmed).
-/// Nothing changes, and it returns `false`, off Linux with glibc or when
-/// `GLIBC_TUNABLES` already sets either threshold (the user's choice
-/// stands).
+/// after a peak (up to 1 GiB free at the top of each malloc arena before
+/// it is trimmed). Nothing changes, and it returns `false`, off Linux
+/// with glibc, or when the environment already sets either threshold
+/// (`GLIBC_TUNABLES`, or the older `MALLOC_MMAP_THRESHOLD_` and
+/// `MALLOC_TRIM_THRESHOLD_`): the user's choice stands.
 ///
 /// ```
 /// // first thing in main, before any tensor is allocated
@@ -126,7 +130,14 @@ pub fn from_flag_or_env(flag: Option<&str>) -> Result<(Device, String)> {
 /// # let _ = changed;
 /// ```
 pub fn keep_freed_memory() -> bool {
-    !sets_a_threshold(std::env::var("GLIBC_TUNABLES").ok().as_deref()) && glibc_keep_freed_memory()
+    !thresholds_in_environment() && glibc_keep_freed_memory()
+}
+
+/// Whether the process's environment sets malloc's mmap or trim threshold.
+fn thresholds_in_environment() -> bool {
+    let legacy = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"];
+    sets_a_threshold(std::env::var("GLIBC_TUNABLES").ok().as_deref())
+        || legacy.iter().any(|v| std::env::var_os(v).is_some())
 }
 
 /// Whether a `GLIBC_TUNABLES` value sets malloc's mmap or trim threshold
@@ -144,13 +155,13 @@ fn sets_a_threshold(tunables: Option<&str>) -> bool {
 #[allow(unsafe_code)] // FFI: glibc's mallopt (the crate's other unsafe code is the AVX2 kernel)
 fn glibc_keep_freed_memory() -> bool {
     // SAFETY: mallopt only sets the allocator's parameters; glibc takes
-    // its own lock. Older glibc caps the mmap threshold at 32 MiB (half
-    // its heap size) and refuses more: then the cap.
+    // its own lock. glibc before 2.35 caps the mmap threshold at half its
+    // heap size (32 MiB on 64-bit) and refuses more: then the cap. The
+    // trim threshold is set only when the mmap one was taken.
     unsafe {
         let mmap = libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20) == 1
             || libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1;
-        let trim = libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1;
-        mmap && trim
+        mmap && libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1
     }
 }
 
@@ -161,7 +172,7 @@ fn glibc_keep_freed_memory() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{keep_freed_memory, sets_a_threshold};
+    use super::{keep_freed_memory, sets_a_threshold, thresholds_in_environment};
 
     /// The user's own thresholds stand; other tunables do not count.
     #[test]
@@ -178,10 +189,11 @@ mod tests {
 
     /// On Linux with glibc (and no thresholds in the environment) glibc
     /// accepts the settings, again on a second call; elsewhere nothing.
+    /// (A sanitizer's malloc, whose `mallopt` refuses everything, would
+    /// fail this: the crate's CI runs none.)
     #[test]
     fn glibc_accepts_the_settings_where_it_is_the_allocator() {
-        let expected = cfg!(all(target_os = "linux", target_env = "gnu"))
-            && !sets_a_threshold(std::env::var("GLIBC_TUNABLES").ok().as_deref());
+        let expected = cfg!(all(target_os = "linux", target_env = "gnu")) && !thresholds_in_environment();
         assert_eq!(keep_freed_memory(), expected);
         assert_eq!(keep_freed_memory(), expected);
     }
