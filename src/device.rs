@@ -35,7 +35,9 @@ pub fn available() -> Vec<&'static str> {
 
 /// The device called `name`: `flex` (the default CPU backend; also the
 /// empty name), `ndarray`, `wgpu`, `tch` (or `libtorch`, CPU), `cuda`.
-/// Each but `flex` needs its cargo feature.
+/// Each but `flex` needs its cargo feature. A program that trains on
+/// `tch` calls [`keep_freed_memory`] first in `main` (libtorch's buffers
+/// come from glibc's `malloc`).
 ///
 /// # Errors
 /// [`LelpError::InvalidParameter`] for an unknown name or a backend this
