@@ -931,7 +931,8 @@ fn train_test(v: &Views) -> Result<(Vec<usize>, Vec<usize>), Error> {
 
 fn main() -> Result<(), Error> {
     // glibc's malloc keeps large freed blocks (libtorch's tensors come
-    // from it: transformer students train in 0.8x the time on tch)
+    // from it: a transformer student's step on tch at 32 tokens takes 0.8x
+    // the time; docs/performance.md)
     lelp::device::keep_freed_memory();
     let args = Args::parse();
     args.check()?;
