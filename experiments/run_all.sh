@@ -5,9 +5,9 @@
 # them once: one to two hours on two cores the first time).
 # --subclass-text reruns only the study of text with true sub-classes
 # (20 Newsgroups and CLINC150 from $LELP_TEXT_DATA, default
-# ../shared/data/text; docs/results.md "Text with true sub-classes").
-# --transformer reruns only the transformer-student study (docs/results.md
-# "Transformer students"; the L3 from scripts/fetch-minilm-l3.sh, libtorch
+# ../shared/data/text; docs/results/true-subclasses.md).
+# --transformer reruns only the transformer-student study
+# (docs/results/transformer-students.md; the L3 from scripts/fetch-minilm-l3.sh, libtorch
 # from scripts/install-libtorch.sh for the runs on the tch backend; about
 # seven hours on two cores; --device does not apply: each run names the
 # backend it ran on).
@@ -143,7 +143,7 @@ rm -f $R/tweets-binary-cnn-init.jsonl
 "$T" --corpus tweets-binary --student cnn --init-table pca --transfer 1000,4000 --out $R/tweets-binary-cnn-init.jsonl
 "$T" --corpus tweets-binary --student cnn --init-table pca --transfer all --seeds 3 --out $R/tweets-binary-cnn-init.jsonl
 python3 scripts/summarize-cnn-init.py $R/tweets-binary-cnn-init.jsonl $R/tweets-binary-cnn-augment.jsonl > $R/tweets-binary-cnn-init.md
-# the static student from the teacher's vocabulary pass (docs/results.md, "The static student"):
+# the static student from the teacher's vocabulary pass (docs/results/transfer-sets.md, "The static student"):
 # its table frozen, fine-tuned, and fine-tuned after an embedding-regression stage; then the other sets
 rm -f $R/*-static*.jsonl
 "$T" --corpus tweets-binary --student static --lazy --transfer 1000,all --out $R/tweets-binary-static.jsonl

@@ -4,7 +4,7 @@
 //! validation split ([`MethodEntry`], [`check_budget`], [`select`]), the
 //! JSON config ([`ExperimentConfig`]) and the loop that runs it ([`run`],
 //! [`markdown_table`]). `examples/experiment.rs` is a thin front end to
-//! it; docs/results.md's tuned tables come from it.
+//! it; the tuned tables in docs/results/ come from it.
 //!
 //! The protocol, per seed: a teacher trained on the training split; per
 //! transfer set (a seeded sample of the training split), the teacher's
