@@ -247,6 +247,17 @@ pub enum LelpError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A result fell short of a target the caller set (the `lelp` tool's
+    /// `--min-agreement`); what was made is kept.
+    #[error("{what} is {achieved:.4}, under the target {target:.4}")]
+    BelowTarget {
+        /// What was measured (`"test agreement with the teacher"`).
+        what: &'static str,
+        /// The measured value.
+        achieved: f64,
+        /// The target.
+        target: f64,
+    },
     /// A checkpoint does not belong to this run (other config or model shape).
     #[error("checkpoint {path} does not match this run: {reason}")]
     CheckpointMismatch {

@@ -10,6 +10,9 @@
 //! ([`argmax_subclasses`]) with the row's fine label
 //! ([`subclass_alignment`]).
 //!
+//! [`fidelity`] measures the other thing a user asks of a student: how
+//! often it says what its teacher says, where and how far they differ.
+//!
 //! Conventions (those of scikit-learn's `normalized_mutual_info_score`
 //! with `average_method="arithmetic"`, which tests/metrics.rs checks
 //! against): natural logarithms; `NMI = MI / ((H(a) + H(b)) / 2)`; two
@@ -244,6 +247,157 @@ pub fn argmax_subclasses(targets: &PseudoTargets, labels: &[usize]) -> Result<Ve
             Ok(best)
         })
         .collect()
+}
+
+/// How faithfully a student imitates its teacher on the same rows: the
+/// question a user who distils their own model asks first.
+///
+/// Conventions (tests/data/fidelity/reference.py computes the same with
+/// numpy): `agreement` is the share of rows whose argmax classes agree
+/// (ties to the lower class, as everywhere in the crate); `per_class[c]`
+/// is that share among the rows the teacher puts in class `c` (its
+/// recall of the teacher's decisions); `mean_kl` is the mean of
+/// `KL(p_teacher || p_student)` in nats, with the student's probabilities
+/// floored at `1e-12` and terms of zero teacher probability counting 0;
+/// `mean_tv` the mean total-variation distance `0.5 * sum_c |p_t - p_s|`;
+/// `by_confidence` splits the rows into ten groups of (nearly) equal size
+/// by the teacher's top probability, ascending (a stable sort: ties keep
+/// row order; group `k` holds sorted rows `k n / 10 .. (k + 1) n / 10`,
+/// so groups are empty when there are fewer than ten rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fidelity {
+    /// Rows compared.
+    pub rows: usize,
+    /// Share of rows on which the student's class is the teacher's.
+    pub agreement: f64,
+    /// Per teacher class: its rows and the share the student agrees on.
+    pub per_class: Vec<ClassAgreement>,
+    /// `confusion[t][s]`: rows the teacher puts in class `t` and the
+    /// student in class `s`.
+    pub confusion: Vec<Vec<usize>>,
+    /// Mean `KL(teacher || student)` over the rows, in nats.
+    pub mean_kl: f64,
+    /// Mean total-variation distance between the two distributions.
+    pub mean_tv: f64,
+    /// Agreement in ten groups of rows by the teacher's confidence,
+    /// least confident first.
+    pub by_confidence: Vec<ConfidenceBin>,
+}
+
+/// The student's agreement on the rows the teacher puts in one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAgreement {
+    /// Rows the teacher puts in this class.
+    pub rows: usize,
+    /// Share of them the student puts there too (none without rows).
+    pub agreement: Option<f64>,
+}
+
+/// One group of rows by the teacher's confidence (its top probability).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfidenceBin {
+    /// The group's lowest and highest teacher confidence (none when empty).
+    pub confidence: Option<(f64, f64)>,
+    /// Rows in the group.
+    pub rows: usize,
+    /// The student's agreement with the teacher in the group (none when
+    /// empty).
+    pub agreement: Option<f64>,
+}
+
+/// The fidelity of a student to its teacher from both models' class
+/// probabilities on the same rows (row-major `[n, classes]`), see
+/// [`Fidelity`].
+///
+/// # Errors
+/// [`LelpError::EmptyData`] for no rows or no classes;
+/// [`LelpError::DimensionMismatch`] when the two matrices differ in size
+/// or are not whole rows of `classes`; [`LelpError::NonFinite`] for a NaN
+/// or infinite probability.
+///
+/// ```
+/// use lelp::metrics::fidelity;
+/// let teacher = [0.9, 0.1, 0.4, 0.6, 0.2, 0.8];
+/// let student = [0.8, 0.2, 0.7, 0.3, 0.1, 0.9];
+/// let f = fidelity(&teacher, &student, 2)?;
+/// assert_eq!(f.rows, 3);
+/// assert!((f.agreement - 2.0 / 3.0).abs() < 1e-12);
+/// assert_eq!(f.confusion, vec![vec![1, 0], vec![1, 1]]);
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+pub fn fidelity(teacher: &[f32], student: &[f32], classes: usize) -> Result<Fidelity> {
+    if classes == 0 || teacher.is_empty() {
+        return Err(LelpError::EmptyData { what: "fidelity rows" });
+    }
+    if teacher.len() != student.len() || teacher.len() % classes != 0 {
+        return Err(LelpError::DimensionMismatch {
+            what: "teacher and student probabilities (values)",
+            expected: teacher.len(),
+            got: student.len(),
+        });
+    }
+    for (what, probs) in [("teacher probabilities", teacher), ("student probabilities", student)] {
+        if let Some(i) = probs.iter().position(|v| !v.is_finite()) {
+            return Err(LelpError::NonFinite {
+                what,
+                row: i / classes,
+                col: i % classes,
+            });
+        }
+    }
+    let n = teacher.len() / classes;
+    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+    let mut confusion = vec![vec![0usize; classes]; classes];
+    let (mut kl, mut tv) = (0.0f64, 0.0f64);
+    let mut conf = Vec::with_capacity(n);
+    let mut agree = Vec::with_capacity(n);
+    for (t, s) in teacher.chunks(classes).zip(student.chunks(classes)) {
+        let (at, as_) = (argmax(t), argmax(s));
+        confusion[at][as_] += 1;
+        agree.push(at == as_);
+        conf.push(f64::from(t[at]));
+        for (&pt, &ps) in t.iter().zip(s) {
+            let (pt, ps) = (f64::from(pt), f64::from(ps));
+            if pt > 0.0 {
+                kl += pt * (pt / ps.max(1e-12)).ln();
+            }
+            tv += 0.5 * (pt - ps).abs();
+        }
+    }
+    let share = |hits: usize, rows: usize| (rows > 0).then(|| hits as f64 / rows as f64);
+    let per_class = confusion
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let rows = row.iter().sum();
+            ClassAgreement {
+                rows,
+                agreement: share(row[c], rows),
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| conf[a].total_cmp(&conf[b]));
+    let by_confidence = (0..10)
+        .map(|k| {
+            let group = &order[k * n / 10..(k + 1) * n / 10];
+            ConfidenceBin {
+                confidence: group.first().map(|&f| (conf[f], conf[group[group.len() - 1]])),
+                rows: group.len(),
+                agreement: share(group.iter().filter(|&&r| agree[r]).count(), group.len()),
+            }
+        })
+        .collect();
+    let hits = agree.iter().filter(|&&a| a).count();
+    Ok(Fidelity {
+        rows: n,
+        agreement: hits as f64 / n as f64,
+        per_class,
+        confusion,
+        mean_kl: kl / n as f64,
+        mean_tv: tv / n as f64,
+        by_confidence,
+    })
 }
 
 /// Mean and sample standard deviation (`n - 1` denominator; 0 for fewer

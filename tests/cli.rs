@@ -566,3 +566,251 @@ fn predict_writes_whole_files_and_predicts_empty_texts() {
     let left: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().collect();
     assert_eq!(left.len(), 1);
 }
+
+/// A labelled file with ids (sport against money, as [`sport_money`]) and a
+/// teacher that is not the labels: it follows the words, except on every
+/// seventh row, where it says the other class (a teacher's own mistakes,
+/// which no student can learn from the text). Its outputs come as
+/// probabilities keyed by class, shuffled out of the data's order (matched
+/// by id). Returns the data, the outputs, and the teacher's class per row.
+fn supplied_teacher(dir: &Path) -> (PathBuf, PathBuf, Vec<&'static str>) {
+    let (data, _) = sport_money(dir);
+    let text = std::fs::read_to_string(&data).unwrap();
+    let (mut with_ids, mut outputs, mut classes) = (String::new(), Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["id"] = serde_json::json!(format!("r{i}"));
+        with_ids.push_str(&v.to_string());
+        with_ids.push('\n');
+        let sport = (v["label"] == "sport") != (i % 7 == 0);
+        let p = if sport { 0.85 } else { 0.1 };
+        classes.push(if sport { "sport" } else { "money" });
+        let o = serde_json::json!({"id": format!("r{i}"), "probs": {"sport": p, "money": 1.0 - p}});
+        outputs.push(o.to_string());
+    }
+    outputs.reverse();
+    let data = write(dir, "ids.jsonl", with_ids.as_bytes());
+    let outputs = write(dir, "teacher.jsonl", (outputs.join("\n") + "\n").as_bytes());
+    (data, outputs, classes)
+}
+
+#[test]
+fn a_supplied_teacher_is_imitated_and_measured_by_agreement() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-supplied");
+    let (data, outputs, teacher) = supplied_teacher(&dir);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--teacher-outputs", s(&outputs), "--seed", "1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("chosen by validation agreement"), "{stdout}");
+    assert!(stdout.contains("left out"), "{stdout}");
+
+    // without embeddings, auto tries the methods that read logits alone,
+    // and keeps the best by agreement with the teacher
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert_eq!(m["method"]["metric"], "agreement");
+    let candidates = m["method"]["candidates"].as_array().unwrap();
+    let names: Vec<&str> = candidates.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["plain", "vanilla KD", "DKD"]);
+    let best = candidates
+        .iter()
+        .map(|c| c["validation_agreement"].as_f64().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let chosen = candidates
+        .iter()
+        .find(|c| c["method"] == m["method"]["method"])
+        .unwrap();
+    assert_eq!(chosen["validation_agreement"].as_f64(), Some(best));
+    assert_eq!(m["teacher"]["head"], "supplied probabilities");
+    assert_eq!(m["teacher"]["name"], "teacher.jsonl");
+
+    // the test rows' agreement in the manifest is the model's own: predict
+    // them here and count against the teacher's classes
+    let corpus = lelp::text::TextCorpus::from_jsonl(&data).unwrap();
+    let test_rows = corpus.split_rows("test").unwrap();
+    let texts: String = test_rows.iter().map(|&r| corpus.texts[r].clone() + "\n").collect();
+    let input = write(&dir, "test.txt", texts.as_bytes());
+    let p = lelp(&["predict", s(&model), "--input", s(&input)]);
+    assert_eq!(code(&p), 0, "{}", stderr(&p));
+    let said: Vec<String> = String::from_utf8_lossy(&p.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["label"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let agree = test_rows
+        .iter()
+        .zip(&said)
+        .filter(|(r, l)| teacher[**r] == l.as_str())
+        .count();
+    let agreement = agree as f64 / test_rows.len() as f64;
+    assert_eq!(m["metrics"]["test_agreement"].as_f64(), Some(agreement));
+    assert_eq!(m["metrics"]["fidelity"]["rows"], test_rows.len());
+    // the teacher's own mistakes sit on four test rows (i = 0, 35, 70, 105)
+    assert!(agreement < 1.0, "{agreement}");
+
+    // eval against the same outputs: the fidelity of every row, and the
+    // rows of disagreement written out, each one a real disagreement
+    let dis = dir.join("disagreements.jsonl");
+    let e = lelp(&[
+        "eval",
+        s(&model),
+        "--data",
+        s(&data),
+        "--teacher-outputs",
+        s(&outputs),
+        "--disagreements",
+        s(&dis),
+    ]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let f = &r["fidelity"];
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&dis)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rows = f["rows"].as_u64().unwrap() as usize;
+    assert_eq!(rows, corpus.len());
+    let agreed = (f["agreement"].as_f64().unwrap() * rows as f64).round() as usize;
+    assert_eq!(lines.len(), rows - agreed);
+    for l in &lines {
+        let row = l["row"].as_u64().unwrap() as usize - 1;
+        assert_eq!(l["teacher"], teacher[row]);
+        assert_ne!(l["student"], l["teacher"]);
+        assert_eq!(l["text"], corpus.texts[row].as_str());
+    }
+    let right = (0..corpus.len())
+        .filter(|&i| teacher[i] == corpus.class_names[corpus.labels[i]])
+        .count();
+    assert_eq!(r["teacher_accuracy"].as_f64(), Some(right as f64 / corpus.len() as f64));
+}
+
+#[test]
+fn min_agreement_fails_the_run_and_keeps_the_model() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-min-agreement");
+    let (data, outputs, _) = supplied_teacher(&dir);
+    let model = dir.join("model.safetensors");
+    let args = [
+        "--teacher-outputs",
+        s(&outputs),
+        "--method",
+        "kd",
+        "--min-agreement",
+        "0.99",
+    ];
+    let o = distill(&data, &model, &args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("under the target 0.99"), "{}", stderr(&o));
+    assert!(model.exists(), "the model file is kept");
+    // a target outside (0, 1] is a bad option, before any work
+    let fresh = dir.join("fresh.safetensors");
+    let o = distill(
+        &data,
+        &fresh,
+        &["--teacher-outputs", s(&outputs), "--min-agreement", "1.5"],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!fresh.exists());
+}
+
+#[test]
+fn bad_teacher_outputs_are_refused_by_file_and_line() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-bad-outputs");
+    let (data, _, _) = supplied_teacher(&dir);
+    let model = dir.join("model.safetensors");
+    let line = |i: usize, body: &str| format!("{{\"id\": \"r{i}\", {body}}}");
+    let good = |i: usize| line(i, "\"logits\": {\"sport\": 1.0, \"money\": -1.0}");
+    let file = |bad_row: usize, bad: String| -> String {
+        (0..120)
+            .map(|i| if i == bad_row { bad.clone() } else { good(i) } + "\n")
+            .collect()
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "nan",
+            file(3, line(3, "\"logits\": {\"sport\": NaN, \"money\": 0}")),
+            "not JSON",
+        ),
+        (
+            "width",
+            file(5, line(5, "\"logits\": [1.0, 2.0, 3.0]")),
+            "needs a first line",
+        ),
+        (
+            "mixed",
+            file(6, line(6, "\"probs\": {\"sport\": 0.7, \"money\": 0.3}")),
+            "mixes",
+        ),
+        (
+            "class",
+            file(7, line(7, "\"logits\": {\"sport\": 1, \"golf\": 0}")),
+            "'golf' is not a label",
+        ),
+        (
+            "dup",
+            file(9, line(8, "\"logits\": {\"sport\": 1, \"money\": 0}")),
+            "again",
+        ),
+        (
+            "missing",
+            (0..119).map(|i| good(i) + "\n").collect(),
+            "has no teacher output",
+        ),
+        (
+            "noid",
+            file(4, "{\"logits\": {\"sport\": 1, \"money\": 0}}".into()),
+            "no `id`",
+        ),
+        (
+            "probs",
+            (0..120)
+                .map(|i| line(i, "\"probs\": {\"sport\": 0.7, \"money\": 0.7}") + "\n")
+                .collect(),
+            "sum to",
+        ),
+        (
+            "header",
+            "{\"classes\": [\"sport\", \"money\"]}\n".to_string()
+                + &(0..120)
+                    .map(|i| line(i, "\"logits\": [1.0, 2.0, 3.0]") + "\n")
+                    .collect::<String>(),
+            "3 values for 2 classes",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let outputs = write(&dir, &format!("{name}.jsonl"), text.as_bytes());
+        let o = distill(&data, &model, &["--teacher-outputs", s(&outputs)]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 3, "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(err.contains(".jsonl"), "{name} names the file: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(!model.exists(), "{name}: nothing written");
+    }
+    // a method that reads embeddings, with logits alone: a bad option
+    let outputs = write(&dir, "logits.jsonl", file(0, good(0)).as_bytes());
+    let o = distill(
+        &data,
+        &model,
+        &["--teacher-outputs", s(&outputs), "--method", "lelp-no-null"],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("embeddings"), "{}", stderr(&o));
+    // an MLP student needs the encoder's embeddings when it predicts
+    let o = distill(&data, &model, &["--teacher-outputs", s(&outputs), "--student", "mlp"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!model.exists());
+}

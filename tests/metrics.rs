@@ -89,3 +89,95 @@ fn oracle_aligns_exactly_and_lelp_beats_chance() {
         Err(lelp::LelpError::LabelOutOfRange { .. })
     ));
 }
+
+#[derive(serde::Deserialize)]
+struct FidelityCase {
+    classes: usize,
+    teacher: Vec<f32>,
+    student: Vec<f32>,
+    agreement: f64,
+    per_class: Vec<lelp::metrics::ClassAgreement>,
+    confusion: Vec<Vec<usize>>,
+    mean_kl: f64,
+    mean_tv: f64,
+    by_confidence: Vec<lelp::metrics::ConfidenceBin>,
+}
+
+#[derive(serde::Deserialize)]
+struct FidelityReference {
+    cases: Vec<FidelityCase>,
+}
+
+/// `fidelity` against numpy (tests/data/fidelity/reference.py): the
+/// teacher-by-student confusion and the confidence groups' rows exactly;
+/// agreement overall, per class and per group, and the groups' bounds to
+/// 1e-12 (a ratio numpy forms as a mean); KL and TV to 1e-9 (both sum in
+/// f64 over the same f32 inputs).
+#[test]
+fn fidelity_matches_numpy() {
+    let text = std::fs::read_to_string(common::data_path("fidelity", "expected.json")).unwrap();
+    let r: FidelityReference = serde_json::from_str(&text).unwrap();
+    assert_eq!(r.cases.len(), 5);
+    for (k, case) in r.cases.iter().enumerate() {
+        let f = lelp::metrics::fidelity(&case.teacher, &case.student, case.classes).unwrap();
+        assert_eq!(f.rows, case.teacher.len() / case.classes, "case {k}");
+        assert!((f.agreement - case.agreement).abs() < 1e-12, "case {k}");
+        for (a, e) in f.per_class.iter().zip(&case.per_class) {
+            assert_eq!(a.rows, e.rows, "case {k}");
+            let (x, y) = (a.agreement.unwrap_or(-1.0), e.agreement.unwrap_or(-1.0));
+            assert!((x - y).abs() < 1e-12, "case {k}: {x} vs {y}");
+        }
+        assert_eq!(f.per_class.len(), case.per_class.len(), "case {k}");
+        assert_eq!(f.confusion, case.confusion, "case {k}");
+        assert!(
+            (f.mean_kl - case.mean_kl).abs() < 1e-9,
+            "case {k}: {} vs {}",
+            f.mean_kl,
+            case.mean_kl
+        );
+        assert!(
+            (f.mean_tv - case.mean_tv).abs() < 1e-9,
+            "case {k}: {} vs {}",
+            f.mean_tv,
+            case.mean_tv
+        );
+        assert_eq!(f.by_confidence.len(), 10, "case {k}");
+        for (b, e) in f.by_confidence.iter().zip(&case.by_confidence) {
+            assert_eq!(b.rows, e.rows, "case {k}");
+            match (b.agreement, e.agreement) {
+                (Some(a), Some(ea)) => assert!((a - ea).abs() < 1e-12, "case {k}: {a} vs {ea}"),
+                (a, ea) => assert_eq!(a, ea, "case {k}"),
+            }
+            match (b.confidence, e.confidence) {
+                (Some((lo, hi)), Some((elo, ehi))) => {
+                    assert!((lo - elo).abs() < 1e-12 && (hi - ehi).abs() < 1e-12, "case {k}")
+                }
+                (None, None) => {}
+                other => panic!("case {k}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn fidelity_refuses_bad_input() {
+    use lelp::LelpError;
+    use lelp::metrics::fidelity;
+    assert!(matches!(fidelity(&[], &[], 2), Err(LelpError::EmptyData { .. })));
+    assert!(matches!(
+        fidelity(&[0.5, 0.5], &[0.5, 0.5], 0),
+        Err(LelpError::EmptyData { .. })
+    ));
+    assert!(matches!(
+        fidelity(&[0.5, 0.5], &[0.5, 0.5, 0.5], 2),
+        Err(LelpError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        fidelity(&[0.5, 0.5, 0.2], &[0.5, 0.5, 0.2], 2),
+        Err(LelpError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        fidelity(&[0.5, 0.5, 0.1, 0.9], &[0.5, 0.5, f32::NAN, 0.9], 2),
+        Err(LelpError::NonFinite { row: 1, col: 0, .. })
+    ));
+}

@@ -1,7 +1,9 @@
 //! From a labelled text file to a model file: the teacher (a frozen BERT
-//! sentence encoder with a trained MLP head), the student's features, the
-//! method (given, or chosen on a validation split), the final student and
-//! its manifest.
+//! sentence encoder with a trained MLP head, or the user's own model's
+//! outputs supplied with the data), the student's features, the method
+//! (given, or chosen on a validation split by accuracy or by agreement with
+//! the teacher), the final student, its fidelity to the teacher and its
+//! manifest.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,15 +11,16 @@ use std::time::Instant;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Featurizer, MethodRecord, Metrics, ModelFile, TeacherRecord};
+use super::{Classifier, Featurizer, MethodRecord, Metrics, ModelFile, TeacherOutputs, TeacherRecord};
 use crate::data::{Dataset, HashedNgrams};
 use crate::error::{LelpError, Result};
 use crate::labeler::KMeansConfig;
+use crate::metrics::Fidelity;
 use crate::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use crate::text::{Augmented, Bert, SentenceEncoder, TextCorpus, TransformerStudent, TransformerStudentConfig};
 use crate::train::{
     Bag, BagConfig, DistillConfig, Distiller, DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, LrSchedule, Method,
-    Mlp, MlpConfig, OptimizerKind, RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy,
+    Mlp, MlpConfig, OptimizerKind, RkdConfig, SubclassDistillationConfig, TextCnn, TextCnnConfig, accuracy, predict,
 };
 
 /// The student a model is made of.
@@ -44,6 +47,19 @@ pub enum StudentKind {
     /// pretrained checkpoint ([`DistillOptions::transformer_init`]). Its
     /// model file carries its encoder; the slowest to train.
     Transformer,
+}
+
+impl std::fmt::Display for StudentKind {
+    /// The name `lelp distill --student` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StudentKind::Bag => "bag",
+            StudentKind::Cnn => "cnn",
+            StudentKind::Mlp => "mlp",
+            StudentKind::Static => "static",
+            StudentKind::Transformer => "transformer",
+        })
+    }
 }
 
 impl std::str::FromStr for StudentKind {
@@ -126,6 +142,38 @@ pub fn auto_candidates(subclasses: usize, seed: u64) -> Vec<Method> {
     ]
 }
 
+/// What `--method auto` keeps the best candidate by, on the validation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChooseBy {
+    /// Accuracy against the labels.
+    Accuracy,
+    /// Agreement with the teacher's classes (how faithfully the student
+    /// imitates it).
+    Agreement,
+}
+
+impl std::str::FromStr for ChooseBy {
+    type Err = LelpError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "accuracy" => Ok(ChooseBy::Accuracy),
+            "agreement" => Ok(ChooseBy::Agreement),
+            other => Err(invalid("choose_by", other.into(), "accuracy or agreement")),
+        }
+    }
+}
+
+impl std::fmt::Display for ChooseBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChooseBy::Accuracy => "accuracy",
+            ChooseBy::Agreement => "agreement",
+        })
+    }
+}
+
 /// One method tried by `--method auto`, and how it did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -135,6 +183,10 @@ pub struct Candidate {
     pub method: Method,
     /// Accuracy on the validation split (none when it failed).
     pub validation_accuracy: Option<f64>,
+    /// Agreement with the teacher on the validation split (none when it
+    /// failed; absent in files written before 0.4).
+    #[serde(default)]
+    pub validation_agreement: Option<f64>,
     /// Why it failed (a class too small for its subclasses, say).
     pub error: Option<String>,
 }
@@ -149,7 +201,22 @@ pub struct DistillOptions {
     pub method: MethodChoice,
     /// The teacher's encoder: a BERT sentence-transformers folder
     /// (default: all-MiniLM-L6-v2 where `scripts/fetch-minilm.sh` puts it).
+    /// With [`DistillOptions::teacher_outputs`] it is not the teacher: the
+    /// CNN, static and transformer students take their tokenizer (and the
+    /// static student its table, the transformer its layers) from it, and
+    /// the bag student does not read it.
     pub teacher_dir: PathBuf,
+    /// The user's own teacher: its outputs for every row of the corpus
+    /// ([`TeacherOutputs::read`]). The encoder's head is then not trained;
+    /// the student learns to imitate these outputs, and the methods that
+    /// read embeddings run only when the outputs carry them. Unlabeled
+    /// texts and augmentation need a teacher that runs here and are
+    /// refused with them, as is the MLP student (its file would need the
+    /// teacher's encoder).
+    pub teacher_outputs: Option<TeacherOutputs>,
+    /// What `--method auto` chooses by (none: by agreement with supplied
+    /// teacher outputs, else by accuracy).
+    pub choose_by: Option<ChooseBy>,
     /// Tokens a text for the encoder (default 128).
     pub max_tokens: usize,
     /// Student epochs (default 10).
@@ -178,7 +245,7 @@ pub struct DistillOptions {
     /// it and train the head alone, model2vec's way (default false: the
     /// table is fine-tuned with the head, lazy Adam on the rows a batch
     /// reads; 10.5 points better with vanilla KD on the binary tweets,
-    /// docs/results.md).
+    /// docs/results/transfer-sets.md).
     pub static_frozen: bool,
     /// Static student: hashed rows for pairs of adjacent WordPiece tokens
     /// after the vocabulary's ([`StaticTable::with_bigrams`](super::StaticTable::with_bigrams);
@@ -220,6 +287,8 @@ impl Default for DistillOptions {
             student: StudentKind::Bag,
             method: MethodChoice::Auto,
             teacher_dir: crate::text::default_minilm_dir(),
+            teacher_outputs: None,
+            choose_by: None,
             max_tokens: 128,
             epochs: 10,
             seed: 0,
@@ -255,7 +324,7 @@ pub enum Progress<'a> {
         /// All.
         total: usize,
     },
-    /// The teacher's head is trained.
+    /// The teacher's head is trained, or its supplied outputs are checked.
     Teacher {
         /// Its test accuracy.
         test_accuracy: f64,
@@ -288,15 +357,27 @@ pub struct DistillReport {
     pub teacher_accuracy: f64,
     /// The student's test accuracy.
     pub student_accuracy: f64,
+    /// How faithfully the model file's student imitates the teacher on the
+    /// test rows (top-1 agreement overall and per class, KL and TV
+    /// distances, agreement by teacher confidence).
+    pub fidelity: Fidelity,
     /// The chosen candidate's validation accuracy (auto only).
     pub validation_accuracy: Option<f64>,
+    /// The chosen candidate's validation agreement with the teacher (auto only).
+    pub validation_agreement: Option<f64>,
+    /// What auto chose by.
+    pub chosen_by: ChooseBy,
     /// The method the model was trained with.
     pub method: Method,
     /// Every candidate (auto only).
     pub candidates: Vec<Candidate>,
+    /// The methods auto left out, each with the reason (supplied teacher
+    /// outputs without embeddings or a head).
+    pub left_out: Vec<(String, String)>,
     /// Texts a second the teacher's encoder ran at (over the whole corpus,
-    /// or over 64 texts when the embeddings came from the cache).
-    pub encode_rate: f64,
+    /// or over 64 texts when the embeddings came from the cache); none when
+    /// the teacher's outputs were supplied.
+    pub encode_rate: Option<f64>,
     /// Labelled training rows, unlabeled rows, test rows.
     pub rows: (usize, usize, usize),
     /// Augmented rows in the final student's transfer set
@@ -312,13 +393,24 @@ enum AnyStudent {
     Transformer(TransformerStudent),
 }
 
+/// Where the teacher's outputs come from.
+enum TeacherSide {
+    /// A head trained over the encoder's sentence embeddings (the rows of
+    /// [`Views::dense`]).
+    Head(ModuleTeacher<Mlp>),
+    /// The user's model's logits, row-major `[rows, classes]`; the rows of
+    /// [`Views::dense`] are its embeddings when it gave them (else a
+    /// stand-in that no method reads: the logits again).
+    Supplied(Vec<f32>),
+}
+
 /// The rows, in both views, and the teacher's outputs on them.
 struct Views {
     /// Sentence embeddings (the teacher's input), labelled rows then unlabeled.
     dense: Dataset,
     /// The student's input, the same rows.
     student: Dataset,
-    teacher: ModuleTeacher<Mlp>,
+    teacher: TeacherSide,
     sd_teacher: Option<ModuleTeacher<Mlp>>,
     /// The WordPiece vocabulary size (CNN and static students).
     vocab: usize,
@@ -403,7 +495,7 @@ impl Views {
         texts: &[&str],
         tools: &Featurizers,
         methods: &[Method],
-        teacher: ModuleTeacher<Mlp>,
+        teacher: TeacherSide,
         train_idx: &[usize],
         opts: &DistillOptions,
         device: &Device,
@@ -427,14 +519,67 @@ impl Views {
             student,
             teacher,
             sd_teacher,
-            vocab: tools.wordpiece.vocab_size(),
+            vocab: tools.wordpiece.as_ref().map_or(0, crate::text::WordPiece::vocab_size),
             table: None,
             bert: None,
         })
     }
 
+    /// The teacher's outputs on `rows` for `method` (Subclass
+    /// Distillation's teacher has `C * S` outputs).
+    fn teacher_output(&self, method: &Method, rows: &[usize], device: &Device) -> Result<TeacherOutput> {
+        let dense = self.dense.subset(rows)?;
+        match (method, &self.sd_teacher, &self.teacher) {
+            (Method::SubclassDistillation(_), Some(t), _) | (_, _, TeacherSide::Head(t)) => {
+                t.encode(&dense, 512, device)
+            }
+            (_, _, TeacherSide::Supplied(_)) => {
+                let crate::data::Features::Dense { values, width } = dense.features() else {
+                    return Err(invalid(
+                        "teacher",
+                        "supplied".into(),
+                        "the teacher's rows are not dense",
+                    ));
+                };
+                let c = dense.num_classes();
+                let z = crate::util::matrix(self.teacher_logits(rows, device)?, rows.len(), c, device);
+                TeacherOutput::new(crate::util::matrix(values.clone(), rows.len(), *width, device), z)
+            }
+        }
+    }
+
+    /// The teacher's class logits on `rows`, row-major.
+    fn teacher_logits(&self, rows: &[usize], device: &Device) -> Result<Vec<f32>> {
+        let c = self.dense.num_classes();
+        match &self.teacher {
+            TeacherSide::Head(t) => {
+                crate::util::to_host_f32(t.encode(&self.dense.subset(rows)?, 512, device)?.logits().clone())
+            }
+            TeacherSide::Supplied(z) => Ok(rows
+                .iter()
+                .flat_map(|&r| z[r * c..(r + 1) * c].iter().copied())
+                .collect()),
+        }
+    }
+
+    /// Accuracy against the labels and agreement with the teacher of the
+    /// classes `preds` of `rows`.
+    fn score(&self, preds: &[usize], rows: &[usize], device: &Device) -> Result<(f64, f64)> {
+        let c = self.dense.num_classes();
+        let teacher = self.teacher_logits(rows, device)?;
+        let labels = self.dense.labels();
+        let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        let (mut right, mut agree) = (0usize, 0usize);
+        for ((&p, &r), z) in preds.iter().zip(rows).zip(teacher.chunks(c)) {
+            right += usize::from(p == labels[r]);
+            agree += usize::from(p == argmax(z));
+        }
+        let n = rows.len().max(1) as f64;
+        Ok((right as f64 / n, agree as f64 / n))
+    }
+
     /// Trains a student with `method` on `rows` and returns it with its
-    /// accuracy on `eval` rows.
+    /// classes for the `eval` rows.
     fn train(
         &self,
         method: &Method,
@@ -442,13 +587,8 @@ impl Views {
         eval: &[usize],
         opts: &DistillOptions,
         device: &Device,
-    ) -> Result<(AnyStudent, f64)> {
-        let dense = self.dense.subset(rows)?;
-        let teacher = match (method, &self.sd_teacher) {
-            (Method::SubclassDistillation(_), Some(t)) => t,
-            _ => &self.teacher,
-        };
-        let outputs: TeacherOutput = teacher.encode(&dense, 512, device)?;
+    ) -> Result<(AnyStudent, Vec<usize>)> {
+        let outputs = self.teacher_output(method, rows, device)?;
         let data = self.student.subset(rows)?;
         let test = self.student.subset(eval)?;
         let targets = method.prepare(&data, Some(&outputs))?;
@@ -481,7 +621,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = accuracy(&s, &test, device)?;
+                let acc = predict(&s, &test, device)?;
                 (AnyStudent::Bag(s), acc)
             }
             StudentKind::Cnn => {
@@ -491,7 +631,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = accuracy(&s, &test, device)?;
+                let acc = predict(&s, &test, device)?;
                 (AnyStudent::Cnn(s), acc)
             }
             StudentKind::Static => {
@@ -506,7 +646,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init_with_table(table, opts.static_frozen, device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = accuracy(&s, &test, device)?;
+                let acc = predict(&s, &test, device)?;
                 (AnyStudent::Bag(s), acc)
             }
             StudentKind::Mlp => {
@@ -514,7 +654,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = accuracy(&s, &test, device)?;
+                let acc = predict(&s, &test, device)?;
                 (AnyStudent::Mlp(s), acc)
             }
             StudentKind::Transformer => {
@@ -526,7 +666,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(bert, device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = accuracy(&s, &test, device)?;
+                let acc = predict(&s, &test, device)?;
                 (AnyStudent::Transformer(s), acc)
             }
         })
@@ -546,18 +686,26 @@ fn lazy_tables(opts: &DistillOptions) -> bool {
 }
 
 /// The whole pipeline: encodes `corpus` (and `unlabeled`) with the teacher's
-/// encoder, trains the teacher's head on the training rows, distils the
-/// student with the method (given, or chosen on a validation split of the
-/// training rows: see [`MethodChoice::Auto`]) on the training rows plus the
-/// unlabeled rows (labelled with the teacher's prediction), and returns the
-/// model with its manifest filled in. `progress` hears of each step.
+/// encoder and trains the teacher's head on the training rows, or takes the
+/// teacher's outputs supplied with the data
+/// ([`DistillOptions::teacher_outputs`]); distils the student with the
+/// method (given, or chosen on a validation split of the training rows:
+/// see [`MethodChoice::Auto`] and [`DistillOptions::choose_by`]) on the
+/// training rows plus the unlabeled rows (labelled with the teacher's
+/// prediction); measures the model file's fidelity to the teacher on the
+/// test rows; and returns the model with its manifest filled in.
+/// `progress` hears of each step.
 ///
 /// # Errors
 /// [`LelpError::InvalidParameter`] for fewer than two classes or bad
-/// options; [`LelpError::FileNotFound`] when the teacher's folder is
-/// missing (run `scripts/fetch-minilm.sh`); the errors of encoding,
-/// training and the chosen method (a class with too few rows for its
-/// subclasses); with `auto`, an error only when every candidate failed.
+/// options (supplied outputs with unlabeled texts, augmentation, the MLP
+/// student, or a method that needs embeddings or a head they lack);
+/// [`LelpError::DimensionMismatch`] for supplied outputs of other rows or
+/// classes than the corpus's; [`LelpError::FileNotFound`] when the
+/// teacher's folder is missing (run `scripts/fetch-minilm.sh`); the errors
+/// of encoding, training and the chosen method (a class with too few rows
+/// for its subclasses); with `auto`, an error only when every candidate
+/// failed.
 pub fn distill(
     corpus: &TextCorpus,
     unlabeled: &[String],
@@ -566,37 +714,62 @@ pub fn distill(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<DistillReport> {
     check_options(corpus, opts)?;
+    let supplied = opts.teacher_outputs.as_ref();
+    if let Some(t) = supplied {
+        check_supplied(t, corpus, unlabeled, opts)?;
+    }
+    let (methods, left_out) = methods_for(opts)?;
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
-    let encoder = SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
+    // the encoder: the teacher's; with supplied outputs the student's
+    // tokenizer, table or layers only (none for the bag)
+    let encoder = match (supplied, opts.student) {
+        (Some(_), StudentKind::Bag) => None,
+        _ => Some(SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens)),
+    };
     // the transformer student's start, before any long work: a bad
     // `--layers` or `--init` fails now, not after the encoding
-    let initial = (opts.student == StudentKind::Transformer)
-        .then(|| transformer_encoder(&encoder, opts, device))
-        .transpose()?;
+    let initial = match (&encoder, opts.student) {
+        (Some(e), StudentKind::Transformer) => Some(transformer_encoder(e, opts, device)?),
+        _ => None,
+    };
     let (n, u) = (corpus.len(), unlabeled.len());
     let mut labelled = train_idx.clone();
     labelled.extend(file_val.iter().flatten());
-    let (table, augmented) = augment_stage(&encoder, corpus, unlabeled, &labelled, opts, device)?;
+    let (table, augmented) = match &encoder {
+        Some(e) => augment_stage(e, corpus, unlabeled, &labelled, opts, device)?,
+        None => (None, Vec::new()),
+    };
     let texts = all_texts(corpus, unlabeled, &augmented);
-    let (emb, encode_rate) = embed(&encoder, &texts, opts, device, progress)?;
     // the teacher labels the unlabeled rows and the augmented ones
     let unl_idx: Vec<usize> = (n..texts.len()).collect();
     let aug_sources: Vec<usize> = augmented.iter().map(|a| a.source).collect();
-    let rows = (&train_idx[..], &test_idx[..], &unl_idx[..]);
-    let stage = teacher_stage(corpus, (emb, encoder.embedding_dim()), rows, opts, device)?;
+    let (stage, encode_rate) = match (supplied, &encoder) {
+        (Some(t), _) => (supplied_stage(t, corpus, &test_idx)?, None),
+        (None, Some(e)) => {
+            let (emb, rate) = embed(e, &texts, opts, device, progress)?;
+            let rows = (&train_idx[..], &test_idx[..], &unl_idx[..]);
+            (
+                teacher_stage(corpus, (emb, e.embedding_dim()), rows, opts, device)?,
+                Some(rate),
+            )
+        }
+        (None, None) => {
+            return Err(invalid(
+                "teacher",
+                "none".into(),
+                "no teacher: neither an encoder nor outputs",
+            ));
+        }
+    };
     progress(Progress::Teacher {
         test_accuracy: stage.accuracy,
     });
-    let tools = Featurizers::new(&encoder, initial.as_ref(), opts);
-    let candidates_methods = match &opts.method {
-        MethodChoice::Auto => auto_candidates(opts.subclasses, opts.seed),
-        MethodChoice::Fixed(m) => vec![m.clone()],
-    };
+    let tools = Featurizers::new(encoder.as_ref(), initial.as_ref(), opts);
     let mut views = Views::new(
         stage.dense,
         &texts,
         &tools,
-        &candidates_methods,
+        &methods,
         stage.teacher,
         &train_idx,
         opts,
@@ -610,35 +783,47 @@ pub fn distill(
         aug_sources: &aug_sources,
     };
     views.bert = initial;
-    if opts.student == StudentKind::Static {
+    if let (StudentKind::Static, Some(e)) = (opts.student, &encoder) {
         views.table = Some(match table {
             Some(t) => t,
-            None => static_student_table(&encoder, &texts, &rows_for, opts, device)?,
+            None => static_student_table(e, &texts, &rows_for, opts, device)?,
         });
     }
-    let (method, validation_accuracy, candidates) =
-        pick_method(&views, &candidates_methods, corpus, &rows_for, opts, device, progress)?;
+    let choice = pick_method(&views, &methods, corpus, &rows_for, opts, device, progress)?;
     // the final student learns from every labelled row but the test rows
     let mut rows = labelled;
     let labelled_rows = rows.len();
     rows.extend(&unl_idx);
     progress(Progress::Final {
-        method: &method,
+        method: &choice.method,
         rows: rows.len(),
     });
-    let (trained, student_accuracy) = views.train(&method, &rows, &test_idx, opts, device)?;
-
+    let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
+    let (student_accuracy, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
+    let fidelity = test_fidelity(&model, &views, &texts, &test_idx, device)?;
+    let teacher = match (&views.teacher, &encoder) {
+        (TeacherSide::Head(h), Some(e)) => teacher_record(e, opts, corpus, h.module().num_params(), stage.accuracy),
+        _ => supplied_record(supplied, stage.accuracy),
+    };
     model.manifest.method = Some(MethodRecord {
-        method: method.clone(),
-        chosen_by: if candidates.is_empty() { "user" } else { "validation" }.into(),
-        candidates: candidates.clone(),
+        method: choice.method.clone(),
+        chosen_by: if choice.candidates.is_empty() {
+            "user"
+        } else {
+            "validation"
+        }
+        .into(),
+        metric: (!choice.candidates.is_empty()).then_some(choice.by),
+        candidates: choice.candidates.clone(),
     });
-    let head_params = views.teacher.module().num_params();
-    model.manifest.teacher = Some(teacher_record(&encoder, opts, corpus, head_params, stage.accuracy));
+    model.manifest.teacher = Some(teacher);
+    model.manifest.student = Some(opts.student);
     model.manifest.metrics = Metrics {
-        validation_accuracy,
+        validation_accuracy: choice.accuracy,
         test_accuracy: Some(student_accuracy),
+        test_agreement: Some(fidelity.agreement),
+        fidelity: Some(fidelity.clone()),
         train_rows: labelled_rows,
         unlabeled_rows: u,
         augmented_rows: augmented.len(),
@@ -648,13 +833,142 @@ pub fn distill(
         model,
         teacher_accuracy: stage.accuracy,
         student_accuracy,
-        validation_accuracy,
-        method,
-        candidates,
+        fidelity,
+        validation_accuracy: choice.accuracy,
+        validation_agreement: choice.agreement,
+        chosen_by: choice.by,
+        method: choice.method,
+        candidates: choice.candidates,
+        left_out,
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
         augmented_rows: augmented.len(),
     })
+}
+
+/// The checks of supplied teacher outputs against the corpus and options.
+fn check_supplied(t: &TeacherOutputs, corpus: &TextCorpus, unlabeled: &[String], opts: &DistillOptions) -> Result<()> {
+    if t.rows() != corpus.len() {
+        return Err(LelpError::DimensionMismatch {
+            what: "teacher outputs' rows vs the data's rows",
+            expected: corpus.len(),
+            got: t.rows(),
+        });
+    }
+    if t.class_names != corpus.class_names {
+        let value = t.class_names.join(",");
+        return Err(invalid(
+            "teacher_outputs",
+            value,
+            "their classes are not the data's, in its order",
+        ));
+    }
+    let refuse = |name, value: String, reason| Err(invalid(name, value, reason));
+    if !unlabeled.is_empty() {
+        let reason = "unlabeled texts need the teacher's outputs, and supplied outputs cover the data's rows only";
+        return refuse("unlabeled", unlabeled.len().to_string(), reason);
+    }
+    if opts.augment > 0 {
+        let reason = "augmented copies are labelled by a teacher that runs here, not by supplied outputs";
+        return refuse("augment", opts.augment.to_string(), reason);
+    }
+    if opts.student == StudentKind::Mlp {
+        let reason = "an MLP student reads the teacher encoder's embeddings when it predicts: with supplied outputs \
+                      choose bag, cnn, static or transformer";
+        return refuse("student", "mlp".into(), reason);
+    }
+    Ok(())
+}
+
+/// Why `method` cannot learn from supplied outputs `t` (none when it can).
+fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
+    let needs_embeddings = !matches!(method, Method::Plain | Method::VanillaKd(_) | Method::Dkd(_));
+    if needs_embeddings && t.embeddings.is_none() {
+        return Some("it reads the teacher's embeddings, which the supplied outputs do not carry");
+    }
+    match method {
+        Method::Lelp(l) if l.subspace.null_space => Some(
+            "its null-space projection needs the teacher's head, which supplied outputs do not carry (lelp-no-null runs without it)",
+        ),
+        _ => None,
+    }
+}
+
+/// The methods a run tries (the user's, or auto's candidates that apply)
+/// and, for auto, those left out with the reason.
+fn methods_for(opts: &DistillOptions) -> Result<(Vec<Method>, Vec<(String, String)>)> {
+    let supplied = opts.teacher_outputs.as_ref();
+    match &opts.method {
+        MethodChoice::Fixed(m) => match supplied.and_then(|t| inapplicable(m, t)) {
+            Some(reason) => Err(invalid("method", method_label(m), reason)),
+            None => Ok((vec![m.clone()], Vec::new())),
+        },
+        MethodChoice::Auto => {
+            let (mut keep, mut left_out) = (Vec::new(), Vec::new());
+            for m in auto_candidates(opts.subclasses, opts.seed) {
+                match supplied.and_then(|t| inapplicable(&m, t)) {
+                    Some(reason) => left_out.push((method_label(&m), reason.to_string())),
+                    None => keep.push(m),
+                }
+            }
+            Ok((keep, left_out))
+        }
+    }
+}
+
+/// The supplied teacher's stage: its test accuracy, and its embeddings
+/// (or a stand-in no applicable method reads) as the dense rows.
+fn supplied_stage(t: &TeacherOutputs, corpus: &TextCorpus, test_idx: &[usize]) -> Result<TeacherStage> {
+    let preds = t.predictions();
+    let right = test_idx.iter().filter(|&&r| preds[r] == corpus.labels[r]).count();
+    let accuracy = right as f64 / test_idx.len().max(1) as f64;
+    let c = corpus.class_names.len();
+    let dense = match &t.embeddings {
+        Some(e) => Dataset::new(e.clone(), t.embedding_dim, corpus.labels.clone(), c)?,
+        None => Dataset::new(t.logits.clone(), c, corpus.labels.clone(), c)?,
+    };
+    Ok(TeacherStage {
+        teacher: TeacherSide::Supplied(t.logits.clone()),
+        accuracy,
+        dense,
+    })
+}
+
+/// The model file's fidelity to the teacher on the test rows: the file's
+/// own predictions on the test texts (what a user ships) against the
+/// teacher's probabilities.
+fn test_fidelity(
+    model: &ModelFile,
+    views: &Views,
+    texts: &[&str],
+    test_idx: &[usize],
+    device: &Device,
+) -> Result<Fidelity> {
+    let c = views.dense.num_classes();
+    let classifier = Classifier::from_model_on(model.clone(), device)?;
+    let test_texts: Vec<&str> = test_idx.iter().map(|&i| texts[i]).collect();
+    let mut student = Vec::with_capacity(test_idx.len() * c);
+    for chunk in test_texts.chunks(512) {
+        for p in classifier.predict(chunk)? {
+            student.extend(p.probabilities);
+        }
+    }
+    let logits = views.teacher_logits(test_idx, device)?;
+    let teacher: Vec<f32> = logits.chunks(c).flat_map(super::outputs::softmax).collect();
+    crate::metrics::fidelity(&teacher, &student, c)
+}
+
+/// The manifest's record of a supplied teacher (or of none).
+fn supplied_record(t: Option<&TeacherOutputs>, accuracy: f64) -> TeacherRecord {
+    TeacherRecord {
+        name: t
+            .and_then(|t| t.path.file_name())
+            .map_or_else(|| "supplied outputs".into(), |n| n.to_string_lossy().into_owned()),
+        id: t.map_or_else(String::new, |t| format!("{:016x}", t.id)),
+        head: t.map_or_else(|| "supplied outputs".into(), TeacherOutputs::describe),
+        parameters: 0,
+        test_accuracy: Some(accuracy),
+    }
 }
 
 /// The texts of the rows: the corpus's, the unlabeled ones, the augmented ones.
@@ -719,9 +1033,21 @@ fn augment_stage(
     Ok((table, augmented))
 }
 
+/// The method of a run and how it was chosen.
+struct Choice {
+    method: Method,
+    /// What auto chose by.
+    by: ChooseBy,
+    /// The chosen candidate's validation accuracy and agreement (auto only).
+    accuracy: Option<f64>,
+    agreement: Option<f64>,
+    /// Every candidate (auto only).
+    candidates: Vec<Candidate>,
+}
+
 /// The method: the user's, or (auto) the candidate best on the validation
-/// rows (the file's, else a stratified share of the training rows), with
-/// its validation accuracy and every candidate's record.
+/// rows (the file's, else a stratified share of the training rows) by
+/// [`DistillOptions::choose_by`], with every candidate's record.
 fn pick_method(
     views: &Views,
     candidates: &[Method],
@@ -730,17 +1056,50 @@ fn pick_method(
     opts: &DistillOptions,
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Method, Option<f64>, Vec<Candidate>)> {
-    match &opts.method {
-        MethodChoice::Fixed(m) => Ok((m.clone(), None, Vec::new())),
-        MethodChoice::Auto => {
+) -> Result<Choice> {
+    let by = opts.choose_by.unwrap_or(if opts.teacher_outputs.is_some() {
+        ChooseBy::Agreement
+    } else {
+        ChooseBy::Accuracy
+    });
+    match (&opts.method, candidates) {
+        (MethodChoice::Fixed(_), [m]) => Ok(Choice {
+            method: m.clone(),
+            by,
+            accuracy: None,
+            agreement: None,
+            candidates: Vec::new(),
+        }),
+        _ => {
             let (fit, val) = match rows.file_val {
                 Some(v) => (rows.train.to_vec(), v.to_vec()),
                 None => stratified(corpus, rows.train, opts.validation_fraction, opts.seed)?,
             };
             let fit = candidate_rows(fit, &val, rows);
-            let (m, acc, all) = choose(views, candidates, &fit, &val, opts, device, progress)?;
-            Ok((m, Some(acc), all))
+            let all = try_candidates(views, candidates, &fit, &val, opts, device, progress);
+            let score = |c: &Candidate| match by {
+                ChooseBy::Accuracy => c.validation_accuracy,
+                ChooseBy::Agreement => c.validation_agreement,
+            };
+            // the best by `by`; ties to the earlier (simpler) candidate
+            let best = all
+                .iter()
+                .filter_map(|c| Some((c, score(c)?)))
+                .fold(None::<(&Candidate, f64)>, |b, (c, a)| match b {
+                    Some((_, ba)) if ba >= a => b,
+                    _ => Some((c, a)),
+                })
+                .map(|(c, _)| c.clone())
+                .ok_or(LelpError::AllCandidatesFailed {
+                    tried: candidates.len(),
+                })?;
+            Ok(Choice {
+                method: best.method,
+                by,
+                accuracy: best.validation_accuracy,
+                agreement: best.validation_agreement,
+                candidates: all,
+            })
         }
     }
 }
@@ -913,7 +1272,7 @@ fn embed(
 /// The trained teacher, its test accuracy, and the sentence embeddings of
 /// every row labelled (unlabeled rows with the teacher's prediction).
 struct TeacherStage {
-    teacher: ModuleTeacher<Mlp>,
+    teacher: TeacherSide,
     accuracy: f64,
     dense: Dataset,
 }
@@ -938,7 +1297,7 @@ fn teacher_stage(
     let teacher = ModuleTeacher::new(head)?;
     if unl_idx.is_empty() {
         return Ok(TeacherStage {
-            teacher,
+            teacher: TeacherSide::Head(teacher),
             accuracy,
             dense: all,
         });
@@ -951,7 +1310,7 @@ fn teacher_stage(
     };
     let dense = Dataset::new(values.clone(), d, labels, c)?;
     Ok(TeacherStage {
-        teacher,
+        teacher: TeacherSide::Head(teacher),
         accuracy,
         dense,
     })
@@ -960,7 +1319,9 @@ fn teacher_stage(
 /// The token students' featurisers.
 struct Featurizers {
     hasher: HashedNgrams,
-    wordpiece: crate::text::WordPiece,
+    /// The encoder's tokenizer (none when no encoder was loaded: a bag
+    /// student of supplied outputs).
+    wordpiece: Option<crate::text::WordPiece>,
     /// The encoder's token limit (its own limit and `--tokens`, whichever is lower).
     encoder_tokens: usize,
     /// The transformer student's token limit (its option and the
@@ -971,12 +1332,12 @@ struct Featurizers {
 impl Featurizers {
     /// The featurisers of a run: `initial` is the transformer student's
     /// starting encoder, whose positions cap its tokens.
-    fn new(encoder: &SentenceEncoder, initial: Option<&Bert>, opts: &DistillOptions) -> Self {
+    fn new(encoder: Option<&SentenceEncoder>, initial: Option<&Bert>, opts: &DistillOptions) -> Self {
         let positions = initial.map_or(usize::MAX, |b| b.config().max_position_embeddings);
         Self {
             hasher: HashedNgrams::new(opts.bag_buckets),
-            wordpiece: encoder.tokenizer().clone(),
-            encoder_tokens: encoder.max_seq_length(),
+            wordpiece: encoder.map(|e| e.tokenizer().clone()),
+            encoder_tokens: encoder.map_or(opts.max_tokens, SentenceEncoder::max_seq_length),
             transformer_tokens: opts.transformer_tokens.min(positions),
         }
     }
@@ -984,37 +1345,35 @@ impl Featurizers {
     /// The student's view of the rows of `dense` (whose texts are `texts`).
     fn view(&self, kind: StudentKind, dense: &Dataset, texts: &[&str], opts: &DistillOptions) -> Result<Dataset> {
         let (labels, c) = (dense.labels().to_vec(), dense.num_classes());
-        match kind {
-            StudentKind::Mlp => Ok(dense.clone()),
-            StudentKind::Bag => Dataset::from_tokens(texts.iter().map(|t| self.hasher.encode(t)).collect(), labels, c),
-            StudentKind::Cnn => Dataset::from_tokens(
-                texts
-                    .iter()
-                    .map(|t| self.wordpiece.encode(t, opts.cnn_tokens))
-                    .collect(),
-                labels,
-                c,
-            ),
-            StudentKind::Static => Dataset::from_tokens(
-                texts
-                    .iter()
-                    .map(|t| {
-                        self.wordpiece
-                            .encode_with_bigrams(t, self.encoder_tokens, opts.static_bigrams)
-                    })
-                    .collect(),
-                labels,
-                c,
-            ),
-            StudentKind::Transformer => Dataset::from_tokens(
-                texts
-                    .iter()
-                    .map(|t| self.wordpiece.encode(t, self.transformer_tokens))
-                    .collect(),
-                labels,
-                c,
-            ),
-        }
+        let tokens: Vec<Vec<u32>> = match kind {
+            StudentKind::Mlp => return Ok(dense.clone()),
+            StudentKind::Bag => texts.iter().map(|t| self.hasher.encode(t)).collect(),
+            StudentKind::Cnn => {
+                let wp = self.wordpiece()?;
+                texts.iter().map(|t| wp.encode(t, opts.cnn_tokens)).collect()
+            }
+            StudentKind::Static => {
+                let wp = self.wordpiece()?;
+                let (max, buckets) = (self.encoder_tokens, opts.static_bigrams);
+                texts.iter().map(|t| wp.encode_with_bigrams(t, max, buckets)).collect()
+            }
+            StudentKind::Transformer => {
+                let wp = self.wordpiece()?;
+                texts.iter().map(|t| wp.encode(t, self.transformer_tokens)).collect()
+            }
+        };
+        Dataset::from_tokens(tokens, labels, c)
+    }
+
+    /// The encoder's tokenizer.
+    fn wordpiece(&self) -> Result<&crate::text::WordPiece> {
+        self.wordpiece.as_ref().ok_or_else(|| {
+            invalid(
+                "teacher_dir",
+                "none".into(),
+                "this student needs the encoder's tokenizer",
+            )
+        })
     }
 
     /// The model file of a trained student.
@@ -1023,22 +1382,22 @@ impl Featurizers {
         match trained {
             AnyStudent::Bag(s) if opts.student == StudentKind::Static => {
                 let featurizer =
-                    Featurizer::wordpiece_with_bigrams(&self.wordpiece, self.encoder_tokens, opts.static_bigrams);
+                    Featurizer::wordpiece_with_bigrams(self.wordpiece()?, self.encoder_tokens, opts.static_bigrams);
                 ModelFile::new(s, featurizer, names)
             }
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
-            AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(&self.wordpiece, opts.cnn_tokens), names),
+            AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(self.wordpiece()?, opts.cnn_tokens), names),
             AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, self.encoder_tokens, names),
             AnyStudent::Transformer(s) => {
-                ModelFile::with_transformer(s, &self.wordpiece, self.transformer_tokens, names)
+                ModelFile::with_transformer(s, self.wordpiece()?, self.transformer_tokens, names)
             }
         }
     }
 }
 
-/// `--method auto`: every candidate trained on `fit` and scored on `val`;
-/// the best (ties to the earlier one), its score, and all the candidates.
-fn choose(
+/// `--method auto`: every candidate trained on `fit` and scored on `val`
+/// (accuracy and agreement with the teacher).
+fn try_candidates(
     views: &Views,
     methods: &[Method],
     fit: &[usize],
@@ -1046,14 +1405,17 @@ fn choose(
     opts: &DistillOptions,
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Method, f64, Vec<Candidate>)> {
+) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     for (k, m) in methods.iter().enumerate() {
-        let outcome = views.train(m, fit, val, opts, device);
+        let outcome = views
+            .train(m, fit, val, opts, device)
+            .and_then(|(_, preds)| views.score(&preds, val, device));
         let cand = Candidate {
             name: method_label(m),
             method: m.clone(),
-            validation_accuracy: outcome.as_ref().ok().map(|r| r.1),
+            validation_accuracy: outcome.as_ref().ok().map(|r| r.0),
+            validation_agreement: outcome.as_ref().ok().map(|r| r.1),
             error: outcome.err().map(|e| e.to_string()),
         };
         progress(Progress::Candidate {
@@ -1063,16 +1425,7 @@ fn choose(
         });
         candidates.push(cand);
     }
-    let best = candidates
-        .iter()
-        .filter_map(|c| Some((c, c.validation_accuracy?)))
-        .fold(None::<(&Candidate, f64)>, |b, (c, a)| match b {
-            Some((_, ba)) if ba >= a => b,
-            _ => Some((c, a)),
-        })
-        .map(|(c, a)| (c.method.clone(), a))
-        .ok_or(LelpError::AllCandidatesFailed { tried: methods.len() })?;
-    Ok((best.0, best.1, candidates))
+    candidates
 }
 
 /// A method's name with its subclasses and null-space setting.

@@ -135,3 +135,62 @@ pub fn read_texts_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<Str
         }
     }
 }
+
+/// The `column` of a labelled file (CSV column or JSON field, a string or
+/// a number), one value a row in the order [`read_labelled_columns`] reads
+/// the rows; none when no row has it.
+///
+/// # Errors
+/// As [`read_labelled`]; [`LelpError::BadRecord`] for a row without the
+/// value when other rows have it.
+pub(crate) fn read_column(path: &Path, column: &str) -> Result<Option<Vec<String>>> {
+    let bytes = read_maybe_gzip(path)?;
+    let text = utf8(&bytes, path)?;
+    let bad = |row: usize, reason: String| LelpError::BadRecord {
+        path: path.to_path_buf(),
+        row,
+        reason,
+    };
+    let values: Vec<(usize, Option<String>)> = match format_of(path) {
+        Format::Jsonl => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                let v: serde_json::Value = serde_json::from_str(l).map_err(|e| bad(i + 1, e.to_string()))?;
+                Ok((i + 1, json_key(v.get(column))))
+            })
+            .collect::<Result<_>>()?,
+        _ => {
+            let rows = parse_csv(text);
+            let Some((_, header)) = rows.first() else {
+                return Ok(None);
+            };
+            let Some(col) = header.iter().position(|h| h.trim() == column) else {
+                return Ok(None);
+            };
+            rows.iter()
+                .skip(1)
+                .filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()))
+                .map(|(line, r)| (*line, r.get(col).map(|v| v.trim().to_string())))
+                .collect()
+        }
+    };
+    if values.iter().all(|(_, v)| v.is_none()) {
+        return Ok(None);
+    }
+    values
+        .into_iter()
+        .map(|(row, v)| v.ok_or_else(|| bad(row, format!("no '{column}' value (other rows have one)"))))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// A JSON string or number as a key (`7` and `"7"` are the same id).
+pub(crate) fn json_key(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

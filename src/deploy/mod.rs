@@ -53,6 +53,7 @@
 mod distill;
 mod input;
 mod net;
+mod outputs;
 mod vocab;
 
 use std::collections::HashMap;
@@ -64,11 +65,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use distill::{
-    Candidate, DistillOptions, DistillReport, MethodChoice, Progress, StudentKind, auto_candidates, distill,
+    Candidate, ChooseBy, DistillOptions, DistillReport, MethodChoice, Progress, StudentKind, auto_candidates, distill,
     parse_method,
 };
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
+pub use outputs::{OutputKind, TeacherOutputs};
 pub use vocab::{StaticTable, Weighting, static_table};
 
 use crate::data::HashedNgrams;
@@ -197,6 +199,10 @@ pub struct MethodRecord {
     pub method: Method,
     /// `user` (given) or `validation` (chosen by `--method auto`).
     pub chosen_by: String,
+    /// With `chosen_by = validation`: what the choice maximised (absent in
+    /// files written before 0.4, which chose by accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<ChooseBy>,
     /// With `chosen_by = validation`: every candidate and its validation
     /// accuracy.
     #[serde(default)]
@@ -206,13 +212,15 @@ pub struct MethodRecord {
 /// The teacher a model was distilled from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeacherRecord {
-    /// The encoder's folder name.
+    /// The encoder's folder name, or the supplied outputs' file name.
     pub name: String,
-    /// The encoder's identity (FNV-1a of its files, hex).
+    /// The encoder's identity (FNV-1a of its files, hex), or the supplied
+    /// outputs file's.
     pub id: String,
-    /// The trained head over the encoder, e.g. `mlp 384-256-2`.
+    /// The trained head over the encoder, e.g. `mlp 384-256-2`, or what
+    /// the supplied outputs held (`supplied logits and 768-d embeddings`).
     pub head: String,
-    /// Parameters (encoder and head).
+    /// Parameters (encoder and head; 0 when the outputs were supplied).
     pub parameters: usize,
     /// Test accuracy.
     pub test_accuracy: Option<f64>,
@@ -225,6 +233,14 @@ pub struct Metrics {
     pub validation_accuracy: Option<f64>,
     /// Accuracy on the test rows.
     pub test_accuracy: Option<f64>,
+    /// Top-1 agreement with the teacher on the test rows (absent in files
+    /// written before 0.4).
+    #[serde(default)]
+    pub test_agreement: Option<f64>,
+    /// The student's fidelity to the teacher on the test rows (absent in
+    /// files written before 0.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<crate::metrics::Fidelity>,
     /// Labelled training rows.
     pub train_rows: usize,
     /// Unlabeled rows added to the transfer set.
@@ -253,6 +269,10 @@ pub struct Manifest {
     pub featurizer: Featurizer,
     /// The student.
     pub architecture: Architecture,
+    /// The kind of student `lelp distill` made (none in files written
+    /// before 0.4, or by [`ModelFile::new`] and its kin until set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student: Option<StudentKind>,
     /// The method (none when unknown).
     #[serde(default)]
     pub method: Option<MethodRecord>,
@@ -303,6 +323,7 @@ impl ModelFile {
             class_names,
             featurizer,
             architecture: network.architecture().clone(),
+            student: None,
             method: None,
             teacher: None,
             metrics: Metrics::default(),

@@ -8,10 +8,14 @@
 //! lelp predict model.safetensors --input texts.txt --output predictions.jsonl
 //! lelp eval model.safetensors --data test.csv
 //! lelp info model.safetensors
+//! # your own model's outputs as the teacher, fidelity as the measure
+//! lelp distill --data train.jsonl --teacher-outputs teacher.jsonl --min-agreement 0.95
+//! lelp eval model.safetensors --data test.jsonl --teacher-outputs teacher-test.jsonl --disagreements d.jsonl
 //! ```
 //!
 //! Exit codes: 0 success; 1 a failure of the work itself (training
-//! diverged, every candidate method failed); 2 a bad command line or
+//! diverged, every candidate method failed, the student under
+//! `--min-agreement`); 2 a bad command line or
 //! option value; 3 bad input data (a row, a label, an empty file); 4 a
 //! damaged, truncated, foreign or too-new file; 5 a missing file or an
 //! I/O error; 70 an internal error (a bug: please report it).
@@ -26,8 +30,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use lelp::LelpError;
 use lelp::deploy::{
-    Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, parse_method, read_labelled_columns,
-    read_texts_column,
+    ChooseBy, Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, TeacherOutputs,
+    parse_method, read_labelled_columns, read_texts_column,
 };
 use progress::Reporter;
 
@@ -56,7 +60,8 @@ struct Cli {
     device: String,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 the work failed (training diverged, every candidate failed); \
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the work failed (training diverged, every candidate failed, \
+agreement under --min-agreement); \
 2 bad command line or option value; 3 bad input data; 4 damaged, foreign or too-new file; \
 5 missing file or I/O error; 70 internal error.";
 
@@ -78,7 +83,8 @@ enum Command {
         #[arg(long, default_value = "text")]
         text_column: String,
     },
-    /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label).
+    /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label), and its
+    /// agreement with a teacher whose outputs are given.
     Eval {
         /// The model file.
         model: PathBuf,
@@ -90,6 +96,15 @@ enum Command {
         output: Option<PathBuf>,
         #[command(flatten)]
         columns: Columns,
+        /// The teacher's outputs for the rows of --data (JSON lines, as for distill): the report
+        /// adds the model's fidelity to it (agreement overall, per class and by the teacher's
+        /// confidence; KL and total-variation distances).
+        #[arg(long)]
+        teacher_outputs: Option<PathBuf>,
+        /// With --teacher-outputs: write the rows where the model and the teacher disagree (JSON
+        /// lines: row, text, label, teacher, student, both confidences).
+        #[arg(long, requires = "teacher_outputs")]
+        disagreements: Option<PathBuf>,
     },
     /// The model file's manifest (without vocabularies) as JSON.
     Info {
@@ -121,9 +136,25 @@ struct DistillArgs {
     #[command(flatten)]
     columns: Columns,
     /// The teacher's sentence encoder: a BERT folder with config.json, tokenizer.json and
-    /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh].
+    /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh]. With
+    /// --teacher-outputs, only the cnn, static and transformer students read it (their tokenizer,
+    /// table or layers).
     #[arg(long)]
     teacher: Option<PathBuf>,
+    /// Your own model as the teacher: its outputs for every row of --data, JSON lines with
+    /// `logits` or `probs` (an object by class name, or a list after a first line
+    /// {"classes": [...]}), optional `embedding` and `id` (matched with the data's `id`). The
+    /// student learns to imitate them; auto chooses by agreement with them.
+    #[arg(long)]
+    teacher_outputs: Option<PathBuf>,
+    /// What auto keeps the best candidate by on the validation rows: accuracy or agreement (with
+    /// the teacher) [default: agreement with --teacher-outputs, else accuracy].
+    #[arg(long)]
+    choose_by: Option<String>,
+    /// Exit with code 1 (the model file is still written) when the student agrees with the
+    /// teacher on fewer than this share of the test rows, e.g. 0.97.
+    #[arg(long)]
+    min_agreement: Option<f64>,
     /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), static (the teacher's
     /// vocabulary table and a head, both trained), mlp (over the teacher's embeddings),
     /// transformer (the teacher's bottom --layers layers or --init, fine-tuned; slowest to train).
@@ -177,11 +208,13 @@ struct DistillArgs {
     out: PathBuf,
 }
 
-/// The student's short name: a transformer student is a linear head over
-/// its own fine-tuned encoder (no normalisation), an `mlp` in the file; a
-/// static student a bag over WordPiece ids.
+/// The student's short name, with its details: the kind the manifest
+/// records (files before 0.4 have none: then a transformer student is
+/// known by its encoder without normalisation, a static student as a bag
+/// over WordPiece ids).
 fn student_name(m: &lelp::deploy::Manifest) -> String {
     use lelp::deploy::{Architecture, Featurizer};
+    let kind = m.student.map(|k| k.to_string());
     match (&m.featurizer, &m.architecture) {
         (
             Featurizer::SentenceEncoder {
@@ -195,7 +228,7 @@ fn student_name(m: &lelp::deploy::Manifest) -> String {
         (Featurizer::WordPiece { bigram_buckets, .. }, Architecture::Bag(_)) => {
             format!("static, {bigram_buckets} bigram rows")
         }
-        _ => m.architecture.name().to_string(),
+        _ => kind.unwrap_or_else(|| m.architecture.name().to_string()),
     }
 }
 
@@ -263,7 +296,15 @@ fn run(cli: Cli) -> lelp::Result<()> {
             data,
             output,
             columns,
-        } => eval(&model, &data, &columns, output.as_deref(), &device),
+            teacher_outputs,
+            disagreements,
+        } => {
+            let teacher = EvalTeacher {
+                outputs: teacher_outputs.as_deref(),
+                disagreements: disagreements.as_deref(),
+            };
+            eval(&model, &data, &columns, output.as_deref(), &teacher, &device)
+        }
         Command::Info { model } => info(&model),
     }
 }
@@ -321,6 +362,16 @@ fn distill(
 ) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
+    let choose_by: Option<ChooseBy> = args.choose_by.as_deref().map(str::parse).transpose()?;
+    if let Some(a) = args.min_agreement
+        && !(a > 0.0 && a <= 1.0)
+    {
+        return Err(LelpError::InvalidParameter {
+            name: "min-agreement",
+            value: a.to_string(),
+            reason: "must be in (0, 1]",
+        });
+    }
     if args.subclasses == 0 || args.subclasses > 64 {
         return Err(LelpError::InvalidParameter {
             name: "subclasses",
@@ -353,14 +404,23 @@ fn distill(
         .map(|p| read_texts_column(p, &args.columns.text_column))
         .transpose()?
         .unwrap_or_default();
+    let teacher_outputs = args
+        .teacher_outputs
+        .as_ref()
+        .map(|p| TeacherOutputs::read(p, &args.data, &corpus))
+        .transpose()?;
+    // a bag student of supplied outputs reads no encoder
     let teacher_dir = match args.teacher {
         Some(d) => d,
+        None if teacher_outputs.is_some() && student == StudentKind::Bag => lelp::text::default_minilm_dir(),
         None => default_teacher(reporter)?,
     };
     let mut opts = DistillOptions::default();
     opts.student = student;
     opts.method = method;
     opts.teacher_dir = teacher_dir;
+    opts.teacher_outputs = teacher_outputs;
+    opts.choose_by = choose_by;
     opts.max_tokens = args.tokens;
     opts.epochs = args.epochs;
     opts.seed = args.seed;
@@ -391,7 +451,15 @@ fn distill(
     ));
     let report = lelp::deploy::distill(&corpus, &unlabeled, &opts, device, &mut |p| reporter.progress(&p))?;
     report.model.save(&args.out)?;
-    summary(&report, &corpus.texts, &args.out, device)
+    summary(&report, &corpus.texts, &args.out, device)?;
+    match args.min_agreement {
+        Some(target) if report.fidelity.agreement < target => Err(LelpError::BelowTarget {
+            what: "the student's test agreement with its teacher",
+            achieved: report.fidelity.agreement,
+            target,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Median and 99th percentile of one-text latency, and batch throughput.
@@ -431,23 +499,39 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
         extra(unl, "unlabeled"),
         extra(report.augmented_rows, "augmented")
     );
-    println!(
-        "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%, {:.1} texts/s",
-        t.map_or("?", |t| t.name.as_str()),
-        t.map_or("?", |t| t.head.as_str()),
-        t.map_or(0.0, |t| t.parameters as f64 / 1e6),
-        100.0 * report.teacher_accuracy,
-        report.encode_rate
-    );
+    match report.encode_rate {
+        Some(rate) => println!(
+            "teacher  {} + {}: {:.1}M parameters, test accuracy {:.2}%, {rate:.1} texts/s",
+            t.map_or("?", |t| t.name.as_str()),
+            t.map_or("?", |t| t.head.as_str()),
+            t.map_or(0.0, |t| t.parameters as f64 / 1e6),
+            100.0 * report.teacher_accuracy,
+        ),
+        None => println!(
+            "teacher  {} ({}): test accuracy {:.2}%",
+            t.map_or("?", |t| t.name.as_str()),
+            t.map_or("?", |t| t.head.as_str()),
+            100.0 * report.teacher_accuracy,
+        ),
+    }
     if !report.candidates.is_empty() {
-        println!("method   chosen on a validation split of the training rows:");
+        println!(
+            "method   chosen by validation {} (rows held out of the training rows):",
+            report.chosen_by
+        );
+        println!("           {:<34} {:>9} {:>10}", "", "accuracy", "agreement");
         for c in &report.candidates {
             let mark = if c.method == report.method { "*" } else { " " };
-            match (c.validation_accuracy, &c.error) {
-                (Some(a), _) => println!("         {mark} {:<34} {:.2}%", c.name, 100.0 * a),
-                (None, Some(e)) => println!("           {:<34} failed: {e}", c.name),
+            match (c.validation_accuracy, c.validation_agreement, &c.error) {
+                (Some(a), Some(g), _) => {
+                    println!("         {mark} {:<34} {:>8.2}% {:>9.2}%", c.name, 100.0 * a, 100.0 * g)
+                }
+                (_, _, Some(e)) => println!("           {:<34} failed: {e}", c.name),
                 _ => {}
             }
+        }
+        for (name, why) in &report.left_out {
+            println!("           {name:<34} left out: {why}");
         }
     } else {
         println!("method   {}", report.method.name());
@@ -466,9 +550,37 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
             .validation_accuracy
             .map_or(String::new(), |v| format!(", validation {:.2}%", 100.0 * v))
     );
+    fidelity_lines(&report.fidelity, &m.class_names);
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
+}
+
+/// The summary's fidelity lines: agreement overall and per class, the
+/// distances, and agreement by the teacher's confidence.
+fn fidelity_lines(f: &lelp::metrics::Fidelity, names: &[String]) {
+    println!(
+        "fidelity agreement with the teacher {:.2}% of {} test rows; mean KL {:.4} nats, mean TV {:.4}",
+        100.0 * f.agreement,
+        f.rows,
+        f.mean_kl,
+        f.mean_tv
+    );
+    let per_class: Vec<String> = names
+        .iter()
+        .zip(&f.per_class)
+        .filter_map(|(n, c)| Some(format!("{n} {:.1}%", 100.0 * c.agreement?)))
+        .collect();
+    println!("         by the teacher's class: {}", per_class.join(", "));
+    let bins: Vec<String> = f
+        .by_confidence
+        .iter()
+        .filter_map(|b| Some(format!("{:.0}%", 100.0 * b.agreement?)))
+        .collect();
+    println!(
+        "         by the teacher's confidence, least confident tenth first: {}",
+        bins.join(" ")
+    );
 }
 
 fn predict(
@@ -505,11 +617,19 @@ fn predict(
     emit(output, &out)
 }
 
+/// `eval`'s teacher: its outputs for the data's rows, and where to write
+/// the rows the model and the teacher disagree on.
+struct EvalTeacher<'a> {
+    outputs: Option<&'a Path>,
+    disagreements: Option<&'a Path>,
+}
+
 fn eval(
     model: &Path,
     data: &Path,
     columns: &Columns,
     output: Option<&Path>,
+    teacher: &EvalTeacher<'_>,
     device: &burn::prelude::Device,
 ) -> lelp::Result<()> {
     let classifier = Classifier::load_on(model, device)?;
@@ -535,12 +655,19 @@ fn eval(
             })
         })
         .collect::<lelp::Result<_>>()?;
+    // the teacher's outputs are read (and checked) before any prediction
+    let outputs = teacher
+        .outputs
+        .map(|p| TeacherOutputs::read_for(p, data, corpus.len(), names))
+        .transpose()?;
     let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let c = names.len();
     let mut confusion = vec![vec![0usize; c]; c];
+    let mut student = Vec::with_capacity(corpus.len() * c);
     for (chunk, labels) in refs.chunks(512).zip(corpus.labels.chunks(512)) {
         for (p, &l) in classifier.predict(chunk)?.iter().zip(labels) {
             confusion[map[l]][p.label] += 1;
+            student.extend_from_slice(&p.probabilities);
         }
     }
     let n = corpus.len();
@@ -554,7 +681,7 @@ fn eval(
             (name.clone(), serde_json::json!({"rows": rows, "accuracy": acc}))
         })
         .collect();
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "model": model.display().to_string(),
         "data": data.display().to_string(),
         "rows": n,
@@ -563,10 +690,61 @@ fn eval(
         "classes": names,
         "confusion": confusion,
     });
+    if let Some(outputs) = &outputs {
+        let teacher_probs = outputs.probabilities();
+        let fidelity = lelp::metrics::fidelity(&teacher_probs, &student, c)?;
+        report["teacher_outputs"] = serde_json::json!(outputs.path.display().to_string());
+        report["teacher_accuracy"] = serde_json::json!(
+            outputs
+                .predictions()
+                .iter()
+                .zip(&corpus.labels)
+                .filter(|(t, l)| **t == map[**l])
+                .count() as f64
+                / n as f64
+        );
+        report["fidelity"] = serde_json::to_value(&fidelity).unwrap_or_default();
+        if let Some(path) = teacher.disagreements {
+            let lines = disagreement_lines(&corpus, &map, names, &teacher_probs, &student);
+            lelp::io::write_atomic(path, lines.as_bytes())?;
+        }
+    }
     emit(
         output,
         &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),
     )
+}
+
+/// JSON lines of the rows where the model's class is not the teacher's:
+/// the row (1-based), its text and label, both classes and confidences.
+fn disagreement_lines(
+    corpus: &lelp::text::TextCorpus,
+    map: &[usize],
+    names: &[String],
+    teacher: &[f32],
+    student: &[f32],
+) -> String {
+    let c = names.len();
+    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+    let mut out = String::new();
+    for (i, (t, s)) in teacher.chunks(c).zip(student.chunks(c)).enumerate() {
+        let (at, as_) = (argmax(t), argmax(s));
+        if at == as_ {
+            continue;
+        }
+        let line = serde_json::json!({
+            "row": i + 1,
+            "text": corpus.texts[i],
+            "label": names[map[corpus.labels[i]]],
+            "teacher": names[at],
+            "teacher_confidence": t[at],
+            "student": names[as_],
+            "student_confidence": s[as_],
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 fn info(model: &Path) -> lelp::Result<()> {

@@ -68,13 +68,16 @@ impl Reporter {
     pub fn progress(&mut self, p: &Progress<'_>) {
         match p {
             Progress::Encoding { done, total } => self.counter("texts", *done, *total),
-            Progress::Teacher { test_accuracy } => self.line(&format!(
-                "teacher head trained: test accuracy {:.2}%",
-                100.0 * test_accuracy
-            )),
+            Progress::Teacher { test_accuracy } => {
+                self.line(&format!("teacher ready: test accuracy {:.2}%", 100.0 * test_accuracy))
+            }
             Progress::Candidate { candidate, done, total } => {
                 let outcome = match (candidate.validation_accuracy, &candidate.error) {
-                    (Some(a), _) => format!("validation accuracy {:.2}%", 100.0 * a),
+                    (Some(a), _) => format!(
+                        "validation accuracy {:.2}%, agreement with the teacher {:.2}%",
+                        100.0 * a,
+                        100.0 * candidate.validation_agreement.unwrap_or(f64::NAN)
+                    ),
                     (None, Some(e)) => format!("failed: {e}"),
                     _ => String::new(),
                 };
