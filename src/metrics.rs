@@ -329,7 +329,7 @@ pub fn fidelity(teacher: &[f32], student: &[f32], classes: usize) -> Result<Fide
     if classes == 0 || teacher.is_empty() {
         return Err(LelpError::EmptyData { what: "fidelity rows" });
     }
-    if teacher.len() != student.len() || teacher.len() % classes != 0 {
+    if teacher.len() != student.len() || !teacher.len().is_multiple_of(classes) {
         return Err(LelpError::DimensionMismatch {
             what: "teacher and student probabilities (values)",
             expected: teacher.len(),

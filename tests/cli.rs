@@ -605,7 +605,10 @@ fn a_supplied_teacher_is_imitated_and_measured_by_agreement() {
     let o = distill(&data, &model, &["--teacher-outputs", s(&outputs), "--seed", "1"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("chosen by validation agreement"), "{stdout}");
+    assert!(
+        stdout.contains("chosen by agreement on the validation rows"),
+        "{stdout}"
+    );
     assert!(stdout.contains("left out"), "{stdout}");
 
     // without embeddings, auto tries the methods that read logits alone,

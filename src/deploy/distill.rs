@@ -397,7 +397,7 @@ enum AnyStudent {
 enum TeacherSide {
     /// A head trained over the encoder's sentence embeddings (the rows of
     /// [`Views::dense`]).
-    Head(ModuleTeacher<Mlp>),
+    Head(Box<ModuleTeacher<Mlp>>),
     /// The user's model's logits, row-major `[rows, classes]`; the rows of
     /// [`Views::dense`] are its embeddings when it gave them (else a
     /// stand-in that no method reads: the logits again).
@@ -530,9 +530,8 @@ impl Views {
     fn teacher_output(&self, method: &Method, rows: &[usize], device: &Device) -> Result<TeacherOutput> {
         let dense = self.dense.subset(rows)?;
         match (method, &self.sd_teacher, &self.teacher) {
-            (Method::SubclassDistillation(_), Some(t), _) | (_, _, TeacherSide::Head(t)) => {
-                t.encode(&dense, 512, device)
-            }
+            (Method::SubclassDistillation(_), Some(t), _) => t.encode(&dense, 512, device),
+            (_, _, TeacherSide::Head(t)) => t.encode(&dense, 512, device),
             (_, _, TeacherSide::Supplied(_)) => {
                 let crate::data::Features::Dense { values, width } = dense.features() else {
                     return Err(invalid(
@@ -880,6 +879,9 @@ fn check_supplied(t: &TeacherOutputs, corpus: &TextCorpus, unlabeled: &[String],
     Ok(())
 }
 
+/// Methods auto left out, each with the reason.
+type LeftOut = Vec<(String, String)>;
+
 /// Why `method` cannot learn from supplied outputs `t` (none when it can).
 fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
     let needs_embeddings = !matches!(method, Method::Plain | Method::VanillaKd(_) | Method::Dkd(_));
@@ -896,7 +898,7 @@ fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
 
 /// The methods a run tries (the user's, or auto's candidates that apply)
 /// and, for auto, those left out with the reason.
-fn methods_for(opts: &DistillOptions) -> Result<(Vec<Method>, Vec<(String, String)>)> {
+fn methods_for(opts: &DistillOptions) -> Result<(Vec<Method>, LeftOut)> {
     let supplied = opts.teacher_outputs.as_ref();
     match &opts.method {
         MethodChoice::Fixed(m) => match supplied.and_then(|t| inapplicable(m, t)) {
@@ -1297,7 +1299,7 @@ fn teacher_stage(
     let teacher = ModuleTeacher::new(head)?;
     if unl_idx.is_empty() {
         return Ok(TeacherStage {
-            teacher: TeacherSide::Head(teacher),
+            teacher: TeacherSide::Head(Box::new(teacher)),
             accuracy,
             dense: all,
         });
@@ -1310,7 +1312,7 @@ fn teacher_stage(
     };
     let dense = Dataset::new(values.clone(), d, labels, c)?;
     Ok(TeacherStage {
-        teacher: TeacherSide::Head(teacher),
+        teacher: TeacherSide::Head(Box::new(teacher)),
         accuracy,
         dense,
     })

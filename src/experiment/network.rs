@@ -130,7 +130,7 @@ impl Arch {
     /// initial embedding table, trained with the rest: `[buckets, dim]`
     /// for the bag, `[vocab, dim]` for the CNN, row-major (e.g. the
     /// teacher's static vocabulary table,
-    /// [`static_table`](crate::deploy::static_table), for a CNN over its
+    /// `lelp::deploy::static_table` (feature `text`), for a CNN over its
     /// WordPiece ids).
     ///
     /// # Errors

@@ -515,10 +515,7 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
         ),
     }
     if !report.candidates.is_empty() {
-        println!(
-            "method   chosen by validation {} (rows held out of the training rows):",
-            report.chosen_by
-        );
+        println!("method   chosen by {} on the validation rows:", report.chosen_by);
         println!("           {:<34} {:>9} {:>10}", "", "accuracy", "agreement");
         for c in &report.candidates {
             let mark = if c.method == report.method { "*" } else { " " };

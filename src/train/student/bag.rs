@@ -99,7 +99,7 @@ impl BagConfig {
 impl BagConfig {
     /// Builds the network with `table` (`[buckets, dim]` row-major) as its
     /// token embeddings, e.g. a teacher's static vocabulary table
-    /// ([`static_table`](crate::deploy::static_table)); `frozen` keeps
+    /// (`lelp::deploy::static_table` (feature `text`)); `frozen` keeps
     /// the table fixed in training (only the head, and the hidden layer if
     /// any, learn).
     ///

@@ -101,7 +101,7 @@ impl TextCnnConfig {
 impl TextCnnConfig {
     /// Builds the network with `table` (`[vocab, dim]` row-major) as its
     /// token embeddings, e.g. the teacher's static vocabulary table
-    /// ([`static_table`](crate::deploy::static_table) with `dims = dim`),
+    /// (`lelp::deploy::static_table` (feature `text`) with `dims = dim`),
     /// so the student starts from the teacher's view of each token;
     /// `frozen` keeps the table fixed in training.
     ///
