@@ -18,9 +18,9 @@
 //! | 1. subspaces | [`subspace`] | [`SubspaceFinder`](subspace::SubspaceFinder), [`PcaFinder`](subspace::PcaFinder), [`Subspaces`](subspace::Subspaces), [`ClassMoments`](subspace::ClassMoments) |
 //! | 2. targets | [`labeler`] | [`PseudoLabeler`](labeler::PseudoLabeler), [`LelpLabeler`](labeler::LelpLabeler), [`PseudoTargets`](labeler::PseudoTargets) |
 //! | 3. training | [`train`] | [`Student`](train::Student), [`Method`](train::Method), [`TrainingTargets`](train::TrainingTargets), [`Distiller`](train::Distiller) |
-//! | diagnostics | [`metrics`] | [`subclass_alignment`](metrics::subclass_alignment), [`purity`](metrics::purity), [`nmi`](metrics::nmi) |
+//! | diagnostics | [`metrics`] | [`subclass_alignment`](metrics::subclass_alignment), [`purity`](metrics::purity), [`nmi`](metrics::nmi), [`fidelity`](metrics::fidelity) (a student against its teacher) |
 //! | files | [`io`] | [`npy`](io::npy), [`write_atomic`](io::write_atomic) |
-//! | deployment (feature `text`) | `deploy` | `ModelFile`, `Classifier`, `distill` |
+//! | deployment (feature `text`) | `deploy` | `ModelFile`, `Classifier`, `distill`, `TeacherOutputs` (your own model's outputs as the teacher) |
 //! | one import | [`prelude`] | the items above |
 //!
 //! 1. **Subspaces.** Optionally project onto the null space of the head,

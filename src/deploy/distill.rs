@@ -209,7 +209,11 @@ pub struct DistillOptions {
     /// The user's own teacher: its outputs for every row of the corpus
     /// ([`TeacherOutputs::read`]). The encoder's head is then not trained;
     /// the student learns to imitate these outputs, and the methods that
-    /// read embeddings run only when the outputs carry them. Unlabeled
+    /// read embeddings run only when the outputs carry them (the
+    /// null-space projections, which need the teacher's head, never;
+    /// Subclass Distillation trains a `C * S` head of its own on the
+    /// supplied embeddings and the labels, and its student imitates that
+    /// head). Unlabeled
     /// texts and augmentation need a teacher that runs here and are
     /// refused with them, as is the MLP student (its file would need the
     /// teacher's encoder).
@@ -568,6 +572,13 @@ impl Views {
         let teacher = self.teacher_logits(rows, device)?;
         let labels = self.dense.labels();
         let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        if preds.len() != rows.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "predictions vs scored rows",
+                expected: rows.len(),
+                got: preds.len(),
+            });
+        }
         let (mut right, mut agree) = (0usize, 0usize);
         for ((&p, &r), z) in preds.iter().zip(rows).zip(teacher.chunks(c)) {
             right += usize::from(p == labels[r]);
@@ -699,8 +710,9 @@ fn lazy_tables(opts: &DistillOptions) -> bool {
 /// [`LelpError::InvalidParameter`] for fewer than two classes or bad
 /// options (supplied outputs with unlabeled texts, augmentation, the MLP
 /// student, or a method that needs embeddings or a head they lack);
-/// [`LelpError::DimensionMismatch`] for supplied outputs of other rows or
-/// classes than the corpus's; [`LelpError::FileNotFound`] when the
+/// [`LelpError::DimensionMismatch`] for supplied outputs of another row
+/// count than the corpus's and [`LelpError::InvalidParameter`] for other
+/// classes; [`LelpError::FileNotFound`] when the
 /// teacher's folder is missing (run `scripts/fetch-minilm.sh`); the errors
 /// of encoding, training and the chosen method (a class with too few rows
 /// for its subclasses); with `auto`, an error only when every candidate
@@ -884,13 +896,17 @@ type LeftOut = Vec<(String, String)>;
 
 /// Why `method` cannot learn from supplied outputs `t` (none when it can).
 fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
+    if matches!(method, Method::Oracle(_)) {
+        return Some("it reads true fine labels, which the tool does not take");
+    }
     let needs_embeddings = !matches!(method, Method::Plain | Method::VanillaKd(_) | Method::Dkd(_));
     if needs_embeddings && t.embeddings.is_none() {
         return Some("it reads the teacher's embeddings, which the supplied outputs do not carry");
     }
     match method {
-        Method::Lelp(l) if l.subspace.null_space => Some(
-            "its null-space projection needs the teacher's head, which supplied outputs do not carry (lelp-no-null runs without it)",
+        Method::Lelp(l) | Method::RandomProjection(l) if l.subspace.null_space => Some(
+            "its null-space projection needs the teacher's head, which supplied outputs do not carry \
+             (lelp-no-null runs without it)",
         ),
         _ => None,
     }

@@ -30,7 +30,7 @@ fn format_of(path: &Path) -> Format {
 
 /// `bytes` as UTF-8, or a [`LelpError::BadRecord`] naming the line of the
 /// first invalid byte.
-fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
+pub(crate) fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
         LelpError::BadRecord {
@@ -138,12 +138,13 @@ pub fn read_texts_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<Str
 
 /// The `column` of a labelled file (CSV column or JSON field, a string or
 /// a number), one value a row in the order [`read_labelled_columns`] reads
-/// the rows; none when no row has it.
+/// the rows, each with its line in the file (1-based, a CSV header being
+/// line 1); none when no row has it.
 ///
 /// # Errors
 /// As [`read_labelled`]; [`LelpError::BadRecord`] for a row without the
 /// value when other rows have it.
-pub(crate) fn read_column(path: &Path, column: &str) -> Result<Option<Vec<String>>> {
+pub(crate) fn read_column(path: &Path, column: &str) -> Result<Option<Vec<(usize, String)>>> {
     let bytes = read_maybe_gzip(path)?;
     let text = utf8(&bytes, path)?;
     let bad = |row: usize, reason: String| LelpError::BadRecord {
@@ -181,7 +182,10 @@ pub(crate) fn read_column(path: &Path, column: &str) -> Result<Option<Vec<String
     }
     values
         .into_iter()
-        .map(|(row, v)| v.ok_or_else(|| bad(row, format!("no '{column}' value (other rows have one)"))))
+        .map(|(row, v)| {
+            v.map(|v| (row, v))
+                .ok_or_else(|| bad(row, format!("no '{column}' value (other rows have one)")))
+        })
         .collect::<Result<Vec<_>>>()
         .map(Some)
 }

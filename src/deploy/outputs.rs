@@ -8,13 +8,15 @@
 //! - `logits` or `probs` (exactly one): an object keyed by class name
 //!   (`{"neg": -1.2, "pos": 0.8}`), or a list in the order of a first line
 //!   `{"classes": ["neg", "pos"]}`. With two classes a list of one value is
-//!   a sigmoid logit (or probability) of the second class.
+//!   a sigmoid logit (or probability) of the header's second class.
 //! - `embedding` (optional, on every line or none): the teacher's
 //!   final-layer embedding, which the methods that read embeddings need
 //!   (feature KD, RKD, k-means, Subclass Distillation, LELP).
 //! - `id` (optional, on every line or none): the row's id, matched with
-//!   the data file's `id` column or field; without ids the lines are the
-//!   data's rows in order, one each.
+//!   the data file's `id` column or field (lines whose id the data does
+//!   not have are ignored: a file may cover more rows than one data file);
+//!   without ids the lines are the data's rows in order, one each (the
+//!   header line and blank lines do not count).
 //!
 //! Probabilities must lie in `[0, 1]` and sum to 1 (within `1e-3`); they
 //! are kept as their logarithms (floored at `1e-12`), so that a softmax
@@ -125,7 +127,7 @@ impl TeacherOutputs {
     ) -> Result<Self> {
         let (path, data) = (path.as_ref(), data.as_ref());
         let bytes = crate::text::corpus::read_maybe_gzip(path)?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| bad(path, 0, format!("invalid UTF-8: {e}")))?;
+        let text = super::input::utf8(&bytes, path)?;
         let names = class_names;
         let mut header: Option<Vec<String>> = None;
         let mut kind = None;
@@ -411,19 +413,15 @@ fn align(lines: &[Line], path: &Path, data: &Path, rows: usize) -> Result<Vec<us
     })?;
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
     ids.iter()
-        .enumerate()
-        .map(|(r, id)| {
-            if let Some(first) = seen.insert(id, r) {
-                let reason = format!("id '{id}' again (first in record {})", first + 1);
-                return Err(bad(data, r + 1, reason));
+        .map(|(line, id)| {
+            if let Some(first) = seen.insert(id, *line) {
+                return Err(bad(data, *line, format!("id '{id}' again (first on line {first})")));
             }
-            by_id.get(id.as_str()).copied().ok_or_else(|| {
-                bad(
-                    data,
-                    r + 1,
-                    format!("id '{id}' has no teacher output in {}", path.display()),
-                )
-            })
+            let missing = || format!("id '{id}' has no teacher output in {}", path.display());
+            by_id
+                .get(id.as_str())
+                .copied()
+                .ok_or_else(|| bad(data, *line, missing()))
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-"""Reference values for tests/fidelity.rs: lelp::metrics::fidelity on
+"""Reference values for tests/metrics.rs (fidelity_matches_numpy): lelp::metrics::fidelity on
 seeded random teacher/student probabilities, computed with numpy.
 
 Versions: Python 3.11.7, numpy 2.4.6.
