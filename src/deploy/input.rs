@@ -198,3 +198,38 @@ pub(crate) fn json_key(v: Option<&serde_json::Value>) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_keeps_the_rows_and_lines_the_corpus_reads() {
+        let dir = std::env::temp_dir().join(format!("lelp-read-column-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // CSV: the header is line 1, a blank line is no row
+        let csv = dir.join("d.csv");
+        std::fs::write(&csv, "id,text,label\n7,a b,x\n\n8,\"c, d\",y\n").unwrap();
+        let corpus = read_labelled(&csv).unwrap();
+        let ids = read_column(&csv, "id").unwrap().unwrap();
+        assert_eq!(corpus.len(), ids.len());
+        assert_eq!(ids, vec![(2, "7".to_string()), (4, "8".to_string())]);
+        assert_eq!(read_column(&csv, "nope").unwrap(), None);
+        // JSON lines: numbers and strings alike, blank lines skipped
+        let jsonl = dir.join("d.jsonl");
+        let text =
+            "{\"id\": 1, \"text\": \"a\", \"label\": \"x\"}\n\n{\"id\": \"b\", \"text\": \"c\", \"label\": \"y\"}\n";
+        std::fs::write(&jsonl, text).unwrap();
+        let ids = read_column(&jsonl, "id").unwrap().unwrap();
+        assert_eq!(ids, vec![(1, "1".to_string()), (3, "b".to_string())]);
+        // an id on some rows only names the first row without one
+        std::fs::write(
+            &jsonl,
+            "{\"id\": 1, \"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"c\", \"label\": \"y\"}\n",
+        )
+        .unwrap();
+        let e = read_column(&jsonl, "id").unwrap_err();
+        assert!(matches!(e, LelpError::BadRecord { row: 2, .. }), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
