@@ -13,16 +13,18 @@ OUT=${OUT:-results/own-teacher}
 DATA=${DATA:-../shared/data/text/clinc150.jsonl.gz}
 LELP=${LELP:-target/release/lelp}
 PYTHON=${PYTHON:-python3}
-mkdir -p "$OUT"
-[ -s "$OUT/clinc10-teacher.jsonl" ] || "$PYTHON" experiments/hf_teacher.py --data "$DATA" \
-    --out "$OUT/clinc10-teacher.jsonl" --max-len 32 --epochs 2 | tee "$OUT/hf-teacher.json"
+# the teacher's outputs (90 MB) and the model files stay out of the repository
+WORK=${WORK:-${TMPDIR:-/tmp}/lelp-own-teacher}
+mkdir -p "$OUT" "$WORK"
+[ -s "$WORK/clinc10-teacher.jsonl" ] || "$PYTHON" experiments/hf_teacher.py --data "$DATA" \
+    --out "$WORK/clinc10-teacher.jsonl" --max-len 32 --epochs 2 | tee "$OUT/hf-teacher.json"
 for student in bag static; do
     for seed in 0 1 2; do
-        /usr/bin/time -v "$LELP" distill --data "$DATA" --teacher-outputs "$OUT/clinc10-teacher.jsonl" \
-            --student $student --tokens 32 --seed $seed --out "$OUT/hf-$student-$seed.safetensors" \
+        /usr/bin/time -v "$LELP" distill --data "$DATA" --teacher-outputs "$WORK/clinc10-teacher.jsonl" \
+            --student $student --tokens 32 --seed $seed --out "$WORK/hf-$student-$seed.safetensors" \
             >"$OUT/hf-$student-$seed.out" 2>"$OUT/hf-$student-$seed.err"
         /usr/bin/time -v "$LELP" distill --data "$DATA" --student $student --tokens 32 --seed $seed \
-            --out "$OUT/own-$student-$seed.safetensors" >"$OUT/own-$student-$seed.out" 2>"$OUT/own-$student-$seed.err"
+            --out "$WORK/own-$student-$seed.safetensors" >"$OUT/own-$student-$seed.out" 2>"$OUT/own-$student-$seed.err"
     done
 done
 python3 experiments/summarize_own_teacher.py "$OUT"
