@@ -770,6 +770,11 @@ fn bad_teacher_outputs_are_refused_by_file_and_line() {
             "again",
         ),
         (
+            "empty",
+            "{\"classes\": [\"sport\", \"money\"]}\n\n".to_string(),
+            "no outputs",
+        ),
+        (
             "missing",
             (0..119).map(|i| good(i) + "\n").collect(),
             "has no teacher output",

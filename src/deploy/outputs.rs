@@ -155,9 +155,7 @@ impl TeacherOutputs {
             kind = Some(k);
             lines.push(line);
         }
-        let kind = kind.ok_or(LelpError::EmptyData {
-            what: "teacher outputs",
-        })?;
+        let kind = kind.ok_or_else(|| bad(path, 0, "no outputs (every line is blank or a header)"))?;
         let order = align(&lines, path, data, rows)?;
         let c = names.len();
         let mut logits = Vec::with_capacity(rows * c);
