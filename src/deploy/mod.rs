@@ -50,6 +50,7 @@
 //! # Ok::<(), lelp::LelpError>(())
 //! ```
 
+mod choice;
 mod distill;
 mod input;
 mod net;
@@ -64,10 +65,8 @@ use burn::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use distill::{
-    Candidate, ChooseBy, DistillOptions, DistillReport, MethodChoice, Progress, StudentKind, auto_candidates, distill,
-    parse_method,
-};
+pub use choice::{Candidate, ChooseBy, MethodChoice, auto_candidates, parse_method};
+pub use distill::{DistillOptions, DistillReport, Progress, StudentKind, distill};
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use net::{Architecture, Deployable, Network};
 pub use outputs::{OutputKind, TeacherOutputs};
