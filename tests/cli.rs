@@ -884,3 +884,158 @@ fn supplied_embeddings_open_the_embedding_methods() {
     assert!(candidates.iter().all(|c| c["error"].is_null()), "{m}");
     assert_eq!(m["teacher"]["head"], "supplied probabilities and 4-d embeddings");
 }
+
+/// A labelled file over the words of the small checkpoints'
+/// vocabulary (tests/data/hf), labelled with `classes` in turn.
+fn checkpoint_data(dir: &Path, classes: &[&str]) -> PathBuf {
+    let words = [
+        "the", "The", "cat", "Cat", "sat", "on", "mat", "good", "Good", "bad", "film", "plot", "dull", "great", "not",
+        "is", "was", "a", "very", "café", "naive", "play", "!", "?",
+    ];
+    let mut lines = String::new();
+    for i in 0..160usize {
+        let text = format!(
+            "{} {} {} {}",
+            words[i % 24],
+            words[(i / 2 + 5) % 24],
+            words[(i * 7 + 3) % 24],
+            words[(i / 5 + 11) % 24]
+        );
+        let split = if i % 5 == 0 { "test" } else { "train" };
+        let label = classes[i % classes.len()];
+        lines.push_str(&serde_json::json!({"text": text, "label": label, "split": split}).to_string());
+        lines.push('\n');
+    }
+    write(dir, "checkpoint-data.jsonl", lines.as_bytes())
+}
+
+/// A fine-tuned classifier folder (written by `transformers`) is the
+/// teacher as it is: the tool runs it, maps its classes onto the data's by
+/// name, reports its accuracy and the student's agreement with it, and
+/// `eval --teacher` measures against it as `distill` did.
+#[test]
+fn a_fine_tuned_classifier_folder_is_the_teacher() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-hf");
+    let ckpt = common::data_path("hf", "distilbert-cased");
+    // the data names the classes in another order than id2label
+    let data = checkpoint_data(&dir, &["weather", "other", "billing", "travel"]);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--teacher", s(&ckpt), "--seed", "3"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert!(
+        m["teacher"]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("DistilBertForSequenceClassification"),
+        "{}",
+        m["teacher"]
+    );
+    // the user's own model: auto chooses by agreement, and every method
+    // runs (the head is known: the null-space projection too)
+    assert_eq!(m["method"]["metric"], "agreement");
+    let names: Vec<&str> = m["method"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"LELP (S = 4)"), "{names:?}");
+
+    // the teacher's classes, computed here by the library on the test rows
+    let corpus = lelp::text::TextCorpus::from_jsonl(&data).unwrap();
+    let test_rows = corpus.split_rows("test").unwrap();
+    let clf = lelp::text::HfClassifier::from_dir(&ckpt, &burn::prelude::Device::default()).unwrap();
+    let texts: Vec<&str> = test_rows.iter().map(|&r| corpus.texts[r].as_str()).collect();
+    let logits = clf.logits(&texts, 16).unwrap();
+    let said: Vec<&str> = logits
+        .chunks(4)
+        .map(|z| clf.class_names()[(0..4).fold(0, |b, k| if z[k] > z[b] { k } else { b })].as_str())
+        .collect();
+    assert!(
+        said.iter().any(|&c| c != said[0]),
+        "a teacher that says one class tests nothing"
+    );
+    let right = test_rows
+        .iter()
+        .zip(&said)
+        .filter(|(r, c)| corpus.class_names[corpus.labels[**r]] == **c)
+        .count();
+    let accuracy = right as f64 / test_rows.len() as f64;
+    assert_eq!(m["teacher"]["test_accuracy"].as_f64(), Some(accuracy));
+
+    // eval against the folder: the test rows' agreement equals distill's
+    let test_file: String = test_rows
+        .iter()
+        .map(|&r| {
+            let label = &corpus.class_names[corpus.labels[r]];
+            serde_json::json!({"text": corpus.texts[r], "label": label}).to_string() + "\n"
+        })
+        .collect();
+    let test_data = write(&dir, "test.jsonl", test_file.as_bytes());
+    let dis = dir.join("disagreements.jsonl");
+    let e = lelp(&[
+        "eval",
+        s(&model),
+        "--data",
+        s(&test_data),
+        "--teacher",
+        s(&ckpt),
+        "--disagreements",
+        s(&dis),
+    ]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(r["teacher_accuracy"].as_f64(), Some(accuracy));
+    assert_eq!(r["fidelity"]["agreement"], m["metrics"]["test_agreement"]);
+    for l in std::fs::read_to_string(&dis).unwrap().lines() {
+        let l: serde_json::Value = serde_json::from_str(l).unwrap();
+        let row = l["row"].as_u64().unwrap() as usize - 1;
+        assert_eq!(l["teacher"], said[row]);
+        assert_ne!(l["student"], l["teacher"]);
+    }
+}
+
+/// What cannot be distilled from a classifier folder is refused before
+/// any work, with the reason.
+#[test]
+fn a_classifier_folder_that_does_not_fit_the_data_is_refused() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-hf-bad");
+    let ckpt = common::data_path("hf", "distilbert-cased");
+    let model = dir.join("model.safetensors");
+    // a label the checkpoint does not know
+    let data = checkpoint_data(&dir, &["weather", "misc", "billing", "travel"]);
+    let o = distill(&data, &model, &["--teacher", s(&ckpt)]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("lacks [misc]"), "{}", stderr(&o));
+    // the MLP student's file embeds a sentence encoder
+    let data = checkpoint_data(&dir, &["weather", "other", "billing", "travel"]);
+    let o = distill(&data, &model, &["--teacher", s(&ckpt), "--student", "mlp"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("fine-tuned classifier"), "{}", stderr(&o));
+    // a checkpoint the crate cannot run exactly: the field, exit 4
+    let arch = common::tempdir("cli-hf-arch");
+    for f in std::fs::read_dir(&ckpt).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, arch.join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg = std::fs::read_to_string(arch.join("config.json")).unwrap();
+    std::fs::write(
+        arch.join("config.json"),
+        cfg.replace(
+            "DistilBertForSequenceClassification",
+            "RobertaForSequenceClassification",
+        ),
+    )
+    .unwrap();
+    let o = distill(&data, &model, &["--teacher", s(&arch)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("architectures"), "{}", stderr(&o));
+    assert!(!model.exists(), "nothing written");
+}

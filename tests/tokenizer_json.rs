@@ -1,4 +1,5 @@
-//! `tokenizer.json` is checked, not assumed: uncased BERT WordPiece files
+//! `tokenizer.json` is checked, not assumed: BERT WordPiece files, uncased
+//! and cased
 //! (with BERT's token names and prefix, and with others) tokenise exactly
 //! as the Hugging Face `tokenizers` library does, and every field whose
 //! value the crate cannot reproduce is refused by name
@@ -23,7 +24,7 @@ fn parse(tokenizer: &Value) -> lelp::Result<WordPiece> {
 #[test]
 fn accepted_files_tokenise_as_the_reference_library() {
     let cases = cases("accepted.json");
-    assert_eq!(cases.len(), 5);
+    assert_eq!(cases.len(), 8);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let tok = parse(&case["tokenizer"]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -64,14 +65,23 @@ fn the_file_names_its_special_tokens_and_prefix() {
             prefix: "@@".into(),
             max_word_chars: 100,
             added_tokens: Some(["<pad>", "<unk>", "</s>", "<s>"].map(String::from).to_vec()),
+            lowercase: true,
+            strip_accents: true,
         }
     );
+    // a cased file's settings say so
+    let cased = cases("accepted.json")
+        .into_iter()
+        .find(|c| c["name"] == "cased")
+        .unwrap();
+    let s = parse(&cased["tokenizer"]).unwrap().settings();
+    assert!(!s.lowercase && !s.strip_accents);
 }
 
 #[test]
 fn every_field_the_crate_cannot_reproduce_is_refused_by_name() {
     let cases = cases("refused.json");
-    assert_eq!(cases.len(), 17);
+    assert_eq!(cases.len(), 16);
     for case in cases {
         let want = case["field"].as_str().unwrap();
         match parse(&case["tokenizer"]) {

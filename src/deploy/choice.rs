@@ -191,11 +191,11 @@ pub(super) fn pick_method(
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Choice> {
-    let by = opts.choose_by.unwrap_or(if opts.teacher_outputs.is_some() {
-        ChooseBy::Agreement
-    } else {
-        ChooseBy::Accuracy
-    });
+    // the user's own model (its outputs or its checkpoint): by agreement
+    let own = opts.teacher_outputs.is_some() || crate::text::is_classifier_dir(&opts.teacher_dir);
+    let by = opts
+        .choose_by
+        .unwrap_or(if own { ChooseBy::Agreement } else { ChooseBy::Accuracy });
     match (&opts.method, candidates) {
         (MethodChoice::Fixed(_), [m]) => Ok(Choice {
             method: m.clone(),

@@ -88,8 +88,15 @@ pub struct DistillOptions {
     pub student: StudentKind,
     /// The method (default auto).
     pub method: MethodChoice,
-    /// The teacher's encoder: a BERT sentence-transformers folder
-    /// (default: all-MiniLM-L6-v2 where `scripts/fetch-minilm.sh` puts it).
+    /// The teacher: a BERT sentence-transformers folder, whose encoder gets
+    /// an MLP head trained on the labels here (default: all-MiniLM-L6-v2
+    /// where `scripts/fetch-minilm.sh` puts it), or a fine-tuned Hugging
+    /// Face classifier folder (`BertForSequenceClassification`,
+    /// `DistilBertForSequenceClassification`, as `save_pretrained` writes
+    /// it: [`HfClassifier`](crate::text::HfClassifier)), which is the
+    /// teacher as it is: its classes (`id2label`) must be the data's, its
+    /// embedding is its classifier's input, and the MLP student is refused
+    /// with it (that student's file embeds a sentence encoder).
     /// With [`DistillOptions::teacher_outputs`] it is not the teacher: the
     /// CNN, static and transformer students take their tokenizer (and the
     /// static student its table, the transformer its layers) from it, and
@@ -107,8 +114,9 @@ pub struct DistillOptions {
     /// refused with them, as is the MLP student (its file would need the
     /// teacher's encoder).
     pub teacher_outputs: Option<TeacherOutputs>,
-    /// What `--method auto` chooses by (none: by agreement with supplied
-    /// teacher outputs, else by accuracy).
+    /// What `--method auto` chooses by (none: by agreement with the user's
+    /// own teacher, supplied outputs or a fine-tuned classifier folder,
+    /// else by accuracy).
     pub choose_by: Option<ChooseBy>,
     /// Tokens a text for the encoder (default 128).
     pub max_tokens: usize,
@@ -627,20 +635,25 @@ pub fn distill(
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     // the encoder: the teacher's; with supplied outputs the student's
     // tokenizer, table or layers only (none for the bag)
-    let encoder = match (supplied, opts.student) {
-        (Some(_), StudentKind::Bag) => None,
+    let hf = match supplied {
+        None if crate::text::is_classifier_dir(&opts.teacher_dir) => Some(hf_teacher(corpus, opts, device)?),
+        _ => None,
+    };
+    let own = match (supplied, opts.student, &hf) {
+        (Some(_), StudentKind::Bag, _) | (_, _, Some(_)) => None,
         _ => Some(SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens)),
     };
+    let encoder: Option<&SentenceEncoder> = hf.as_ref().map(|(h, _)| h.encoder()).or(own.as_ref());
     // the transformer student's start, before any long work: a bad
     // `--layers` or `--init` fails now, not after the encoding
-    let initial = match (&encoder, opts.student) {
+    let initial = match (encoder, opts.student) {
         (Some(e), StudentKind::Transformer) => Some(transformer_encoder(e, opts, device)?),
         _ => None,
     };
     let (n, u) = (corpus.len(), unlabeled.len());
     let mut labelled = train_idx.clone();
     labelled.extend(file_val.iter().flatten());
-    let (table, augmented) = match &encoder {
+    let (table, augmented) = match encoder {
         Some(e) => augment_stage(e, corpus, unlabeled, &labelled, opts, device)?,
         None => (None, Vec::new()),
     };
@@ -648,15 +661,24 @@ pub fn distill(
     // the teacher labels the unlabeled rows and the augmented ones
     let unl_idx: Vec<usize> = (n..texts.len()).collect();
     let aug_sources: Vec<usize> = augmented.iter().map(|a| a.source).collect();
-    let (stage, encode_rate) = match (supplied, &encoder) {
+    let (stage, encode_rate) = match (supplied, encoder) {
         (Some(t), _) => (supplied_stage(t, corpus, &test_idx)?, None),
         (None, Some(e)) => {
-            let (emb, rate) = embed(e, &texts, opts, device, progress)?;
+            let (mut emb, rate) = embed(e, &texts, opts, device, progress)?;
+            let d = e.embedding_dim();
+            let mut head = None;
+            if let Some((clf, mlp)) = &hf {
+                // the [CLS] states through the pooler: the classifier's input
+                let mut features = Vec::with_capacity(emb.len());
+                for chunk in emb.chunks(4096 * d) {
+                    let h = crate::util::matrix(chunk.to_vec(), chunk.len() / d, d, device);
+                    features.extend(crate::util::to_host_f32(clf.features_of_hidden(h)?)?);
+                }
+                emb = features;
+                head = Some(mlp.clone());
+            }
             let rows = (&train_idx[..], &test_idx[..], &unl_idx[..]);
-            (
-                teacher_stage(corpus, (emb, e.embedding_dim()), rows, opts, device)?,
-                Some(rate),
-            )
+            (teacher_stage(corpus, (emb, d), rows, head, opts, device)?, Some(rate))
         }
         (None, None) => {
             return Err(invalid(
@@ -669,7 +691,7 @@ pub fn distill(
     progress(Progress::Teacher {
         test_accuracy: stage.accuracy,
     });
-    let tools = Featurizers::new(encoder.as_ref(), initial.as_ref(), opts);
+    let tools = Featurizers::new(encoder, initial.as_ref(), opts);
     let mut views = Views::new(
         stage.dense,
         &texts,
@@ -688,7 +710,7 @@ pub fn distill(
         aug_sources: &aug_sources,
     };
     views.bert = initial;
-    if let (StudentKind::Static, Some(e)) = (opts.student, &encoder) {
+    if let (StudentKind::Static, Some(e)) = (opts.student, encoder) {
         views.table = Some(match table {
             Some(t) => t,
             None => static_student_table(e, &texts, &rows_for, opts, device)?,
@@ -707,8 +729,11 @@ pub fn distill(
     let (student_accuracy, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
     let fidelity = test_fidelity(&model, &views, &texts, &test_idx, device)?;
-    let teacher = match (&views.teacher, &encoder) {
-        (TeacherSide::Head(h), Some(e)) => teacher_record(e, opts, corpus, h.module().num_params(), stage.accuracy),
+    let teacher = match (&views.teacher, encoder, &hf) {
+        (TeacherSide::Head(_), _, Some((clf, _))) => hf_record(clf, stage.accuracy),
+        (TeacherSide::Head(h), Some(e), None) => {
+            teacher_record(e, opts, corpus, h.module().num_params(), stage.accuracy)
+        }
         _ => supplied_record(supplied, stage.accuracy),
     };
     model.manifest.method = Some(MethodRecord {
@@ -1052,6 +1077,86 @@ fn embed(
     Ok((crate::util::to_host_f32(emb)?, rate))
 }
 
+/// A fine-tuned classifier folder as the teacher, and its classifier as a
+/// linear [`Mlp`] over its embedding with the rows in the data's class
+/// order.
+///
+/// # Errors
+/// Those of [`HfClassifier::from_dir`](crate::text::HfClassifier::from_dir);
+/// [`LelpError::InvalidParameter`] when its classes are not the data's or
+/// the student is the MLP.
+fn hf_teacher(corpus: &TextCorpus, opts: &DistillOptions, device: &Device) -> Result<(crate::text::HfClassifier, Mlp)> {
+    if opts.student == StudentKind::Mlp {
+        let reason = "an MLP student's file embeds a sentence encoder: with a fine-tuned classifier as the \
+                      teacher choose bag, cnn, static or transformer";
+        return Err(invalid("student", "mlp".into(), reason));
+    }
+    let clf = crate::text::HfClassifier::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
+    let mut theirs = clf.class_names().to_vec();
+    let mut ours = corpus.class_names.clone();
+    theirs.sort();
+    ours.sort();
+    if theirs != ours {
+        let missing: Vec<&str> = ours
+            .iter()
+            .filter(|n| !theirs.contains(n))
+            .map(String::as_str)
+            .collect();
+        let extra: Vec<&str> = theirs
+            .iter()
+            .filter(|n| !ours.contains(n))
+            .map(String::as_str)
+            .collect();
+        return Err(invalid(
+            "teacher",
+            format!(
+                "{} (its id2label lacks [{}] and has [{}] the data does not)",
+                opts.teacher_dir.display(),
+                missing.join(", "),
+                extra.join(", ")
+            ),
+            "the checkpoint's classes (config.json's id2label) must be the data's labels",
+        ));
+    }
+    // the classifier's rows in the data's class order, as an [in, out] Linear
+    let (head, d) = (clf.head(), clf.head().embedding_dim());
+    let c = corpus.class_names.len();
+    let mut w = vec![0.0f32; d * c];
+    let mut b = vec![0.0f32; c];
+    for (k, name) in corpus.class_names.iter().enumerate() {
+        let j = clf
+            .class_names()
+            .iter()
+            .position(|n| n == name)
+            .expect("same names, checked above");
+        b[k] = head.bias()[j];
+        for i in 0..d {
+            w[i * c + k] = head.weight()[j * d + i];
+        }
+    }
+    let mut mlp = crate::train::MlpConfig::new(d, Vec::new(), c).init(device)?;
+    mlp.head.weight = burn::module::Param::from_tensor(crate::util::matrix(w, d, c, device));
+    mlp.head.bias = Some(burn::module::Param::from_tensor(Tensor::from_data(
+        TensorData::new(b, [c]),
+        device,
+    )));
+    Ok((clf, mlp))
+}
+
+/// The manifest's record of a fine-tuned classifier teacher.
+fn hf_record(clf: &crate::text::HfClassifier, accuracy: f64) -> TeacherRecord {
+    let dir = clf.dir();
+    TeacherRecord {
+        name: dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        id: format!("{:016x}", clf.encoder().model_id()),
+        head: clf.describe(),
+        parameters: clf.num_params(),
+        test_accuracy: Some(accuracy),
+    }
+}
+
 /// The trained teacher, its test accuracy, and the sentence embeddings of
 /// every row labelled (unlabeled rows with the teacher's prediction).
 struct TeacherStage {
@@ -1067,6 +1172,7 @@ fn teacher_stage(
     corpus: &TextCorpus,
     (emb, d): (Vec<f32>, usize),
     (train_idx, test_idx, unl_idx): (&[usize], &[usize], &[usize]),
+    given: Option<Mlp>,
     opts: &DistillOptions,
     device: &Device,
 ) -> Result<TeacherStage> {
@@ -1074,8 +1180,13 @@ fn teacher_stage(
     let mut labels = corpus.labels.clone();
     labels.extend(std::iter::repeat_n(0, unl_idx.len()));
     let all = Dataset::new(emb, d, labels.clone(), c)?;
-    let train = all.subset(train_idx)?;
-    let head = train_head(&train, c, &Method::Plain.prepare(&train, None)?, opts.seed, device)?;
+    let head = match given {
+        Some(head) => head,
+        None => {
+            let train = all.subset(train_idx)?;
+            train_head(&train, c, &Method::Plain.prepare(&train, None)?, opts.seed, device)?
+        }
+    };
     let accuracy = accuracy(&head, &all.subset(test_idx)?, device)?;
     let teacher = ModuleTeacher::new(head)?;
     if unl_idx.is_empty() {

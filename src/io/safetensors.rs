@@ -54,13 +54,13 @@ pub(crate) fn read_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeT
     SafeTensors::deserialize(bytes).map_err(|e| LelpError::corrupted(path, e.to_string()))
 }
 
-/// Reads a named tensor as `(shape, f32 values)`; accepts F32 and F64.
+/// Reads a named tensor as `(shape, f32 values)`; accepts F32, F64, F16 and BF16.
 pub(crate) fn tensor_f32(st: &SafeTensors<'_>, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     let (shape, v) = tensor_f64(st, name, path)?;
     Ok((shape, v.into_iter().map(|x| x as f32).collect()))
 }
 
-/// Reads a named tensor as `(shape, f64 values)`; accepts F32 and F64.
+/// Reads a named tensor as `(shape, f64 values)`; accepts F32, F64, F16 and BF16.
 pub(crate) fn tensor_f64(st: &SafeTensors<'_>, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
     let t = st
         .tensor(name)
@@ -76,10 +76,20 @@ pub(crate) fn tensor_f64(st: &SafeTensors<'_>, name: &str, path: &Path) -> Resul
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect(),
+        // half-precision checkpoints (`torch_dtype: float16/bfloat16`)
+        // widen exactly
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|c| f64::from(half::f16::from_le_bytes([c[0], c[1]]).to_f32()))
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|c| f64::from(half::bf16::from_le_bytes([c[0], c[1]]).to_f32()))
+            .collect(),
         other => {
             return Err(LelpError::corrupted(
                 path,
-                format!("tensor '{name}' has dtype {other:?}; expected F32 or F64"),
+                format!("tensor '{name}' has dtype {other:?}; expected F32, F64, F16 or BF16"),
             ));
         }
     };

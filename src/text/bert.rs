@@ -402,10 +402,25 @@ impl Bert {
         path: &Path,
         device: &Device,
     ) -> Result<Self> {
+        Self::from_renamed(tensors, HashMap::new(), "encoder.", config, path, device)
+    }
+
+    /// Builds the encoder from host tensors under BERT's names without
+    /// prefix; errors name a tensor by `original` (BERT name -> the
+    /// checkpoint's) where it has it, else by `prefix` and the BERT name.
+    pub(crate) fn from_renamed(
+        tensors: NamedTensors,
+        original: HashMap<String, String>,
+        prefix: &str,
+        config: &BertConfig,
+        path: &Path,
+        device: &Device,
+    ) -> Result<Self> {
         let mut store = WeightStore {
             tensors,
-            prefix: "encoder.",
+            prefix,
             path,
+            original,
         };
         let bert = Self::from_store(&mut store, config, device)?;
         store.finish()?;
@@ -540,6 +555,10 @@ struct WeightStore<'a> {
     tensors: NamedTensors,
     prefix: &'a str,
     path: &'a Path,
+    /// The checkpoint's own name of a tensor stored under a BERT name
+    /// (a DistilBERT's `distilbert.transformer.layer.0.attention.q_lin`);
+    /// absent: the prefix and the BERT name.
+    original: HashMap<String, String>,
 }
 
 /// Tensors of a BERT checkpoint that the sentence pipeline does not use.
@@ -562,11 +581,24 @@ impl<'a> WeightStore<'a> {
             let (shape, v) = crate::io::safetensors::tensor_f32(st, &n, path)?;
             tensors.insert(short, (shape, v));
         }
-        Ok(Self { tensors, prefix, path })
+        Ok(Self {
+            tensors,
+            prefix,
+            path,
+            original: HashMap::new(),
+        })
+    }
+
+    /// The tensor's name as the checkpoint writes it.
+    fn full_name(&self, name: &str) -> String {
+        self.original
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| format!("{}{name}", self.prefix))
     }
 
     fn take(&mut self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor<2>> {
-        let full = format!("{}{name}", self.prefix);
+        let full = self.full_name(name);
         let (sh, v) = self.tensors.remove(name).ok_or_else(|| LelpError::ModelWeights {
             path: self.path.to_path_buf(),
             tensor: full.clone(),
@@ -626,7 +658,7 @@ impl<'a> WeightStore<'a> {
             None => Ok(()),
             Some(extra) => Err(LelpError::ModelWeights {
                 path: self.path.to_path_buf(),
-                tensor: format!("{}{extra}", self.prefix),
+                tensor: self.full_name(extra),
                 reason: "unexpected (not part of the architecture)".into(),
             }),
         }

@@ -1,7 +1,7 @@
 //! Text (feature `text`): the all-MiniLM-L6-v2 sentence encoder in burn and
 //! its WordPiece tokenizer, so text goes in and teacher embeddings come out.
 //!
-//! - [`WordPiece`]: BERT's uncased tokenizer read from `tokenizer.json`.
+//! - [`WordPiece`]: BERT's tokenizer (cased or uncased) read from `tokenizer.json`.
 //! - [`Bert`]: the encoder as burn modules, weights from `model.safetensors`
 //!   (missing, unexpected or mis-shaped tensors are
 //!   [`LelpError::ModelWeights`] naming the
@@ -15,6 +15,10 @@
 //!   1e-4 per component (tests/minilm.rs). On CPU devices it runs the
 //!   encoder's host path ([`EncoderPath`]: faer's products, no padding, at
 //!   PyTorch's rate on two cores), elsewhere burn's graph.
+//! - [`HfClassifier`]: a fine-tuned Hugging Face classifier
+//!   (`BertForSequenceClassification`, `DistilBertForSequenceClassification`
+//!   as `save_pretrained` writes them) with its head and class names, its
+//!   logits equal to `transformers`' within 1e-4 (tests/hf_classifier.rs).
 //! - [`TransformerStudent`]: a BERT student over token ids (a pretrained
 //!   checkpoint, the teacher's bottom layers or random), fine-tuned end to
 //!   end by the [`Distiller`](crate::train::Distiller).
@@ -30,6 +34,7 @@ mod augment;
 mod bert;
 pub(crate) mod corpus;
 mod finetune;
+mod hf;
 mod host;
 mod student;
 mod wordpiece;
@@ -43,6 +48,7 @@ pub(crate) use bert::UNUSED as UNUSED_BERT_TENSORS;
 pub use bert::{Bert, BertConfig, BertLayer};
 pub use corpus::{Regroup, SPAM_GROUPS, TextCorpus, default_spam_dir, email_text};
 pub use finetune::{FineTuneConfig, FineTuned, fine_tune};
+pub use hf::{HfArchitecture, HfClassifier, is_classifier_dir};
 pub use student::{Pooling, TransformerStudent, TransformerStudentConfig};
 pub use wordpiece::{WordPiece, WordPieceSettings};
 

@@ -1,7 +1,7 @@
-//! BERT's uncased WordPiece tokenizer, as `tokenizer.json` defines it for
-//! all-MiniLM-L6-v2 and other uncased BERT checkpoints: the BERT normaliser
-//! (clean text, space around CJK ideographs, NFD accent stripping,
-//! lowercase), the BERT pre-tokeniser (split on whitespace, isolate
+//! BERT's WordPiece tokenizer, as `tokenizer.json` defines it for
+//! all-MiniLM-L6-v2 and other BERT and DistilBERT checkpoints, cased or
+//! uncased: the BERT normaliser (clean text, space around CJK ideographs,
+//! NFD accent stripping and lowercasing as the file says), the BERT pre-tokeniser (split on whitespace, isolate
 //! punctuation), greedy longest-match WordPiece with the file's
 //! continuation prefix, word-length limit and unknown token, and the
 //! file's `[CLS] ... [SEP]` template. Checked token for token against the
@@ -20,7 +20,8 @@ use crate::error::{LelpError, Result};
 /// Words longer than this many characters become `[UNK]` (BERT's default).
 const MAX_WORD_CHARS: usize = 100;
 
-/// An uncased BERT WordPiece tokenizer.
+/// A BERT WordPiece tokenizer (uncased by default; see
+/// [`WordPieceSettings::lowercase`]).
 ///
 /// # Example
 /// ```
@@ -41,6 +42,10 @@ pub struct WordPiece {
     prefix: String,
     /// Words longer than this many characters become the unknown token.
     max_word_chars: usize,
+    /// Whether texts are lowercased (an uncased model).
+    lowercase: bool,
+    /// Whether accents are stripped (NFD, non-spacing marks dropped).
+    strip_accents: bool,
     /// Tokens matched in the raw text before normalisation, longest
     /// first, with their ids.
     specials: Vec<(String, u32)>,
@@ -72,6 +77,12 @@ pub struct WordPieceSettings {
     /// tokens above and `[MASK]` where the vocabulary has it, as for a
     /// BERT `vocab.txt`.
     pub added_tokens: Option<Vec<String>>,
+    /// Whether texts are lowercased before WordPiece (`true`: an uncased
+    /// model, BERT's `do_lower_case`; `false`: a cased one).
+    pub lowercase: bool,
+    /// Whether accents are stripped (NFD, non-spacing marks dropped);
+    /// Hugging Face's default follows `lowercase`.
+    pub strip_accents: bool,
 }
 
 impl Default for WordPieceSettings {
@@ -84,6 +95,8 @@ impl Default for WordPieceSettings {
             prefix: "##".into(),
             max_word_chars: MAX_WORD_CHARS,
             added_tokens: None,
+            lowercase: true,
+            strip_accents: true,
         }
     }
 }
@@ -138,6 +151,8 @@ impl WordPiece {
             prefix: self.prefix.clone(),
             max_word_chars: self.max_word_chars,
             added_tokens: Some(self.specials.iter().map(|(t, _)| t.clone()).collect()),
+            lowercase: self.lowercase,
+            strip_accents: self.strip_accents,
         }
     }
 
@@ -172,14 +187,17 @@ impl WordPiece {
             pad: get(&spec.pad)?,
             prefix: spec.prefix.to_string(),
             max_word_chars: spec.max_word_chars,
+            lowercase: spec.lowercase,
+            strip_accents: spec.strip_accents,
             specials,
             vocab,
         })
     }
 
     /// Reads a Hugging Face `tokenizer.json` and checks that this crate
-    /// tokenises exactly as it says: a `BertNormalizer` that cleans text,
-    /// isolates CJK ideographs, lowercases and strips accents; a
+    /// tokenises exactly as it says: a `BertNormalizer` that cleans text
+    /// and isolates CJK ideographs (lowercasing and stripping accents as
+    /// it says: cased and uncased models); a
     /// `BertPreTokenizer`; a `WordPiece` model (its vocabulary,
     /// `continuing_subword_prefix`, `max_input_chars_per_word` and
     /// `unk_token` are used as given); a post-processor that wraps a text
@@ -190,8 +208,8 @@ impl WordPiece {
     /// # Errors
     /// File errors; [`LelpError::Corrupted`] when the file is not a
     /// `tokenizer.json`; [`LelpError::Unsupported`] naming the
-    /// first field whose value the crate cannot reproduce (a cased model,
-    /// a SentencePiece or BPE model, another pre-tokeniser, ...).
+    /// first field whose value the crate cannot reproduce (a SentencePiece
+    /// or BPE model, another pre-tokeniser, ...).
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = crate::io::read(path)?;
@@ -205,9 +223,9 @@ impl WordPiece {
     /// use lelp::{LelpError, text::WordPiece};
     /// let json = r#"{"normalizer": {"type": "BertNormalizer", "lowercase": false},
     ///     "pre_tokenizer": {"type": "BertPreTokenizer"},
-    ///     "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}"#;
-    /// match WordPiece::parse_tokenizer_json(json.as_bytes(), "cased/tokenizer.json") {
-    ///     Err(LelpError::Unsupported { field, .. }) => assert_eq!(field, "normalizer.lowercase"),
+    ///     "model": {"type": "BPE", "vocab": {"[UNK]": 0}}}"#;
+    /// match WordPiece::parse_tokenizer_json(json.as_bytes(), "roberta/tokenizer.json") {
+    ///     Err(LelpError::Unsupported { field, .. }) => assert_eq!(field, "model.type"),
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
@@ -372,7 +390,7 @@ impl WordPiece {
                 ids.push(id);
                 continue;
             }
-            for word in pre_tokenize(&normalize(segment)) {
+            for word in pre_tokenize(&normalize(segment, self.lowercase, self.strip_accents)) {
                 for id in self.word_pieces(&word) {
                     if ids.len() > room {
                         break 'segments;
@@ -476,18 +494,37 @@ fn check_pipeline(v: &serde_json::Value, path: &Path) -> Result<WordPieceSetting
             path,
             "normalizer.type",
             norm.and_then(|n| n.get("type")),
-            "lelp reproduces BERT's uncased normaliser (BertNormalizer) only",
+            "lelp reproduces BERT's normaliser (BertNormalizer) only",
         ));
     }
     let norm = norm.expect("checked above");
-    // each switch: absent means the library's default (true); null for
-    // strip_accents means "as lowercase"
+    // absent means the library's default (true); strip_accents absent or
+    // null means "as lowercase"
+    let lowercase = match norm.get("lowercase") {
+        None => true,
+        Some(serde_json::Value::Bool(b)) => *b,
+        found => {
+            return Err(unsupported(
+                path,
+                "normalizer.lowercase",
+                found,
+                "true (uncased) or false (cased) is needed",
+            ));
+        }
+    };
+    let strip_accents = match norm.get("strip_accents") {
+        None | Some(serde_json::Value::Null) => lowercase,
+        Some(serde_json::Value::Bool(b)) => *b,
+        found => {
+            return Err(unsupported(
+                path,
+                "normalizer.strip_accents",
+                found,
+                "true, false or null is needed",
+            ));
+        }
+    };
     for (field, reason) in [
-        ("lowercase", "a cased model: lelp's tokenizer lowercases every text"),
-        (
-            "strip_accents",
-            "lelp's tokenizer strips accents (NFD, non-spacing marks dropped)",
-        ),
         ("handle_chinese_chars", "lelp's tokenizer isolates CJK ideographs"),
         (
             "clean_text",
@@ -508,7 +545,11 @@ fn check_pipeline(v: &serde_json::Value, path: &Path) -> Result<WordPieceSetting
             "lelp reproduces BERT's pre-tokeniser (whitespace, then each punctuation mark) only",
         ));
     }
-    let mut spec = WordPieceSettings::default();
+    let mut spec = WordPieceSettings {
+        lowercase,
+        strip_accents,
+        ..WordPieceSettings::default()
+    };
     let (cls, sep) = wrapping_tokens(v.get("post_processor").filter(|p| !p.is_null()), path)?;
     spec.cls = cls.to_string();
     spec.sep = sep.to_string();
@@ -635,8 +676,8 @@ fn is_punctuation(c: char) -> bool {
 }
 
 /// The BERT normaliser: clean text, isolate CJK ideographs, strip accents
-/// (NFD, drop non-spacing marks), lowercase.
-fn normalize(text: &str) -> String {
+/// (NFD, drop non-spacing marks) if asked, lowercase if asked.
+fn normalize(text: &str, lowercase: bool, strip_accents: bool) -> String {
     let mut cleaned = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '\0' || c == '\u{fffd}' || is_control(c) {
@@ -652,11 +693,16 @@ fn normalize(text: &str) -> String {
             cleaned.push(c);
         }
     }
+    if strip_accents {
+        cleaned = cleaned
+            .nfd()
+            .filter(|&c| get_general_category(c) != GeneralCategory::NonspacingMark)
+            .collect();
+    }
+    if lowercase {
+        cleaned = cleaned.chars().flat_map(char::to_lowercase).collect();
+    }
     cleaned
-        .nfd()
-        .filter(|&c| get_general_category(c) != GeneralCategory::NonspacingMark)
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// The BERT pre-tokeniser: split on whitespace, each punctuation character

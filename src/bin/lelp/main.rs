@@ -8,6 +8,9 @@
 //! lelp predict model.safetensors --input texts.txt --output predictions.jsonl
 //! lelp eval model.safetensors --data test.csv
 //! lelp info model.safetensors
+//! # your own fine-tuned classifier as the teacher (a save_pretrained folder)
+//! lelp distill --data train.jsonl --teacher my-finetuned-bert --out model.safetensors
+//! lelp eval model.safetensors --data test.jsonl --teacher my-finetuned-bert
 //! # your own model's outputs as the teacher, fidelity as the measure
 //! lelp distill --data train.jsonl --teacher-outputs teacher.jsonl --min-agreement 0.95
 //! lelp eval model.safetensors --data test.jsonl --teacher-outputs teacher-test.jsonl --disagreements d.jsonl
@@ -84,7 +87,7 @@ enum Command {
         text_column: String,
     },
     /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label), and its
-    /// agreement with a teacher whose outputs are given.
+    /// agreement with a teacher (a fine-tuned classifier folder, or its outputs).
     Eval {
         /// The model file.
         model: PathBuf,
@@ -99,11 +102,16 @@ enum Command {
         /// The teacher's outputs for the rows of --data (JSON lines, as for distill): the report
         /// adds the model's fidelity to it (agreement overall, per class and by the teacher's
         /// confidence; KL and total-variation distances).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "teacher")]
         teacher_outputs: Option<PathBuf>,
-        /// With --teacher-outputs: write the rows where the model and the teacher disagree (JSON
-        /// lines: row, text, label, teacher, student, both confidences).
-        #[arg(long, requires = "teacher_outputs")]
+        /// A fine-tuned Hugging Face classifier folder (BertForSequenceClassification,
+        /// DistilBertForSequenceClassification) run here as the teacher: the report adds the
+        /// model's fidelity to it, as with --teacher-outputs.
+        #[arg(long)]
+        teacher: Option<PathBuf>,
+        /// With --teacher or --teacher-outputs: write the rows where the model and the teacher
+        /// disagree (JSON lines: row, text, label, teacher, student, both confidences).
+        #[arg(long)]
         disagreements: Option<PathBuf>,
     },
     /// The model file's manifest (without vocabularies) as JSON.
@@ -135,10 +143,13 @@ struct DistillArgs {
     unlabeled: Option<PathBuf>,
     #[command(flatten)]
     columns: Columns,
-    /// The teacher's sentence encoder: a BERT folder with config.json, tokenizer.json and
-    /// model.safetensors [default: all-MiniLM-L6-v2 from scripts/fetch-minilm.sh]. With
-    /// --teacher-outputs, only the cnn, static and transformer students read it (their tokenizer,
-    /// table or layers).
+    /// The teacher: a sentence encoder folder (BERT: config.json, tokenizer.json,
+    /// model.safetensors), which gets a head trained on the labels [default: all-MiniLM-L6-v2
+    /// from scripts/fetch-minilm.sh], or your fine-tuned Hugging Face classifier as
+    /// save_pretrained wrote it (BertForSequenceClassification,
+    /// DistilBertForSequenceClassification; its id2label names the data's labels), run as it is.
+    /// With --teacher-outputs, only the cnn, static and transformer students read it (their
+    /// tokenizer, table or layers).
     #[arg(long)]
     teacher: Option<PathBuf>,
     /// Your own model as the teacher: its outputs for every row of --data, JSON lines with
@@ -148,7 +159,8 @@ struct DistillArgs {
     #[arg(long)]
     teacher_outputs: Option<PathBuf>,
     /// What auto keeps the best candidate by on the validation rows: accuracy or agreement (with
-    /// the teacher) [default: agreement with --teacher-outputs, else accuracy].
+    /// the teacher) [default: agreement with --teacher-outputs or a fine-tuned classifier
+    /// --teacher, else accuracy].
     #[arg(long)]
     choose_by: Option<String>,
     /// Exit with code 1 (the model file is still written) when the student agrees with the
@@ -297,10 +309,12 @@ fn run(cli: Cli) -> lelp::Result<()> {
             output,
             columns,
             teacher_outputs,
+            teacher,
             disagreements,
         } => {
             let teacher = EvalTeacher {
                 outputs: teacher_outputs.as_deref(),
+                dir: teacher.as_deref(),
                 disagreements: disagreements.as_deref(),
             };
             eval(&model, &data, &columns, output.as_deref(), &teacher, &device)
@@ -618,6 +632,7 @@ fn predict(
 /// the rows the model and the teacher disagree on.
 struct EvalTeacher<'a> {
     outputs: Option<&'a Path>,
+    dir: Option<&'a Path>,
     disagreements: Option<&'a Path>,
 }
 
@@ -652,11 +667,26 @@ fn eval(
             })
         })
         .collect::<lelp::Result<_>>()?;
-    // the teacher's outputs are read (and checked) before any prediction
-    let outputs = teacher
-        .outputs
-        .map(|p| TeacherOutputs::read_for(p, data, corpus.len(), names))
-        .transpose()?;
+    if teacher.disagreements.is_some() && teacher.outputs.is_none() && teacher.dir.is_none() {
+        return Err(LelpError::InvalidParameter {
+            name: "disagreements",
+            value: teacher
+                .disagreements
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            reason: "needs a teacher: --teacher or --teacher-outputs",
+        });
+    }
+    // the teacher's outputs are read (and checked) before any prediction:
+    // (source, probabilities in the model's class order, its classes)
+    let outputs = match (teacher.outputs, teacher.dir) {
+        (Some(p), _) => {
+            let o = TeacherOutputs::read_for(p, data, corpus.len(), names)?;
+            Some((o.path.display().to_string(), o.probabilities(), o.predictions()))
+        }
+        (None, Some(dir)) => Some(hf_teacher_probabilities(dir, &corpus, names, device)?),
+        (None, None) => None,
+    };
     let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let c = names.len();
     let mut confusion = vec![vec![0usize; c]; c];
@@ -687,13 +717,16 @@ fn eval(
         "classes": names,
         "confusion": confusion,
     });
-    if let Some(outputs) = &outputs {
-        let teacher_probs = outputs.probabilities();
-        let fidelity = lelp::metrics::fidelity(&teacher_probs, &student, c)?;
-        report["teacher_outputs"] = serde_json::json!(outputs.path.display().to_string());
+    if let Some((source, teacher_probs, teacher_preds)) = &outputs {
+        let fidelity = lelp::metrics::fidelity(teacher_probs, &student, c)?;
+        let key = if teacher.dir.is_some() {
+            "teacher"
+        } else {
+            "teacher_outputs"
+        };
+        report[key] = serde_json::json!(source);
         report["teacher_accuracy"] = serde_json::json!(
-            outputs
-                .predictions()
+            teacher_preds
                 .iter()
                 .zip(&corpus.labels)
                 .filter(|(t, l)| **t == map[**l])
@@ -702,7 +735,7 @@ fn eval(
         );
         report["fidelity"] = serde_json::to_value(&fidelity).unwrap_or_default();
         if let Some(path) = teacher.disagreements {
-            let lines = disagreement_lines(&corpus, &map, names, &teacher_probs, &student);
+            let lines = disagreement_lines(&corpus, &map, names, teacher_probs, &student);
             lelp::io::write_atomic(path, lines.as_bytes())?;
         }
     }
@@ -710,6 +743,44 @@ fn eval(
         output,
         &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),
     )
+}
+
+/// A fine-tuned classifier folder's probabilities for the texts of
+/// `corpus`, in the model's class order (`names`), and its classes: the
+/// folder, the probabilities and the predictions.
+fn hf_teacher_probabilities(
+    dir: &Path,
+    corpus: &lelp::text::TextCorpus,
+    names: &[String],
+    device: &burn::prelude::Device,
+) -> lelp::Result<(String, Vec<f32>, Vec<usize>)> {
+    let clf = lelp::text::HfClassifier::from_dir(dir, device)?;
+    let theirs = clf.class_names();
+    // the model's class k is the checkpoint's class order[k]
+    let order: Vec<usize> = names
+        .iter()
+        .map(|n| theirs.iter().position(|t| t == n))
+        .collect::<Option<_>>()
+        .filter(|_| theirs.len() == names.len())
+        .ok_or_else(|| LelpError::InvalidParameter {
+            name: "teacher",
+            value: format!("{} (classes {})", dir.display(), theirs.join(", ")),
+            reason: "the checkpoint's classes (config.json's id2label) are not the model's",
+        })?;
+    let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let logits = clf.logits(&refs, 64)?;
+    let c = names.len();
+    let mut probs = Vec::with_capacity(logits.len());
+    let mut preds = Vec::with_capacity(corpus.len());
+    for row in logits.chunks(c) {
+        let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = order.iter().map(|&j| (row[j] - top).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        let p: Vec<f32> = e.iter().map(|v| v / sum).collect();
+        preds.push((0..c).fold(0, |b, k| if p[k] > p[b] { k } else { b }));
+        probs.extend(p);
+    }
+    Ok((dir.display().to_string(), probs, preds))
 }
 
 /// JSON lines of the rows where the model's class is not the teacher's:

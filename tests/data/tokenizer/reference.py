@@ -1,5 +1,5 @@
 """Reference for tests/tokenizer_json.rs: small tokenizer.json files
-(BERT-uncased ones the crate must reproduce, with BERT's and with other
+(BERT WordPiece ones the crate must reproduce, uncased and cased, with BERT's and with other
 token names and prefixes, and ones it must refuse), and the ids the
 Hugging Face `tokenizers` library gives for a set of texts.
 
@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 assert tokenizers.__version__ == "0.22.2", tokenizers.__version__
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-WORDS = ["the", "cat", "sat", "on", "mat", "un", "play", "ing", "able", "fiance", "naive", "hello",
+WORDS = ["The", "Cat", "FIANC", "na", "##\u00efve", "\u00e9", "the", "cat", "sat", "on", "mat", "un", "play", "ing", "able", "fiance", "naive", "hello",
          "world", "!", ",", ".", "'", "s", "?", "a", "b", "c", "x", "y", "z", "\u4e2d", "\u6587", "1", "2"]
 
 
@@ -53,7 +53,9 @@ TEXTS = ["The cat sat on the mat!", "Unplayable, naïve FIANCÉ's hat?", "hello\
          "\u4e2d\u6587abc", "aaaaaaaaaaaa bbbbbb", "", "   ", "12 cats", "playing playable plays",
          # special tokens written in the text: matched before normalisation, case-sensitive
          "the [SEP] cat", "[CLS][sep]cat[SEP", "a[UNK]b [PAD]", "<s>hello</s> <pad>world",
-         "cat  [SEP]  sat", " [CLS] "]
+         "cat  [SEP]  sat", " [CLS] ",
+         # case and accents: kept, stripped or lowercased as the normaliser says
+         "The Cat sat on THE mat", "FIANC\u00c9 na\u00efve caf\u00e9 \u00c9t\u00e9", "The\u0301 cat"]
 
 accepted = []
 for name, tok in [
@@ -62,10 +64,17 @@ for name, tok in [
     ("other names and prefix", bert(("<pad>", "<unk>", "<s>", "</s>"), prefix="@@")),
     ("bert processing, short words", bert(processor="bert", max_chars=5)),
     ("special tokens that strip whitespace", "strip"),
+    ("cased", "cased"),
+    ("cased, strip_accents true", "cased-strip"),
+    ("uncased, strip_accents false", "uncased-keep"),
 ]:
     if tok is None:
         tok = bert()
         tok["normalizer"]["strip_accents"] = True
+    if tok in ("cased", "cased-strip", "uncased-keep"):
+        kind, tok = tok, bert()
+        tok["normalizer"]["lowercase"] = kind == "uncased-keep"
+        tok["normalizer"]["strip_accents"] = {"cased": None, "cased-strip": True, "uncased-keep": False}[kind]
     if tok == "strip":
         tok = bert()
         for t in tok["added_tokens"]:
@@ -84,8 +93,7 @@ def refuse(field, edit):
     refused.append({"field": field, "tokenizer": tok})
 
 
-refuse("normalizer.lowercase", lambda t: t["normalizer"].update(lowercase=False))
-refuse("normalizer.strip_accents", lambda t: t["normalizer"].update(strip_accents=False))
+refuse("normalizer.lowercase", lambda t: t["normalizer"].update(lowercase="yes"))
 refuse("normalizer.handle_chinese_chars", lambda t: t["normalizer"].update(handle_chinese_chars=False))
 refuse("normalizer.clean_text", lambda t: t["normalizer"].update(clean_text=False))
 refuse("normalizer.type", lambda t: t.update(normalizer={"type": "Sequence", "normalizers": [{"type": "NFC"}]}))
