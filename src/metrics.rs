@@ -11,7 +11,10 @@
 //! ([`subclass_alignment`]).
 //!
 //! [`fidelity`] measures the other thing a user asks of a student: how
-//! often it says what its teacher says, where and how far they differ.
+//! often it says what its teacher says, where and how far they differ;
+//! [`scores`] what a classifier's user reads besides accuracy (precision,
+//! recall and F1 per class, their macro and weighted means, top-k
+//! accuracy, the expected calibration error).
 //!
 //! Conventions (those of scikit-learn's `normalized_mutual_info_score`
 //! with `average_method="arithmetic"`, which tests/metrics.rs checks
@@ -397,6 +400,175 @@ pub fn fidelity(teacher: &[f32], student: &[f32], classes: usize) -> Result<Fide
         mean_kl: kl / n as f64,
         mean_tv: tv / n as f64,
         by_confidence,
+    })
+}
+
+/// A classifier's scores against the true labels: what practitioners
+/// read besides accuracy (a 95/5 data set rewards predicting the
+/// majority; macro-F1 does not).
+///
+/// Conventions (scikit-learn's, which tests/data/scores/reference.py
+/// computes: `precision_recall_fscore_support` with `zero_division=0`,
+/// `top_k_accuracy_score`): a class's precision is 0 when nothing is
+/// predicted in it, its recall 0 when no row has it, its F1 0 when both
+/// are; the macro averages run over the classes that occur in the labels
+/// or the predictions (scikit-learn's default label set), the weighted
+/// F1 weighs each class by its rows; argmax ties go to the lower class.
+/// `top_k[j]` is the share of rows whose label is among the `k` most
+/// probable classes, for `k` in 2, 3 and 5 where `k` is below the
+/// number of classes. `ece` is the expected calibration error over ten
+/// equal-width bins of the top probability (`(0, 0.1], ..., (0.9, 1]`,
+/// an exact 0 in the first): the rows-weighted mean of `|accuracy -
+/// mean confidence|` per bin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Rows scored.
+    pub rows: usize,
+    /// Share of rows whose predicted class is the label.
+    pub accuracy: f64,
+    /// Per class, in class order.
+    pub per_class: Vec<ClassScores>,
+    /// Unweighted mean precision over the classes present.
+    pub macro_precision: f64,
+    /// Unweighted mean recall over the classes present.
+    pub macro_recall: f64,
+    /// Unweighted mean F1 over the classes present.
+    pub macro_f1: f64,
+    /// Mean F1 weighted by each class's rows.
+    pub weighted_f1: f64,
+    /// `(k, share)`: the label among the `k` most probable classes.
+    pub top_k: Vec<(usize, f64)>,
+    /// Expected calibration error (ten equal-width bins).
+    pub ece: f64,
+}
+
+/// One class's precision, recall, F1 and rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the rows predicted in the class, the share that have it.
+    pub precision: f64,
+    /// Of the rows that have the class, the share predicted in it.
+    pub recall: f64,
+    /// The harmonic mean of the two.
+    pub f1: f64,
+    /// Rows that have the class.
+    pub support: usize,
+}
+
+/// [`Scores`] of class probabilities `probs` (row-major `[n, classes]`)
+/// against `labels`.
+///
+/// # Errors
+/// [`LelpError::EmptyData`] for no rows or no classes;
+/// [`LelpError::DimensionMismatch`] when `probs` is not `labels.len()`
+/// rows of `classes`; [`LelpError::LabelOutOfRange`] for a label of no
+/// class; [`LelpError::NonFinite`] for a NaN or infinite probability.
+///
+/// ```
+/// use lelp::metrics::scores;
+/// // 4 rows, 2 classes; the model always says class 0
+/// let probs = [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4];
+/// let s = scores(&probs, &[0, 0, 0, 1], 2)?;
+/// assert_eq!(s.accuracy, 0.75);
+/// assert_eq!(s.per_class[1].recall, 0.0);
+/// assert!((s.macro_f1 - (6.0 / 7.0) / 2.0).abs() < 1e-12); // F1 of class 0 is 6/7
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores> {
+    let n = labels.len();
+    if n == 0 || classes == 0 {
+        return Err(LelpError::EmptyData { what: "scored rows" });
+    }
+    if probs.len() != n * classes {
+        return Err(LelpError::DimensionMismatch {
+            what: "probabilities vs rows x classes",
+            expected: n * classes,
+            got: probs.len(),
+        });
+    }
+    if let Some(i) = probs.iter().position(|v| !v.is_finite()) {
+        return Err(LelpError::NonFinite {
+            what: "probabilities",
+            row: i / classes,
+            col: i % classes,
+        });
+    }
+    if let Some(row) = labels.iter().position(|&l| l >= classes) {
+        return Err(LelpError::LabelOutOfRange {
+            label: labels[row],
+            row,
+            num_classes: classes,
+        });
+    }
+    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+    let (mut support, mut predicted, mut hits) = (vec![0usize; classes], vec![0usize; classes], vec![0usize; classes]);
+    let top_ks: Vec<usize> = [2, 3, 5].into_iter().filter(|&k| k < classes).collect();
+    let mut top_hits = vec![0usize; top_ks.len()];
+    let (mut bin_rows, mut bin_right, mut bin_conf) = ([0usize; 10], [0usize; 10], [0.0f64; 10]);
+    for (row, &l) in probs.chunks(classes).zip(labels) {
+        let p = argmax(row);
+        support[l] += 1;
+        predicted[p] += 1;
+        hits[l] += usize::from(p == l);
+        // the label's rank: classes more probable than it, ties before it
+        // when of a lower index (argmax's order)
+        let rank = (0..classes)
+            .filter(|&k| row[k] > row[l] || (row[k] == row[l] && k < l))
+            .count();
+        for (h, &k) in top_hits.iter_mut().zip(&top_ks) {
+            *h += usize::from(rank < k);
+        }
+        let conf = f64::from(row[p]);
+        let bin = ((conf * 10.0).ceil() as usize).clamp(1, 10) - 1;
+        bin_rows[bin] += 1;
+        bin_right[bin] += usize::from(p == l);
+        bin_conf[bin] += conf;
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let per_class: Vec<ClassScores> = (0..classes)
+        .map(|k| {
+            let precision = ratio(hits[k], predicted[k]);
+            let recall = ratio(hits[k], support[k]);
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            ClassScores {
+                precision,
+                recall,
+                f1,
+                support: support[k],
+            }
+        })
+        .collect();
+    let present: Vec<&ClassScores> = (0..classes)
+        .filter(|&k| support[k] + predicted[k] > 0)
+        .map(|k| &per_class[k])
+        .collect();
+    let mean = |f: fn(&ClassScores) -> f64| present.iter().map(|c| f(c)).sum::<f64>() / present.len() as f64;
+    let weighted_f1 = per_class.iter().map(|c| c.f1 * c.support as f64).sum::<f64>() / n as f64;
+    let ece = (0..10)
+        .filter(|&b| bin_rows[b] > 0)
+        .map(|b| {
+            let rows = bin_rows[b] as f64;
+            rows / n as f64 * (bin_right[b] as f64 / rows - bin_conf[b] / rows).abs()
+        })
+        .sum();
+    Ok(Scores {
+        rows: n,
+        accuracy: hits.iter().sum::<usize>() as f64 / n as f64,
+        macro_precision: mean(|c| c.precision),
+        macro_recall: mean(|c| c.recall),
+        macro_f1: mean(|c| c.f1),
+        weighted_f1,
+        top_k: top_ks
+            .iter()
+            .zip(&top_hits)
+            .map(|(&k, &h)| (k, h as f64 / n as f64))
+            .collect(),
+        ece,
+        per_class,
     })
 }
 

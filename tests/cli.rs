@@ -180,6 +180,36 @@ fn distill_predict_and_eval_agree() {
     let recorded = m["metrics"]["test_accuracy"].as_f64().unwrap();
     assert!((acc - recorded).abs() < 1e-12, "eval {acc} vs training's {recorded}");
     assert!(acc > 0.8, "two word lists are easy: {acc}");
+
+    // precision, recall and F1 of the predictions, counted here, in eval's
+    // report and (the same test rows) in the manifest
+    let mut f1s = Vec::new();
+    for class in ["money", "sport"] {
+        let tp = preds
+            .iter()
+            .zip(&test)
+            .filter(|(p, (_, l))| p["label"] == class && l == class)
+            .count() as f64;
+        let said = preds.iter().filter(|p| p["label"] == class).count() as f64;
+        let have = test.iter().filter(|(_, l)| l == class).count() as f64;
+        let (precision, recall) = (tp / said.max(1.0), tp / have.max(1.0));
+        let f1 = if tp > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        let pc = &r["per_class"][class];
+        assert!((pc["precision"].as_f64().unwrap() - precision).abs() < 1e-12, "{pc}");
+        assert!((pc["recall"].as_f64().unwrap() - recall).abs() < 1e-12, "{pc}");
+        assert!((pc["f1"].as_f64().unwrap() - f1).abs() < 1e-12, "{pc}");
+        f1s.push(f1);
+    }
+    let macro_f1 = (f1s[0] + f1s[1]) / 2.0;
+    assert!((r["macro_f1"].as_f64().unwrap() - macro_f1).abs() < 1e-12);
+    let recorded = m["metrics"]["test_scores"]["macro_f1"].as_f64().unwrap();
+    assert!((recorded - macro_f1).abs() < 1e-12, "manifest {recorded} vs {macro_f1}");
+    assert!(r["ece"].as_f64().unwrap() >= 0.0);
+    assert!(stdout.contains("macro-F1"), "{stdout}");
 }
 
 #[test]

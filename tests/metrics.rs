@@ -1,6 +1,9 @@
 //! Purity, NMI and the subclass alignment: against scikit-learn 1.6.1
 //! (tests/data/metrics/reference.py), and the alignment of the oracle's and
-//! LELP's targets with the true digits of the parity task.
+//! LELP's targets with the true digits of the parity task; the fidelity to
+//! a teacher against numpy (tests/data/fidelity/reference.py); the
+//! classification scores against scikit-learn 1.7.2
+//! (tests/data/scores/reference.py).
 
 mod common;
 
@@ -179,5 +182,86 @@ fn fidelity_refuses_bad_input() {
     assert!(matches!(
         fidelity(&[0.5, 0.5, 0.1, 0.9], &[0.5, 0.5, f32::NAN, 0.9], 2),
         Err(LelpError::NonFinite { row: 1, col: 0, .. })
+    ));
+}
+
+#[derive(serde::Deserialize)]
+struct ScoresReference {
+    cases: Vec<ScoresCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct ScoresCase {
+    name: String,
+    classes: usize,
+    probs: Vec<Vec<f32>>,
+    labels: Vec<usize>,
+    accuracy: f64,
+    precision: Vec<f64>,
+    recall: Vec<f64>,
+    f1: Vec<f64>,
+    support: Vec<usize>,
+    macro_precision: f64,
+    macro_recall: f64,
+    macro_f1: f64,
+    weighted_f1: f64,
+    top_k: Vec<(usize, f64)>,
+    ece: f64,
+}
+
+/// Precision, recall, F1 (per class, macro and weighted), top-k accuracy
+/// and the expected calibration error equal scikit-learn's and numpy's
+/// (tests/data/scores/reference.py): a majority-class model on 95/5 data,
+/// classes absent from the labels or the predictions, a handful of rows.
+#[test]
+fn scores_match_scikit_learn() {
+    let text = std::fs::read_to_string(common::data_path("scores", "expected.json")).unwrap();
+    let r: ScoresReference = serde_json::from_str(&text).unwrap();
+    assert_eq!(r.cases.len(), 4);
+    let close = |a: f64, b: f64, what: &str, name: &str| assert!((a - b).abs() < 1e-9, "{name} {what}: {a} vs {b}");
+    for case in &r.cases {
+        let name = case.name.as_str();
+        let probs: Vec<f32> = case.probs.iter().flatten().copied().collect();
+        let s = lelp::metrics::scores(&probs, &case.labels, case.classes).unwrap();
+        assert_eq!(s.rows, case.labels.len());
+        close(s.accuracy, case.accuracy, "accuracy", name);
+        assert_eq!(s.per_class.len(), case.classes, "{name}");
+        for (k, c) in s.per_class.iter().enumerate() {
+            close(c.precision, case.precision[k], "precision", name);
+            close(c.recall, case.recall[k], "recall", name);
+            close(c.f1, case.f1[k], "f1", name);
+            assert_eq!(c.support, case.support[k], "{name}");
+        }
+        close(s.macro_precision, case.macro_precision, "macro precision", name);
+        close(s.macro_recall, case.macro_recall, "macro recall", name);
+        close(s.macro_f1, case.macro_f1, "macro F1", name);
+        close(s.weighted_f1, case.weighted_f1, "weighted F1", name);
+        assert_eq!(s.top_k.len(), case.top_k.len(), "{name}");
+        for ((k, a), (ek, e)) in s.top_k.iter().zip(&case.top_k) {
+            assert_eq!(k, ek, "{name}");
+            close(*a, *e, "top-k", name);
+        }
+        close(s.ece, case.ece, "ECE", name);
+    }
+}
+
+#[test]
+fn scores_refuse_bad_input() {
+    use lelp::LelpError;
+    assert!(matches!(
+        lelp::metrics::scores(&[], &[], 2),
+        Err(LelpError::EmptyData { .. })
+    ));
+    assert!(matches!(
+        lelp::metrics::scores(&[0.5, 0.5, 1.0], &[0, 1], 2),
+        Err(LelpError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        lelp::metrics::scores(&[0.5, 0.5, 1.0, 0.0], &[0, 2], 2),
+        Err(LelpError::LabelOutOfRange { label: 2, row: 1, .. })
+    ));
+    assert!(matches!(
+        lelp::metrics::scores(&[0.5, f32::NAN], &[0], 2),
+        Err(LelpError::NonFinite { row: 0, col: 1, .. })
     ));
 }

@@ -262,6 +262,10 @@ pub struct DistillReport {
     /// test rows (top-1 agreement overall and per class, KL and TV
     /// distances, agreement by teacher confidence).
     pub fidelity: Fidelity,
+    /// The model file's scores against the labels on the test rows
+    /// (precision, recall and F1 per class, their macro and weighted
+    /// means, top-k accuracy, the expected calibration error).
+    pub scores: crate::metrics::Scores,
     /// The chosen candidate's validation accuracy (auto only).
     pub validation_accuracy: Option<f64>,
     /// The chosen candidate's validation agreement with the teacher (auto only).
@@ -728,7 +732,7 @@ pub fn distill(
     let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
     let (student_accuracy, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
-    let fidelity = test_fidelity(&model, &views, &texts, &test_idx, device)?;
+    let (fidelity, scores) = test_fidelity(&model, &views, &texts, &test_idx, device)?;
     let teacher = match (&views.teacher, encoder, &hf) {
         (TeacherSide::Head(_), _, Some((clf, _))) => hf_record(clf, stage.accuracy),
         (TeacherSide::Head(h), Some(e), None) => {
@@ -754,6 +758,7 @@ pub fn distill(
         test_accuracy: Some(student_accuracy),
         test_agreement: Some(fidelity.agreement),
         fidelity: Some(fidelity.clone()),
+        test_scores: Some(scores.clone()),
         train_rows: labelled_rows,
         unlabeled_rows: u,
         augmented_rows: augmented.len(),
@@ -764,6 +769,7 @@ pub fn distill(
         teacher_accuracy: stage.accuracy,
         student_accuracy,
         fidelity,
+        scores,
         validation_accuracy: choice.accuracy,
         validation_agreement: choice.agreement,
         chosen_by: choice.by,
@@ -828,16 +834,16 @@ fn supplied_stage(t: &TeacherOutputs, corpus: &TextCorpus, test_idx: &[usize]) -
     })
 }
 
-/// The model file's fidelity to the teacher on the test rows: the file's
-/// own predictions on the test texts (what a user ships) against the
-/// teacher's probabilities.
+/// The model file's fidelity to the teacher and its scores against the
+/// labels on the test rows: the file's own predictions on the test texts
+/// (what a user ships) against the teacher's probabilities and the labels.
 fn test_fidelity(
     model: &ModelFile,
     views: &Views,
     texts: &[&str],
     test_idx: &[usize],
     device: &Device,
-) -> Result<Fidelity> {
+) -> Result<(Fidelity, crate::metrics::Scores)> {
     let c = views.dense.num_classes();
     let classifier = Classifier::from_model_on(model.clone(), device)?;
     let test_texts: Vec<&str> = test_idx.iter().map(|&i| texts[i]).collect();
@@ -849,7 +855,11 @@ fn test_fidelity(
     }
     let logits = views.teacher_logits(test_idx, device)?;
     let teacher: Vec<f32> = logits.chunks(c).flat_map(super::outputs::softmax).collect();
-    crate::metrics::fidelity(&teacher, &student, c)
+    let labels: Vec<usize> = test_idx.iter().map(|&r| views.dense.labels()[r]).collect();
+    Ok((
+        crate::metrics::fidelity(&teacher, &student, c)?,
+        crate::metrics::scores(&student, &labels, c)?,
+    ))
 }
 
 /// The manifest's record of a supplied teacher (or of none).

@@ -240,6 +240,11 @@ pub struct Metrics {
     /// files written before 0.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<crate::metrics::Fidelity>,
+    /// The student's scores against the labels on the test rows
+    /// (precision, recall, F1, top-k accuracy, calibration error; absent in
+    /// files written before 0.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_scores: Option<crate::metrics::Scores>,
     /// Labelled training rows.
     pub train_rows: usize,
     /// Unlabeled rows added to the transfer set.

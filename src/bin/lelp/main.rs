@@ -561,6 +561,23 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
             .validation_accuracy
             .map_or(String::new(), |v| format!(", validation {:.2}%", 100.0 * v))
     );
+    let sc = &report.scores;
+    let top: Vec<String> = sc
+        .top_k
+        .iter()
+        .map(|(k, a)| format!("top-{k} {:.2}%", 100.0 * a))
+        .collect();
+    println!(
+        "         macro-F1 {:.2}%, weighted F1 {:.2}%{}; calibration error (ECE) {:.4}",
+        100.0 * sc.macro_f1,
+        100.0 * sc.weighted_f1,
+        if top.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", top.join(", "))
+        },
+        sc.ece
+    );
     fidelity_lines(&report.fidelity, &m.class_names);
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
@@ -699,20 +716,36 @@ fn eval(
     }
     let n = corpus.len();
     let correct: usize = (0..c).map(|i| confusion[i][i]).sum();
+    let labels: Vec<usize> = corpus.labels.iter().map(|&l| map[l]).collect();
+    let scores = lelp::metrics::scores(&student, &labels, c)?;
     let per_class: serde_json::Map<String, serde_json::Value> = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
             let rows: usize = confusion[i].iter().sum();
             let acc = (rows > 0).then(|| confusion[i][i] as f64 / rows as f64);
-            (name.clone(), serde_json::json!({"rows": rows, "accuracy": acc}))
+            let s = &scores.per_class[i];
+            let v = serde_json::json!({"rows": rows, "accuracy": acc, "precision": s.precision,
+                "recall": s.recall, "f1": s.f1});
+            (name.clone(), v)
         })
+        .collect();
+    let top_k: serde_json::Map<String, serde_json::Value> = scores
+        .top_k
+        .iter()
+        .map(|(k, a)| (k.to_string(), serde_json::json!(a)))
         .collect();
     let mut report = serde_json::json!({
         "model": model.display().to_string(),
         "data": data.display().to_string(),
         "rows": n,
         "accuracy": correct as f64 / n as f64,
+        "macro_f1": scores.macro_f1,
+        "weighted_f1": scores.weighted_f1,
+        "macro_precision": scores.macro_precision,
+        "macro_recall": scores.macro_recall,
+        "top_k": top_k,
+        "ece": scores.ece,
         "per_class": per_class,
         "classes": names,
         "confusion": confusion,
