@@ -1069,3 +1069,74 @@ fn a_classifier_folder_that_does_not_fit_the_data_is_refused() {
     assert!(stderr(&o).contains("architectures"), "{}", stderr(&o));
     assert!(!model.exists(), "nothing written");
 }
+
+/// `predict --top-k` lists the most probable classes in order, and
+/// `--threshold` gives an explicit null label where the top probability is
+/// under it; a threshold outside [0, 1] or a top-k of 0 is refused.
+#[test]
+fn predict_applies_the_decision_rules() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-rules");
+    let model = small_model(&dir);
+    let input = write(&dir, "texts.txt", b"free money now\nlunch at noon?\n\nwin win win\n");
+    let plain = lelp(&["predict", s(&model), "--input", s(&input), "--quiet"]);
+    assert_eq!(code(&plain), 0, "{}", stderr(&plain));
+    let lines = |o: &Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let plain = lines(&plain);
+    let top = |v: &serde_json::Value| -> f64 {
+        v["probabilities"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_f64().unwrap())
+            .fold(0.0, f64::max)
+    };
+    // a threshold between the lines' top probabilities splits them
+    let mut tops: Vec<f64> = plain.iter().map(top).collect();
+    tops.sort_by(f64::total_cmp);
+    let cut = (tops[0] + tops[tops.len() - 1]) / 2.0;
+    assert!(tops[0] < cut && cut < tops[tops.len() - 1], "{tops:?}");
+    let cut_s = format!("{cut}");
+    let ruled = lelp(&[
+        "predict",
+        s(&model),
+        "--input",
+        s(&input),
+        "--quiet",
+        "--top-k",
+        "2",
+        "--threshold",
+        &cut_s,
+    ]);
+    assert_eq!(code(&ruled), 0, "{}", stderr(&ruled));
+    for (p, r) in plain.iter().zip(lines(&ruled)) {
+        assert_eq!(p["probabilities"], r["probabilities"]);
+        if top(p) >= cut {
+            assert_eq!(r["label"], p["label"]);
+        } else {
+            assert!(r["label"].is_null(), "{r}");
+        }
+        let t = r["top"].as_array().unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0]["label"], p["label"]);
+        assert!(t[0]["probability"].as_f64() >= t[1]["probability"].as_f64());
+    }
+    for bad in [
+        ["--threshold", "1.5"],
+        ["--threshold", "-0.1"],
+        ["--threshold", "NaN"],
+        ["--top-k", "0"],
+    ] {
+        let mut args = vec!["predict", s(&model), "--input", s(&input)];
+        args.extend(bad);
+        let o = lelp(&args);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
+    }
+}

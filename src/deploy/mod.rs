@@ -718,13 +718,67 @@ fn argmax(v: &[f32]) -> usize {
         .0
 }
 
-/// One prediction: the label and every class's probability.
+/// One prediction: the label and every class's probability, with the
+/// decision rules a caller applies to them ([`Prediction::top_k`],
+/// [`Prediction::label_over`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
     /// The predicted class (`argmax` of the probabilities).
     pub label: usize,
     /// Class probabilities (they sum to 1).
     pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    /// The `k` most probable classes with their probabilities, most
+    /// probable first (ties to the lower class, as the label); all of them
+    /// when `k` is larger.
+    ///
+    /// ```
+    /// use lelp::deploy::Prediction;
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3] };
+    /// assert_eq!(p.top_k(2), vec![(1, 0.5), (2, 0.3)]);
+    /// ```
+    pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
+        let mut order: Vec<usize> = (0..self.probabilities.len()).collect();
+        order.sort_by(|&a, &b| self.probabilities[b].total_cmp(&self.probabilities[a]).then(a.cmp(&b)));
+        order.into_iter().take(k).map(|c| (c, self.probabilities[c])).collect()
+    }
+
+    /// The label when its probability is at least `threshold`, else none:
+    /// an explicit "no label" for texts the model is unsure of.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a threshold outside [0, 1].
+    ///
+    /// ```
+    /// use lelp::deploy::Prediction;
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3] };
+    /// assert_eq!(p.label_over(0.5)?, Some(1));
+    /// assert_eq!(p.label_over(0.6)?, None);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn label_over(&self, threshold: f64) -> Result<Option<usize>> {
+        check_threshold(threshold)?;
+        let p = self.probabilities.get(self.label).copied().unwrap_or(0.0);
+        Ok((f64::from(p) >= threshold).then_some(self.label))
+    }
+}
+
+/// A decision threshold must be a probability.
+///
+/// # Errors
+/// [`LelpError::InvalidParameter`] outside [0, 1] (NaN included).
+pub fn check_threshold(threshold: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&threshold) {
+        Ok(())
+    } else {
+        Err(LelpError::InvalidParameter {
+            name: "threshold",
+            value: threshold.to_string(),
+            reason: "must be a probability in [0, 1]",
+        })
+    }
 }
 
 enum Featurize {

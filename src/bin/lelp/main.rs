@@ -85,6 +85,14 @@ enum Command {
         /// The CSV column or JSON field holding the text.
         #[arg(long, default_value = "text")]
         text_column: String,
+        /// Also write the K most probable classes of each text (`top`: label and probability,
+        /// most probable first).
+        #[arg(long, value_name = "K")]
+        top_k: Option<usize>,
+        /// Give a label only when its probability is at least P (0 to 1): below it the line's
+        /// `label` is null, an explicit "no label".
+        #[arg(long, value_name = "P")]
+        threshold: Option<f64>,
     },
     /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label), and its
     /// agreement with a teacher (a fine-tuned classifier folder, or its outputs).
@@ -302,7 +310,20 @@ fn run(cli: Cli) -> lelp::Result<()> {
             input,
             output,
             text_column,
-        } => predict(&model, &input, &text_column, output.as_deref(), &device, &mut reporter),
+            top_k,
+            threshold,
+        } => {
+            let rules = Rules { top_k, threshold };
+            predict(
+                &model,
+                &input,
+                &text_column,
+                output.as_deref(),
+                rules,
+                &device,
+                &mut reporter,
+            )
+        }
         Command::Eval {
             model,
             data,
@@ -611,14 +632,32 @@ fn fidelity_lines(f: &lelp::metrics::Fidelity, names: &[String]) {
     );
 }
 
+/// `predict`'s decision rules.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    top_k: Option<usize>,
+    threshold: Option<f64>,
+}
+
 fn predict(
     model: &Path,
     input: &Path,
     column: &str,
     output: Option<&Path>,
+    rules: Rules,
     device: &burn::prelude::Device,
     reporter: &mut Reporter,
 ) -> lelp::Result<()> {
+    if let Some(t) = rules.threshold {
+        lelp::deploy::check_threshold(t)?;
+    }
+    if rules.top_k == Some(0) {
+        return Err(LelpError::InvalidParameter {
+            name: "top_k",
+            value: "0".into(),
+            reason: "must be at least 1",
+        });
+    }
     let classifier = Classifier::load_on(model, device)?;
     let texts = read_texts_column(input, column)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -632,7 +671,19 @@ fn predict(
                 .zip(&p.probabilities)
                 .map(|(n, &v)| (n.clone(), serde_json::json!(v)))
                 .collect();
-            let line = serde_json::json!({"label": names[p.label], "probabilities": probs});
+            let label = match rules.threshold {
+                Some(t) => p.label_over(t)?.map(|l| names[l].as_str()),
+                None => Some(names[p.label].as_str()),
+            };
+            let mut line = serde_json::json!({"label": label, "probabilities": probs});
+            if let Some(k) = rules.top_k {
+                let top: Vec<serde_json::Value> = p
+                    .top_k(k)
+                    .into_iter()
+                    .map(|(c, v)| serde_json::json!({"label": names[c], "probability": v}))
+                    .collect();
+                line["top"] = serde_json::json!(top);
+            }
             out.push_str(&line.to_string());
             out.push('\n');
         }
