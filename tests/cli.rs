@@ -1140,3 +1140,41 @@ fn predict_applies_the_decision_rules() {
         assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
     }
 }
+
+/// `--calibrate` fits a temperature on the validation rows, holds them out
+/// of the final student, records it (format version 3), and predict's
+/// probabilities follow it.
+#[test]
+fn calibrate_fits_a_temperature_on_held_out_rows() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-calibrate");
+    let (data, _) = sport_money(&dir);
+    let plain_model = dir.join("plain.safetensors");
+    let o = distill(&data, &plain_model, &["--method", "kd", "--seed", "2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let model = dir.join("calibrated.safetensors");
+    let o = distill(&data, &model, &["--method", "kd", "--seed", "2", "--calibrate"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("calibrated: temperature"));
+    let info = |m: &Path| -> serde_json::Value { serde_json::from_slice(&lelp(&["info", s(m)]).stdout).unwrap() };
+    let (plain, calibrated) = (info(&plain_model), info(&model));
+    assert_eq!(plain["format_version"], 2);
+    assert!(plain.get("calibration").is_none());
+    assert_eq!(calibrated["format_version"], 3);
+    let k = &calibrated["calibration"];
+    let t = k["temperature"].as_f64().unwrap();
+    assert!(t > 0.0 && t.is_finite(), "{k}");
+    // the held rows are the validation share of the 96 labelled rows
+    let held = k["rows"].as_u64().unwrap();
+    assert!((15..=25).contains(&held), "{k}");
+    assert_eq!(
+        calibrated["metrics"]["train_rows"].as_u64().unwrap() + held,
+        plain["metrics"]["train_rows"].as_u64().unwrap()
+    );
+    assert!(
+        k["ece_after"].as_f64().unwrap() <= k["ece_before"].as_f64().unwrap() + 1e-9,
+        "{k}"
+    );
+}

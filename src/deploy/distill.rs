@@ -180,6 +180,12 @@ pub struct DistillOptions {
     /// ([`StderrProgress`](crate::train::StderrProgress): a bar per batch on
     /// a terminal, a line per epoch); off by default.
     pub training_progress: bool,
+    /// Fit a temperature on the validation rows (the file's, else the
+    /// share `auto` holds out), which the final student then does not
+    /// train on, so that the model file's probabilities mean what they say
+    /// ([`Manifest::calibration`](super::Manifest::calibration)); off by
+    /// default.
+    pub calibrate: bool,
 }
 
 impl Default for DistillOptions {
@@ -210,6 +216,7 @@ impl Default for DistillOptions {
             augment: 0,
             cache_dir: None,
             training_progress: false,
+            calibrate: false,
         }
     }
 }
@@ -722,9 +729,9 @@ pub fn distill(
     }
     let choice = pick_method(&views, &methods, corpus, &rows_for, opts, device, progress)?;
     // the final student learns from every labelled row but the test rows
-    let mut rows = labelled;
-    let labelled_rows = rows.len();
-    rows.extend(&unl_idx);
+    // (and the rows a temperature is fitted on)
+    let held = calibration_rows(corpus, &train_idx, file_val.as_deref(), opts)?;
+    let (rows, labelled_rows) = final_rows(labelled, &unl_idx[..u], (&unl_idx[u..], &aug_sources), &held);
     progress(Progress::Final {
         method: &choice.method,
         rows: rows.len(),
@@ -732,6 +739,9 @@ pub fn distill(
     let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
     let (student_accuracy, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
+    if !held.is_empty() {
+        model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);
+    }
     let (fidelity, scores) = test_fidelity(&model, &views, &texts, &test_idx, device)?;
     let teacher = match (&views.teacher, encoder, &hf) {
         (TeacherSide::Head(_), _, Some((clf, _))) => hf_record(clf, stage.accuracy),
@@ -779,6 +789,81 @@ pub fn distill(
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
         augmented_rows: augmented.len(),
+    })
+}
+
+/// The rows `--calibrate` fits its temperature on: the file's validation
+/// rows, else the share of the training rows `auto` validates on (the same
+/// draw); none without `--calibrate`.
+fn calibration_rows(
+    corpus: &TextCorpus,
+    train_idx: &[usize],
+    file_val: Option<&[usize]>,
+    opts: &DistillOptions,
+) -> Result<Vec<usize>> {
+    if !opts.calibrate {
+        return Ok(Vec::new());
+    }
+    Ok(match file_val {
+        Some(v) => v.to_vec(),
+        None => stratified(corpus, train_idx, opts.validation_fraction, opts.seed)?.1,
+    })
+}
+
+/// The final student's rows: the labelled rows less `held`, the unlabeled
+/// rows, and the augmented rows not made from a held row; and how many
+/// labelled rows that is.
+fn final_rows(
+    labelled: Vec<usize>,
+    unlabeled: &[usize],
+    (augmented, sources): (&[usize], &[usize]),
+    held: &[usize],
+) -> (Vec<usize>, usize) {
+    let held: std::collections::HashSet<usize> = held.iter().copied().collect();
+    let mut rows: Vec<usize> = labelled.into_iter().filter(|r| !held.contains(r)).collect();
+    let labelled_rows = rows.len();
+    rows.extend(unlabeled);
+    rows.extend(
+        augmented
+            .iter()
+            .zip(sources)
+            .filter(|(_, src)| !held.contains(src))
+            .map(|(&r, _)| r),
+    );
+    (rows, labelled_rows)
+}
+
+/// The temperature of the model file's outputs fitted on the `held` rows
+/// (which it did not train on), with their calibration error before and
+/// after.
+fn calibrate(
+    model: &ModelFile,
+    texts: &[&str],
+    held: &[usize],
+    corpus: &TextCorpus,
+    device: &Device,
+) -> Result<super::Calibration> {
+    let c = corpus.class_names.len();
+    let classifier = Classifier::from_model_on(model.clone(), device)?;
+    let held_texts: Vec<&str> = held.iter().map(|&r| texts[r]).collect();
+    let mut raw = Vec::with_capacity(held.len());
+    for chunk in held_texts.chunks(512) {
+        classifier.outputs_into(chunk, &mut raw)?;
+    }
+    let labels: Vec<usize> = held.iter().map(|&r| corpus.labels[r]).collect();
+    let temperature = super::fit_temperature(&raw.concat(), &labels, c)?;
+    let ece = |t: f32| -> Result<f64> {
+        let probs: Vec<f32> = raw
+            .iter()
+            .flat_map(|z| super::net::class_probabilities(&z.iter().map(|v| v / t).collect::<Vec<_>>(), c))
+            .collect();
+        Ok(crate::metrics::scores(&probs, &labels, c)?.ece)
+    };
+    Ok(super::Calibration {
+        temperature,
+        rows: held.len(),
+        ece_before: ece(1.0)?,
+        ece_after: ece(temperature as f32)?,
     })
 }
 

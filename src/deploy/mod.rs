@@ -79,11 +79,15 @@ use crate::text::{Bert, BertConfig, Pooling, SentenceEncoder, TransformerStudent
 use crate::train::{Method, Student};
 use net::Tensors;
 
-/// The model-file format version this build writes and reads (older
-/// versions are read too; newer ones are refused by name). 2 since 0.3.0,
-/// whose files a 0.2 build would misread (a transformer student's pooling,
-/// the static student's bigram ids): it refuses them instead.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest model-file format version this build writes and reads
+/// (older versions are read too; newer ones are refused by name). 2 since
+/// 0.3.0, whose files a 0.2 build would misread (a transformer student's
+/// pooling, the static student's bigram ids): it refuses them instead. 3
+/// since 0.4.0 for a file with a fitted temperature
+/// ([`Manifest::calibration`]), which a 0.3 build would ignore and so
+/// return other probabilities: it refuses them; a file without one is
+/// still written as 2.
+pub const FORMAT_VERSION: u32 = 3;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "lelp-model";
@@ -261,7 +265,8 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Manifest {
-    /// The file format version ([`FORMAT_VERSION`] when written by this build).
+    /// The file format version (2 when written by this build, 3 with a
+    /// [`Manifest::calibration`]).
     pub format_version: u32,
     /// The version of the crate that wrote the file.
     pub crate_version: String,
@@ -286,6 +291,101 @@ pub struct Manifest {
     /// Accuracies.
     #[serde(default)]
     pub metrics: Metrics,
+    /// The temperature the student's outputs are divided by before the
+    /// softmax, fitted on held-out rows (`lelp distill --calibrate`), and
+    /// what it did there; none: the outputs as trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// A temperature fitted so that a model's probabilities mean what they say
+/// ([`fit_temperature`]), and the rows it was fitted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The outputs are divided by it before the softmax (1: unchanged).
+    pub temperature: f64,
+    /// The held-out rows it was fitted on.
+    pub rows: usize,
+    /// Expected calibration error on those rows before and after.
+    pub ece_before: f64,
+    /// See `ece_before`.
+    pub ece_after: f64,
+}
+
+/// The temperature `T` that minimises the mean negative log-likelihood of
+/// `labels` under the class probabilities of `outputs / T` (row-major
+/// `[n, classes * S]` raw outputs, subclass probabilities summed per class
+/// as [`Classifier::predict`] does): temperature scaling (Guo et al. 2017).
+/// `T` is searched on a log grid over [0.05, 20] and refined by golden
+/// section; it changes no class's rank when `S = 1`.
+///
+/// # Errors
+/// [`LelpError::EmptyData`] for no rows; [`LelpError::DimensionMismatch`]
+/// when `outputs` is not whole rows of a multiple of `classes`;
+/// [`LelpError::LabelOutOfRange`] for a label of no class;
+/// [`LelpError::NonFinite`] for a NaN or infinite output.
+pub fn fit_temperature(outputs: &[f32], labels: &[usize], classes: usize) -> Result<f64> {
+    let n = labels.len();
+    if n == 0 || classes == 0 {
+        return Err(LelpError::EmptyData {
+            what: "calibration rows",
+        });
+    }
+    let width = outputs.len() / n;
+    if outputs.len() != n * width || width == 0 || !width.is_multiple_of(classes) {
+        return Err(LelpError::DimensionMismatch {
+            what: "outputs vs rows x classes x subclasses",
+            expected: n * classes,
+            got: outputs.len(),
+        });
+    }
+    if let Some(i) = outputs.iter().position(|v| !v.is_finite()) {
+        return Err(LelpError::NonFinite {
+            what: "outputs",
+            row: i / width,
+            col: i % width,
+        });
+    }
+    if let Some(row) = labels.iter().position(|&l| l >= classes) {
+        return Err(LelpError::LabelOutOfRange {
+            label: labels[row],
+            row,
+            num_classes: classes,
+        });
+    }
+    let nll = |log_t: f64| -> f64 {
+        let t = log_t.exp() as f32;
+        let mut scaled = vec![0.0f32; width];
+        let mut total = 0.0f64;
+        for (row, &l) in outputs.chunks(width).zip(labels) {
+            for (s, &z) in scaled.iter_mut().zip(row) {
+                *s = z / t;
+            }
+            let p = net::class_probabilities(&scaled, classes);
+            total -= f64::from(p[l].max(1e-12)).ln();
+        }
+        total / n as f64
+    };
+    let (lo, hi) = (0.05f64.ln(), 20f64.ln());
+    let steps = 40;
+    let grid: Vec<f64> = (0..=steps).map(|k| lo + (hi - lo) * k as f64 / steps as f64).collect();
+    let best = grid
+        .iter()
+        .map(|&u| (u, nll(u)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.0, |(u, _)| u);
+    let step = (hi - lo) / steps as f64;
+    let (mut a, mut b) = ((best - step).max(lo), (best + step).min(hi));
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..40 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if nll(c) < nll(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    Ok(((a + b) / 2.0).exp())
 }
 
 /// A trained student with everything needed to predict on raw text: the
@@ -321,7 +421,7 @@ impl ModelFile {
         encoder: Option<Tensors>,
     ) -> Result<Self> {
         let manifest = Manifest {
-            format_version: FORMAT_VERSION,
+            format_version: 2,
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
             subclasses: subclasses_of(network.architecture().outputs(), class_names.len())?,
             class_names,
@@ -331,6 +431,7 @@ impl ModelFile {
             method: None,
             teacher: None,
             metrics: Metrics::default(),
+            calibration: None,
         };
         let model = Self {
             manifest,
@@ -494,8 +595,12 @@ impl ModelFile {
     /// # Errors
     /// [`LelpError::Corrupted`] if serialisation fails.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        // the oldest version that carries everything the file holds: a 0.3
+        // build reads an uncalibrated file, and refuses a calibrated one
+        let mut manifest = self.manifest.clone();
+        manifest.format_version = if manifest.calibration.is_some() { 3 } else { 2 };
         let manifest =
-            serde_json::to_string(&self.manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
+            serde_json::to_string(&manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
         let mut views: Vec<(String, OwnedTensor)> = self
             .network
             .tensors()
@@ -606,6 +711,11 @@ impl ModelFile {
         names.dedup();
         if names.len() != c {
             return bad("the class names repeat".into());
+        }
+        if let Some(k) = &m.calibration
+            && !(k.temperature.is_finite() && k.temperature > 0.0)
+        {
+            return bad(format!("calibration temperature {} is not positive", k.temperature));
         }
         if m.subclasses == 0 || m.architecture.outputs() != c.saturating_mul(m.subclasses) {
             return bad(format!(
@@ -936,30 +1046,40 @@ impl Classifier {
     /// sentence embeddings only).
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let c = self.manifest.class_names.len();
+        let t = self.manifest.calibration.as_ref().map_or(1.0, |k| k.temperature as f32);
         let finish = |z: Vec<f32>| {
+            let z: Vec<f32> = if t == 1.0 { z } else { z.iter().map(|v| v / t).collect() };
             let probabilities = net::class_probabilities(&z, c);
             let label = argmax(&probabilities);
             Prediction { label, probabilities }
         };
+        let (mut out, mut batch) = (Vec::with_capacity(texts.len()), Vec::new());
+        self.outputs_into(texts, &mut batch)?;
+        out.extend(batch.into_iter().map(finish));
+        Ok(out)
+    }
+
+    /// The student's raw outputs (`C * S` logits, no temperature) for
+    /// `texts`, appended to `out`.
+    pub(crate) fn outputs_into(&self, texts: &[&str], out: &mut Vec<Vec<f32>>) -> Result<()> {
         match &self.featurize {
-            Featurize::Hashed(h) => Ok(texts
-                .par_iter()
-                .map(|t| finish(self.network.logits_tokens(&h.encode(t))))
-                .collect()),
-            Featurize::WordPiece(wp, max, bigrams) => Ok(texts
-                .par_iter()
-                .map(|t| finish(self.network.logits_tokens(&wp.encode_with_bigrams(t, *max, *bigrams))))
-                .collect()),
+            Featurize::Hashed(h) => out.par_extend(texts.par_iter().map(|t| self.network.logits_tokens(&h.encode(t)))),
+            Featurize::WordPiece(wp, max, bigrams) => out.par_extend(
+                texts
+                    .par_iter()
+                    .map(|t| self.network.logits_tokens(&wp.encode_with_bigrams(t, *max, *bigrams))),
+            ),
             Featurize::Encoder(enc, device) => {
                 if texts.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let enc = enc.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let d = enc.embedding_dim();
                 let rows = crate::util::to_host_f32(enc.encode(texts, 64, device)?)?;
-                Ok(rows.chunks(d).map(|x| finish(self.network.logits_dense(x))).collect())
+                out.extend(rows.chunks(d).map(|x| self.network.logits_dense(x)));
             }
         }
+        Ok(())
     }
 
     /// Predicts one text.
@@ -974,6 +1094,39 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Temperature scaling finds the temperature a model's outputs were
+    /// inflated by: labels drawn from `softmax(z)`, outputs `3 z`.
+    #[test]
+    fn fit_temperature_recovers_an_inflation() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (n, c) = (20_000, 5);
+        let mut outputs = Vec::with_capacity(n * c);
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let z: Vec<f32> = (0..c).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+            let p = net::class_probabilities(&z, c);
+            let u: f32 = rng.random();
+            let mut acc = 0.0;
+            let label = p.iter().position(|&q| {
+                acc += q;
+                u < acc
+            });
+            labels.push(label.unwrap_or(c - 1));
+            outputs.extend(z.iter().map(|v| 3.0 * v));
+        }
+        let t = fit_temperature(&outputs, &labels, c).unwrap();
+        assert!((t - 3.0).abs() < 0.15, "{t}");
+        // already calibrated outputs keep a temperature near 1
+        let plain: Vec<f32> = outputs.iter().map(|v| v / 3.0).collect();
+        let t1 = fit_temperature(&plain, &labels, c).unwrap();
+        assert!((t1 - 1.0).abs() < 0.05, "{t1}");
+        assert!(matches!(
+            fit_temperature(&outputs[..7], &labels[..2], c),
+            Err(LelpError::DimensionMismatch { .. })
+        ));
+    }
 
     #[test]
     fn classifier_is_send_and_sync() {

@@ -223,6 +223,10 @@ struct DistillArgs {
     /// Do not cache the teacher's embeddings (in ~/.cache/lelp/embeddings).
     #[arg(long)]
     no_cache: bool,
+    /// Fit a temperature on the validation rows (held out of the final student) so that the
+    /// probabilities predict returns mean what they say; stored in the model file.
+    #[arg(long)]
+    calibrate: bool,
     /// Where to write the model file.
     #[arg(long, short, default_value = "model.safetensors")]
     out: PathBuf,
@@ -462,6 +466,7 @@ fn distill(
     opts.subclasses = args.subclasses;
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
+    opts.calibrate = args.calibrate;
     opts.static_frozen = args.frozen_table;
     opts.static_bigrams = args.bigrams;
     opts.static_encoded_bigrams = args.encoded_bigrams;
@@ -599,6 +604,13 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
         },
         sc.ece
     );
+    if let Some(k) = &m.calibration {
+        println!(
+            "         calibrated: temperature {:.3} fitted on {} validation rows (held out of the final student), \
+             their ECE {:.4} -> {:.4}",
+            k.temperature, k.rows, k.ece_before, k.ece_after
+        );
+    }
     fidelity_lines(&report.fidelity, &m.class_names);
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
