@@ -1178,3 +1178,31 @@ fn calibrate_fits_a_temperature_on_held_out_rows() {
         "{k}"
     );
 }
+
+/// `--choose-by macro-f1` keeps the candidate with the best validation
+/// macro-F1 and says so in the manifest; an unknown metric is refused.
+#[test]
+fn auto_chooses_by_macro_f1() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-macro-f1");
+    let (data, _) = sport_money(&dir);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--choose-by", "macro-f1", "--subclasses", "2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert_eq!(m["method"]["metric"], "macro-f1");
+    let candidates = m["method"]["candidates"].as_array().unwrap();
+    let best = candidates
+        .iter()
+        .filter_map(|c| c["validation_macro_f1"].as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let chosen = candidates
+        .iter()
+        .find(|c| c["method"] == m["method"]["method"])
+        .unwrap();
+    assert_eq!(chosen["validation_macro_f1"].as_f64(), Some(best));
+    let o = distill(&data, &model, &["--choose-by", "f1"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

@@ -85,6 +85,10 @@ pub enum ChooseBy {
     /// Agreement with the teacher's classes (how faithfully the student
     /// imitates it).
     Agreement,
+    /// Macro-F1 against the labels (every class counts alike: for
+    /// imbalanced data, where accuracy rewards the majority class).
+    #[serde(rename = "macro-f1")]
+    MacroF1,
 }
 
 impl std::str::FromStr for ChooseBy {
@@ -93,7 +97,8 @@ impl std::str::FromStr for ChooseBy {
         match s {
             "accuracy" => Ok(ChooseBy::Accuracy),
             "agreement" => Ok(ChooseBy::Agreement),
-            other => Err(invalid("choose_by", other.into(), "accuracy or agreement")),
+            "macro-f1" => Ok(ChooseBy::MacroF1),
+            other => Err(invalid("choose_by", other.into(), "accuracy, agreement or macro-f1")),
         }
     }
 }
@@ -103,6 +108,7 @@ impl std::fmt::Display for ChooseBy {
         f.write_str(match self {
             ChooseBy::Accuracy => "accuracy",
             ChooseBy::Agreement => "agreement",
+            ChooseBy::MacroF1 => "macro-f1",
         })
     }
 }
@@ -120,6 +126,10 @@ pub struct Candidate {
     /// failed; absent in files written before 0.4).
     #[serde(default)]
     pub validation_agreement: Option<f64>,
+    /// Macro-F1 on the validation split (none when it failed; absent in
+    /// files written before 0.4).
+    #[serde(default)]
+    pub validation_macro_f1: Option<f64>,
     /// Why it failed (a class too small for its subclasses, say).
     pub error: Option<String>,
 }
@@ -214,6 +224,7 @@ pub(super) fn pick_method(
             let score = |c: &Candidate| match by {
                 ChooseBy::Accuracy => c.validation_accuracy,
                 ChooseBy::Agreement => c.validation_agreement,
+                ChooseBy::MacroF1 => c.validation_macro_f1,
             };
             // the best by `by`; ties to the earlier (simpler) candidate
             let best = all
@@ -274,6 +285,7 @@ fn try_candidates(
             method: m.clone(),
             validation_accuracy: outcome.as_ref().ok().map(|r| r.0),
             validation_agreement: outcome.as_ref().ok().map(|r| r.1),
+            validation_macro_f1: outcome.as_ref().ok().map(|r| r.2),
             error: outcome.err().map(|e| e.to_string()),
         };
         progress(Progress::Candidate {

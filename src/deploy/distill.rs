@@ -478,9 +478,9 @@ impl Views {
         }
     }
 
-    /// Accuracy against the labels and agreement with the teacher of the
-    /// classes `preds` of `rows`.
-    pub(super) fn score(&self, preds: &[usize], rows: &[usize], device: &Device) -> Result<(f64, f64)> {
+    /// Accuracy, agreement with the teacher and macro-F1 (scikit-learn's
+    /// conventions, [`crate::metrics::Scores`]) of the classes `preds` of `rows`.
+    pub(super) fn score(&self, preds: &[usize], rows: &[usize], device: &Device) -> Result<(f64, f64, f64)> {
         let c = self.dense.num_classes();
         let teacher = self.teacher_logits(rows, device)?;
         let labels = self.dense.labels();
@@ -498,7 +498,14 @@ impl Views {
             agree += usize::from(p == argmax(z));
         }
         let n = rows.len().max(1) as f64;
-        Ok((right as f64 / n, agree as f64 / n))
+        // macro-F1 of the hard predictions: one-hot rows
+        let mut one_hot = vec![0.0f32; rows.len() * c];
+        for (k, &p) in preds.iter().enumerate() {
+            one_hot[k * c + p.min(c - 1)] = 1.0;
+        }
+        let truth: Vec<usize> = rows.iter().map(|&r| labels[r]).collect();
+        let macro_f1 = crate::metrics::scores(&one_hot, &truth, c).map_or(0.0, |s| s.macro_f1);
+        Ok((right as f64 / n, agree as f64 / n, macro_f1))
     }
 
     /// Trains a student with `method` on `rows` and returns it with its
@@ -737,7 +744,7 @@ pub fn distill(
         rows: rows.len(),
     });
     let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
-    let (student_accuracy, _) = views.score(&preds, &test_idx, device)?;
+    let (student_accuracy, _, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
     if !held.is_empty() {
         model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);

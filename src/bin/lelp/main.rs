@@ -166,8 +166,8 @@ struct DistillArgs {
     /// student learns to imitate them; auto chooses by agreement with them.
     #[arg(long)]
     teacher_outputs: Option<PathBuf>,
-    /// What auto keeps the best candidate by on the validation rows: accuracy or agreement (with
-    /// the teacher) [default: agreement with --teacher-outputs or a fine-tuned classifier
+    /// What auto keeps the best candidate by on the validation rows: accuracy, agreement (with
+    /// the teacher) or macro-f1 (every class alike: for imbalanced data) [default: agreement with --teacher-outputs or a fine-tuned classifier
     /// --teacher, else accuracy].
     #[arg(long)]
     choose_by: Option<String>,
@@ -556,12 +556,22 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
     }
     if !report.candidates.is_empty() {
         println!("method   chosen by {} on the validation rows:", report.chosen_by);
-        println!("           {:<34} {:>9} {:>10}", "", "accuracy", "agreement");
+        println!(
+            "           {:<34} {:>9} {:>10} {:>9}",
+            "", "accuracy", "agreement", "macro-F1"
+        );
         for c in &report.candidates {
             let mark = if c.method == report.method { "*" } else { " " };
             match (c.validation_accuracy, c.validation_agreement, &c.error) {
                 (Some(a), Some(g), _) => {
-                    println!("         {mark} {:<34} {:>8.2}% {:>9.2}%", c.name, 100.0 * a, 100.0 * g)
+                    let f1 = c.validation_macro_f1.unwrap_or(f64::NAN);
+                    println!(
+                        "         {mark} {:<34} {:>8.2}% {:>9.2}% {:>8.2}%",
+                        c.name,
+                        100.0 * a,
+                        100.0 * g,
+                        100.0 * f1
+                    )
                 }
                 (_, _, Some(e)) => println!("           {:<34} failed: {e}", c.name),
                 _ => {}
