@@ -39,12 +39,7 @@ fn main() -> lelp::Result<()> {
     let outputs = TeacherOutputs::read(&args.outputs, &args.data, &corpus)?;
     let clf = HfClassifier::from_dir(&args.teacher, &Device::default())?.with_max_seq_length(args.tokens);
     // the checkpoint's classes in the data's order
-    let order: Vec<usize> = corpus
-        .class_names
-        .iter()
-        .map(|n| clf.class_names().iter().position(|m| m == n))
-        .collect::<Option<_>>()
-        .expect("the checkpoint's id2label names the data's labels");
+    let order = clf.class_order(&corpus.class_names)?;
     let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let t0 = std::time::Instant::now();
     let ours = clf.logits(&texts, 64)?;

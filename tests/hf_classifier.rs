@@ -181,3 +181,42 @@ fn a_sentence_encoder_folder_is_not_a_classifier() {
     assert!(!is_classifier_dir(&dir));
     assert!(!is_classifier_dir(dir.join("absent")));
 }
+
+/// The checkpoint's classes are matched with the data's by name; a
+/// checkpoint still named `LABEL_0`, `LABEL_1`, ... (transformers' default)
+/// matches labels that are its ids.
+#[test]
+fn classes_are_matched_by_name() {
+    let device = common::device();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let named = HfClassifier::from_dir(folder("bert-uncased"), &device).unwrap();
+    assert_eq!(
+        named
+            .class_order(&strings(&["positive", "negative", "neutral"]))
+            .unwrap(),
+        vec![2, 0, 1]
+    );
+    for bad in [
+        &["positive", "negative"][..],
+        &["positive", "negative", "neutral", "mixed"],
+        &["0", "1", "2"],
+    ] {
+        match named.class_order(&strings(bad)) {
+            Err(LelpError::InvalidParameter { name: "teacher", .. }) => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let defaults = edited("defaults", |c| {
+        c["id2label"] = serde_json::json!({"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"});
+    });
+    let unnamed = HfClassifier::from_dir(&defaults, &device).unwrap();
+    assert_eq!(unnamed.class_order(&strings(&["2", "0", "1"])).unwrap(), vec![2, 0, 1]);
+    assert_eq!(
+        unnamed
+            .class_order(&strings(&["LABEL_1", "LABEL_0", "LABEL_2"]))
+            .unwrap(),
+        vec![1, 0, 2]
+    );
+    assert!(unnamed.class_order(&strings(&["0", "1", "02"])).is_err());
+    assert!(unnamed.class_order(&strings(&["neg", "neu", "pos"])).is_err());
+}

@@ -1194,43 +1194,13 @@ fn hf_teacher(corpus: &TextCorpus, opts: &DistillOptions, device: &Device) -> Re
         return Err(invalid("student", "mlp".into(), reason));
     }
     let clf = crate::text::HfClassifier::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens);
-    let mut theirs = clf.class_names().to_vec();
-    let mut ours = corpus.class_names.clone();
-    theirs.sort();
-    ours.sort();
-    if theirs != ours {
-        let missing: Vec<&str> = ours
-            .iter()
-            .filter(|n| !theirs.contains(n))
-            .map(String::as_str)
-            .collect();
-        let extra: Vec<&str> = theirs
-            .iter()
-            .filter(|n| !ours.contains(n))
-            .map(String::as_str)
-            .collect();
-        return Err(invalid(
-            "teacher",
-            format!(
-                "{} (its id2label lacks [{}] and has [{}] the data does not)",
-                opts.teacher_dir.display(),
-                missing.join(", "),
-                extra.join(", ")
-            ),
-            "the checkpoint's classes (config.json's id2label) must be the data's labels",
-        ));
-    }
+    let order = clf.class_order(&corpus.class_names)?;
     // the classifier's rows in the data's class order, as an [in, out] Linear
     let (head, d) = (clf.head(), clf.head().embedding_dim());
     let c = corpus.class_names.len();
     let mut w = vec![0.0f32; d * c];
     let mut b = vec![0.0f32; c];
-    for (k, name) in corpus.class_names.iter().enumerate() {
-        let j = clf
-            .class_names()
-            .iter()
-            .position(|n| n == name)
-            .expect("same names, checked above");
+    for (k, &j) in order.iter().enumerate() {
         b[k] = head.bias()[j];
         for i in 0..d {
             w[i * c + k] = head.weight()[j * d + i];

@@ -523,6 +523,58 @@ impl HfClassifier {
         &self.class_names
     }
 
+    /// For each of `names` (a data set's or a model's classes), the
+    /// checkpoint's class of that name: the order that puts the
+    /// checkpoint's outputs in `names`' order. A checkpoint whose
+    /// `id2label` is still `transformers`' default (`LABEL_0`, `LABEL_1`,
+    /// ...) matches names that are its ids (`0`, `1`, ...) too.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] (`teacher`) naming the labels the
+    /// checkpoint lacks and the classes it has beyond them, when the two
+    /// sets differ.
+    pub fn class_order(&self, names: &[String]) -> Result<Vec<usize>> {
+        let defaults = self
+            .class_names
+            .iter()
+            .enumerate()
+            .all(|(k, n)| *n == format!("LABEL_{k}"));
+        let find = |name: &str| {
+            self.class_names.iter().position(|n| n == name).or_else(|| {
+                name.parse::<usize>()
+                    .ok()
+                    .filter(|&k| defaults && k < self.class_names.len() && name == k.to_string())
+            })
+        };
+        let order: Vec<Option<usize>> = names.iter().map(|n| find(n)).collect();
+        let mut used: Vec<usize> = order.iter().flatten().copied().collect();
+        used.sort_unstable();
+        used.dedup();
+        if order.iter().all(Option::is_some) && used.len() == self.class_names.len() && names.len() == used.len() {
+            return Ok(order.into_iter().flatten().collect());
+        }
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&order)
+            .filter(|(_, o)| o.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let extra: Vec<&str> = (0..self.class_names.len())
+            .filter(|k| !used.contains(k))
+            .map(|k| self.class_names[k].as_str())
+            .collect();
+        Err(LelpError::InvalidParameter {
+            name: "teacher",
+            value: format!(
+                "{} (its id2label lacks [{}] and has [{}] beyond them)",
+                self.dir.display(),
+                missing.join(", "),
+                extra.join(", ")
+            ),
+            reason: "the checkpoint's classes (config.json's id2label) must be the labels, by name",
+        })
+    }
+
     /// The classifier: the linear layer over [`HfClassifier::features`].
     pub fn head(&self) -> &LinearHead {
         &self.head

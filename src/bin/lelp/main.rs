@@ -861,18 +861,8 @@ fn hf_teacher_probabilities(
     device: &burn::prelude::Device,
 ) -> lelp::Result<(String, Vec<f32>, Vec<usize>)> {
     let clf = lelp::text::HfClassifier::from_dir(dir, device)?;
-    let theirs = clf.class_names();
     // the model's class k is the checkpoint's class order[k]
-    let order: Vec<usize> = names
-        .iter()
-        .map(|n| theirs.iter().position(|t| t == n))
-        .collect::<Option<_>>()
-        .filter(|_| theirs.len() == names.len())
-        .ok_or_else(|| LelpError::InvalidParameter {
-            name: "teacher",
-            value: format!("{} (classes {})", dir.display(), theirs.join(", ")),
-            reason: "the checkpoint's classes (config.json's id2label) are not the model's",
-        })?;
+    let order = clf.class_order(names)?;
     let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
     let logits = clf.logits(&refs, 64)?;
     let c = names.len();
