@@ -1206,3 +1206,50 @@ fn auto_chooses_by_macro_f1() {
     let o = distill(&data, &model, &["--choose-by", "f1"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+/// `lelp quantize` writes the int8 file, a quarter of the table's size,
+/// and compares the two files on a labelled file; `distill --quantize`
+/// ships the quantized file; a student without a table and an unknown
+/// storage are refused (exit 2).
+#[test]
+fn quantize_shrinks_the_file_and_reports_what_it_costs() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-quantize");
+    let (data, _) = sport_money(&dir);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--method", "kd"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let small = dir.join("small.safetensors");
+    let q = lelp(&["quantize", s(&model), s(&small), "--to", "int8", "--data", s(&data)]);
+    assert_eq!(code(&q), 0, "{}", stderr(&q));
+    let r: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
+    let (before, after) = (r["bytes_before"].as_f64().unwrap(), r["bytes_after"].as_f64().unwrap());
+    // the bag's 2^18 x 8 table dominates the file: a byte a value and a
+    // 4-byte scale a row of 8, 12 of 32 bytes
+    assert!(after < 0.4 * before, "{before} -> {after}");
+    assert!(r["agreement"].as_f64().unwrap() > 0.9, "{r}");
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&small)]).stdout).unwrap();
+    assert_eq!(m["quantization"], "int8");
+    // eval reads it
+    let e = lelp(&["eval", s(&small), "--data", s(&data)]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let acc: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(acc["accuracy"].as_f64(), r["accuracy_after"].as_f64());
+    // at distill
+    let shipped = dir.join("shipped.safetensors");
+    let o = distill(&data, &shipped, &["--method", "kd", "--quantize", "f16"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&shipped)]).stdout).unwrap();
+    assert_eq!(m["quantization"], "f16");
+    for bad in [
+        vec!["quantize", s(&model), s(&small), "--to", "int4"],
+        vec!["quantize", s(&small), s(&dir.join("again.safetensors"))],
+    ] {
+        let o = lelp(&bad);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
+    }
+    let o = distill(&data, &shipped, &["--student", "mlp", "--quantize", "int8"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

@@ -571,3 +571,79 @@ fn a_transformer_student_deploys_and_predicts_as_its_forward() {
         }
     }
 }
+
+/// int8 and f16 tables: each value within half an int8 step of its row
+/// (the row's largest magnitude over 127) or within f16's rounding of the
+/// float32 one; the file stores them so (int8: a quarter of the table's
+/// bytes and a scale a row, f16: half; format version 3) and reads back
+/// predicting exactly as the quantized model in memory; a second
+/// quantization is refused (a student without a table: tests/cli.rs).
+#[test]
+fn quantized_tables_are_smaller_and_read_back_as_quantized() {
+    use lelp::deploy::Quantization;
+    let device = common::device();
+    let (bag, hasher) = trained_bag(&device);
+    let wp = small_wordpiece();
+    let cnn = TextCnnConfig::new(wp.vocab_size(), 2)
+        .with_dim(6)
+        .with_channels(5)
+        .with_seed(11)
+        .init(&device)
+        .unwrap();
+    let texts = awkward_texts();
+    let refs: Vec<&str> = texts[..8].iter().map(String::as_str).collect();
+    for (what, model) in [
+        (
+            "bag",
+            ModelFile::new(&bag, Featurizer::hashed(&hasher), names(2)).unwrap(),
+        ),
+        (
+            "cnn",
+            ModelFile::new(&cnn, Featurizer::wordpiece(&wp, 16), names(2)).unwrap(),
+        ),
+    ] {
+        let (table, dim) = model.network().embedding_table().unwrap();
+        let full_bytes = model.to_bytes().unwrap().len();
+        for q in [Quantization::Int8, Quantization::F16] {
+            let small = model.clone().quantized(q).unwrap();
+            assert_eq!(small.manifest.quantization, Some(q));
+            let (rounded, d) = small.network().embedding_table().unwrap();
+            assert_eq!((rounded.len(), d), (table.len(), dim));
+            for (row, new) in table.chunks(dim).zip(rounded.chunks(dim)) {
+                let step = row.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+                for (&v, &r) in row.iter().zip(new) {
+                    let bound = match q {
+                        Quantization::Int8 => step * 0.5 + 1e-7,
+                        _ => v.abs() * 2f32.powi(-11) + 1e-7,
+                    };
+                    assert!((v - r).abs() <= bound, "{what} {q}: {v} -> {r}");
+                }
+            }
+            let bytes = small.to_bytes().unwrap();
+            let table_bytes = table.len() * 4;
+            let saved = full_bytes - bytes.len();
+            let (rows, expect) = (
+                table.len() / dim,
+                match q {
+                    Quantization::Int8 => table_bytes - table.len() - 4 * (table.len() / dim),
+                    _ => table_bytes / 2,
+                },
+            );
+            // the header grows by the manifest's new field and the scales' entry
+            assert!(
+                saved + 256 >= expect && saved <= expect,
+                "{what} {q}: saved {saved} of {table_bytes} ({rows} rows)"
+            );
+            let back = ModelFile::from_bytes(&bytes, "q.safetensors").unwrap();
+            assert_eq!(back.manifest.format_version, 3);
+            assert_eq!(back.network().embedding_table().unwrap().0, rounded, "{what} {q}");
+            let a = probabilities(&Classifier::from_model(small.clone()).unwrap(), &refs);
+            let b = probabilities(&Classifier::from_model(back).unwrap(), &refs);
+            assert_eq!(a, b, "{what} {q}");
+            assert!(matches!(
+                small.quantized(Quantization::Int8),
+                Err(LelpError::InvalidParameter { name: "quantize", .. })
+            ));
+        }
+    }
+}

@@ -186,6 +186,10 @@ pub struct DistillOptions {
     /// ([`Manifest::calibration`](super::Manifest::calibration)); off by
     /// default.
     pub calibrate: bool,
+    /// Store the student's embedding table in int8 or float16
+    /// ([`ModelFile::quantized`]); bag, static and CNN students only. The
+    /// test scores and fidelity are the quantized file's.
+    pub quantize: Option<super::Quantization>,
 }
 
 impl Default for DistillOptions {
@@ -217,6 +221,7 @@ impl Default for DistillOptions {
             cache_dir: None,
             training_progress: false,
             calibrate: false,
+            quantize: None,
         }
     }
 }
@@ -746,6 +751,9 @@ pub fn distill(
     let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
     let (student_accuracy, _, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
+    if let Some(q) = opts.quantize {
+        model = model.quantized(q)?;
+    }
     if !held.is_empty() {
         model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);
     }
@@ -1097,6 +1105,13 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
             "static_bigrams",
             v,
             "a frozen table's bigram rows need static_encoded_bigrams > 0",
+        ));
+    }
+    if let (Some(q), StudentKind::Mlp | StudentKind::Transformer) = (opts.quantize, opts.student) {
+        return Err(invalid(
+            "quantize",
+            q.to_string(),
+            "only the bag, static and cnn students have an embedding table to quantize",
         ));
     }
     if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {

@@ -79,14 +79,41 @@ use crate::text::{Bert, BertConfig, Pooling, SentenceEncoder, TransformerStudent
 use crate::train::{Method, Student};
 use net::Tensors;
 
+/// An int8 embedding table and its row scales, as float32 values.
+fn read_int8_table(st: &safetensors::SafeTensors<'_>, path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    let (shape, codes) = crate::io::safetensors::tensor_i8(st, "student.embed.weight", path)?;
+    let (sshape, scales) = crate::io::safetensors::tensor_f32(st, INT8_SCALE, path)?;
+    let bad = |reason: String| LelpError::ModelWeights {
+        path: path.to_path_buf(),
+        tensor: INT8_SCALE.into(),
+        reason,
+    };
+    let (rows, dim) = match shape[..] {
+        [r, d] if d > 0 => (r, d),
+        _ => return Err(bad(format!("the int8 table has shape {shape:?}"))),
+    };
+    if sshape != [rows] {
+        return Err(bad(format!("shape {sshape:?}, expected [{rows}]")));
+    }
+    if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
+        return Err(bad("negative, NaN or inf scales".into()));
+    }
+    let values = codes
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| f32::from(c) * scales[k / dim])
+        .collect();
+    Ok((shape, values))
+}
+
 /// The newest model-file format version this build writes and reads
 /// (older versions are read too; newer ones are refused by name). 2 since
 /// 0.3.0, whose files a 0.2 build would misread (a transformer student's
 /// pooling, the static student's bigram ids): it refuses them instead. 3
 /// since 0.4.0 for a file with a fitted temperature
-/// ([`Manifest::calibration`]), which a 0.3 build would ignore and so
-/// return other probabilities: it refuses them; a file without one is
-/// still written as 2.
+/// ([`Manifest::calibration`]) or a quantized table
+/// ([`Manifest::quantization`]), which a 0.3 build would ignore or
+/// misread: it refuses them; a file without either is still written as 2.
 pub const FORMAT_VERSION: u32 = 3;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
@@ -296,8 +323,70 @@ pub struct Manifest {
     /// what it did there; none: the outputs as trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// How the student's embedding table is stored
+    /// ([`ModelFile::quantized`]); none: float32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
 }
 
+/// A smaller storage for a student's embedding table (the bulk of a bag,
+/// static or CNN student's file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Quantization {
+    /// One signed byte a value and one float32 scale a row (the row's
+    /// largest magnitude over 127): a quarter of float32's size.
+    Int8,
+    /// IEEE half precision: half of float32's size.
+    F16,
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = LelpError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "int8" => Ok(Self::Int8),
+            "f16" => Ok(Self::F16),
+            other => Err(LelpError::InvalidParameter {
+                name: "quantize",
+                value: other.to_string(),
+                reason: "int8 or f16",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Quantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Int8 => "int8",
+            Self::F16 => "f16",
+        })
+    }
+}
+
+/// The int8 code and scale of each row of a `[rows, dim]` table.
+fn int8_rows(table: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut codes = Vec::with_capacity(table.len());
+    let mut scales = Vec::with_capacity(table.len() / dim.max(1));
+    for row in table.chunks(dim.max(1)) {
+        let top = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = top / 127.0;
+        scales.push(scale);
+        codes.extend(row.iter().map(|&v| {
+            if scale > 0.0 {
+                (v / scale).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            }
+        }));
+    }
+    (codes, scales)
+}
+
+/// The name of the int8 table's row scales in a model file.
+const INT8_SCALE: &str = "student.embed.weight.int8_scale";
 /// A temperature fitted so that a model's probabilities mean what they say
 /// ([`fit_temperature`]), and the rows it was fitted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -432,6 +521,7 @@ impl ModelFile {
             teacher: None,
             metrics: Metrics::default(),
             calibration: None,
+            quantization: None,
         };
         let model = Self {
             manifest,
@@ -598,15 +688,24 @@ impl ModelFile {
         // the oldest version that carries everything the file holds: a 0.3
         // build reads an uncalibrated file, and refuses a calibrated one
         let mut manifest = self.manifest.clone();
-        manifest.format_version = if manifest.calibration.is_some() { 3 } else { 2 };
+        let newer = manifest.calibration.is_some() || manifest.quantization.is_some();
+        manifest.format_version = if newer { 3 } else { 2 };
         let manifest =
             serde_json::to_string(&manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
-        let mut views: Vec<(String, OwnedTensor)> = self
-            .network
-            .tensors()
-            .into_iter()
-            .map(|(n, shape, v)| (format!("student.{n}"), OwnedTensor::f32(shape, v)))
-            .collect();
+        let mut views: Vec<(String, OwnedTensor)> = Vec::new();
+        for (n, shape, v) in self.network.tensors() {
+            let name = format!("student.{n}");
+            let tensor = match (n.as_str(), self.manifest.quantization) {
+                ("embed.weight", Some(Quantization::F16)) => OwnedTensor::f16(shape, v),
+                ("embed.weight", Some(Quantization::Int8)) => {
+                    let (codes, scales) = int8_rows(v, shape[1]);
+                    views.push((INT8_SCALE.into(), OwnedTensor::f32(vec![shape[0]], &scales)));
+                    OwnedTensor::i8(shape, &codes)
+                }
+                _ => OwnedTensor::f32(shape, v),
+            };
+            views.push((name, tensor));
+        }
         if let Some(enc) = &self.encoder {
             let mut names: Vec<&String> = enc.keys().collect();
             names.sort();
@@ -621,6 +720,59 @@ impl ModelFile {
         ]);
         safetensors::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(metadata))
             .map_err(|e| LelpError::corrupted("<model>", e.to_string()))
+    }
+
+    /// The same model with its embedding table stored as `q` (bag, static
+    /// and CNN students): the values rounded here as the file stores them,
+    /// so what it predicts in memory is what the file will (int8: each row
+    /// to its nearest multiple of the row's largest magnitude over 127,
+    /// at most half a step off; f16: to the nearest half-precision value).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a student without an embedding
+    /// table (an MLP over sentence embeddings, a transformer student) or a
+    /// model already quantized.
+    ///
+    /// ```
+    /// use lelp::data::HashedNgrams;
+    /// use lelp::deploy::{Featurizer, ModelFile, Quantization};
+    /// use lelp::train::BagConfig;
+    /// let bag = BagConfig::new(4096, 2).with_dim(16).init(&burn::prelude::Device::default())?;
+    /// let model = ModelFile::new(&bag, Featurizer::hashed(&HashedNgrams::new(4096)), vec!["a".into(), "b".into()])?;
+    /// let small = model.clone().quantized(Quantization::Int8)?;
+    /// assert!(small.to_bytes()?.len() * 3 < model.to_bytes()?.len());
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn quantized(mut self, q: Quantization) -> Result<Self> {
+        if let Some(had) = self.manifest.quantization {
+            return Err(LelpError::InvalidParameter {
+                name: "quantize",
+                value: q.to_string(),
+                reason: if had == q {
+                    "the model is already stored so"
+                } else {
+                    "the model is already quantized: quantize its float32 file instead"
+                },
+            });
+        }
+        let Some((table, dim)) = self.network.table_mut() else {
+            return Err(LelpError::InvalidParameter {
+                name: "quantize",
+                value: q.to_string(),
+                reason: "only students with an embedding table (bag, static, cnn) are quantized",
+            });
+        };
+        match q {
+            Quantization::F16 => table.iter_mut().for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            Quantization::Int8 => {
+                let (codes, scales) = int8_rows(table, dim);
+                for ((v, &c), k) in table.iter_mut().zip(&codes).zip(0..) {
+                    *v = f32::from(c) * scales[k / dim];
+                }
+            }
+        }
+        self.manifest.quantization = Some(q);
+        Ok(self)
     }
 
     /// Writes the file atomically (creating its folder).
@@ -667,8 +819,16 @@ impl ModelFile {
             .ok_or_else(|| LelpError::corrupted(path, "no lelp.manifest in the metadata"))?;
         let manifest: Manifest = crate::io::read_versioned(text.as_bytes(), path, "manifest", 1..=FORMAT_VERSION)?;
         let (mut student, mut encoder) = (Tensors::new(), Tensors::new());
+        let int8 = manifest.quantization == Some(Quantization::Int8);
         for name in st.names() {
-            let (shape, v) = crate::io::safetensors::tensor_f32(&st, name, path)?;
+            if int8 && name == INT8_SCALE {
+                continue;
+            }
+            let (shape, v) = if int8 && name == "student.embed.weight" {
+                read_int8_table(&st, path)?
+            } else {
+                crate::io::safetensors::tensor_f32(&st, name, path)?
+            };
             if let Some(n) = name.strip_prefix("student.") {
                 student.insert(n.to_string(), (shape, v));
             } else if let Some(n) = name.strip_prefix("encoder.") {

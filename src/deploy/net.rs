@@ -331,6 +331,24 @@ impl Network {
         &self.arch
     }
 
+    /// The token embedding table (row-major `[rows, width]`) and its width:
+    /// bag, static and CNN students; none for an MLP.
+    pub fn embedding_table(&self) -> Option<(&[f32], usize)> {
+        match &self.body {
+            Body::Bag { embed, dim, .. } | Body::Cnn { embed, dim, .. } => Some((embed, *dim)),
+            Body::Mlp { .. } => None,
+        }
+    }
+
+    /// The token embedding table and its width (bag, static and CNN
+    /// students; none for an MLP).
+    pub(crate) fn table_mut(&mut self) -> Option<(&mut Vec<f32>, usize)> {
+        match &mut self.body {
+            Body::Bag { embed, dim, .. } | Body::Cnn { embed, dim, .. } => Some((embed, *dim)),
+            Body::Mlp { .. } => None,
+        }
+    }
+
     /// The weights as named tensors (without the `student.` prefix).
     pub(crate) fn tensors(&self) -> Vec<(String, Vec<usize>, &[f32])> {
         let mut out: Vec<(String, Vec<usize>, &[f32])> = Vec::new();

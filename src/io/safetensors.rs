@@ -124,6 +124,44 @@ impl OwnedTensor {
     }
 }
 
+#[cfg(feature = "text")] // model files only
+impl OwnedTensor {
+    pub(crate) fn f16(shape: Vec<usize>, values: &[f32]) -> Self {
+        let bytes = values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        Self {
+            dtype: Dtype::F16,
+            shape,
+            bytes,
+        }
+    }
+
+    pub(crate) fn i8(shape: Vec<usize>, values: &[i8]) -> Self {
+        Self {
+            dtype: Dtype::I8,
+            shape,
+            bytes: values.iter().map(|&v| v as u8).collect(),
+        }
+    }
+}
+
+/// Reads a named I8 tensor as `(shape, values)`.
+#[cfg(feature = "text")] // model files only
+pub(crate) fn tensor_i8(st: &SafeTensors<'_>, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<i8>)> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| LelpError::corrupted(path, format!("missing tensor '{name}'")))?;
+    if t.dtype() != Dtype::I8 {
+        return Err(LelpError::corrupted(
+            path,
+            format!("tensor '{name}' has dtype {:?}; expected I8", t.dtype()),
+        ));
+    }
+    Ok((t.shape().to_vec(), t.data().iter().map(|&b| b as i8).collect()))
+}
+
 impl View for &OwnedTensor {
     fn dtype(&self) -> Dtype {
         self.dtype
