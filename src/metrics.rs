@@ -416,7 +416,8 @@ pub fn fidelity(teacher: &[f32], student: &[f32], classes: usize) -> Result<Fide
 /// F1 weighs each class by its rows; argmax ties go to the lower class.
 /// `top_k[j]` is the share of rows whose label is among the `k` most
 /// probable classes, for `k` in 2, 3 and 5 where `k` is below the
-/// number of classes. `ece` is the expected calibration error over ten
+/// number of classes (among tied probabilities the higher class ranks
+/// first, as in scikit-learn). `ece` is the expected calibration error over ten
 /// equal-width bins of the top probability (`(0, 0.1], ..., (0.9, 1]`,
 /// an exact 0 in the first): the rows-weighted mean of `|accuracy -
 /// mean confidence|` per bin.
@@ -510,10 +511,11 @@ pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores>
         support[l] += 1;
         predicted[p] += 1;
         hits[l] += usize::from(p == l);
-        // the label's rank: classes more probable than it, ties before it
-        // when of a lower index (argmax's order)
+        // the label's rank as scikit-learn's top_k_accuracy_score counts
+        // it (a stable ascending sort, reversed): classes more probable
+        // than it, and tied ones of a higher index
         let rank = (0..classes)
-            .filter(|&k| row[k] > row[l] || (row[k] == row[l] && k < l))
+            .filter(|&k| row[k] > row[l] || (row[k] == row[l] && k > l))
             .count();
         for (h, &k) in top_hits.iter_mut().zip(&top_ks) {
             *h += usize::from(rank < k);

@@ -647,3 +647,38 @@ fn quantized_tables_are_smaller_and_read_back_as_quantized() {
         }
     }
 }
+
+/// A cased tokenizer travels in the model file, which is then format
+/// version 3 (a 0.3 build, which lowercases every text, refuses it rather
+/// than misread it); an uncased one stays version 2.
+#[test]
+fn a_cased_tokenizer_is_kept_and_marks_the_file_version_3() {
+    let device = common::device();
+    let vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "Free", "free", "money"];
+    let settings = lelp::text::WordPieceSettings {
+        lowercase: false,
+        strip_accents: false,
+        ..Default::default()
+    };
+    let cased = WordPiece::from_vocab_with_settings(vocab.iter().map(|s| s.to_string()), &settings).unwrap();
+    let uncased = WordPiece::from_vocab(vocab.iter().map(|s| s.to_string())).unwrap();
+    assert_eq!(cased.encode("Free money", 8), vec![2, 4, 6, 3]);
+    assert_eq!(uncased.encode("Free money", 8), vec![2, 5, 6, 3]);
+    let cnn = TextCnnConfig::new(vocab.len(), 2)
+        .with_dim(4)
+        .with_channels(3)
+        .init(&device)
+        .unwrap();
+    for (tok, version) in [(&cased, 3), (&uncased, 2)] {
+        let bytes = ModelFile::new(&cnn, Featurizer::wordpiece(tok, 8), names(2))
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let back = ModelFile::from_bytes(&bytes, "m.safetensors").unwrap();
+        assert_eq!(back.manifest.format_version, version);
+        let lelp::deploy::Featurizer::WordPiece { tokenizer, .. } = &back.manifest.featurizer else {
+            panic!("a wordpiece featuriser")
+        };
+        assert_eq!(tokenizer.lowercase, tok.settings().lowercase);
+    }
+}

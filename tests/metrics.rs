@@ -212,12 +212,13 @@ struct ScoresCase {
 /// Precision, recall, F1 (per class, macro and weighted), top-k accuracy
 /// and the expected calibration error equal scikit-learn's and numpy's
 /// (tests/data/scores/reference.py): a majority-class model on 95/5 data,
-/// classes absent from the labels or the predictions, a handful of rows.
+/// classes absent from the labels or the predictions, a handful of rows,
+/// tied probabilities.
 #[test]
 fn scores_match_scikit_learn() {
     let text = std::fs::read_to_string(common::data_path("scores", "expected.json")).unwrap();
     let r: ScoresReference = serde_json::from_str(&text).unwrap();
-    assert_eq!(r.cases.len(), 4);
+    assert_eq!(r.cases.len(), 5);
     let close = |a: f64, b: f64, what: &str, name: &str| assert!((a - b).abs() < 1e-9, "{name} {what}: {a} vs {b}");
     for case in &r.cases {
         let name = case.name.as_str();

@@ -819,10 +819,18 @@ fn calibration_rows(
     if !opts.calibrate {
         return Ok(Vec::new());
     }
-    Ok(match file_val {
+    let held = match file_val {
         Some(v) => v.to_vec(),
         None => stratified(corpus, train_idx, opts.validation_fraction, opts.seed)?.1,
-    })
+    };
+    if held.is_empty() {
+        return Err(invalid(
+            "calibrate",
+            "true".into(),
+            "no validation rows to fit a temperature on (too few training rows)",
+        ));
+    }
+    Ok(held)
 }
 
 /// The final student's rows: the labelled rows less `held`, the unlabeled

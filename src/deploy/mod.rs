@@ -111,9 +111,10 @@ fn read_int8_table(st: &safetensors::SafeTensors<'_>, path: &Path) -> Result<(Ve
 /// 0.3.0, whose files a 0.2 build would misread (a transformer student's
 /// pooling, the static student's bigram ids): it refuses them instead. 3
 /// since 0.4.0 for a file with a fitted temperature
-/// ([`Manifest::calibration`]) or a quantized table
-/// ([`Manifest::quantization`]), which a 0.3 build would ignore or
-/// misread: it refuses them; a file without either is still written as 2.
+/// ([`Manifest::calibration`]), a quantized table
+/// ([`Manifest::quantization`]) or a cased tokenizer
+/// ([`WordPieceSettings::lowercase`]), which a 0.3 build would ignore or
+/// misread: it refuses them; a file with none of them is still written as 2.
 pub const FORMAT_VERSION: u32 = 3;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
@@ -292,8 +293,9 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Manifest {
-    /// The file format version (2 when written by this build, 3 with a
-    /// [`Manifest::calibration`]).
+    /// The file format version (2 when written by this build; 3 with a
+    /// calibration, a quantized table or a cased tokenizer: see
+    /// [`FORMAT_VERSION`]).
     pub format_version: u32,
     /// The version of the crate that wrote the file.
     pub crate_version: String,
@@ -688,7 +690,13 @@ impl ModelFile {
         // the oldest version that carries everything the file holds: a 0.3
         // build reads an uncalibrated file, and refuses a calibrated one
         let mut manifest = self.manifest.clone();
-        let newer = manifest.calibration.is_some() || manifest.quantization.is_some();
+        let cased = match &manifest.featurizer {
+            Featurizer::WordPiece { tokenizer, .. } | Featurizer::SentenceEncoder { tokenizer, .. } => {
+                !(tokenizer.lowercase && tokenizer.strip_accents)
+            }
+            Featurizer::HashedNgrams { .. } => false,
+        };
+        let newer = manifest.calibration.is_some() || manifest.quantization.is_some() || cased;
         manifest.format_version = if newer { 3 } else { 2 };
         let manifest =
             serde_json::to_string(&manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;

@@ -419,8 +419,13 @@ impl HfClassifier {
         let (architecture, config, class_names) = read_config(&config_path)?;
         let tokenizer = read_tokenizer(dir)?;
         if tokenizer.vocab_size() > config.vocab_size {
+            let file = if dir.join("tokenizer.json").exists() {
+                "tokenizer.json"
+            } else {
+                "vocab.txt"
+            };
             return Err(LelpError::corrupted(
-                dir.join("tokenizer.json"),
+                dir.join(file),
                 "the vocabulary is larger than the model's embedding table",
             ));
         }

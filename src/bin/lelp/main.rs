@@ -117,6 +117,9 @@ enum Command {
         /// model's fidelity to it, as with --teacher-outputs.
         #[arg(long)]
         teacher: Option<PathBuf>,
+        /// With --teacher: tokens a text for it (as distill's --tokens).
+        #[arg(long, default_value_t = 128, requires = "teacher")]
+        tokens: usize,
         /// With --teacher or --teacher-outputs: write the rows where the model and the teacher
         /// disagree (JSON lines: row, text, label, teacher, student, both confidences).
         #[arg(long)]
@@ -355,11 +358,13 @@ fn run(cli: Cli) -> lelp::Result<()> {
             columns,
             teacher_outputs,
             teacher,
+            tokens,
             disagreements,
         } => {
             let teacher = EvalTeacher {
                 outputs: teacher_outputs.as_deref(),
                 dir: teacher.as_deref(),
+                tokens,
                 disagreements: disagreements.as_deref(),
             };
             eval(&model, &data, &columns, output.as_deref(), &teacher, &device)
@@ -751,6 +756,8 @@ fn predict(
 struct EvalTeacher<'a> {
     outputs: Option<&'a Path>,
     dir: Option<&'a Path>,
+    /// The folder's token limit.
+    tokens: usize,
     disagreements: Option<&'a Path>,
 }
 
@@ -802,7 +809,7 @@ fn eval(
             let o = TeacherOutputs::read_for(p, data, corpus.len(), names)?;
             Some((o.path.display().to_string(), o.probabilities(), o.predictions()))
         }
-        (None, Some(dir)) => Some(hf_teacher_probabilities(dir, &corpus, names, device)?),
+        (None, Some(dir)) => Some(hf_teacher_probabilities(dir, teacher.tokens, &corpus, names, device)?),
         (None, None) => None,
     };
     let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
@@ -884,11 +891,12 @@ fn eval(
 /// folder, the probabilities and the predictions.
 fn hf_teacher_probabilities(
     dir: &Path,
+    tokens: usize,
     corpus: &lelp::text::TextCorpus,
     names: &[String],
     device: &burn::prelude::Device,
 ) -> lelp::Result<(String, Vec<f32>, Vec<usize>)> {
-    let clf = lelp::text::HfClassifier::from_dir(dir, device)?;
+    let clf = lelp::text::HfClassifier::from_dir(dir, device)?.with_max_seq_length(tokens);
     // the model's class k is the checkpoint's class order[k]
     let order = clf.class_order(names)?;
     let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
@@ -950,15 +958,16 @@ fn quantize(
     device: &burn::prelude::Device,
 ) -> lelp::Result<()> {
     let q: lelp::deploy::Quantization = to.parse()?;
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let bytes_before = size(model);
     let full = ModelFile::read(model)?;
     let small = full.clone().quantized(q)?;
     small.save(out)?;
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let mut report = serde_json::json!({
         "model": model.display().to_string(),
         "out": out.display().to_string(),
         "quantization": q.to_string(),
-        "bytes_before": size(model),
+        "bytes_before": bytes_before,
         "bytes_after": size(out),
     });
     if let Some(data) = data {

@@ -75,5 +75,12 @@ cases.append(case("absent classes", np.exp(logits) / np.exp(logits).sum(1, keepd
 labels = np.array([0, 1, 2, 2, 1, 0, 3])
 cases.append(case("few rows", rng.dirichlet(np.full(4, 0.5), size=7), labels))
 
+# ties: exact zeros and equal top probabilities (top-k ranks the higher
+# class first among ties, as scikit-learn's stable sort reversed does)
+labels = np.array([0, 1, 2, 3, 3, 2, 1, 0])
+tied = np.array([[0.5, 0.5, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.4, 0.2, 0.2, 0.2], [0.4, 0.2, 0.2, 0.2],
+                 [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.5]])
+cases.append(case("ties", tied, labels))
+
 print(json.dumps({"versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
                   "cases": cases}))
