@@ -8,6 +8,7 @@
 //! lelp predict model.safetensors --input texts.txt --output predictions.jsonl
 //! lelp eval model.safetensors --data test.csv
 //! lelp info model.safetensors
+//! lelp quantize model.safetensors small.safetensors --to int8 --data test.csv
 //! # your own fine-tuned classifier as the teacher (a save_pretrained folder)
 //! lelp distill --data train.jsonl --teacher my-finetuned-bert --out model.safetensors
 //! lelp eval model.safetensors --data test.jsonl --teacher my-finetuned-bert
