@@ -61,6 +61,22 @@ pub enum LelpError {
         /// The requested number of subclasses `S`.
         subclasses: usize,
     },
+    /// A class has too few rows for a stratified split to hold one of them
+    /// out (`lelp distill` holds out test and validation rows by class, and
+    /// never leaves a class out of either silently).
+    #[error(
+        "class '{class}' has {rows} row(s) among the {part}; at least {needed} are needed to hold one out (add rows of it, or give the file a split column)"
+    )]
+    ClassTooRare {
+        /// The class's name.
+        class: String,
+        /// Its rows among those being split.
+        rows: usize,
+        /// Rows needed.
+        needed: usize,
+        /// The rows being split (`labelled rows`, `training rows`).
+        part: &'static str,
+    },
     /// More subclasses were requested than the embedding has dimensions.
     #[error("{subclasses} subclasses requested but the embedding has only {embedding_dim} dimensions")]
     TooManySubclasses {

@@ -1255,3 +1255,63 @@ fn quantize_shrinks_the_file_and_reports_what_it_costs() {
     let o = distill(&data, &shipped, &["--student", "mlp", "--quantize", "int8"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+/// A rare class is never left out of the held-out rows silently: with two
+/// rows one is held out for test (where plain rounding of 20% would hold
+/// out none); where a split would leave it on one side only, the run stops
+/// with exit code 3 naming the class.
+#[test]
+fn a_rare_class_is_held_out_or_refused_by_name() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-rare");
+    let (data, _) = sport_money(&dir);
+    let base: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            // no split column: the tool draws test and validation rows
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("split");
+            v.to_string() + "\n"
+        })
+        .collect();
+    let with = |n: usize| {
+        let rare: String = (0..n)
+            .map(|i| {
+                serde_json::json!({"text": format!("rain and wind today {i}"), "label": "weather"}).to_string() + "\n"
+            })
+            .collect();
+        write(&dir, &format!("rare-{n}.jsonl"), (base.clone() + &rare).as_bytes())
+    };
+    let model = dir.join("model.safetensors");
+    // two rows: one held out for test, one trained on (a fixed method
+    // needs no validation rows)
+    let o = distill(&with(2), &model, &["--method", "kd"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    let k = m["class_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "weather")
+        .unwrap();
+    assert_eq!(m["metrics"]["test_scores"]["per_class"][k]["support"], 1);
+    // auto also needs a validation row of it, which one training row cannot give
+    let o = distill(&with(2), &model, &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'weather' has 1 row(s) among the training rows"),
+        "{}",
+        stderr(&o)
+    );
+    // one row: nothing to hold out
+    let o = distill(&with(1), &model, &["--method", "kd"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'weather' has 1 row(s) among the labelled rows"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -377,17 +377,44 @@ pub(super) fn stratified(
     fraction: f64,
     seed: u64,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
-    let view = Dataset::new(
-        vec![0.0; rows.len()],
-        1,
-        rows.iter().map(|&i| corpus.labels[i]).collect(),
-        corpus.class_names.len(),
-    )?;
-    let (a, b) = view.split_indices(fraction, seed)?;
-    Ok((
-        a.iter().map(|&i| rows[i]).collect(),
-        b.iter().map(|&i| rows[i]).collect(),
-    ))
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(invalid("fraction", fraction.to_string(), "must be in (0, 1)"));
+    }
+    // Dataset::split_indices' draw (one seeded generator, the classes in
+    // order, each shuffled), with every class on both sides: at least one
+    // row held out and one kept
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (mut kept, mut held) = (Vec::new(), Vec::new());
+    for class in 0..corpus.class_names.len() {
+        let mut mine: Vec<usize> = rows.iter().copied().filter(|&r| corpus.labels[r] == class).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if mine.len() < 2 {
+            return Err(LelpError::ClassTooRare {
+                class: corpus.class_names[class].clone(),
+                rows: mine.len(),
+                needed: 2,
+                part: if rows.len() == corpus.len() {
+                    "labelled rows"
+                } else {
+                    "training rows"
+                },
+            });
+        }
+        mine.shuffle(&mut rng);
+        let n = ((mine.len() as f64 * fraction).round() as usize).clamp(1, mine.len() - 1);
+        held.extend_from_slice(&mine[..n]);
+        kept.extend_from_slice(&mine[n..]);
+    }
+    kept.shuffle(&mut rng);
+    held.shuffle(&mut rng);
+    if kept.is_empty() || held.is_empty() {
+        return Err(LelpError::EmptyData { what: "a split part" });
+    }
+    Ok((kept, held))
 }
 
 /// Trains a head `d -> 256 -> outputs` over the sentence embeddings.

@@ -289,6 +289,7 @@ fn exit_code(e: &LelpError) -> u8 {
         | LelpError::LabelOutOfRange { .. }
         | LelpError::NonFinite { .. }
         | LelpError::ClassTooSmall { .. }
+        | LelpError::ClassTooRare { .. }
         | LelpError::DimensionMismatch { .. } => 3,
         LelpError::Corrupted { .. }
         | LelpError::Truncated { .. }
