@@ -111,9 +111,8 @@ pub fn from_flag_or_env(flag: Option<&str>) -> Result<(Device, String)> {
 /// with a fresh mapping that it unmaps on `free`: a word-piece table's
 /// gradient (30,522 x 384 floats, 47 MB), its optimizer passes and,
 /// until the threshold has grown, every other large buffer of a training
-/// step then page-fault in anew. A training step of the 3-layer MiniLM
-/// student on `tch` at 32 tokens took 0.8x the time with this
-/// (docs/performance.md, "Transformer students vs. PyTorch"). It is the
+/// step then page-fault in anew (what this saves is measured in
+/// docs/performance.md). It is the
 /// in-code form of the `GLIBC_TUNABLES` line in that file's "Cold runs":
 /// it covers every `malloc` in the process, Rust's allocations too where
 /// the global allocator is the system's (the crate's binaries use

@@ -145,8 +145,7 @@ pub struct DistillOptions {
     /// Static student: keep the vocabulary table as the teacher's pass made
     /// it and train the head alone, model2vec's way (default false: the
     /// table is fine-tuned with the head, lazy Adam on the rows a batch
-    /// reads; 10.5 points better with vanilla KD on the binary tweets,
-    /// docs/results/transfer-sets.md).
+    /// reads, which measured better: docs/results/transfer-sets.md).
     pub static_frozen: bool,
     /// Static student: hashed rows for pairs of adjacent WordPiece tokens
     /// after the vocabulary's ([`StaticTable::with_bigrams`](super::StaticTable::with_bigrams);
@@ -635,10 +634,10 @@ impl Views {
     }
 }
 
-/// Whether the student's table trains with lazy Adam: the bag's 2^18-row
-/// table (5 to 6x faster a student, accuracy level with dense Adam,
-/// docs/performance.md), the transformer's word-piece table and the static
-/// student's trainable table.
+/// Whether the student's table trains with lazy Adam (faster, accuracy
+/// level with dense Adam: docs/performance.md): the bag's 2^18-row table,
+/// the transformer's word-piece table and the static student's trainable
+/// table.
 fn lazy_tables(opts: &DistillOptions) -> bool {
     match opts.student {
         StudentKind::Bag | StudentKind::Transformer => true,

@@ -13,8 +13,9 @@
 //!   most 256 tokens, mean pooling over the attention mask, L2
 //!   normalisation), equal to sentence-transformers' embeddings within
 //!   1e-4 per component (tests/minilm.rs). On CPU devices it runs the
-//!   encoder's host path ([`EncoderPath`]: faer's products, no padding, at
-//!   PyTorch's rate on two cores), elsewhere burn's graph.
+//!   encoder's host path ([`EncoderPath`]: faer's products, no padding;
+//!   its rate against PyTorch's in docs/performance.md), elsewhere burn's
+//!   graph.
 //! - [`HfClassifier`]: a fine-tuned Hugging Face classifier
 //!   (`BertForSequenceClassification`, `DistilBertForSequenceClassification`
 //!   as `save_pretrained` writes them) with its head and class names, its

@@ -41,8 +41,8 @@ use progress::Reporter;
 
 // glibc's allocator maps and unmaps the multi-megabyte buffers of every
 // training step afresh, and each new mapping page-faults again: a
-// process's first fit ran up to 2.4x slower than later ones
-// (docs/performance.md, "Cold runs"). mimalloc keeps them for Rust's
+// process's first fit runs slower than later ones (docs/performance.md,
+// "Cold runs"). mimalloc keeps them for Rust's
 // allocations; `keep_freed_memory` in `main` does the same for libtorch's
 // (the `tch` device), which go through malloc.
 #[cfg(feature = "mimalloc")]
