@@ -574,6 +574,90 @@ pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores>
     })
 }
 
+/// One point of a student-then-teacher cascade's coverage curve
+/// ([`coverage_curve`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoveragePoint {
+    /// The student answers where its top probability is at least this.
+    pub threshold: f64,
+    /// Share of rows the student answers.
+    pub coverage: f64,
+    /// The student's accuracy on the rows it answers (none when it
+    /// answers none).
+    pub student_accuracy: Option<f64>,
+    /// Accuracy of the cascade: the student's class where it answers, the
+    /// teacher's elsewhere.
+    pub accuracy: f64,
+    /// The cascade's agreement with the teacher (1 on the deferred rows).
+    pub agreement: f64,
+}
+
+/// What a cascade would do at each of `thresholds`: the student (class
+/// probabilities `student`, row-major `[n, classes]`) answers the rows
+/// whose top probability reaches the threshold, the teacher (`teacher`,
+/// the same shape) the others. The dial between speed (coverage: the
+/// share of rows that never reach the teacher) and fidelity.
+///
+/// # Errors
+/// As [`scores`] and [`fidelity`] for the shapes, labels and values.
+///
+/// ```
+/// use lelp::metrics::coverage_curve;
+/// // the student is sure and right on row 0, unsure and wrong on row 1
+/// let student = [0.9, 0.1, 0.6, 0.4];
+/// let teacher = [0.8, 0.2, 0.3, 0.7];
+/// let c = coverage_curve(&student, &teacher, &[0, 1], 2, &[0.5, 0.8])?;
+/// assert_eq!((c[0].coverage, c[0].accuracy, c[0].agreement), (1.0, 0.5, 0.5));
+/// assert_eq!((c[1].coverage, c[1].accuracy, c[1].agreement), (0.5, 1.0, 1.0));
+/// assert_eq!(c[1].student_accuracy, Some(1.0));
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+pub fn coverage_curve(
+    student: &[f32],
+    teacher: &[f32],
+    labels: &[usize],
+    classes: usize,
+    thresholds: &[f64],
+) -> Result<Vec<CoveragePoint>> {
+    // the shape, label and value checks of the two measures
+    scores(student, labels, classes)?;
+    fidelity(teacher, student, classes)?;
+    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+    let rows: Vec<(f64, usize, usize)> = student
+        .chunks(classes)
+        .zip(teacher.chunks(classes))
+        .map(|(s, t)| {
+            let a = argmax(s);
+            (f64::from(s[a]), a, argmax(t))
+        })
+        .collect();
+    let n = labels.len() as f64;
+    Ok(thresholds
+        .iter()
+        .map(|&threshold| {
+            let (mut answered, mut student_right, mut right, mut agree) = (0usize, 0usize, 0usize, 0usize);
+            for (&(conf, s, t), &l) in rows.iter().zip(labels) {
+                let said = if conf >= threshold {
+                    answered += 1;
+                    student_right += usize::from(s == l);
+                    s
+                } else {
+                    t
+                };
+                right += usize::from(said == l);
+                agree += usize::from(said == t);
+            }
+            CoveragePoint {
+                threshold,
+                coverage: answered as f64 / n,
+                student_accuracy: (answered > 0).then(|| student_right as f64 / answered as f64),
+                accuracy: right as f64 / n,
+                agreement: agree as f64 / n,
+            }
+        })
+        .collect())
+}
+
 /// Mean and sample standard deviation (`n - 1` denominator; 0 for fewer
 /// than two values).
 pub fn mean_std(values: &[f64]) -> (f64, f64) {

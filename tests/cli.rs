@@ -1024,6 +1024,19 @@ fn a_fine_tuned_classifier_folder_is_the_teacher() {
     let o = lelp(&["eval", s(&model), "--data", s(&test_data), "--disagreements", s(&dis)]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(r["fidelity"]["agreement"], m["metrics"]["test_agreement"]);
+    // the cascade's dial: the student answers everything at threshold 0
+    // (its own agreement), fewer rows as the threshold rises, and every
+    // deferred row takes the teacher's class
+    let curve = r["cascade"].as_array().unwrap();
+    assert_eq!(curve[0]["coverage"], 1.0);
+    assert_eq!(curve[0]["agreement"], r["fidelity"]["agreement"]);
+    for pair in curve.windows(2) {
+        assert!(pair[1]["coverage"].as_f64() <= pair[0]["coverage"].as_f64(), "{pair:?}");
+        assert!(
+            pair[1]["agreement"].as_f64() >= pair[0]["agreement"].as_f64(),
+            "{pair:?}"
+        );
+    }
     for l in std::fs::read_to_string(&dis).unwrap().lines() {
         let l: serde_json::Value = serde_json::from_str(l).unwrap();
         let row = l["row"].as_u64().unwrap() as usize - 1;

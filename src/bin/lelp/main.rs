@@ -877,6 +877,10 @@ fn eval(
                 / n as f64
         );
         report["fidelity"] = serde_json::to_value(&fidelity).unwrap_or_default();
+        // the dial of a student-then-teacher cascade on this file
+        let thresholds = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
+        let curve = lelp::metrics::coverage_curve(&student, teacher_probs, &labels, c, &thresholds)?;
+        report["cascade"] = serde_json::to_value(&curve).unwrap_or_default();
         if let Some(path) = teacher.disagreements {
             let lines = disagreement_lines(&corpus, &map, names, teacher_probs, &student);
             lelp::io::write_atomic(path, lines.as_bytes())?;
