@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde_json::Value;
 
+use super::wordpiece::unsupported;
 use super::{Bert, BertConfig, Pooling, SentenceEncoder, WordPiece, WordPieceSettings};
 use crate::error::{LelpError, Result};
 use crate::teacher::LinearHead;
@@ -85,21 +86,6 @@ pub fn is_classifier_dir(dir: impl AsRef<Path>) -> bool {
                 .find_map(|a| a.as_str().map(|a| a.ends_with("ForSequenceClassification")))
         })
         .unwrap_or(false)
-}
-
-fn unsupported(path: &Path, field: &str, found: Option<&Value>, reason: &'static str) -> LelpError {
-    let mut found = found.map_or_else(|| "(absent)".to_string(), Value::to_string);
-    if found.len() > 120 {
-        let cut = (0..=117).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
-        found.truncate(cut);
-        found.push_str("...");
-    }
-    LelpError::Unsupported {
-        path: path.to_path_buf(),
-        field: field.to_string(),
-        found,
-        reason,
-    }
 }
 
 /// The architecture, the encoder's config and the class names of a

@@ -469,8 +469,13 @@ impl WordPiece {
     }
 }
 
-/// The error for `field` holding `found`.
-fn unsupported(path: &Path, field: &str, found: Option<&serde_json::Value>, reason: &'static str) -> LelpError {
+/// The error for `field` of the file at `path` holding `found` (shortened).
+pub(super) fn unsupported(
+    path: &Path,
+    field: &str,
+    found: Option<&serde_json::Value>,
+    reason: &'static str,
+) -> LelpError {
     let mut found = found.map_or_else(|| "(absent)".to_string(), |v| v.to_string());
     if found.len() > 120 {
         let cut = (0..=117).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
