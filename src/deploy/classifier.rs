@@ -328,10 +328,9 @@ impl Classifier {
             let label = argmax(&probabilities);
             Prediction { label, probabilities }
         };
-        let (mut out, mut batch) = (Vec::with_capacity(texts.len()), Vec::new());
-        self.outputs_into(texts, &mut batch)?;
-        out.extend(batch.into_iter().map(finish));
-        Ok(out)
+        let mut raw = Vec::with_capacity(texts.len());
+        self.outputs_into(texts, &mut raw)?;
+        Ok(raw.into_iter().map(finish).collect())
     }
 
     /// The student's raw outputs (`C * S` logits, no temperature) for
