@@ -20,6 +20,9 @@
 //! bash scripts/fetch-minilm.sh
 //! cargo bench --features text --bench predict
 //! ```
+//!
+//! `LELP_PREDICT_MODEL=FILE` measures that model file alone (no encoder
+//! needed).
 
 use std::time::Instant;
 
@@ -104,6 +107,25 @@ fn main() {
     let device = Device::flex();
     let (texts, source) = texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // one model file of the user's (benches/onnx_vs_lelp.sh runs it beside
+    // onnxruntime on the same file's ONNX export)
+    if let Ok(p) = std::env::var("LELP_PREDICT_MODEL") {
+        let m = ModelFile::read(&p).expect("LELP_PREDICT_MODEL is a model file");
+        println!(
+            "{} texts ({source}), flex, {} rayon threads\n",
+            refs.len(),
+            rayon::current_num_threads()
+        );
+        println!(
+            "| model | file | parameters (student + encoder) | load | first text | one text, median | one text, p99 | texts/s (batch) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        let name = std::path::Path::new(&p)
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().to_string());
+        measure(&name, &m, &refs, 512, 200);
+        return;
+    }
     let dir = default_minilm_dir();
     let encoder = SentenceEncoder::from_dir(&dir, &device).expect("run scripts/fetch-minilm.sh first");
     let names = vec!["a".to_string(), "b".to_string()];

@@ -79,6 +79,7 @@
 //! | `avx2` | yes | the subspace fit's AVX2/FMA Gram kernel (x86-64, detected at run time), with [`device::keep_freed_memory`]'s `mallopt` call (Linux with glibc) the crate's only `unsafe` code; without it the fit runs faer's portable product |
 //! | `text` | no | `lelp::text`: the all-MiniLM-L6-v2 sentence encoder in burn and its WordPiece tokenizer (adds `unicode-normalization`, `unicode-general-category`) |
 //! | `cli` | no | the `lelp` command-line tool (`distill`, `predict`, `eval`, `info`; docs/deploy.md): `cargo install --path . --features cli`; adds `text` and `clap` |
+//! | `serve` | no | `lelp::serve`: an HTTP server for a model file (micro-batching, a bounded queue, limits, Prometheus metrics, graceful shutdown) and `lelp serve`; adds `text`, axum and tokio |
 //! | `train` | no | `lelp::train::burn_train`: distillation through burn-train's `Learner` and `SupervisedTraining` (metrics, dashboard, checkpointers, multi-device); adds burn's `train` and `tui` features |
 //! | `ndarray` | no | burn's ndarray CPU backend (`Device::ndarray()`) |
 //! | `wgpu` | no | burn's wgpu backend (Vulkan, Metal, DX12; lavapipe on CPU-only Linux) |
@@ -106,6 +107,8 @@ pub mod io;
 pub mod labeler;
 pub mod metrics;
 pub mod prelude;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod subspace;
 pub mod teacher;
 #[cfg(feature = "text")]

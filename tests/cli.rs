@@ -1328,3 +1328,46 @@ fn a_rare_class_is_held_out_or_refused_by_name() {
         stderr(&o)
     );
 }
+
+/// `lelp export --onnx` writes the graph and the manifest beside it (the
+/// graph's values are checked against onnxruntime in tests/onnx.rs);
+/// `predict --ids` writes the ids the graph takes, the classifier's; an
+/// ONNX name ending in `.json` and a missing model are refused.
+#[test]
+fn export_writes_onnx_and_its_manifest() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-export");
+    let model = small_model(&dir);
+    let onnx = dir.join("small.onnx");
+    let o = lelp(&["export", "--onnx", s(&model), s(&onnx)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bytes = std::fs::read(&onnx).unwrap();
+    assert_eq!(r["bytes"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(bytes, ModelFile::read(&model).unwrap().to_onnx().unwrap());
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("small.json")).unwrap()).unwrap();
+    assert_eq!(manifest["class_names"], serde_json::json!(["ham", "spam"]));
+    assert_eq!(manifest["featurizer"]["kind"], "hashed_ngrams");
+
+    let texts = write(&dir, "texts.txt", b"free money\n\nsee you at noon\n");
+    let p = lelp(&["predict", s(&model), "--input", s(&texts), "--ids"]);
+    assert_eq!(code(&p), 0, "{}", stderr(&p));
+    let hasher = HashedNgrams::new(64);
+    let lines: Vec<serde_json::Value> = String::from_utf8(p.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (line, text) in lines.iter().zip(["free money", "", "see you at noon"]) {
+        assert_eq!(line["ids"], serde_json::json!(hasher.encode(text)), "{text:?}");
+    }
+
+    let o = lelp(&["export", "--onnx", s(&model), s(&dir.join("x.json"))]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = lelp(&["export", "--onnx", s(&dir.join("missing.safetensors")), s(&onnx)]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    let o = lelp(&["export", s(&model), s(&onnx)]);
+    assert_eq!(code(&o), 2, "--onnx is required: {}", stderr(&o));
+}

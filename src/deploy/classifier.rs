@@ -356,6 +356,31 @@ impl Classifier {
         Ok(())
     }
 
+    /// The token ids the student reads for each text: hashed word n-gram
+    /// ids (bag students) or WordPiece ids (static and CNN students), as
+    /// [`Classifier::predict`] computes them. They are the input of the
+    /// model's ONNX export ([`ModelFile::to_onnx`]), padded to one length
+    /// with a mask.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a student over sentence
+    /// embeddings (an MLP or transformer student reads the encoder's
+    /// output, not ids).
+    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        match &self.featurize {
+            Featurize::Hashed(h) => Ok(texts.iter().map(|t| h.encode(t)).collect()),
+            Featurize::WordPiece(wp, max, bigrams) => Ok(texts
+                .iter()
+                .map(|t| wp.encode_with_bigrams(t, *max, *bigrams))
+                .collect()),
+            Featurize::Encoder(..) => Err(LelpError::InvalidParameter {
+                name: "token_ids",
+                value: self.network.architecture().name().into(),
+                reason: "a student over sentence embeddings reads the encoder's output, not token ids",
+            }),
+        }
+    }
+
     /// Predicts one text.
     ///
     /// # Errors

@@ -189,6 +189,62 @@ pub struct DistillOptions {
     /// ([`ModelFile::quantized`]); bag, static and CNN students only. The
     /// test scores and fidelity are the quantized file's.
     pub quantize: Option<super::Quantization>,
+    /// How the classes weigh in the teacher head's loss and every
+    /// student's ([`ClassWeight`]; alike by default).
+    pub class_weight: ClassWeight,
+}
+
+/// How [`distill`] weighs the classes in the losses it trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ClassWeight {
+    /// Every row alike (the default).
+    #[default]
+    None,
+    /// scikit-learn's `balanced`: a row weighs `n / (C n_c)` for its class
+    /// of `n_c` rows among the `n` it trains on
+    /// ([`balanced_class_weights`](crate::train::balanced_class_weights)),
+    /// in the teacher head's loss and in every term of the student's loss
+    /// that is per row (the distillation terms included).
+    Balanced,
+}
+
+impl ClassWeight {
+    /// The weights for `train`'s rows (none when every row weighs alike).
+    pub(crate) fn weights(self, train: &Dataset) -> Option<Vec<f64>> {
+        match self {
+            ClassWeight::None => None,
+            ClassWeight::Balanced => Some(crate::train::balanced_class_weights(
+                train.labels(),
+                train.num_classes(),
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for ClassWeight {
+    type Err = LelpError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Self::None),
+            "balanced" => Ok(Self::Balanced),
+            other => Err(LelpError::InvalidParameter {
+                name: "class-weight",
+                value: other.to_string(),
+                reason: "balanced or none",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for ClassWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Balanced => "balanced",
+        })
+    }
 }
 
 impl Default for DistillOptions {
@@ -221,6 +277,7 @@ impl Default for DistillOptions {
             training_progress: false,
             calibrate: false,
             quantize: None,
+            class_weight: ClassWeight::None,
         }
     }
 }
@@ -421,17 +478,17 @@ fn train_head(
     train: &Dataset,
     outputs: usize,
     targets: &crate::train::TrainingTargets,
-    seed: u64,
+    opts: &DistillOptions,
     device: &Device,
 ) -> Result<Mlp> {
     let head = MlpConfig::new(train.num_features(), vec![256], outputs)
-        .with_seed(seed.wrapping_add(7))
+        .with_seed(opts.seed.wrapping_add(7))
         .init(device)?;
-    Ok(
-        Distiller::new(DistillConfig::new(30, 1e-3).with_batch_size(64).with_seed(seed))
-            .fit(head, train, targets, None, device)?
-            .student,
-    )
+    let cfg = DistillConfig::new(30, 1e-3)
+        .with_batch_size(64)
+        .with_seed(opts.seed)
+        .with_class_weights(opts.class_weight.weights(train));
+    Ok(Distiller::new(cfg).fit(head, train, targets, None, device)?.student)
 }
 
 impl Views {
@@ -459,7 +516,7 @@ impl Views {
             .map(|sd| -> Result<_> {
                 let train = dense.subset(train_idx)?;
                 let targets = sd.teacher_targets(c, train.len())?;
-                ModuleTeacher::new(train_head(&train, c * sd.subclasses, &targets, opts.seed, device)?)
+                ModuleTeacher::new(train_head(&train, c * sd.subclasses, &targets, opts, device)?)
             })
             .transpose()?;
         Ok(Self {
@@ -562,7 +619,8 @@ impl Views {
         let mut cfg = DistillConfig::new(opts.epochs, lr)
             .with_batch_size(32)
             .with_seed(opts.seed)
-            .with_lazy_tables(lazy_tables(opts));
+            .with_lazy_tables(lazy_tables(opts))
+            .with_class_weights(opts.class_weight.weights(&data));
         if opts.student == StudentKind::Transformer {
             // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
             cfg = cfg
@@ -1305,7 +1363,7 @@ fn teacher_stage(
         Some(head) => head,
         None => {
             let train = all.subset(train_idx)?;
-            train_head(&train, c, &Method::Plain.prepare(&train, None)?, opts.seed, device)?
+            train_head(&train, c, &Method::Plain.prepare(&train, None)?, opts, device)?
         }
     };
     let accuracy = accuracy(&head, &all.subset(test_idx)?, device)?;

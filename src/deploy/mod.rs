@@ -55,12 +55,13 @@ mod distill;
 mod input;
 mod model_file;
 mod net;
+mod onnx;
 mod outputs;
 mod vocab;
 
 pub use choice::{Candidate, ChooseBy, MethodChoice, auto_candidates, parse_method};
 pub use classifier::{Classifier, Prediction, check_threshold, fit_temperature};
-pub use distill::{DistillOptions, DistillReport, Progress, StudentKind, distill};
+pub use distill::{ClassWeight, DistillOptions, DistillReport, Progress, StudentKind, distill};
 pub use input::{read_labelled, read_labelled_columns, read_texts, read_texts_column};
 pub use model_file::{
     Calibration, FORMAT_VERSION, Featurizer, Manifest, MethodRecord, Metrics, ModelFile, Quantization, TeacherRecord,

@@ -307,7 +307,7 @@ impl std::fmt::Display for Quantization {
 }
 
 /// The int8 code and scale of each row of a `[rows, dim]` table.
-fn int8_rows(table: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+pub(super) fn int8_rows(table: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
     let mut codes = Vec::with_capacity(table.len());
     let mut scales = Vec::with_capacity(table.len() / dim.max(1));
     for row in table.chunks(dim.max(1)) {

@@ -56,6 +56,19 @@ pub(crate) struct Dense {
 }
 
 impl Dense {
+    /// The weight (`[d_in, d_out]`, row-major) and bias.
+    pub(crate) fn parts(&self) -> (&[f32], &[f32]) {
+        (&self.w, &self.b)
+    }
+
+    pub(crate) fn d_in(&self) -> usize {
+        self.d_in
+    }
+
+    pub(crate) fn d_out(&self) -> usize {
+        self.d_out
+    }
+
     fn forward(&self, x: &[f32]) -> Vec<f32> {
         let mut y = self.b.clone();
         for (i, &xi) in x.iter().enumerate().take(self.d_in) {
@@ -470,6 +483,29 @@ impl Network {
                 head.forward(&pooled)
             }
             Body::Mlp { .. } => unreachable!("token inputs are checked before the forward pass"),
+        }
+    }
+
+    /// Writes the token students' body into an ONNX graph and returns the
+    /// name of its logits (an MLP is refused before).
+    pub(crate) fn onnx_logits(&self, ops: &mut super::onnx::Ops<'_>, q: Option<super::Quantization>) -> String {
+        match &self.body {
+            Body::Bag {
+                embed,
+                dim,
+                normalize,
+                hidden,
+                head,
+            } => ops.bag((embed, *dim), q, *normalize, hidden.as_ref(), head),
+            Body::Cnn {
+                embed,
+                dim,
+                conv_w,
+                conv_b,
+                kernel,
+                head,
+            } => ops.cnn((embed, *dim), q, (conv_w, conv_b, *kernel), head),
+            Body::Mlp { .. } => unreachable!("an MLP student is refused before its export"),
         }
     }
 

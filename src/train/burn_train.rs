@@ -64,6 +64,9 @@ pub struct DistillBatch {
     pub log_targets: Option<Tensor<2>>,
     /// The rows' teacher features `[B, d]` (feature KD, RKD).
     pub features: Option<Tensor<2>>,
+    /// The class weights of the rows' labels `[B, 1]`
+    /// ([`DistillConfig::class_weights`]; none for validation).
+    pub row_weights: Option<Tensor<2>>,
     /// The seed of the step's dropout masks ([`seed_dropout`](crate::train::seed_dropout)):
     /// a hash of the batch's rows in order, so a run whose loader shuffles
     /// from a seed draws the same masks again.
@@ -104,6 +107,7 @@ pub struct DistillBatcher {
     data: Arc<Dataset>,
     log_targets: Option<HostRows>,
     features: Option<HostRows>,
+    class_weights: Option<Arc<Vec<f64>>>,
 }
 
 impl DistillBatcher {
@@ -124,7 +128,29 @@ impl DistillBatcher {
             data: Arc::new(data.clone()),
             log_targets,
             features,
+            class_weights: None,
         })
+    }
+
+    /// Batches that weigh each row by its label's class weight (one a
+    /// class of the data).
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] when the weights are not one a
+    /// class, or not finite and `>= 0` with one at least `> 0`.
+    pub fn with_class_weights(mut self, weights: Vec<f64>) -> Result<Self> {
+        DistillConfig::new(1, 1.0)
+            .with_class_weights(Some(weights.clone()))
+            .validate()?;
+        if weights.len() != self.data.num_classes() {
+            return Err(LelpError::InvalidParameter {
+                name: "class_weights",
+                value: format!("{} weights", weights.len()),
+                reason: "one weight a class of the training data",
+            });
+        }
+        self.class_weights = Some(Arc::new(weights));
+        Ok(self)
     }
 
     /// Row indices `0..N` as a burn dataset, for a data loader.
@@ -151,6 +177,10 @@ impl Batcher<usize, DistillBatch> for DistillBatcher {
             labels: util::indices(&labels, device),
             log_targets: self.log_targets.as_ref().map(|t| t.gather(&rows, device)),
             features: self.features.as_ref().map(|t| t.gather(&rows, device)),
+            row_weights: self.class_weights.as_ref().map(|w| {
+                let v: Vec<f32> = labels.iter().map(|&l| w[l] as f32).collect();
+                util::matrix(v, labels.len(), 1, device)
+            }),
             dropout_seed: seed.finish(),
         }
     }
@@ -178,7 +208,10 @@ pub fn dataloaders(
 ) -> Result<(Loader, Loader)> {
     config.validate()?;
     check_validation(train, valid)?;
-    let tb = DistillBatcher::new(train, Some(targets))?;
+    let mut tb = DistillBatcher::new(train, Some(targets))?;
+    if let Some(w) = &config.class_weights {
+        tb = tb.with_class_weights(w.clone())?;
+    }
     let vb = DistillBatcher::new(valid, None)?;
     let (train_rows, valid_rows) = (tb.rows(), vb.rows());
     let dl_train = DataLoaderBuilder::new(tb)
@@ -272,6 +305,7 @@ impl<S: Student + 'static> TrainStep for DistillModel<S> {
             batch.one_hot,
             batch.log_targets,
             batch.features,
+            batch.row_weights,
         );
         let grads = l.backward();
         let logits = self.class_logits(out.logits.detach());

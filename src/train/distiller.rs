@@ -129,6 +129,34 @@ pub struct DistillConfig {
     /// moves only through momentum and decay).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lazy_tables: bool,
+    /// A weight for each class (indexed by label; finite, `>= 0`, one at
+    /// least `> 0`): every per-row term of the loss becomes a weighted mean
+    /// over the batch, each row weighted by its label's class weight (see
+    /// [`balanced_class_weights`]). `None`: every row alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weights: Option<Vec<f64>>,
+}
+
+/// scikit-learn's `class_weight="balanced"`: `n / (C * n_c)` for a class
+/// of `n_c` of the `n` labels (0 for a class without rows), so that every
+/// class weighs as much in the loss as in a balanced data set.
+///
+/// ```
+/// let w = lelp::train::balanced_class_weights(&[0, 0, 0, 1], 2);
+/// assert_eq!(w, [4.0 / 6.0, 2.0]);
+/// ```
+pub fn balanced_class_weights(labels: &[usize], classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        if l < classes {
+            counts[l] += 1;
+        }
+    }
+    let n = labels.len() as f64;
+    counts
+        .iter()
+        .map(|&k| if k == 0 { 0.0 } else { n / (classes as f64 * k as f64) })
+        .collect()
 }
 
 impl DistillConfig {
@@ -147,6 +175,7 @@ impl DistillConfig {
             restore_best: false,
             grad_clip: None,
             lazy_tables: false,
+            class_weights: None,
         }
     }
     /// The learning rate of `epoch` (0-based). For
@@ -230,6 +259,15 @@ impl DistillConfig {
         {
             return bad("warmup", warmup.to_string(), "must be in [0, 1)");
         }
+        if let Some(w) = &self.class_weights
+            && (w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || !w.iter().any(|&x| x > 0.0))
+        {
+            return bad(
+                "class_weights",
+                format!("{w:?}"),
+                "each finite and >= 0, at least one > 0",
+            );
+        }
         Ok(())
     }
 }
@@ -243,6 +281,7 @@ util::setters!(DistillConfig {
     "Returns the best validation epoch's weights." with_restore_best => restore_best: bool,
     "Clips each parameter's gradient to this L2 norm." with_grad_clip => grad_clip: Option<f64>,
     "Updates only the touched rows of the student's embedding tables (lazy Adam)." with_lazy_tables => lazy_tables: bool,
+    "Weighs each row of the loss by its class's weight." with_class_weights => class_weights: Option<Vec<f64>>,
 });
 
 impl DistillConfig {
@@ -461,6 +500,7 @@ impl Distiller {
         let rows = DeviceRows::new(train, &device)?;
         let y = util::one_hot(train.labels(), train.num_classes(), &device);
         let labels = util::indices(train.labels(), &device);
+        let row_weights = row_weights(cfg, train, &device)?;
         let log_targets = targets
             .soft_targets()
             .map(|t| t.log_probs().clone().to_device(&device).detach());
@@ -476,6 +516,7 @@ impl Distiller {
             labels: &labels,
             log_targets: log_targets.as_ref(),
             features: features.as_ref(),
+            row_weights: row_weights.as_ref(),
             targets,
             device: &device,
         };
@@ -631,6 +672,7 @@ struct BatchContext<'a> {
     labels: &'a Tensor<1, Int>,
     log_targets: Option<&'a Tensor<2>>,
     features: Option<&'a Tensor<2>>,
+    row_weights: Option<&'a Tensor<2>>,
     targets: &'a TrainingTargets,
     device: &'a Device,
 }
@@ -651,6 +693,7 @@ impl BatchContext<'_> {
             yb,
             rows(self.log_targets),
             rows(self.features),
+            rows(self.row_weights),
         );
         let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
         let batch_hits = hits(out.logits.detach(), self.labels.clone().select(0, idx), c, s);
@@ -662,9 +705,13 @@ impl BatchContext<'_> {
 
 /// The loss of one batch of `targets`' method: the soft-target loss (or
 /// DKD, or cross-entropy without soft targets), plus the auxiliary, feature
-/// and relational terms the targets carry. `log_targets` and `features` are
-/// the batch's rows; `projector` is feature KD's. Shared by [`Distiller`]
-/// and the burn-train model.
+/// and relational terms the targets carry. `log_targets`, `features` and
+/// `row_weights` (the class weights of the rows' labels, `[N, 1]`) are the
+/// batch's rows; `projector` is feature KD's. The per-row terms (the
+/// soft-target or DKD loss, the cross-entropy, the feature term) are
+/// weighted means over the rows; the batch-relational ones (RKD, Subclass
+/// Distillation's auxiliary loss) are not per row and stay unweighted.
+/// Shared by [`Distiller`] and the burn-train model.
 pub(crate) fn batch_loss(
     t: &TrainingTargets,
     out: &super::StudentOutput,
@@ -672,25 +719,28 @@ pub(crate) fn batch_loss(
     one_hot: Tensor<2>,
     log_targets: Option<Tensor<2>>,
     features: Option<Tensor<2>>,
+    row_weights: Option<Tensor<2>>,
 ) -> Tensor<1> {
     let (c, s) = (t.num_classes(), t.subclasses());
+    let w = row_weights.as_ref();
     if t.is_regression() {
         // the feature term alone (the projector exists: its weight is 1)
         if let (Some(tf), Some(p)) = (&features, projector) {
-            return loss::feature_loss(p.forward(out.embedding.clone()), tf.clone());
+            return loss::reduce_rows(loss::feature_rows(p.forward(out.embedding.clone()), tf.clone()), w);
         }
     }
-    let mut l = match (log_targets, t.dkd()) {
-        (Some(lt), Some(w)) => loss::dkd_loss(out.logits.clone(), lt, one_hot, t.tau(), w),
-        (Some(lt), None) => loss::soft_target_loss(out.logits.clone(), lt, one_hot, s, t.alpha(), t.tau()),
-        (None, _) => loss::cross_entropy(class_logits(out.logits.clone(), c, s), one_hot),
+    let rows = match (log_targets, t.dkd()) {
+        (Some(lt), Some(dw)) => loss::dkd_rows(out.logits.clone(), lt, one_hot, t.tau(), dw),
+        (Some(lt), None) => loss::soft_target_rows(out.logits.clone(), lt, one_hot, s, t.alpha(), t.tau()),
+        (None, _) => loss::cross_entropy_rows(class_logits(out.logits.clone(), c, s), one_hot),
     };
+    let mut l = loss::reduce_rows(rows, w);
     if let Some((weight, temperature)) = t.subclass_aux() {
         l = l + loss::subclass_aux_loss(out.logits.clone(), temperature).mul_scalar(weight);
     }
     if let (Some(tf), Some(p)) = (&features, projector) {
         let proj = p.forward(out.embedding.clone());
-        l = l + loss::feature_loss(proj, tf.clone()).mul_scalar(t.feature_weight());
+        l = l + loss::reduce_rows(loss::feature_rows(proj, tf.clone()), w).mul_scalar(t.feature_weight());
     }
     if let (Some(th), Some((dist, angle))) = (features, t.relational()) {
         if dist > 0.0 {
@@ -701,6 +751,27 @@ pub(crate) fn batch_loss(
         }
     }
     l
+}
+
+/// The class weight of each training row's label, `[N, 1]` (none without
+/// class weights).
+///
+/// # Errors
+/// [`LelpError::InvalidParameter`] when the weights are not one a class.
+fn row_weights(cfg: &DistillConfig, train: &Dataset, device: &Device) -> Result<Option<Tensor<2>>> {
+    let Some(w) = &cfg.class_weights else {
+        return Ok(None);
+    };
+    if w.len() != train.num_classes() {
+        return Err(LelpError::InvalidParameter {
+            name: "class_weights",
+            value: format!("{} weights", w.len()),
+            reason: "one weight a class of the training data",
+        });
+    }
+    let rows: Vec<f32> = train.labels().iter().map(|&l| w[l] as f32).collect();
+    let n = rows.len();
+    Ok(Some(Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, 1])))
 }
 
 /// Feature KD's projection `A: e -> d` (None unless the targets carry a

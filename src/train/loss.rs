@@ -25,11 +25,23 @@ use super::student::class_logits;
 /// # Shapes
 /// - `class_logits`: `[N, C]`; `one_hot`: `[N, C]` -> scalar `[1]`
 pub fn cross_entropy(class_logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
-    let [n, _] = class_logits.dims();
-    (log_softmax(class_logits, 1) * one_hot)
-        .sum()
-        .neg()
-        .div_scalar(n as f64)
+    cross_entropy_rows(class_logits, one_hot).mean()
+}
+
+/// [`cross_entropy`] of each row, `[N, 1]`.
+pub(crate) fn cross_entropy_rows(class_logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<2> {
+    (log_softmax(class_logits, 1) * one_hot).sum_dim(1).neg()
+}
+
+/// The mean of per-row losses `[N, 1]`, or with row weights `w` (`[N,
+/// 1]`, `>= 0`) their weighted mean `sum w_i l_i / sum w_i` (PyTorch's
+/// reduction of a class-weighted cross-entropy); 0 when every weight of
+/// the batch is 0.
+pub(crate) fn reduce_rows(rows: Tensor<2>, w: Option<&Tensor<2>>) -> Tensor<1> {
+    match w {
+        None => rows.mean(),
+        Some(w) => (rows * w.clone()).sum() / w.clone().sum().clamp_min(1e-12),
+    }
 }
 
 /// Mean `KL(q || softmax(z / tau))` over the batch, from `log q`.
@@ -37,12 +49,16 @@ pub fn cross_entropy(class_logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
 /// # Shapes
 /// - `logits`, `log_targets`: `[N, K]` -> scalar `[1]`
 pub fn kl_divergence(logits: Tensor<2>, log_targets: Tensor<2>, tau: f64) -> Tensor<1> {
-    let [n, _] = logits.dims();
+    kl_rows(logits, log_targets, tau).mean()
+}
+
+/// [`kl_divergence`] of each row, `[N, 1]`.
+fn kl_rows(logits: Tensor<2>, log_targets: Tensor<2>, tau: f64) -> Tensor<2> {
     let log_p = log_softmax(logits.div_scalar(tau), 1);
     let q = log_targets.clone().exp();
     // q * log q with log q = -inf -> 0: clamp first (q is exactly 0 there)
     let q_log_q = q.clone() * log_targets.clamp_min(-1.0e4);
-    (q_log_q - q * log_p).sum().div_scalar(n as f64)
+    (q_log_q - q * log_p).sum_dim(1)
 }
 
 /// The soft-target distillation loss (vanilla KD with `S = 1`, LELP with
@@ -61,10 +77,22 @@ pub fn soft_target_loss(
     alpha: f64,
     tau: f64,
 ) -> Tensor<1> {
+    soft_target_rows(logits, log_targets, one_hot, subclasses, alpha, tau).mean()
+}
+
+/// [`soft_target_loss`] of each row, `[N, 1]`.
+pub(crate) fn soft_target_rows(
+    logits: Tensor<2>,
+    log_targets: Tensor<2>,
+    one_hot: Tensor<2>,
+    subclasses: usize,
+    alpha: f64,
+    tau: f64,
+) -> Tensor<2> {
     let [_, c] = one_hot.dims();
-    let kl = kl_divergence(logits.clone(), log_targets, tau).mul_scalar((1.0 - alpha) * tau * tau);
+    let kl = kl_rows(logits.clone(), log_targets, tau).mul_scalar((1.0 - alpha) * tau * tau);
     if alpha > 0.0 {
-        let ce = cross_entropy(class_logits(logits, c, subclasses), one_hot);
+        let ce = cross_entropy_rows(class_logits(logits, c, subclasses), one_hot);
         kl + ce.mul_scalar(alpha)
     } else {
         kl
@@ -78,6 +106,11 @@ pub fn soft_target_loss(
 /// - `projected`, `teacher`: `[N, d]` -> scalar `[1]`
 pub fn feature_loss(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
     (projected - teacher).square().mean()
+}
+
+/// [`feature_loss`] of each row (the mean over its entries), `[N, 1]`.
+pub(crate) fn feature_rows(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<2> {
+    (projected - teacher).square().mean_dim(1)
 }
 
 /// `log sum_j exp(x_ij)` per row, stable (the row maximum is factored out;
@@ -123,7 +156,17 @@ impl DkdWeights {
 /// - `logits`, `log_targets` (the teacher's `log softmax(z_T / tau)`),
 ///   `one_hot`: `[N, C]` -> scalar `[1]`
 pub fn dkd_loss(logits: Tensor<2>, log_targets: Tensor<2>, one_hot: Tensor<2>, tau: f64, w: DkdWeights) -> Tensor<1> {
-    let [n, _] = logits.dims();
+    dkd_rows(logits, log_targets, one_hot, tau, w).mean()
+}
+
+/// [`dkd_loss`] of each row, `[N, 1]`.
+pub(crate) fn dkd_rows(
+    logits: Tensor<2>,
+    log_targets: Tensor<2>,
+    one_hot: Tensor<2>,
+    tau: f64,
+    w: DkdWeights,
+) -> Tensor<2> {
     let log_p = log_softmax(logits.clone().div_scalar(tau), 1);
     let log_q = log_targets.clamp_min(-1.0e4);
     // the target column pushed to exp(-1e4) = 0: sums over the others
@@ -138,11 +181,9 @@ pub fn dkd_loss(logits: Tensor<2>, log_targets: Tensor<2>, one_hot: Tensor<2>, t
     let (lp_hat, lq_hat) = (log_p - lp_nt, log_q - lq_nt);
     let others = one_hot.clone().neg().add_scalar(1.0);
     let nckd = (lq_hat.clone().exp() * (lq_hat - lp_hat) * others).sum_dim(1);
-    let kd = (tckd.mul_scalar(w.tckd) + nckd.mul_scalar(w.nckd))
-        .sum()
-        .mul_scalar(tau * tau / n as f64);
+    let kd = (tckd.mul_scalar(w.tckd) + nckd.mul_scalar(w.nckd)).mul_scalar(tau * tau);
     if w.ce > 0.0 {
-        kd + cross_entropy(logits, one_hot).mul_scalar(w.ce)
+        kd + cross_entropy_rows(logits, one_hot).mul_scalar(w.ce)
     } else {
         kd
     }
@@ -233,4 +274,117 @@ pub fn subclass_aux_loss(logits: Tensor<2>, temperature: f64) -> Tensor<1> {
         .mean()
         .reshape([1])
         .sub_scalar(1.0 / temperature + (n as f64).ln())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::{matrix_f64, one_hot, to_host_f32};
+
+    fn case(name: &str) -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/class_weights/expected.json");
+        let all: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        all[name].clone()
+    }
+
+    fn mat(v: &serde_json::Value, device: &Device) -> Tensor<2> {
+        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        matrix_f64(&flat, rows.len(), rows[0].len(), device)
+    }
+
+    fn list<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Vec<T> {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    fn weights(labels: &[usize], w: &[f64], device: &Device) -> Tensor<2> {
+        let rows: Vec<f64> = labels.iter().map(|&l| w[l]).collect();
+        matrix_f64(&rows, labels.len(), 1, device)
+    }
+
+    fn value(t: Tensor<1>) -> f64 {
+        f64::from(to_host_f32(t).unwrap()[0])
+    }
+
+    /// The weighted mean of the per-row losses equals numpy's
+    /// (tests/data/class_weights/reference.py) for cross-entropy, the
+    /// soft-target loss with subclasses and DKD; without weights the row
+    /// losses reduce to the public mean losses.
+    #[test]
+    fn class_weighted_losses_match_numpy() {
+        let device = Device::flex();
+        let c = case("soft");
+        let labels: Vec<usize> = list(&c["labels"]);
+        let (classes, s) = (
+            c["classes"].as_u64().unwrap() as usize,
+            c["subclasses"].as_u64().unwrap() as usize,
+        );
+        let (tau, alpha) = (c["tau"].as_f64().unwrap(), c["alpha"].as_f64().unwrap());
+        let (z, lq) = (mat(&c["logits"], &device), mat(&c["log_targets"], &device));
+        let y = one_hot(&labels, classes, &device);
+        let w = weights(&labels, &list::<f64>(&c["weights"]), &device);
+        let rows = soft_target_rows(z.clone(), lq.clone(), y.clone(), s, alpha, tau);
+        let got = value(reduce_rows(rows.clone(), Some(&w)));
+        let want = c["loss"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "soft: {got} vs {want}");
+        let plain = value(soft_target_loss(z.clone(), lq, y.clone(), s, alpha, tau));
+        let want = c["unweighted"].as_f64().unwrap();
+        assert!(
+            (plain - want).abs() < 1e-5 * want.abs().max(1.0),
+            "unweighted: {plain} vs {want}"
+        );
+        assert!((value(reduce_rows(rows, None)) - plain).abs() < 1e-6);
+        let ce = value(reduce_rows(
+            cross_entropy_rows(class_logits(z, classes, s), y),
+            Some(&w),
+        ));
+        let want = c["ce"].as_f64().unwrap();
+        assert!((ce - want).abs() < 1e-5 * want.abs().max(1.0), "ce: {ce} vs {want}");
+
+        let c = case("dkd");
+        let labels: Vec<usize> = list(&c["labels"]);
+        let classes = c["classes"].as_u64().unwrap() as usize;
+        let tau = c["tau"].as_f64().unwrap();
+        let dw = DkdWeights {
+            ce: c["dkd"]["ce"].as_f64().unwrap(),
+            tckd: c["dkd"]["tckd"].as_f64().unwrap(),
+            nckd: c["dkd"]["nckd"].as_f64().unwrap(),
+        };
+        let (z, lq) = (mat(&c["logits"], &device), mat(&c["log_targets"], &device));
+        let y = one_hot(&labels, classes, &device);
+        let w = weights(&labels, &list::<f64>(&c["weights"]), &device);
+        let got = value(reduce_rows(
+            dkd_rows(z.clone(), lq.clone(), y.clone(), tau, dw),
+            Some(&w),
+        ));
+        let want = c["loss"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "dkd: {got} vs {want}");
+        let plain = value(dkd_loss(z, lq, y, tau, dw));
+        let want = c["unweighted"].as_f64().unwrap();
+        assert!(
+            (plain - want).abs() < 1e-4 * want.abs().max(1.0),
+            "dkd unweighted: {plain} vs {want}"
+        );
+
+        let c = case("balanced");
+        let labels: Vec<usize> = list(&c["labels"]);
+        let got = crate::train::balanced_class_weights(&labels, c["classes"].as_u64().unwrap() as usize);
+        let want: Vec<f64> = list(&c["weights"]);
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{got:?} vs {want:?}"
+        );
+    }
+
+    /// Weights that are all equal change nothing (the weighted mean is the
+    /// mean); a zero weight removes its rows from the loss.
+    #[test]
+    fn uniform_weights_are_the_mean_and_zero_weights_drop_rows() {
+        let device = Device::flex();
+        let rows = matrix_f64(&[1.0, 2.0, 3.0, 10.0], 4, 1, &device);
+        let two = matrix_f64(&[2.0; 4], 4, 1, &device);
+        assert!((value(reduce_rows(rows.clone(), Some(&two))) - 4.0).abs() < 1e-6);
+        let drop_last = matrix_f64(&[1.0, 1.0, 1.0, 0.0], 4, 1, &device);
+        assert!((value(reduce_rows(rows, Some(&drop_last))) - 2.0).abs() < 1e-6);
+    }
 }

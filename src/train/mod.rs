@@ -28,7 +28,9 @@ mod student;
 mod targets;
 
 pub use checkpoint::CheckpointInfo;
-pub use distiller::{DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained};
+pub use distiller::{
+    DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, balanced_class_weights,
+};
 pub(crate) use dropout::DropoutScope;
 pub use dropout::{dropout, seed_dropout};
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};

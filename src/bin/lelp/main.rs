@@ -9,6 +9,8 @@
 //! lelp eval model.safetensors --data test.csv
 //! lelp info model.safetensors
 //! lelp quantize model.safetensors small.safetensors --to int8 --data test.csv
+//! lelp export --onnx model.safetensors model.onnx
+//! lelp serve model.safetensors --port 8080   # built with --features cli,serve
 //! # your own fine-tuned classifier as the teacher (a save_pretrained folder)
 //! lelp distill --data train.jsonl --teacher my-finetuned-bert --out model.safetensors
 //! lelp eval model.safetensors --data test.jsonl --teacher my-finetuned-bert
@@ -24,6 +26,7 @@
 //! damaged, truncated, foreign or too-new file; 5 a missing file or an
 //! I/O error; 70 an internal error (a bug: please report it).
 
+mod model_cmds;
 mod progress;
 
 use std::io::Write;
@@ -34,8 +37,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use lelp::LelpError;
 use lelp::deploy::{
-    ChooseBy, Classifier, DistillOptions, DistillReport, ModelFile, Progress, StudentKind, TeacherOutputs,
-    parse_method, read_labelled_columns, read_texts_column,
+    ChooseBy, Classifier, DistillOptions, DistillReport, Progress, StudentKind, TeacherOutputs, parse_method,
+    read_labelled_columns, read_texts_column,
 };
 use progress::Reporter;
 
@@ -94,6 +97,10 @@ enum Command {
         /// `label` is null, an explicit "no label".
         #[arg(long, value_name = "P")]
         threshold: Option<f64>,
+        /// Also write each text's token ids (`ids`): the input of the model's ONNX export
+        /// (bag, static and cnn students).
+        #[arg(long)]
+        ids: bool,
     },
     /// Accuracy of a model on a labelled file (CSV or JSON lines with text and label), and its
     /// agreement with a teacher (a fine-tuned classifier folder, or its outputs).
@@ -142,6 +149,22 @@ enum Command {
         #[command(flatten)]
         columns: Columns,
     },
+    /// Write a bag, static or cnn student as an ONNX model (token ids and mask in, logits and
+    /// probabilities out) and its manifest (featuriser settings, class names) as JSON beside it.
+    Export {
+        /// Write ONNX (the one format exported today).
+        #[arg(long, required = true)]
+        onnx: bool,
+        /// The model file.
+        model: PathBuf,
+        /// The ONNX file to write; the manifest goes to the same name with `.json`.
+        out: PathBuf,
+    },
+    /// Serve a model over HTTP (built with the `serve` feature): POST /predict with a JSON list
+    /// of texts, GET /health, GET /metrics; Ctrl-C or SIGTERM stops it after answering every
+    /// accepted request.
+    #[cfg(feature = "serve")]
+    Serve(model_cmds::ServeArgs),
     /// The model file's manifest (without vocabularies) as JSON.
     Info {
         /// The model file.
@@ -251,6 +274,10 @@ struct DistillArgs {
     /// static and cnn students. The reported scores are the quantized file's.
     #[arg(long, value_name = "int8|f16")]
     quantize: Option<String>,
+    /// Weigh the classes in the teacher head's loss and every student's: `balanced` (each class
+    /// as much as in a balanced data set, scikit-learn's rule) or `none`.
+    #[arg(long, default_value = "none", value_name = "balanced|none")]
+    class_weight: String,
     /// Where to write the model file.
     #[arg(long, short, default_value = "model.safetensors")]
     out: PathBuf,
@@ -341,8 +368,9 @@ fn run(cli: Cli) -> lelp::Result<()> {
             text_column,
             top_k,
             threshold,
+            ids,
         } => {
-            let rules = Rules { top_k, threshold };
+            let rules = Rules { top_k, threshold, ids };
             predict(
                 &model,
                 &input,
@@ -377,8 +405,11 @@ fn run(cli: Cli) -> lelp::Result<()> {
             to,
             data,
             columns,
-        } => quantize(&model, &out, &to, data.as_deref(), &columns, &device),
-        Command::Info { model } => info(&model),
+        } => model_cmds::quantize(&model, &out, &to, data.as_deref(), &columns, &device),
+        Command::Export { model, out, .. } => model_cmds::export_onnx(&model, &out),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => model_cmds::serve(&args, &device),
+        Command::Info { model } => model_cmds::info(&model),
     }
 }
 
@@ -502,6 +533,7 @@ fn distill(
     opts.augment = args.augment;
     opts.calibrate = args.calibrate;
     opts.quantize = args.quantize.as_deref().map(str::parse).transpose()?;
+    opts.class_weight = args.class_weight.parse()?;
     opts.static_frozen = args.frozen_table;
     opts.static_bigrams = args.bigrams;
     opts.static_encoded_bigrams = args.encoded_bigrams;
@@ -694,6 +726,8 @@ fn fidelity_lines(f: &lelp::metrics::Fidelity, names: &[String]) {
 struct Rules {
     top_k: Option<usize>,
     threshold: Option<f64>,
+    /// Write the token ids too.
+    ids: bool,
 }
 
 fn predict(
@@ -722,7 +756,12 @@ fn predict(
     let mut out = String::new();
     let mut done = 0;
     for chunk in refs.chunks(512) {
-        for p in classifier.predict(chunk)? {
+        let ids = if rules.ids {
+            classifier.token_ids(chunk)?
+        } else {
+            Vec::new()
+        };
+        for (i, p) in classifier.predict(chunk)?.into_iter().enumerate() {
             let probs: serde_json::Map<String, serde_json::Value> = names
                 .iter()
                 .zip(&p.probabilities)
@@ -740,6 +779,9 @@ fn predict(
                     .map(|(c, v)| serde_json::json!({"label": names[c], "probability": v}))
                     .collect();
                 line["top"] = serde_json::json!(top);
+            }
+            if let Some(ids) = ids.get(i) {
+                line["ids"] = serde_json::json!(ids);
             }
             out.push_str(&line.to_string());
             out.push('\n');
@@ -951,73 +993,4 @@ fn disagreement_lines(
         out.push('\n');
     }
     out
-}
-
-/// `lelp quantize`: the model file with its table in int8 or f16, and (with
-/// `data`) both files' accuracy and their agreement on it, as JSON.
-fn quantize(
-    model: &Path,
-    out: &Path,
-    to: &str,
-    data: Option<&Path>,
-    columns: &Columns,
-    device: &burn::prelude::Device,
-) -> lelp::Result<()> {
-    let q: lelp::deploy::Quantization = to.parse()?;
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let bytes_before = size(model);
-    let full = ModelFile::read(model)?;
-    let small = full.clone().quantized(q)?;
-    small.save(out)?;
-    let mut report = serde_json::json!({
-        "model": model.display().to_string(),
-        "out": out.display().to_string(),
-        "quantization": q.to_string(),
-        "bytes_before": bytes_before,
-        "bytes_after": size(out),
-    });
-    if let Some(data) = data {
-        let corpus = read_labelled_columns(data, &columns.text_column, &columns.label_column)?;
-        let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
-        let (a, b) = (
-            Classifier::from_model_on(full, device)?,
-            Classifier::from_model_on(small, device)?,
-        );
-        let names = a.class_names().to_vec();
-        let (mut right_a, mut right_b, mut agree) = (0usize, 0usize, 0usize);
-        for (chunk, labels) in texts.chunks(512).zip(corpus.labels.chunks(512)) {
-            for ((pa, pb), &l) in a.predict(chunk)?.iter().zip(b.predict(chunk)?).zip(labels) {
-                let label = &corpus.class_names[l];
-                right_a += usize::from(&names[pa.label] == label);
-                right_b += usize::from(&names[pb.label] == label);
-                agree += usize::from(pa.label == pb.label);
-            }
-        }
-        let n = texts.len().max(1) as f64;
-        report["data"] = serde_json::json!(data.display().to_string());
-        report["accuracy_before"] = serde_json::json!(right_a as f64 / n);
-        report["accuracy_after"] = serde_json::json!(right_b as f64 / n);
-        report["agreement"] = serde_json::json!(agree as f64 / n);
-    }
-    emit(
-        None,
-        &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),
-    )
-}
-
-fn info(model: &Path) -> lelp::Result<()> {
-    let m = ModelFile::read(model)?;
-    let mut v = serde_json::to_value(&m.manifest).unwrap_or_default();
-    if let Some(f) = v.get_mut("featurizer").and_then(|f| f.as_object_mut())
-        && let Some(vocab) = f.remove("vocab")
-    {
-        let len = vocab.as_array().map_or(0, Vec::len);
-        f.insert("vocab_size".into(), serde_json::json!(len));
-    }
-    v["student_parameters"] = serde_json::json!(m.num_params());
-    v["encoder_parameters"] = serde_json::json!(m.encoder_params());
-    emit(
-        None,
-        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
-    )
 }
