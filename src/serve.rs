@@ -6,9 +6,11 @@
 //!   "probabilities": {name: p, ...}}, ...]}` in the same order, as `lelp
 //!   predict` writes them.
 //! - Concurrent requests are **micro-batched**: one worker takes every
-//!   request waiting, until its texts reach [`ServeConfig::max_batch`] or
-//!   [`ServeConfig::max_wait`] after the first, and predicts them in one
-//!   call (on every core the classifier's pool has).
+//!   request queued, and while others are still being read waits for
+//!   them up to [`ServeConfig::max_wait`] after the first, until the
+//!   batch's texts reach [`ServeConfig::max_batch`]; it predicts them in
+//!   one call (on every core the classifier's pool has). A lone request
+//!   is not held back.
 //! - The queue is **bounded** ([`ServeConfig::queue`] requests): a request
 //!   that finds it full is answered 503 at once (with `Retry-After`), never
 //!   held or dropped silently.
@@ -69,8 +71,8 @@ pub struct ServeConfig {
     /// The worker stops taking requests into a batch once it holds this
     /// many texts (default 64; the last request taken may carry it over).
     pub max_batch: usize,
-    /// How long the worker waits for more requests after the first of a
-    /// batch (default 2 ms).
+    /// How long the worker waits for requests still being read after the
+    /// first of a batch (default 2 ms; it does not wait when none is).
     pub max_wait: Duration,
     /// Requests waiting at most; one more is answered 503 (default 1,024).
     pub queue: usize,
@@ -164,6 +166,8 @@ struct Metrics {
     texts: AtomicU64,
     batches: AtomicU64,
     queued: AtomicUsize,
+    /// `/predict` requests being read and parsed (not yet queued).
+    arriving: AtomicUsize,
     latencies: Mutex<VecDeque<f64>>,
     latency_sum: Mutex<f64>,
 }
@@ -376,7 +380,24 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
     response
 }
 
+/// Counts a request as arriving until it is queued or refused.
+struct Arrival<'a>(&'a AtomicUsize);
+
+impl<'a> Arrival<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn predict_inner(state: &Shared, request: Request) -> Response {
+    let arrival = Arrival::new(&state.metrics.arriving);
     // a declared length over the limit is refused before reading a byte
     let declared = request
         .headers()
@@ -402,7 +423,9 @@ async fn predict_inner(state: &Shared, request: Request) -> Response {
     } else {
         let (tx, rx) = oneshot::channel();
         state.metrics.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = state.queue.try_send(Job { texts, answer: tx }) {
+        let sent = state.queue.try_send(Job { texts, answer: tx });
+        drop(arrival);
+        if let Err(e) = sent {
             state.metrics.queued.fetch_sub(1, Ordering::Relaxed);
             let mut r = json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -477,13 +500,20 @@ async fn worker(classifier: Arc<Classifier>, mut rx: mpsc::Receiver<Job>, config
         let mut n = jobs[0].texts.len();
         let deadline = tokio::time::Instant::now() + config.max_wait;
         while n < config.max_batch {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(job)) => {
-                    n += job.texts.len();
-                    jobs.push(job);
-                }
-                _ => break,
-            }
+            // what is queued joins at once; the worker waits (up to
+            // max_wait) only while other requests are still being read,
+            // so a lone request is never held back
+            let job = match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) if metrics.arriving.load(Ordering::Relaxed) == 0 => break,
+                Err(mpsc::error::TryRecvError::Empty) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(job)) => job,
+                    _ => break,
+                },
+            };
+            n += job.texts.len();
+            jobs.push(job);
         }
         metrics.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
         let counts: Vec<usize> = jobs.iter().map(|j| j.texts.len()).collect();

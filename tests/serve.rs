@@ -305,35 +305,61 @@ fn bad_input_is_a_4xx_with_a_json_error_and_the_server_goes_on() {
     assert!(metrics.contains("lelp_requests_total{status=\"408\"} 1"), "{metrics}");
 }
 
-/// Shutdown while a request waits in a batch: the request is answered,
-/// then the server stops and the port refuses new connections.
+/// Shutdown while a request is being received: the server stops
+/// accepting, the request (its body finished after the shutdown began) is
+/// answered, then the server returns and the port refuses connections.
 #[test]
 fn shutdown_answers_the_accepted_requests() {
     let model = model_file("shutdown");
+    let server = Running::start(&model, ServeConfig::default());
+    let addr = server.addr;
+    let body = br#"["free money"]"#;
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..5]).unwrap();
+    s.flush().unwrap();
+    // the request is in (its headers read) before shutdown begins
+    std::thread::sleep(Duration::from_millis(200));
+    let stopping = std::thread::spawn(move || server.stop());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!stopping.is_finished(), "the server returned with a request open");
+    s.write_all(&body[5..]).unwrap();
+    let r = read_reply(s);
+    let names: Vec<String> = vec!["ham".into(), "spam".into(), "eggs".into()];
+    assert_eq!(predictions(&r, &names), expected(&model, &["free money"]));
+    let stats = stopping.join().unwrap();
+    assert_eq!((stats.texts, stats.cut_short), (1, false));
+    assert!(TcpStream::connect(addr).is_err(), "the port still accepts");
+}
+
+/// A client that holds its request open past the grace period does not
+/// hold the server: it returns when the grace period ends, and says so.
+#[test]
+fn the_grace_period_bounds_shutdown() {
+    let model = model_file("grace");
     let server = Running::start(
         &model,
         ServeConfig {
-            max_wait: Duration::from_millis(500),
+            grace: Duration::from_millis(300),
             ..ServeConfig::default()
         },
     );
-    let addr = server.addr;
-    let client = std::thread::spawn(move || predict(addr, &["free money"]));
-    // wait until the request is in the worker's batch
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = String::from_utf8(request(addr, "GET", "/metrics", b"").body).unwrap();
-        if !m.contains("lelp_queue_depth 0") || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    write!(
+        s,
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[\"never finished"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
     let stats = server.stop();
-    let r = client.join().unwrap();
-    let names: Vec<String> = vec!["ham".into(), "spam".into(), "eggs".into()];
-    assert_eq!(predictions(&r, &names), expected(&model, &["free money"]));
-    assert_eq!(stats.texts, 1);
-    assert!(TcpStream::connect(addr).is_err(), "the port still accepts");
+    assert!(stats.cut_short, "{stats:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
 
 /// The model is read once: a file replaced (here, by garbage) while

@@ -862,6 +862,7 @@ pub fn distill(
     });
     model.manifest.teacher = Some(teacher);
     model.manifest.student = Some(opts.student);
+    model.manifest.class_weight = Some(opts.class_weight).filter(|w| *w != ClassWeight::None);
     model.manifest.metrics = Metrics {
         validation_accuracy: choice.accuracy,
         test_accuracy: Some(student_accuracy),

@@ -267,6 +267,11 @@ pub struct Manifest {
     /// ([`ModelFile::quantized`]); none: float32.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantization: Option<Quantization>,
+    /// How the classes were weighted in training
+    /// ([`DistillOptions::class_weight`](super::DistillOptions::class_weight));
+    /// none: alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<super::ClassWeight>,
 }
 
 /// A smaller storage for a student's embedding table (the bulk of a bag,
@@ -386,6 +391,7 @@ impl ModelFile {
             metrics: Metrics::default(),
             calibration: None,
             quantization: None,
+            class_weight: None,
         };
         let model = Self {
             manifest,
