@@ -4,7 +4,11 @@ text at a time (median and 99th percentile over 200 calls, the
 featuriser in Python included and without it) and texts a second in a
 batch of 512 (median of five). The texts: the first 512 CLINC150 queries.
 
-    python benches/onnx_latency.py model.onnx [clinc150.jsonl.gz]
+    python benches/onnx_latency.py model.onnx [clinc150.jsonl.gz [predictions.jsonl]]
+
+With `lelp predict`'s JSON lines for the same 512 texts (in order), it
+also prints the largest difference between the two probabilities and how
+many labels differ.
 """
 
 import gzip
@@ -49,6 +53,14 @@ def main():
         t = time.perf_counter()
         clf.predict(texts)
         rates.append(len(texts) / (time.perf_counter() - t))
+    if len(sys.argv) > 3:
+        with open(sys.argv[3]) as f:
+            lelp = [json.loads(line) for line in f]
+        labels, probs = clf.predict(texts)
+        want = np.array([[p["probabilities"][n] for n in clf.class_names] for p in lelp])
+        diff = np.abs(probs - want).max()
+        differ = sum(a != p["label"] for a, p in zip(labels, lelp))
+        print(f"against lelp predict on {len(lelp)} texts: max |p_onnx - p_lelp| = {diff:.2e}, labels differing: {differ}")
     print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, intra-op threads default")
     print(f"| one text, median | one text, p99 | graph only, median | texts/s (batch 512) |")
     print(f"| {np.median(full):.3f} ms | {np.percentile(full, 99):.3f} ms | {np.median(graph):.3f} ms | {np.median(rates):.0f} |")

@@ -1371,3 +1371,26 @@ fn export_writes_onnx_and_its_manifest() {
     let o = lelp(&["export", s(&model), s(&onnx)]);
     assert_eq!(code(&o), 2, "--onnx is required: {}", stderr(&o));
 }
+
+/// `--class-weight balanced` trains and is recorded in the manifest
+/// (none: not recorded); another value is refused with exit code 2.
+#[test]
+fn class_weight_is_recorded_and_checked() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-class-weight");
+    let (data, _) = sport_money(&dir);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--method", "kd", "--class-weight", "balanced"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert_eq!(m["class_weight"], "balanced");
+    let plain = dir.join("plain.safetensors");
+    let o = distill(&data, &plain, &["--method", "kd"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&plain)]).stdout).unwrap();
+    assert!(m.get("class_weight").is_none(), "{m}");
+    let o = distill(&data, &model, &["--class-weight", "inverse"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
