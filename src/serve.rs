@@ -21,10 +21,11 @@
 //!   `{"error": "..."}`.
 //! - `GET /health`: 200 with the model's classes while serving.
 //! - `GET /metrics`: Prometheus' text format: requests by status, texts,
-//!   batches, the queue's depth, and request latency (quantiles 0.5, 0.9,
+//!   batches, the queue's depth, the requests being read, and request latency (quantiles 0.5, 0.9,
 //!   0.99 over the last 10,000 requests, with its sum and count).
 //! - Graceful shutdown: when the `shutdown` future completes, the server
-//!   stops accepting, answers every request it accepted, and returns.
+//!   stops accepting, answers every request it accepted within
+//!   [`ServeConfig::grace`], and returns.
 //!
 //! The model is read once, at start: a model file replaced on disk while
 //! serving changes nothing until the server is restarted.
@@ -85,8 +86,10 @@ pub struct ServeConfig {
     /// The time a client has to send its whole body (default 10 s).
     pub read_timeout: Duration,
     /// After shutdown is asked for, the time left to answer the accepted
-    /// requests (default 30 s); connections still open then (a client
-    /// that does not read its answer) are dropped.
+    /// requests (default 30 s). [`serve`] returns then even if
+    /// connections are still open (a client that never finishes its body
+    /// or never reads its answer); they end with the tokio runtime (as
+    /// `lelp serve`'s does when it returns) or when their client gives up.
     pub grace: Duration,
 }
 
@@ -241,6 +244,11 @@ impl Metrics {
             s,
             "# HELP lelp_queue_depth Requests waiting for the worker.\n# TYPE lelp_queue_depth gauge\nlelp_queue_depth {}",
             self.queued.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP lelp_requests_reading Requests whose body is being read.\n# TYPE lelp_requests_reading gauge\nlelp_requests_reading {}",
+            self.arriving.load(Ordering::Relaxed)
         );
         let mut l: Vec<f64> = self
             .latencies
@@ -423,8 +431,10 @@ async fn predict_inner(state: &Shared, request: Request) -> Response {
     } else {
         let (tx, rx) = oneshot::channel();
         state.metrics.queued.fetch_add(1, Ordering::Relaxed);
-        let sent = state.queue.try_send(Job { texts, answer: tx });
+        // no longer arriving before it is queued: the worker never waits
+        // for a request that is already in the queue
         drop(arrival);
+        let sent = state.queue.try_send(Job { texts, answer: tx });
         if let Err(e) = sent {
             state.metrics.queued.fetch_sub(1, Ordering::Relaxed);
             let mut r = json_error(

@@ -125,6 +125,20 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
     read_reply(s)
 }
 
+/// Waits until the server reads `n` request bodies (its
+/// `lelp_requests_reading` gauge), at most 10 s.
+fn wait_reading(addr: SocketAddr, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let want = format!("lelp_requests_reading {n}\n");
+    while !String::from_utf8(request(addr, "GET", "/metrics", b"").body)
+        .unwrap()
+        .contains(&want)
+    {
+        assert!(Instant::now() < deadline, "the server never read {n} bodies");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn predict(addr: SocketAddr, texts: &[&str]) -> Reply {
     request(
         addr,
@@ -323,8 +337,8 @@ fn shutdown_answers_the_accepted_requests() {
     .unwrap();
     s.write_all(&body[..5]).unwrap();
     s.flush().unwrap();
-    // the request is in (its headers read) before shutdown begins
-    std::thread::sleep(Duration::from_millis(200));
+    // the request is in (its body being read) before shutdown begins
+    wait_reading(addr, 1);
     let stopping = std::thread::spawn(move || server.stop());
     std::thread::sleep(Duration::from_millis(200));
     assert!(!stopping.is_finished(), "the server returned with a request open");
@@ -355,7 +369,7 @@ fn the_grace_period_bounds_shutdown() {
         "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[\"never finished"
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_reading(server.addr, 1);
     let started = Instant::now();
     let stats = server.stop();
     assert!(stats.cut_short, "{stats:?}");

@@ -735,7 +735,7 @@ fn balanced_class_weights_raise_the_minority_recall() {
         let y = usize::from(i % 20 == 0); // 5% of the rows are class 1
         labels.push(y);
         for j in 0..d {
-            // class 1 shifted by 1 along every axis, unit-ish noise: overlapping
+            // class 1 shifted by 1 along every axis, noise uniform on [-4, 4): overlapping
             x.push(noise[i * d + j] * 2.0 + if y == 1 { 1.0 } else { 0.0 });
         }
     }

@@ -83,7 +83,10 @@ impl Classifier {
         let labels: Vec<&str> = preds.iter().map(|p| names[p.label].as_str()).collect();
         let flat: Vec<f32> = preds.iter().flat_map(|p| p.probabilities.iter().copied()).collect();
         let probs = flat.into_pyarray(py).reshape([preds.len(), c])?;
-        let labels = py.import("numpy")?.call_method1("array", (labels,))?;
+        // a unicode array even when empty (numpy.array([]) would be float)
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("dtype", "str")?;
+        let labels = py.import("numpy")?.call_method("array", (labels,), Some(&kwargs))?;
         Ok((labels, probs))
     }
 
@@ -98,8 +101,11 @@ impl Classifier {
 }
 
 /// Distils a small classifier from a labelled file and writes its model
-/// file, as `lelp distill` does; returns the summary (method, test
-/// accuracy, macro-F1, agreement with the teacher, the model's path).
+/// file, as `lelp distill` does (the teacher's embeddings cached under
+/// lelp's cache folder, as the tool caches them); returns the summary
+/// (method, test accuracy, macro-F1, agreement with the teacher, the
+/// model's path). It runs without the GIL and does not stop on Ctrl-C:
+/// run it in a subprocess to be able to interrupt it.
 #[pyfunction]
 #[pyo3(signature = (data, out, *, student = "bag", method = "auto", teacher = None, teacher_outputs = None,
     choose_by = None, tokens = 128, epochs = 10, seed = 0, subclasses = 4, class_weight = "none",

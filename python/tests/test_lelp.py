@@ -49,6 +49,8 @@ def main():
     assert probs.dtype == np.float32 and probs.shape == (len(texts), 2), (probs.dtype, probs.shape)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert list(clf.class_names) == ["money", "sport"]
+    empty_labels, empty_probs = clf.predict([])
+    assert empty_labels.dtype.kind == "U" and empty_probs.shape == (0, 2), (empty_labels.dtype, empty_probs.shape)
 
     # the same texts through the Rust tool
     inp = os.path.join(tmp, "texts.jsonl")

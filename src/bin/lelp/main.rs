@@ -466,6 +466,9 @@ fn distill(
 ) -> lelp::Result<()> {
     let student: StudentKind = args.student.parse()?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
+    // option values are checked before any file is read or fetched
+    let class_weight: lelp::deploy::ClassWeight = args.class_weight.parse()?;
+    let quantize: Option<lelp::deploy::Quantization> = args.quantize.as_deref().map(str::parse).transpose()?;
     let choose_by: Option<ChooseBy> = args.choose_by.as_deref().map(str::parse).transpose()?;
     if let Some(a) = args.min_agreement
         && !(a > 0.0 && a <= 1.0)
@@ -532,8 +535,8 @@ fn distill(
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
     opts.calibrate = args.calibrate;
-    opts.quantize = args.quantize.as_deref().map(str::parse).transpose()?;
-    opts.class_weight = args.class_weight.parse()?;
+    opts.quantize = quantize;
+    opts.class_weight = class_weight;
     opts.static_frozen = args.frozen_table;
     opts.static_bigrams = args.bigrams;
     opts.static_encoded_bigrams = args.encoded_bigrams;

@@ -124,7 +124,8 @@ pub(crate) struct ServeArgs {
     /// Texts predicted together at most.
     #[arg(long, default_value_t = 64)]
     max_batch: usize,
-    /// Milliseconds the worker waits for more requests after the first of a batch.
+    /// Milliseconds the worker waits, after the first request of a batch, for requests still
+    /// being read (it does not wait when none is).
     #[arg(long, default_value_t = 2)]
     max_wait_ms: u64,
     /// Requests waiting at most; one more is answered 503 at once.
