@@ -3,7 +3,7 @@ manifests experiments/class_weights.sh wrote (`lelp info` of each model):
 test accuracy, macro-F1, and the rare domain's recall and F1, mean and
 standard deviation (ddof 1) over the seeds, per weighting.
 
-    python3 experiments/summarize_class_weights.py results/class-weights
+    python3 experiments/summarize_class_weights.py results/class-weights [RARE]
 """
 import glob
 import json
@@ -11,7 +11,7 @@ import os
 import statistics
 import sys
 
-RARE = "banking"
+RARE = sys.argv[2] if len(sys.argv) > 2 else "banking"
 
 
 def main():
