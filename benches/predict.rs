@@ -24,37 +24,19 @@
 //! `LELP_PREDICT_MODEL=FILE` measures that model file alone (no encoder
 //! needed).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::prelude::*;
 use lelp::data::HashedNgrams;
 use lelp::deploy::{Classifier, Featurizer, ModelFile};
-use lelp::text::{SentenceEncoder, TextCorpus, TransformerStudentConfig, default_cache_dir, default_minilm_dir};
+use lelp::text::{SentenceEncoder, TransformerStudentConfig, default_cache_dir, default_minilm_dir};
 use lelp::train::{BagConfig, MlpConfig, TextCnnConfig};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn texts() -> (Vec<String>, &'static str) {
-    let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
-    if let Ok(c) = TextCorpus::from_jsonl(std::path::Path::new(&dir).join("clinc150.jsonl.gz")) {
-        return (c.texts.into_iter().take(512).collect(), "CLINC150 queries");
-    }
-    let words = [
-        "the", "meeting", "is", "moved", "to", "noon", "free", "money", "offer", "click", "here", "great", "movie",
-        "terrible", "service", "flight", "booked", "please", "reply", "today",
-    ];
-    let made = (0..512)
-        .map(|i| {
-            (0..5 + i % 36)
-                .map(|j| words[(i * 7 + j * 3) % words.len()])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    (made, "made-up sentences")
-}
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -105,7 +87,7 @@ fn measure(name: &str, model: &ModelFile, texts: &[&str], batch: usize, singles:
 
 fn main() {
     let device = Device::flex();
-    let (texts, source) = texts();
+    let (texts, source) = common::texts(512);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     // one model file of the user's (benches/onnx_vs_lelp.sh runs it beside
     // onnxruntime on the same file's ONNX export)

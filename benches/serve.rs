@@ -19,6 +19,8 @@
 //! cargo bench --features serve --bench serve
 //! ```
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,32 +30,11 @@ use std::time::{Duration, Instant};
 use lelp::data::HashedNgrams;
 use lelp::deploy::{Classifier, Featurizer, ModelFile};
 use lelp::serve::{ServeConfig, serve};
-use lelp::text::TextCorpus;
 use lelp::train::BagConfig;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn texts() -> (Vec<String>, &'static str) {
-    let dir = std::env::var("LELP_TEXT_DATA").unwrap_or_else(|_| "../shared/data/text".into());
-    if let Ok(c) = TextCorpus::from_jsonl(std::path::Path::new(&dir).join("clinc150.jsonl.gz")) {
-        return (c.texts.into_iter().take(4096).collect(), "CLINC150 queries");
-    }
-    let words = [
-        "the", "meeting", "is", "moved", "to", "noon", "free", "money", "offer", "click", "here", "great", "movie",
-        "terrible", "service", "flight", "booked", "please", "reply", "today",
-    ];
-    let made = (0..4096)
-        .map(|i| {
-            (0..5 + i % 20)
-                .map(|j| words[(i * 7 + j * 3) % words.len()])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    (made, "made-up sentences")
-}
 
 fn classifier() -> (Classifier, String) {
     if let Ok(p) = std::env::var("LELP_SERVE_MODEL") {
@@ -254,7 +235,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10.0);
-    let (texts, source) = texts();
+    let (texts, source) = common::texts(4096);
     let texts = Arc::new(texts);
     let (classifier, model) = classifier();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
