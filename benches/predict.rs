@@ -89,28 +89,6 @@ fn main() {
     let device = Device::flex();
     let (texts, source) = common::texts(512);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    // one model file of the user's (benches/onnx_vs_lelp.sh runs it beside
-    // onnxruntime on the same file's ONNX export)
-    if let Ok(p) = std::env::var("LELP_PREDICT_MODEL") {
-        let m = ModelFile::read(&p).expect("LELP_PREDICT_MODEL is a model file");
-        println!(
-            "{} texts ({source}), flex, {} rayon threads\n",
-            refs.len(),
-            rayon::current_num_threads()
-        );
-        println!(
-            "| model | file | parameters (student + encoder) | load | first text | one text, median | one text, p99 | texts/s (batch) |"
-        );
-        println!("|---|---|---|---|---|---|---|---|");
-        let name = std::path::Path::new(&p)
-            .file_stem()
-            .map_or_else(|| "model".into(), |s| s.to_string_lossy().to_string());
-        measure(&name, &m, &refs, 512, 200);
-        return;
-    }
-    let dir = default_minilm_dir();
-    let encoder = SentenceEncoder::from_dir(&dir, &device).expect("run scripts/fetch-minilm.sh first");
-    let names = vec!["a".to_string(), "b".to_string()];
     println!(
         "{} texts ({source}), flex, {} rayon threads\n",
         refs.len(),
@@ -120,6 +98,19 @@ fn main() {
         "| model | file | parameters (student + encoder) | load | first text | one text, median | one text, p99 | texts/s (batch) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    // one model file of the user's (benches/onnx_vs_lelp.sh runs it beside
+    // onnxruntime on the same file's ONNX export)
+    if let Ok(p) = std::env::var("LELP_PREDICT_MODEL") {
+        let m = ModelFile::read(&p).expect("LELP_PREDICT_MODEL is a model file");
+        let name = std::path::Path::new(&p)
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().to_string());
+        measure(&name, &m, &refs, 512, 200);
+        return;
+    }
+    let dir = default_minilm_dir();
+    let encoder = SentenceEncoder::from_dir(&dir, &device).expect("run scripts/fetch-minilm.sh first");
+    let names = vec!["a".to_string(), "b".to_string()];
     let bag = BagConfig::new(1 << 18, 2).with_dim(8).init(&device).unwrap();
     let m = ModelFile::new(&bag, Featurizer::hashed(&HashedNgrams::new(1 << 18)), names.clone()).unwrap();
     measure("bag 2^18 x 8", &m, &refs, 512, 200);
