@@ -262,6 +262,8 @@ pub struct Dataset {
     features: Features,
     labels: Vec<usize>,
     fine_labels: Option<Vec<usize>>,
+    /// Multi-label data: each row's set of labels (sorted, distinct).
+    label_sets: Option<Vec<Vec<usize>>>,
     num_classes: usize,
     image_shape: Option<[usize; 2]>,
 }
@@ -292,6 +294,7 @@ impl Dataset {
             },
             labels,
             fine_labels: None,
+            label_sets: None,
             num_classes,
             image_shape: None,
         })
@@ -324,6 +327,7 @@ impl Dataset {
             features: Features::Tokens { sequences },
             labels,
             fine_labels: None,
+            label_sets: None,
             num_classes,
             image_shape: None,
         })
@@ -343,6 +347,76 @@ impl Dataset {
         }
         self.fine_labels = Some(fine);
         Ok(self)
+    }
+
+    /// Makes the data multi-label: each row's set of labels (any number,
+    /// none included; repeats are merged). [`Dataset::labels`] then holds
+    /// each row's first label (0 for a row with none), used only where one
+    /// label a row is needed (stratified splits); training and evaluation
+    /// read the sets ([`Dataset::target_matrix`]). Methods that need one
+    /// class a row refuse such data ([`crate::train::Method::prepare`]).
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when the number of sets differs
+    /// from the rows; [`LelpError::LabelOutOfRange`] for a label `>= C`.
+    ///
+    /// # Example
+    /// ```
+    /// use burn::prelude::*;
+    /// use lelp::data::Dataset;
+    /// let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0], 2, vec![0, 0], 3)?
+    ///     .with_label_sets(vec![vec![0, 2], vec![]])?;
+    /// assert!(data.is_multi_label());
+    /// let y: Vec<f32> = data.target_matrix(&Device::default()).into_data().try_to_vec().unwrap();
+    /// assert_eq!(y, vec![1.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn with_label_sets(mut self, sets: Vec<Vec<usize>>) -> Result<Self> {
+        if sets.len() != self.labels.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "label sets vs rows",
+                expected: self.labels.len(),
+                got: sets.len(),
+            });
+        }
+        let mut clean = Vec::with_capacity(sets.len());
+        for mut set in sets {
+            util::check_labels(&set, self.num_classes, 0)?;
+            set.sort_unstable();
+            set.dedup();
+            clean.push(set);
+        }
+        self.labels = clean.iter().map(|s| s.first().copied().unwrap_or(0)).collect();
+        self.label_sets = Some(clean);
+        Ok(self)
+    }
+
+    /// Whether each row carries a set of labels ([`Dataset::with_label_sets`]).
+    pub fn is_multi_label(&self) -> bool {
+        self.label_sets.is_some()
+    }
+
+    /// Each row's set of labels (multi-label data only).
+    pub fn label_sets(&self) -> Option<&[Vec<usize>]> {
+        self.label_sets.as_deref()
+    }
+
+    /// The targets as a `[N, C]` matrix: one-hot rows, or for multi-label
+    /// data a 1 for each of the row's labels.
+    pub fn target_matrix(&self, device: &Device) -> Tensor<2> {
+        let c = self.num_classes;
+        match &self.label_sets {
+            None => util::one_hot(&self.labels, c, device),
+            Some(sets) => {
+                let mut y = vec![0.0f32; sets.len() * c];
+                for (r, set) in sets.iter().enumerate() {
+                    for &l in set {
+                        y[r * c + l] = 1.0;
+                    }
+                }
+                util::matrix(y, sets.len(), c, device)
+            }
+        }
     }
 
     /// Declares the features to be `H x W` single-channel images.
@@ -431,6 +505,13 @@ impl Dataset {
             self.fine_labels = Some(self.labels.clone());
         }
         self.labels = self.labels.iter().map(|&l| map[l]).collect();
+        if let Some(sets) = self.label_sets.as_mut() {
+            for set in sets {
+                set.iter_mut().for_each(|l| *l = map[*l]);
+                set.sort_unstable();
+                set.dedup();
+            }
+        }
         self.num_classes = new_classes;
         Ok(self)
     }
@@ -564,6 +645,10 @@ impl Dataset {
             features,
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
             fine_labels: self.fine_labels.as_ref().map(|fl| idx.iter().map(|&i| fl[i]).collect()),
+            label_sets: self
+                .label_sets
+                .as_ref()
+                .map(|ls| idx.iter().map(|&i| ls[i].clone()).collect()),
             num_classes: self.num_classes,
             image_shape: self.image_shape,
         })
@@ -638,10 +723,22 @@ impl Dataset {
                 ));
             }
         };
+        let label_sets = match (&self.label_sets, &other.label_sets) {
+            (Some(a), Some(b)) => Some([a.as_slice(), b.as_slice()].concat()),
+            (None, None) => None,
+            (a, _) => {
+                return Err(mismatch(
+                    "label sets of the appended rows (1 multi-label, 0 one label a row)",
+                    usize::from(a.is_some()),
+                    usize::from(a.is_none()),
+                ));
+            }
+        };
         Ok(Self {
             features,
             labels: [self.labels.as_slice(), other.labels.as_slice()].concat(),
             fine_labels,
+            label_sets,
             num_classes: self.num_classes,
             image_shape: self.image_shape,
         })

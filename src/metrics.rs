@@ -38,6 +38,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LelpError, Result};
 use crate::labeler::PseudoTargets;
 
+mod multi_label;
+pub use multi_label::{ThresholdRule, fit_thresholds, multi_label_scores};
+
 /// Counts of each (group, truth) pair, with the row count of each side.
 struct Contingency {
     joint: BTreeMap<(usize, usize), usize>,
@@ -441,6 +444,14 @@ pub struct Scores {
     pub top_k: Vec<(usize, f64)>,
     /// Expected calibration error (ten equal-width bins).
     pub ece: f64,
+    /// Multi-label data: F1 of every (row, label) decision pooled
+    /// (scikit-learn's `average="micro"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_f1: Option<f64>,
+    /// Multi-label data: the share of (row, label) decisions that are
+    /// wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hamming_loss: Option<f64>,
 }
 
 /// One class's precision, recall, F1 and rows.
@@ -571,6 +582,8 @@ pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores>
             .collect(),
         ece,
         per_class,
+        micro_f1: None,
+        hamming_loss: None,
     })
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - `POST /predict` takes a JSON list of texts (`["a", "b"]`, or
 //!   `{"texts": ["a", "b"]}`) and answers `{"predictions": [{"label": ...,
-//!   "probabilities": {name: p, ...}}, ...]}` in the same order, as `lelp
+//!   "probabilities": {name: p, ...}}, ...]}` in the same order (a
+//!   multi-label model adds `"labels": [...]`, those over their thresholds), as `lelp
 //!   predict` writes them.
 //! - Concurrent requests are **micro-batched**: one worker takes every
 //!   request queued, and while others are still being read waits for
@@ -284,6 +285,8 @@ impl Metrics {
 struct Shared {
     config: ServeConfig,
     classes: Vec<String>,
+    /// A multi-label model: answers carry `labels`.
+    multi_label: bool,
     queue: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
 }
@@ -463,7 +466,13 @@ async fn predict_inner(state: &Shared, request: Request) -> Response {
                 .zip(&p.probabilities)
                 .map(|(n, &v)| (n.clone(), serde_json::json!(v)))
                 .collect();
-            serde_json::json!({"label": names[p.label], "probabilities": probs})
+            // a multi-label model's answer is its set of labels (possibly empty)
+            if !state.multi_label {
+                serde_json::json!({"label": names[p.label], "probabilities": probs})
+            } else {
+                let labels: Vec<&String> = p.labels.iter().map(|&k| &names[k]).collect();
+                serde_json::json!({"label": names[p.label], "labels": labels, "probabilities": probs})
+            }
         })
         .collect();
     json_ok(serde_json::json!({ "predictions": items }).to_string())
@@ -587,6 +596,7 @@ pub async fn serve(
     let state = Arc::new(Shared {
         config: config.clone(),
         classes: classifier.class_names().to_vec(),
+        multi_label: classifier.manifest().multi_label.is_some(),
         queue: tx,
         metrics: Arc::clone(&metrics),
     });
@@ -638,6 +648,7 @@ mod tests {
         let state = Arc::new(Shared {
             config: ServeConfig::default(),
             classes: vec!["a".into(), "b".into()],
+            multi_label: false,
             queue: tx,
             metrics: Arc::new(Metrics::default()),
         });
@@ -674,6 +685,7 @@ mod tests {
             .send(Ok(vec![Prediction {
                 label: 1,
                 probabilities: vec![0.25, 0.75],
+                labels: vec![1],
             }]))
             .ok();
         let r = first.await.unwrap().unwrap();

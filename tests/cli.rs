@@ -1394,3 +1394,141 @@ fn class_weight_is_recorded_and_checked() {
     let o = distill(&data, &model, &["--class-weight", "inverse"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+/// A multi-label CSV (labels split at `|`): sport, money and weather words,
+/// each row one or two of them.
+fn topics(dir: &Path) -> PathBuf {
+    let words = [
+        ["match", "goal", "team", "coach", "league", "player"],
+        ["bank", "loan", "price", "market", "stock", "budget"],
+        ["rain", "storm", "sunny", "wind", "snow", "cloud"],
+    ];
+    let names = ["sport", "money", "weather"];
+    let mut csv = String::from("text,label\n");
+    for i in 0..180usize {
+        let a = i % 3;
+        let mut set = vec![a];
+        if i % 2 == 0 {
+            set.push((a + 1 + (i / 6) % 2) % 3);
+        }
+        let mut text: Vec<&str> = set
+            .iter()
+            .flat_map(|&k| [words[k][i % 6], words[k][(i / 3) % 6]])
+            .collect();
+        text.extend(["the", "news", "today"]);
+        let labels: Vec<&str> = set.iter().map(|&k| names[k]).collect();
+        csv.push_str(&format!("{},{}\n", text.join(" "), labels.join("|")));
+    }
+    write(dir, "topics.csv", csv.as_bytes())
+}
+
+/// Multi-label data through the tool: distil with `--label-separator`,
+/// the thresholds in the file, `predict` writing the labels over them,
+/// `eval` scoring label sets; what multi-label data refuses ends with exit
+/// code 2 and says why.
+#[test]
+fn multi_label_data_distils_predicts_and_evaluates() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-multi-label");
+    let data = topics(&dir);
+    let model = dir.join("model.safetensors");
+    // 20 epochs: a label's sigmoid must clear its threshold, not only win an argmax
+    let o = lelp(&[
+        "distill",
+        "--data",
+        s(&data),
+        "--label-separator",
+        "|",
+        "--method",
+        "kd",
+        "--epochs",
+        "20",
+        "--tokens",
+        "32",
+        "--no-cache",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("subset accuracy"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    let t = m["multi_label"]["thresholds"]
+        .as_array()
+        .expect("thresholds in the manifest");
+    assert_eq!(t.len(), 3, "{m}");
+    assert_eq!(m["multi_label"]["rule"], "f1");
+    let texts = write(&dir, "texts.txt", b"goal team rain storm the news today\nbank loan the news today\n");
+    let out = lelp(&["predict", s(&model), "--input", s(&texts)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // the labels written are those at or over their thresholds, in class order
+    for line in &lines {
+        let over: Vec<&str> = ["money", "sport", "weather"]
+            .into_iter()
+            .zip(t)
+            .filter(|(name, t)| line["probabilities"][*name].as_f64().unwrap() >= t.as_f64().unwrap())
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(line["labels"], serde_json::json!(over), "{line}");
+    }
+    assert!(lines[1]["labels"].as_array().unwrap().contains(&serde_json::json!("money")), "{lines:?}");
+    let e = lelp(&["eval", s(&model), "--data", s(&data), "--label-separator", "|"]);
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(r["multi_label"], true);
+    assert!(r["subset_accuracy"].as_f64().unwrap() > 0.8, "{r}");
+    assert!(r["micro_f1"].as_f64().unwrap() > 0.9, "{r}");
+    // a fixed threshold for every label
+    let fixed = dir.join("fixed.safetensors");
+    let o = distill(
+        &data,
+        &fixed,
+        &["--label-separator", "|", "--method", "plain", "--thresholds", "0.4"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&fixed)]).stdout).unwrap();
+    assert!(
+        m["multi_label"]["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| (v.as_f64().unwrap() - 0.4).abs() < 1e-6),
+        "{m}"
+    );
+    // refused, by name, before any training
+    for (args, word) in [
+        (&["--method", "lelp"][..], "one class a row"),
+        (&["--class-weight", "balanced"][..], "thresholds"),
+        (&["--thresholds", "1.5"][..], "thresholds"),
+        (&["--calibrate"][..], "thresholds"),
+    ] {
+        let mut all = vec!["--label-separator", "|"];
+        all.extend_from_slice(args);
+        let o = distill(&data, &dir.join("no.safetensors"), &all);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(word), "{args:?}: {}", stderr(&o));
+        assert!(!dir.join("no.safetensors").exists());
+    }
+    let onnx = dir.join("m.onnx");
+    let o = lelp(&["export", "--onnx", s(&model), s(&onnx)]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // an empty label cell names its row
+    let bad = write(&dir, "bad.csv", b"text,label\ngoal match,sport\nbank loan,\n");
+    let o = distill(&bad, &dir.join("no.safetensors"), &["--label-separator", "|"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("row 3") || stderr(&o).contains(":3"),
+        "{}",
+        stderr(&o)
+    );
+}

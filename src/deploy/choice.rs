@@ -137,6 +137,11 @@ pub struct Candidate {
 /// Methods auto left out, each with the reason.
 pub(super) type LeftOut = Vec<(String, String)>;
 
+/// Why a method is left out for multi-label data.
+const MULTI_LABEL: &str = "multi-label data: the subclass methods split each class's rows into subclasses and DKD \
+                           splits the target class from the rest, both need one class a row (plain, kd, fkd and rkd \
+                           have a multi-label form)";
+
 /// Why `method` cannot learn from supplied outputs `t` (none when it can).
 fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
     if matches!(method, Method::Oracle(_)) {
@@ -157,17 +162,21 @@ fn inapplicable(method: &Method, t: &TeacherOutputs) -> Option<&'static str> {
 
 /// The methods a run tries (the user's, or auto's candidates that apply)
 /// and, for auto, those left out with the reason.
-pub(super) fn methods_for(opts: &DistillOptions) -> Result<(Vec<Method>, LeftOut)> {
+pub(super) fn methods_for(opts: &DistillOptions, multi_label: bool) -> Result<(Vec<Method>, LeftOut)> {
     let supplied = opts.teacher_outputs.as_ref();
+    let why = |m: &Method| match supplied.and_then(|t| inapplicable(m, t)) {
+        None if multi_label && !m.supports_multi_label() => Some(MULTI_LABEL),
+        reason => reason,
+    };
     match &opts.method {
-        MethodChoice::Fixed(m) => match supplied.and_then(|t| inapplicable(m, t)) {
+        MethodChoice::Fixed(m) => match why(m) {
             Some(reason) => Err(invalid("method", method_label(m), reason)),
             None => Ok((vec![m.clone()], Vec::new())),
         },
         MethodChoice::Auto => {
             let (mut keep, mut left_out) = (Vec::new(), Vec::new());
             for m in auto_candidates(opts.subclasses, opts.seed) {
-                match supplied.and_then(|t| inapplicable(&m, t)) {
+                match why(&m) {
                     Some(reason) => left_out.push((method_label(&m), reason.to_string())),
                     None => keep.push(m),
                 }

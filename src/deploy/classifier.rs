@@ -110,8 +110,14 @@ fn argmax(v: &[f32]) -> usize {
 pub struct Prediction {
     /// The predicted class (`argmax` of the probabilities).
     pub label: usize,
-    /// Class probabilities (they sum to 1).
+    /// Class probabilities (they sum to 1); for a multi-label model, one
+    /// independent probability a label.
     pub probabilities: Vec<f32>,
+    /// The labels the model gives: `[label]`; for a multi-label model,
+    /// every label whose probability reaches its threshold
+    /// ([`Manifest::multi_label`](super::Manifest::multi_label)), possibly
+    /// none.
+    pub labels: Vec<usize>,
 }
 
 impl Prediction {
@@ -121,7 +127,7 @@ impl Prediction {
     ///
     /// ```
     /// use lelp::deploy::Prediction;
-    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3] };
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1] };
     /// assert_eq!(p.top_k(2), vec![(1, 0.5), (2, 0.3)]);
     /// ```
     pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
@@ -138,7 +144,7 @@ impl Prediction {
     ///
     /// ```
     /// use lelp::deploy::Prediction;
-    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3] };
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1] };
     /// assert_eq!(p.label_over(0.5)?, Some(1));
     /// assert_eq!(p.label_over(0.6)?, None);
     /// # Ok::<(), lelp::LelpError>(())
@@ -322,11 +328,23 @@ impl Classifier {
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let c = self.manifest.class_names.len();
         let t = self.manifest.calibration.as_ref().map_or(1.0, |k| k.temperature as f32);
+        let multi = self.manifest.multi_label.as_ref();
         let finish = |z: Vec<f32>| {
             let z: Vec<f32> = if t == 1.0 { z } else { z.iter().map(|v| v / t).collect() };
-            let probabilities = net::class_probabilities(&z, c);
+            let probabilities = match multi {
+                Some(_) => z.iter().map(|&v| net::sigmoid(v)).collect(),
+                None => net::class_probabilities(&z, c),
+            };
             let label = argmax(&probabilities);
-            Prediction { label, probabilities }
+            let labels = match multi {
+                Some(m) => (0..c).filter(|&k| probabilities[k] >= m.thresholds[k]).collect(),
+                None => vec![label],
+            };
+            Prediction {
+                label,
+                probabilities,
+                labels,
+            }
         };
         let mut raw = Vec::with_capacity(texts.len());
         self.outputs_into(texts, &mut raw)?;

@@ -15,12 +15,13 @@ use super::choice::{Candidate, ChooseBy, MethodChoice, methods_for, pick_method}
 use super::{Classifier, Featurizer, MethodRecord, Metrics, ModelFile, TeacherOutputs, TeacherRecord};
 use crate::data::{Dataset, HashedNgrams};
 use crate::error::{LelpError, Result};
-use crate::metrics::Fidelity;
+use crate::metrics::{Fidelity, ThresholdRule};
 use crate::teacher::{ModuleTeacher, TeacherEncoder, TeacherOutput};
 use crate::text::{Augmented, Bert, SentenceEncoder, TextCorpus, TransformerStudent, TransformerStudentConfig};
+use crate::train::class_logits_of;
 use crate::train::{
     Bag, BagConfig, DistillConfig, Distiller, LrSchedule, Method, Mlp, MlpConfig, OptimizerKind, TextCnn,
-    TextCnnConfig, accuracy, predict,
+    TextCnnConfig, accuracy,
 };
 
 /// The student a model is made of.
@@ -192,6 +193,12 @@ pub struct DistillOptions {
     /// How the classes weigh in the teacher head's loss and every
     /// student's ([`ClassWeight`]; alike by default).
     pub class_weight: ClassWeight,
+    /// Multi-label data: how each label's decision threshold is chosen on
+    /// the validation rows (the file's, else the share `auto` holds out,
+    /// which the final student then does not train on); stored in the
+    /// model file ([`Manifest::multi_label`](super::Manifest::multi_label)).
+    /// Default: the F1 of each label ([`ThresholdRule::F1`]).
+    pub thresholds: ThresholdRule,
 }
 
 /// How [`distill`] weighs the classes in the losses it trains with.
@@ -278,6 +285,7 @@ impl Default for DistillOptions {
             calibrate: false,
             quantize: None,
             class_weight: ClassWeight::None,
+            thresholds: ThresholdRule::F1,
         }
     }
 }
@@ -443,21 +451,28 @@ pub(super) fn stratified(
     // row held out and one kept
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut kept, mut held) = (Vec::new(), Vec::new());
-    for class in 0..corpus.class_names.len() {
-        let mut mine: Vec<usize> = rows.iter().copied().filter(|&r| corpus.labels[r] == class).collect();
+    let part = if rows.len() == corpus.len() {
+        "labelled rows"
+    } else {
+        "training rows"
+    };
+    let strata = strata(corpus);
+    for class in 0..=corpus.class_names.len() {
+        let mut mine: Vec<usize> = rows.iter().copied().filter(|&r| strata[r] == class).collect();
         if mine.is_empty() {
             continue;
         }
         if mine.len() < 2 {
+            if corpus.label_sets.is_some() {
+                // a label's rows may sit in other strata: `spread` sees to it
+                kept.extend_from_slice(&mine);
+                continue;
+            }
             return Err(LelpError::ClassTooRare {
                 class: corpus.class_names[class].clone(),
                 rows: mine.len(),
                 needed: 2,
-                part: if rows.len() == corpus.len() {
-                    "labelled rows"
-                } else {
-                    "training rows"
-                },
+                part,
             });
         }
         mine.shuffle(&mut rng);
@@ -467,10 +482,63 @@ pub(super) fn stratified(
     }
     kept.shuffle(&mut rng);
     held.shuffle(&mut rng);
+    if let Some(sets) = &corpus.label_sets {
+        spread(sets, &corpus.class_names, (&mut kept, &mut held), part)?;
+    }
     if kept.is_empty() || held.is_empty() {
         return Err(LelpError::EmptyData { what: "a split part" });
     }
     Ok((kept, held))
+}
+
+/// Each row's stratum for [`stratified`]: its class; for multi-label data
+/// its rarest label (the fewest rows of the corpus; ties to the lower id),
+/// and `C` for a row with none.
+fn strata(corpus: &TextCorpus) -> Vec<usize> {
+    let Some(sets) = &corpus.label_sets else {
+        return corpus.labels.clone();
+    };
+    let c = corpus.class_names.len();
+    let mut count = vec![0usize; c];
+    sets.iter().flatten().for_each(|&l| count[l] += 1);
+    sets.iter()
+        .map(|set| set.iter().copied().min_by_key(|&l| (count[l], l)).unwrap_or(c))
+        .collect()
+}
+
+/// Multi-label splits: every label with two or more rows ends on both
+/// sides (a row that has it moves across when one side lacks it); a
+/// label with a single row is [`LelpError::ClassTooRare`].
+fn spread(
+    sets: &[Vec<usize>],
+    names: &[String],
+    (kept, held): (&mut Vec<usize>, &mut Vec<usize>),
+    part: &'static str,
+) -> Result<()> {
+    for (l, name) in names.iter().enumerate() {
+        let has = |r: &usize| sets[*r].contains(&l);
+        let (k, h) = (
+            kept.iter().filter(|r| has(r)).count(),
+            held.iter().filter(|r| has(r)).count(),
+        );
+        if k + h == 1 {
+            return Err(LelpError::ClassTooRare {
+                class: name.clone(),
+                rows: 1,
+                needed: 2,
+                part,
+            });
+        }
+        let (from, to) = match (k, h) {
+            (_, 0) if k > 0 => (&mut *kept, &mut *held),
+            (0, _) if h > 0 => (&mut *held, &mut *kept),
+            _ => continue,
+        };
+        if let Some(i) = from.iter().position(has) {
+            to.push(from.remove(i));
+        }
+    }
+    Ok(())
 }
 
 /// Trains a head `d -> 256 -> outputs` over the sentence embeddings.
@@ -567,12 +635,36 @@ impl Views {
     }
 
     /// Accuracy, agreement with the teacher and macro-F1 (scikit-learn's
-    /// conventions, [`crate::metrics::Scores`]) of the classes `preds` of `rows`.
-    pub(super) fn score(&self, preds: &[usize], rows: &[usize], device: &Device) -> Result<(f64, f64, f64)> {
+    /// conventions, [`crate::metrics::Scores`]) of the class logits
+    /// `logits` of `rows`. Multi-label data: the subset accuracy, the share
+    /// of rows whose label set is the teacher's, and the macro-F1 over the
+    /// labels, every label decided at probability 0.5.
+    pub(super) fn score(&self, logits: &[f32], rows: &[usize], device: &Device) -> Result<(f64, f64, f64)> {
         let c = self.dense.num_classes();
         let teacher = self.teacher_logits(rows, device)?;
-        let labels = self.dense.labels();
+        if let Some(sets) = self.dense.label_sets() {
+            if logits.len() != rows.len() * c {
+                return Err(LelpError::DimensionMismatch {
+                    what: "predictions vs scored rows",
+                    expected: rows.len() * c,
+                    got: logits.len(),
+                });
+            }
+            let probs: Vec<f32> = logits.iter().map(|&z| super::net::sigmoid(z)).collect();
+            let truth: Vec<Vec<usize>> = rows.iter().map(|&r| sets[r].clone()).collect();
+            let s = crate::metrics::multi_label_scores(&probs, &truth, c, &vec![0.5; c])?;
+            // a label is said at probability 0.5, logit 0, by both
+            let agree = logits
+                .chunks(c)
+                .zip(teacher.chunks(c))
+                .filter(|(a, b)| a.iter().zip(*b).all(|(x, y)| (*x >= 0.0) == (*y >= 0.0)))
+                .count();
+            return Ok((s.accuracy, agree as f64 / rows.len().max(1) as f64, s.macro_f1));
+        }
         let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        let preds: Vec<usize> = logits.chunks(c.max(1)).map(argmax).collect();
+        let preds = &preds[..];
+        let labels = self.dense.labels();
         if preds.len() != rows.len() {
             return Err(LelpError::DimensionMismatch {
                 what: "predictions vs scored rows",
@@ -597,7 +689,7 @@ impl Views {
     }
 
     /// Trains a student with `method` on `rows` and returns it with its
-    /// classes for the `eval` rows.
+    /// class logits for the `eval` rows (row-major).
     pub(super) fn train(
         &self,
         method: &Method,
@@ -605,7 +697,7 @@ impl Views {
         eval: &[usize],
         opts: &DistillOptions,
         device: &Device,
-    ) -> Result<(AnyStudent, Vec<usize>)> {
+    ) -> Result<(AnyStudent, Vec<f32>)> {
         let outputs = self.teacher_output(method, rows, device)?;
         let data = self.student.subset(rows)?;
         let test = self.student.subset(eval)?;
@@ -640,7 +732,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = predict(&s, &test, device)?;
+                let acc = class_logits_of(&s, &test, device)?;
                 (AnyStudent::Bag(s), acc)
             }
             StudentKind::Cnn => {
@@ -650,7 +742,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = predict(&s, &test, device)?;
+                let acc = class_logits_of(&s, &test, device)?;
                 (AnyStudent::Cnn(s), acc)
             }
             StudentKind::Static => {
@@ -665,7 +757,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init_with_table(table, opts.static_frozen, device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = predict(&s, &test, device)?;
+                let acc = class_logits_of(&s, &test, device)?;
                 (AnyStudent::Bag(s), acc)
             }
             StudentKind::Mlp => {
@@ -673,7 +765,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = predict(&s, &test, device)?;
+                let acc = class_logits_of(&s, &test, device)?;
                 (AnyStudent::Mlp(s), acc)
             }
             StudentKind::Transformer => {
@@ -685,7 +777,7 @@ impl Views {
                     .with_seed(opts.seed)
                     .init(bert, device)?;
                 let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = predict(&s, &test, device)?;
+                let acc = class_logits_of(&s, &test, device)?;
                 (AnyStudent::Transformer(s), acc)
             }
         })
@@ -738,7 +830,7 @@ pub fn distill(
     if let Some(t) = supplied {
         check_supplied(t, corpus, unlabeled, opts)?;
     }
-    let (methods, left_out) = methods_for(opts)?;
+    let (methods, left_out) = methods_for(opts, corpus.label_sets.is_some())?;
     let (train_idx, file_val, test_idx) = splits(corpus, opts)?;
     // the encoder: the teacher's; with supplied outputs the student's
     // tokenizer, table or layers only (none for the bag)
@@ -835,13 +927,27 @@ pub fn distill(
     let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
     let (student_accuracy, _, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
+    if corpus.label_sets.is_some() {
+        // one sigmoid a label from here on; the thresholds are fitted below
+        model.manifest.multi_label = Some(super::MultiLabel::at_half(corpus.class_names.len()));
+    }
     if let Some(q) = opts.quantize {
         model = model.quantized(q)?;
     }
-    if !held.is_empty() {
-        model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);
+    match &corpus.label_sets {
+        Some(sets) => model.manifest.multi_label = Some(thresholds(&model, &texts, &held, sets, opts, device)?),
+        None if !held.is_empty() => {
+            model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);
+        }
+        None => {}
     }
     let (fidelity, scores) = test_fidelity(&model, &views, &texts, &test_idx, device)?;
+    // multi-label: the file's subset accuracy at its thresholds
+    let student_accuracy = if corpus.label_sets.is_some() {
+        scores.accuracy
+    } else {
+        student_accuracy
+    };
     let teacher = match (&views.teacher, encoder, &hf) {
         (TeacherSide::Head(_), _, Some((clf, _))) => hf_record(clf, stage.accuracy),
         (TeacherSide::Head(h), Some(e), None) => {
@@ -901,7 +1007,8 @@ fn calibration_rows(
     file_val: Option<&[usize]>,
     opts: &DistillOptions,
 ) -> Result<Vec<usize>> {
-    if !opts.calibrate {
+    let fixed = matches!(opts.thresholds, ThresholdRule::Fixed(_));
+    if !opts.calibrate && (corpus.label_sets.is_none() || fixed) {
         return Ok(Vec::new());
     }
     let held = match file_val {
@@ -912,7 +1019,7 @@ fn calibration_rows(
         return Err(invalid(
             "calibrate",
             "true".into(),
-            "no validation rows to fit a temperature on (too few training rows)",
+            "no validation rows to fit a temperature or thresholds on (too few training rows)",
         ));
     }
     Ok(held)
@@ -972,6 +1079,48 @@ fn calibrate(
         rows: held.len(),
         ece_before: ece(1.0)?,
         ece_after: ece(temperature as f32)?,
+    })
+}
+
+/// Multi-label data: each label's threshold fitted by the options' rule on
+/// the `held` rows (which the model did not train on), with the rows'
+/// macro-F1 at the fitted thresholds and at 0.5. A fixed rule needs no
+/// rows.
+fn thresholds(
+    model: &ModelFile,
+    texts: &[&str],
+    held: &[usize],
+    sets: &[Vec<usize>],
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<super::MultiLabel> {
+    let c = model.manifest.class_names.len();
+    if let ThresholdRule::Fixed(p) = opts.thresholds {
+        return Ok(super::MultiLabel {
+            thresholds: vec![p; c],
+            rule: opts.thresholds,
+            rows: 0,
+            validation_macro_f1: None,
+            validation_macro_f1_at_half: None,
+        });
+    }
+    let classifier = Classifier::from_model_on(model.clone(), device)?;
+    let held_texts: Vec<&str> = held.iter().map(|&r| texts[r]).collect();
+    let mut probs = Vec::with_capacity(held.len() * c);
+    for chunk in held_texts.chunks(512) {
+        for p in classifier.predict(chunk)? {
+            probs.extend(p.probabilities);
+        }
+    }
+    let truth: Vec<Vec<usize>> = held.iter().map(|&r| sets[r].clone()).collect();
+    let fitted = crate::metrics::fit_thresholds(&probs, &truth, c, opts.thresholds)?;
+    let f1 = |t: &[f32]| crate::metrics::multi_label_scores(&probs, &truth, c, t).map(|s| s.macro_f1);
+    Ok(super::MultiLabel {
+        rows: held.len(),
+        validation_macro_f1: Some(f1(&fitted)?),
+        validation_macro_f1_at_half: Some(f1(&vec![0.5; c])?),
+        thresholds: fitted,
+        rule: opts.thresholds,
     })
 }
 
@@ -1047,6 +1196,17 @@ fn test_fidelity(
         }
     }
     let logits = views.teacher_logits(test_idx, device)?;
+    if let (Some(sets), Some(ml)) = (views.dense.label_sets(), &model.manifest.multi_label) {
+        // every (text, label) decision as a two-class forecast
+        let binary = |p: f32| [1.0 - p, p];
+        let teacher: Vec<f32> = logits.iter().flat_map(|&z| binary(super::net::sigmoid(z))).collect();
+        let flat: Vec<f32> = student.iter().flat_map(|&p| binary(p)).collect();
+        let truth: Vec<Vec<usize>> = test_idx.iter().map(|&r| sets[r].clone()).collect();
+        return Ok((
+            crate::metrics::fidelity(&teacher, &flat, 2)?,
+            crate::metrics::multi_label_scores(&student, &truth, c, &ml.thresholds)?,
+        ));
+    }
     let teacher: Vec<f32> = logits.chunks(c).flat_map(super::outputs::softmax).collect();
     let labels: Vec<usize> = test_idx.iter().map(|&r| views.dense.labels()[r]).collect();
     Ok((
@@ -1207,12 +1367,45 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
             "only the bag, static and cnn students have an embedding table to quantize",
         ));
     }
+    if corpus.label_sets.is_some() {
+        check_multi_label(opts)?;
+    }
     if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {
         return Err(invalid(
             "transformer_tokens",
             opts.transformer_tokens.to_string(),
             "must be at least 2 ([CLS] and [SEP])",
         ));
+    }
+    Ok(())
+}
+
+/// What multi-label data cannot take (yet), each refused by name.
+fn check_multi_label(opts: &DistillOptions) -> Result<()> {
+    let refuse = |name, value: String, reason| Err(invalid(name, value, reason));
+    if opts.class_weight != ClassWeight::None {
+        let reason = "class weights weigh a row by its one label; for multi-label data the per-label thresholds \
+                      answer imbalance (--thresholds f1)";
+        return refuse("class_weight", opts.class_weight.to_string(), reason);
+    }
+    if opts.calibrate {
+        let reason = "multi-label data: the per-label thresholds are fitted on the validation rows instead of a \
+                      temperature";
+        return refuse("calibrate", "true".into(), reason);
+    }
+    if opts.augment > 0 {
+        let reason = "augmentation is for one label a row";
+        return refuse("augment", opts.augment.to_string(), reason);
+    }
+    if opts.teacher_outputs.is_some() {
+        let reason = "supplied teacher outputs are read as one distribution over the classes a row, not one \
+                      probability a label";
+        return refuse("teacher_outputs", "multi-label data".into(), reason);
+    }
+    if crate::text::is_classifier_dir(&opts.teacher_dir) {
+        let reason = "a fine-tuned classifier checkpoint has one softmax head; multi-label data needs one sigmoid \
+                      a label (use a sentence encoder's folder, whose head is trained here)";
+        return refuse("teacher", opts.teacher_dir.display().to_string(), reason);
     }
     Ok(())
 }
@@ -1359,7 +1552,15 @@ fn teacher_stage(
     let c = corpus.class_names.len();
     let mut labels = corpus.labels.clone();
     labels.extend(std::iter::repeat_n(0, unl_idx.len()));
-    let all = Dataset::new(emb, d, labels.clone(), c)?;
+    let mut sets = corpus.label_sets.clone();
+    if let Some(s) = sets.as_mut() {
+        s.extend(std::iter::repeat_n(Vec::new(), unl_idx.len()));
+    }
+    let with_sets = |d: Dataset, sets: &Option<Vec<Vec<usize>>>| match sets {
+        Some(s) => d.with_label_sets(s.clone()),
+        None => Ok(d),
+    };
+    let all = with_sets(Dataset::new(emb, d, labels.clone(), c)?, &sets)?;
     let head = match given {
         Some(head) => head,
         None => {
@@ -1376,13 +1577,21 @@ fn teacher_stage(
             dense: all,
         });
     }
-    // unlabeled rows take the teacher's prediction as their label
-    let preds = teacher.encode(&all.subset(unl_idx)?, 512, device)?.predictions()?;
-    labels[corpus.len()..].copy_from_slice(&preds);
+    // unlabeled rows take the teacher's prediction as their label (multi-
+    // label data: the labels it gives a probability of 0.5 or more)
+    let out = teacher.encode(&all.subset(unl_idx)?, 512, device)?;
+    if let Some(s) = sets.as_mut() {
+        let z = crate::util::to_host_f32(out.logits().clone())?;
+        for (set, row) in s[corpus.len()..].iter_mut().zip(z.chunks(c)) {
+            *set = (0..c).filter(|&k| row[k] >= 0.0).collect();
+        }
+    } else {
+        labels[corpus.len()..].copy_from_slice(&out.predictions()?);
+    }
     let crate::data::Features::Dense { values, .. } = all.features() else {
         unreachable!("built dense above")
     };
-    let dense = Dataset::new(values.clone(), d, labels, c)?;
+    let dense = with_sets(Dataset::new(values.clone(), d, labels, c)?, &sets)?;
     Ok(TeacherStage {
         teacher: TeacherSide::Head(Box::new(teacher)),
         accuracy,
@@ -1436,7 +1645,11 @@ impl Featurizers {
                 texts.iter().map(|t| wp.encode(t, self.transformer_tokens)).collect()
             }
         };
-        Dataset::from_tokens(tokens, labels, c)
+        let view = Dataset::from_tokens(tokens, labels, c)?;
+        match dense.label_sets() {
+            Some(sets) => view.with_label_sets(sets.to_vec()),
+            None => Ok(view),
+        }
     }
 
     /// The encoder's tokenizer.

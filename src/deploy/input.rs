@@ -59,14 +59,54 @@ pub fn read_labelled(path: impl AsRef<Path>) -> Result<TextCorpus> {
 /// # Errors
 /// As [`read_labelled`].
 pub fn read_labelled_columns(path: impl AsRef<Path>, text: &str, label: &str) -> Result<TextCorpus> {
+    read_labelled_with(path, text, label, None)
+}
+
+/// [`read_labelled_columns`] for multi-label files too: a JSON label field
+/// that is a list (`"label": ["billing", "urgent"]`; `[]` for a row with
+/// none of the labels) makes the file multi-label
+/// ([`TextCorpus::label_sets`]); with `separator`, a CSV label cell (or a
+/// JSON label string) is split at it (`billing|urgent`) and the file is
+/// multi-label. An empty label in a list is an error, and so is an empty
+/// CSV cell (write a row with none of the labels as `[]` in JSON lines).
+///
+/// # Errors
+/// As [`read_labelled`], and [`LelpError::BadRecord`] naming the row for
+/// an empty label, a list member that is not a string, or an empty cell.
+///
+/// # Example
+/// ```
+/// let dir = std::env::temp_dir().join(format!("lelp-doc-multi-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("tickets.csv");
+/// std::fs::write(&path, "text,label\nrefund please,billing|urgent\nnew address,account\n")?;
+/// let corpus = lelp::deploy::read_labelled_with(&path, "text", "label", Some("|"))?;
+/// assert_eq!(corpus.class_names, ["account", "billing", "urgent"]);
+/// assert_eq!(corpus.label_sets, Some(vec![vec![1, 2], vec![0]]));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_labelled_with(
+    path: impl AsRef<Path>,
+    text: &str,
+    label: &str,
+    separator: Option<&str>,
+) -> Result<TextCorpus> {
     let path = path.as_ref();
+    if separator.is_some_and(str::is_empty) {
+        return Err(LelpError::InvalidParameter {
+            name: "label-separator",
+            value: String::new(),
+            reason: "an empty separator: name the character between a row's labels, e.g. '|'",
+        });
+    }
     let bytes = read_maybe_gzip(path)?;
     utf8(&bytes, path)?;
     match format_of(path) {
-        Format::Jsonl => TextCorpus::parse_jsonl_fields(&bytes, path, text, label),
+        Format::Jsonl => TextCorpus::parse_jsonl_fields(&bytes, path, text, label, separator),
         // `sentiment` stands in for a missing `label` column, as in TextCorpus::parse_csv
-        _ if label == "label" => TextCorpus::parse_csv_columns(&bytes, path, text, &["label", "sentiment"]),
-        _ => TextCorpus::parse_csv_columns(&bytes, path, text, &[label]),
+        _ if label == "label" => TextCorpus::parse_csv_columns(&bytes, path, text, &["label", "sentiment"], separator),
+        _ => TextCorpus::parse_csv_columns(&bytes, path, text, &[label], separator),
     }
 }
 

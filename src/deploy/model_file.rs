@@ -53,7 +53,9 @@ fn read_int8_table(st: &safetensors::SafeTensors<'_>, path: &Path) -> Result<(Ve
 /// ([`Manifest::quantization`]) or a cased tokenizer
 /// ([`WordPieceSettings::lowercase`]), which a 0.3 build would ignore or
 /// misread: it refuses them; a file with none of them is still written as 2.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4 for a multi-label file ([`Manifest::multi_label`]: one sigmoid a
+/// label, which a 0.4-before-multi-label build would read as a softmax).
+pub const FORMAT_VERSION: u32 = 4;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "lelp-model";
@@ -272,6 +274,43 @@ pub struct Manifest {
     /// none: alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_weight: Option<super::ClassWeight>,
+    /// Multi-label students: one sigmoid a label instead of a softmax over
+    /// the classes, and each label's decision threshold; none: one class a
+    /// text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<MultiLabel>,
+}
+
+/// A multi-label model's decision rule: label `k` is predicted when its
+/// probability is at least `thresholds[k]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MultiLabel {
+    /// One threshold a label, in [0, 1].
+    pub thresholds: Vec<f32>,
+    /// How they were chosen.
+    pub rule: crate::metrics::ThresholdRule,
+    /// Validation rows they were fitted on (0 for a fixed rule).
+    pub rows: usize,
+    /// Those rows' macro-F1 at the thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_macro_f1: Option<f64>,
+    /// Those rows' macro-F1 with every threshold 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_macro_f1_at_half: Option<f64>,
+}
+
+impl MultiLabel {
+    /// Every label at 0.5.
+    pub fn at_half(labels: usize) -> Self {
+        Self {
+            thresholds: vec![0.5; labels],
+            rule: crate::metrics::ThresholdRule::Fixed(0.5),
+            rows: 0,
+            validation_macro_f1: None,
+            validation_macro_f1_at_half: None,
+        }
+    }
 }
 
 /// A smaller storage for a student's embedding table (the bulk of a bag,
@@ -392,6 +431,7 @@ impl ModelFile {
             calibration: None,
             quantization: None,
             class_weight: None,
+            multi_label: None,
         };
         let model = Self {
             manifest,
@@ -565,7 +605,11 @@ impl ModelFile {
             Featurizer::HashedNgrams { .. } => false,
         };
         let newer = manifest.calibration.is_some() || manifest.quantization.is_some() || cased;
-        manifest.format_version = if newer { 3 } else { 2 };
+        manifest.format_version = match (manifest.multi_label.is_some(), newer) {
+            (true, _) => 4,
+            (false, true) => 3,
+            (false, false) => 2,
+        };
         let manifest =
             serde_json::to_string(&manifest).map_err(|e| LelpError::corrupted("<manifest>", e.to_string()))?;
         let mut views: Vec<(String, OwnedTensor)> = Vec::new();
@@ -752,6 +796,17 @@ impl ModelFile {
             && !(k.temperature.is_finite() && k.temperature > 0.0)
         {
             return bad(format!("calibration temperature {} is not positive", k.temperature));
+        }
+        if let Some(ml) = &m.multi_label {
+            if ml.thresholds.len() != c || ml.thresholds.iter().any(|t| !(0.0..=1.0).contains(t)) {
+                return bad(format!(
+                    "{} multi-label thresholds for {c} labels, or one outside [0, 1]",
+                    ml.thresholds.len()
+                ));
+            }
+            if m.subclasses != 1 {
+                return bad("a multi-label model with subclasses".into());
+            }
         }
         if m.subclasses == 0 || m.architecture.outputs() != c.saturating_mul(m.subclasses) {
             return bad(format!(

@@ -535,6 +535,16 @@ impl Network {
     }
 }
 
+/// The logistic function, `1 / (1 + exp(-z))`, stable for large `|z|`.
+pub(crate) fn sigmoid(z: f32) -> f32 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// Class probabilities from `C * S` logits: the class logit is
 /// `logsumexp_s z[c * S + s]`, then a softmax over the classes.
 pub(crate) fn class_probabilities(z: &[f32], classes: usize) -> Vec<f32> {

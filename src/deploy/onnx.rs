@@ -239,7 +239,8 @@ impl ModelFile {
     ///
     /// # Errors
     /// [`LelpError::InvalidParameter`] for a student the graph cannot
-    /// express (an MLP over sentence embeddings, a transformer student).
+    /// express (an MLP over sentence embeddings, a transformer student, a
+    /// multi-label student).
     ///
     /// ```
     /// use lelp::data::HashedNgrams;
@@ -257,6 +258,14 @@ impl ModelFile {
                 name: "export --onnx",
                 value: format!("a {} student", self.network.architecture().name()),
                 reason,
+            });
+        }
+        if self.manifest.multi_label.is_some() {
+            return Err(LelpError::InvalidParameter {
+                name: "export --onnx",
+                value: "a multi-label student".into(),
+                reason: "the graph ends in a softmax over the classes; a multi-label student's sigmoids are not \
+                         exported yet",
             });
         }
         // protobuf messages stop at 2 GiB (ONNX keeps larger tensors in

@@ -26,6 +26,11 @@ pub struct TextCorpus {
     /// Each row's split (`train`, `test`, `val`, ...) when the file names
     /// one (a `split` column or field).
     pub splits: Option<Vec<String>>,
+    /// Multi-label data: each row's labels (sorted ids, distinct; a row
+    /// may have none). `labels` then holds each row's first label (0 for
+    /// none). Read from a JSON list, or a CSV column split at a separator
+    /// ([`crate::deploy::read_labelled_with`]).
+    pub label_sets: Option<Vec<Vec<usize>>>,
 }
 
 /// How [`TextCorpus::regroup`] maps a corpus's classes to few classes. The
@@ -92,6 +97,8 @@ impl FromStr for Regroup {
 struct Record {
     text: String,
     label: String,
+    /// The row's labels, in a multi-label file (`label` is then unused).
+    multi: Option<Vec<String>>,
     fine: Option<String>,
     split: Option<String>,
     /// 1-based line or record number, for errors.
@@ -152,6 +159,7 @@ impl TextCorpus {
             class_names: vec!["ham".into(), "spam".into()],
             fine_names: Some(SPAM_GROUPS.iter().map(|g| g.to_string()).collect()),
             splits: None,
+            label_sets: None,
         };
         for (g, group) in SPAM_GROUPS.iter().enumerate() {
             let gd = dir.join(group);
@@ -203,7 +211,7 @@ impl TextCorpus {
     /// # Errors
     /// As [`TextCorpus::from_csv`], without the I/O errors.
     pub fn parse_csv(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
-        Self::parse_csv_columns(bytes, path, "text", &["label", "sentiment"])
+        Self::parse_csv_columns(bytes, path, "text", &["label", "sentiment"], None)
     }
 
     /// [`TextCorpus::parse_csv`] with the text in column `text_column` and
@@ -213,6 +221,7 @@ impl TextCorpus {
         path: impl AsRef<Path>,
         text_column: &str,
         label_columns: &[&str],
+        separator: Option<&str>,
     ) -> Result<Self> {
         let path = path.as_ref();
         let text = String::from_utf8_lossy(bytes);
@@ -240,9 +249,18 @@ impl TextCorpus {
                     )
                 })
             };
+            let label = get(lc)?.clone();
+            let multi = match separator {
+                Some(_) if label.trim().is_empty() => {
+                    return Err(bad(path, *line, "no label (a multi-label row needs at least one)"));
+                }
+                Some(sep) => Some(label.split(sep).map(str::to_string).collect()),
+                None => None,
+            };
             records.push(Record {
                 text: get(tc)?.clone(),
-                label: get(lc)?.clone(),
+                label,
+                multi,
                 fine: fc.map(get).transpose()?.cloned(),
                 split: sc.map(get).transpose()?.cloned(),
                 row: *line,
@@ -268,7 +286,7 @@ impl TextCorpus {
     /// # Errors
     /// As [`TextCorpus::from_jsonl`], without the I/O errors.
     pub fn parse_jsonl(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
-        Self::parse_jsonl_fields(bytes, path, "text", "label")
+        Self::parse_jsonl_fields(bytes, path, "text", "label", None)
     }
 
     /// [`TextCorpus::parse_jsonl`] with the text in field `text_field` and
@@ -278,6 +296,7 @@ impl TextCorpus {
         path: impl AsRef<Path>,
         text_field: &str,
         label_field: &str,
+        separator: Option<&str>,
     ) -> Result<Self> {
         let path = path.as_ref();
         let text = String::from_utf8_lossy(bytes);
@@ -295,10 +314,36 @@ impl TextCorpus {
                 }
             };
             let t = field(text_field).ok_or_else(|| bad(path, i + 1, format!("no '{text_field}' string")))?;
-            let l = field(label_field).ok_or_else(|| bad(path, i + 1, format!("no '{label_field}'")))?;
+            let (l, multi) = match v.get(label_field) {
+                Some(serde_json::Value::Array(list)) => {
+                    let mut names = Vec::with_capacity(list.len());
+                    for x in list {
+                        names.push(match x {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Number(n) => n.to_string(),
+                            _ => {
+                                return Err(bad(
+                                    path,
+                                    i + 1,
+                                    format!("'{label_field}' lists a label that is not a string"),
+                                ));
+                            }
+                        });
+                    }
+                    (String::new(), Some(names))
+                }
+                _ => {
+                    let l = field(label_field).ok_or_else(|| bad(path, i + 1, format!("no '{label_field}'")))?;
+                    match separator {
+                        Some(sep) => (String::new(), Some(l.split(sep).map(str::to_string).collect())),
+                        None => (l, None),
+                    }
+                }
+            };
             records.push(Record {
                 text: t,
                 label: l,
+                multi,
                 fine: field("fine_label"),
                 split: field("split"),
                 row: i + 1,
@@ -307,9 +352,22 @@ impl TextCorpus {
         Self::from_records(path, records)
     }
 
-    fn from_records(path: &Path, records: Vec<Record>) -> Result<Self> {
+    fn from_records(path: &Path, mut records: Vec<Record>) -> Result<Self> {
         if records.is_empty() {
             return Err(LelpError::EmptyData { what: "text corpus" });
+        }
+        let multi = records.iter().any(|r| r.multi.is_some());
+        if multi {
+            for r in &mut records {
+                let set = r.multi.get_or_insert_with(|| vec![r.label.clone()]);
+                for l in set.iter_mut() {
+                    *l = l.trim().to_string();
+                }
+                if set.iter().any(String::is_empty) {
+                    return Err(bad(path, r.row, "an empty label in the row's list"));
+                }
+                r.label = set.first().cloned().unwrap_or_default();
+            }
         }
         let names = |it: &mut dyn Iterator<Item = String>| {
             let mut v: Vec<String> = it.collect();
@@ -317,7 +375,10 @@ impl TextCorpus {
             v.dedup();
             v
         };
-        let class_names = names(&mut records.iter().map(|r| r.label.trim().to_string()));
+        let class_names = match multi {
+            true => names(&mut records.iter().flat_map(|r| r.multi.iter().flatten().cloned())),
+            false => names(&mut records.iter().map(|r| r.label.trim().to_string())),
+        };
         let has_fine = records.iter().any(|r| r.fine.is_some());
         let fine_names = has_fine.then(|| {
             names(
@@ -334,19 +395,24 @@ impl TextCorpus {
             class_names,
             fine_names,
             splits: has_split.then(Vec::new),
+            label_sets: multi.then(Vec::new),
         };
+        let id = |names: &[String], l: &str| names.iter().position(|c| c == l).expect("collected above");
         for r in records {
             if r.text.trim().is_empty() {
                 return Err(bad(path, r.row, "empty text"));
             }
             corpus.texts.push(r.text);
-            corpus.labels.push(
-                corpus
-                    .class_names
-                    .iter()
-                    .position(|c| c == r.label.trim())
-                    .expect("collected above"),
-            );
+            match (corpus.label_sets.as_mut(), r.multi) {
+                (Some(sets), Some(list)) => {
+                    let mut set: Vec<usize> = list.iter().map(|l| id(&corpus.class_names, l)).collect();
+                    set.sort_unstable();
+                    set.dedup();
+                    corpus.labels.push(set.first().copied().unwrap_or(0));
+                    sets.push(set);
+                }
+                _ => corpus.labels.push(id(&corpus.class_names, r.label.trim())),
+            }
             if let (Some(fl), Some(names)) = (corpus.fine_labels.as_mut(), corpus.fine_names.as_ref()) {
                 let f = r
                     .fine
@@ -369,6 +435,13 @@ impl TextCorpus {
     /// # Errors
     /// [`LelpError::InvalidParameter`] for a name the corpus lacks.
     pub fn select_classes(&self, keep: &[&str]) -> Result<Self> {
+        if self.label_sets.is_some() {
+            return Err(LelpError::InvalidParameter {
+                name: "keep",
+                value: "multi-label corpus".into(),
+                reason: "takes one label a row",
+            });
+        }
         let map: Vec<Option<usize>> = self
             .class_names
             .iter()
@@ -404,6 +477,10 @@ impl TextCorpus {
         }
         let pick = |v: &Vec<usize>| rows.iter().map(|&i| v[i]).collect();
         Ok(Self {
+            label_sets: self
+                .label_sets
+                .as_ref()
+                .map(|s| rows.iter().map(|&i| s[i].clone()).collect()),
             texts: rows.iter().map(|&i| self.texts[i].clone()).collect(),
             labels: pick(&self.labels),
             fine_labels: self.fine_labels.as_ref().map(pick),
@@ -463,6 +540,13 @@ impl TextCorpus {
     /// # Ok::<(), lelp::LelpError>(())
     /// ```
     pub fn regroup(&self, regroup: &Regroup) -> Result<Self> {
+        if self.label_sets.is_some() {
+            return Err(LelpError::InvalidParameter {
+                name: "regroup",
+                value: "multi-label corpus".into(),
+                reason: "takes one label a row",
+            });
+        }
         let bad = |value: &str, reason: &'static str| LelpError::InvalidParameter {
             name: "regroup",
             value: value.to_string(),

@@ -116,8 +116,18 @@ impl DistillBatcher {
     ///
     /// # Errors
     /// [`LelpError::DimensionMismatch`] when the targets are for other
-    /// rows or classes; backend read-back errors.
+    /// rows or classes; [`LelpError::InvalidParameter`] for multi-label
+    /// data (train it with [`crate::train::Distiller`]); backend read-back
+    /// errors.
     pub fn new(data: &Dataset, targets: Option<&TrainingTargets>) -> Result<Self> {
+        if data.is_multi_label() {
+            return Err(LelpError::InvalidParameter {
+                name: "data",
+                value: "multi-label".into(),
+                reason: "burn-train's classification output takes one label a row: train multi-label data \
+                         with Distiller",
+            });
+        }
         let (mut log_targets, mut features) = (None, None);
         if let Some(t) = targets {
             t.check_data(data)?;

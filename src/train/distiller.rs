@@ -25,7 +25,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, Progress, Records, RunId};
-use super::eval::{DeviceRows, EvalSet, hits, read_sums};
+use super::eval::{DeviceRows, EvalSet, hits, multi_label_hits, read_sums};
 use super::lazy::{Decay, LazyAdam, RowsHint};
 use super::loss;
 use super::observer::{Observer, Silent};
@@ -498,12 +498,15 @@ impl Distiller {
             return Ok(finish(state, cfg.restore_best));
         }
         let rows = DeviceRows::new(train, &device)?;
-        let y = util::one_hot(train.labels(), train.num_classes(), &device);
+        let y = train.target_matrix(&device);
         let labels = util::indices(train.labels(), &device);
         let row_weights = row_weights(cfg, train, &device)?;
+        // softmax targets' log-probabilities, or multi-label targets' probabilities
         let log_targets = targets
             .soft_targets()
-            .map(|t| t.log_probs().clone().to_device(&device).detach());
+            .map(|t| t.log_probs())
+            .or(targets.bernoulli_targets())
+            .map(|t| t.clone().to_device(&device).detach());
         let features = targets
             .teacher_features()
             .map(|t| t.clone().to_device(&device).detach());
@@ -686,6 +689,16 @@ impl BatchContext<'_> {
         let out = model.student.forward(self.rows.batch(chunk, &idx)?)?;
         let yb = self.y.clone().select(0, idx.clone());
         let rows = |x: Option<&Tensor<2>>| x.map(|x| x.clone().select(0, idx.clone()));
+        let batch_hits = if t.is_multi_label() {
+            multi_label_hits(out.logits.clone().detach(), yb.clone())
+        } else {
+            hits(
+                out.logits.clone().detach(),
+                self.labels.clone().select(0, idx.clone()),
+                c,
+                s,
+            )
+        };
         let l = batch_loss(
             t,
             &out,
@@ -696,7 +709,6 @@ impl BatchContext<'_> {
             rows(self.row_weights),
         );
         let batch_loss = l.clone().detach().mul_scalar(chunk.len() as f64);
-        let batch_hits = hits(out.logits.detach(), self.labels.clone().select(0, idx), c, s);
         sums.loss = Some(sums.loss.take().map_or(batch_loss.clone(), |a| a + batch_loss));
         sums.hits = Some(sums.hits.take().map_or(batch_hits.clone(), |a| a + batch_hits));
         Ok(l)
@@ -707,7 +719,9 @@ impl BatchContext<'_> {
 /// DKD, or cross-entropy without soft targets), plus the auxiliary, feature
 /// and relational terms the targets carry. `log_targets`, `features` and
 /// `row_weights` (the class weights of the rows' labels, `[N, 1]`) are the
-/// batch's rows; `projector` is feature KD's. The per-row terms (the
+/// batch's rows; `projector` is feature KD's. For multi-label targets,
+/// `one_hot` holds each row's labels (0/1 a label) and `log_targets` the
+/// teacher's per-label probabilities (not their logarithms). The per-row terms (the
 /// soft-target or DKD loss, the cross-entropy, the feature term) are
 /// weighted means over the rows; the batch-relational ones (RKD, Subclass
 /// Distillation's auxiliary loss) are not per row and stay unweighted.
@@ -730,6 +744,10 @@ pub(crate) fn batch_loss(
         }
     }
     let rows = match (log_targets, t.dkd()) {
+        (probs, _) if t.is_multi_label() => match probs {
+            Some(p) => loss::bernoulli_kd_rows(out.logits.clone(), one_hot, p, t.alpha(), t.tau()),
+            None => loss::bce_rows(out.logits.clone(), one_hot),
+        },
         (Some(lt), Some(dw)) => loss::dkd_rows(out.logits.clone(), lt, one_hot, t.tau(), dw),
         (Some(lt), None) => loss::soft_target_rows(out.logits.clone(), lt, one_hot, s, t.alpha(), t.tau()),
         (None, _) => loss::cross_entropy_rows(class_logits(out.logits.clone(), c, s), one_hot),
@@ -762,6 +780,14 @@ fn row_weights(cfg: &DistillConfig, train: &Dataset, device: &Device) -> Result<
     let Some(w) = &cfg.class_weights else {
         return Ok(None);
     };
+    if train.is_multi_label() {
+        return Err(LelpError::InvalidParameter {
+            name: "class_weights",
+            value: format!("{} weights", w.len()),
+            reason: "class weights weigh a row by its one label; multi-label data has none \
+                     (its per-label thresholds answer imbalance)",
+        });
+    }
     if w.len() != train.num_classes() {
         return Err(LelpError::InvalidParameter {
             name: "class_weights",
@@ -884,6 +910,12 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
     for &l in train.labels() {
         h.update(&(l as u64).to_le_bytes());
     }
+    for set in train.label_sets().unwrap_or_default() {
+        h.update(&(set.len() as u64).to_le_bytes());
+        for &l in set {
+            h.update(&(l as u64).to_le_bytes());
+        }
+    }
     match train.features() {
         Features::Dense { values, width } => {
             h.update(&(*width as u64).to_le_bytes());
@@ -906,6 +938,11 @@ fn fingerprint(train: &Dataset, targets: &TrainingTargets) -> Result<String> {
     h.update(&(targets.outputs() as u64).to_le_bytes());
     if let Some(t) = targets.soft_targets() {
         for v in util::to_host_f32(t.log_probs().clone())? {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    if let Some(p) = targets.bernoulli_targets() {
+        for v in util::to_host_f32(p.clone())? {
             h.update(&v.to_le_bytes());
         }
     }

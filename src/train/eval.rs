@@ -78,6 +78,14 @@ pub(crate) fn hits(logits: Tensor<2>, labels: Tensor<1, Int>, num_classes: usize
         .sum()
 }
 
+/// Multi-label rows whose every label is right (a positive logit for each
+/// label the row has, a negative one for the others: sigmoid at 0.5), as a
+/// device scalar; `targets` holds 0/1 a label.
+pub(crate) fn multi_label_hits(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1, Int> {
+    let wrong = (logits.greater_elem(0.0).float() - targets).abs().sum_dim(1);
+    wrong.lower_elem(0.5).int().sum()
+}
+
 /// Reads device-side running sums (loss, hits) back to the host.
 pub(crate) fn read_sums(loss: &Option<Tensor<1>>, hits: &Option<Tensor<1, Int>>) -> Result<(f64, f64)> {
     let l = match loss {
@@ -96,6 +104,7 @@ pub(crate) struct EvalSet<'a> {
     rows: DeviceRows<'a>,
     one_hot: Tensor<2>,
     labels: Tensor<1, Int>,
+    multi_label: bool,
     n: usize,
     c: usize,
     device: Device,
@@ -105,8 +114,9 @@ impl<'a> EvalSet<'a> {
     pub(crate) fn new(data: &'a Dataset, device: &Device) -> Result<Self> {
         Ok(Self {
             rows: DeviceRows::new(data, device)?,
-            one_hot: util::one_hot(data.labels(), data.num_classes(), device),
+            one_hot: data.target_matrix(device),
             labels: util::indices(data.labels(), device),
+            multi_label: data.is_multi_label(),
             n: data.len(),
             c: data.num_classes(),
             device: device.clone(),
@@ -123,12 +133,14 @@ impl<'a> EvalSet<'a> {
             let rows: Vec<usize> = (start..start + len).collect();
             let idx = util::indices(&rows, &self.device);
             let z = student.forward(self.rows.batch(&rows, &idx)?)?.logits;
-            let ce = loss::cross_entropy(
-                class_logits(z.clone(), self.c, s),
-                self.one_hot.clone().narrow(0, start, len),
-            )
-            .mul_scalar(len as f64);
-            let h = hits(z, self.labels.clone().narrow(0, start, len), self.c, s);
+            let y = self.one_hot.clone().narrow(0, start, len);
+            let (ce, h) = if self.multi_label {
+                (loss::binary_cross_entropy(z.clone(), y.clone()), multi_label_hits(z, y))
+            } else {
+                let ce = loss::cross_entropy(class_logits(z.clone(), self.c, s), y);
+                (ce, hits(z, self.labels.clone().narrow(0, start, len), self.c, s))
+            };
+            let ce = ce.mul_scalar(len as f64);
             loss_acc = Some(loss_acc.map_or(ce.clone(), |a| a + ce));
             hits_acc = Some(hits_acc.map_or(h.clone(), |a| a + h));
         }
@@ -143,9 +155,12 @@ impl<'a> EvalSet<'a> {
 /// A student's score on a labelled data set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evaluation {
-    /// Mean cross-entropy of the class logits `l_c = logsumexp_s z[c S + s]`.
+    /// Mean cross-entropy of the class logits `l_c = logsumexp_s z[c S + s]`
+    /// (multi-label data: the mean binary cross-entropy a label).
     pub loss: f64,
-    /// Fraction of rows whose class argmax equals the label.
+    /// Fraction of rows whose class argmax equals the label (multi-label
+    /// data: whose every label is right at probability 0.5, scikit-learn's
+    /// subset accuracy).
     pub accuracy: f64,
 }
 
@@ -186,6 +201,22 @@ pub fn predict<S: Student>(student: &S, data: &Dataset, device: &Device) -> Resu
         preds.extend(util::argmax_rows(&class_logits(z, c, s))?);
     }
     Ok(preds)
+}
+
+/// The class logits `l_c` of `student` for every row of `data`, row-major
+/// `[N, C]` on the host, in batches on `device`.
+pub(crate) fn class_logits_of<S: Student>(student: &S, data: &Dataset, device: &Device) -> Result<Vec<f32>> {
+    let c = data.num_classes();
+    let s = subclasses_of(student.num_outputs(), c)?;
+    let rows = DeviceRows::new(data, device)?;
+    let mut out = Vec::with_capacity(data.len() * c);
+    let all: Vec<usize> = (0..data.len()).collect();
+    for chunk in all.chunks(EVAL_BATCH) {
+        let idx = util::indices(chunk, device);
+        let z = student.forward(rows.batch(chunk, &idx)?)?.logits;
+        out.extend(util::to_host_f32(class_logits(z, c, s))?);
+    }
+    Ok(out)
 }
 
 /// Class predictions for one batch of inputs of a student over

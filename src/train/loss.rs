@@ -11,6 +11,8 @@
 //!   embeddings.
 //! - [`subclass_aux_loss`]: Subclass Distillation's auxiliary loss on the
 //!   teacher's subclass logits.
+//! - [`binary_cross_entropy`], [`bernoulli_kd_loss`]: multi-label data, one
+//!   sigmoid a label; KD with each label a Bernoulli variable.
 //!
 //! The KL is computed as `sum q (log q - log_softmax(z / tau))` from log
 //! targets; zero-probability targets (`log q = -inf`) contribute 0.
@@ -41,6 +43,56 @@ pub(crate) fn reduce_rows(rows: Tensor<2>, w: Option<&Tensor<2>>) -> Tensor<1> {
     match w {
         None => rows.mean(),
         Some(w) => (rows * w.clone()).sum() / w.clone().sum().clamp_min(1e-12),
+    }
+}
+
+/// Mean binary cross-entropy of one sigmoid a label against targets in
+/// [0, 1] (PyTorch's `BCEWithLogitsLoss`, the mean over rows and labels),
+/// in the stable form `max(z, 0) - z y + log(1 + exp(-|z|))`.
+///
+/// # Shapes
+/// - `logits`, `targets`: `[N, C]` -> scalar `[1]`
+pub fn binary_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    bce_rows(logits, targets).mean()
+}
+
+/// [`binary_cross_entropy`] of each row (the mean over its labels), `[N, 1]`.
+pub(crate) fn bce_rows(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<2> {
+    let soft_plus = logits.clone().abs().neg().exp().log1p();
+    (logits.clone().clamp_min(0.0) - logits * targets + soft_plus).mean_dim(1)
+}
+
+/// Multi-label knowledge distillation, each label a Bernoulli variable:
+/// `alpha BCE(z, y) + (1 - alpha) tau^2 BCE(z / tau, p)`, `p` the teacher's
+/// per-label probabilities at `tau` (`sigmoid(z_T / tau)`), `y` the labels
+/// (0/1). With one label this is softmax KD over two classes with logits
+/// `(0, z)`.
+///
+/// # Shapes
+/// - `logits`, `labels`, `teacher_probs`: `[N, C]` -> scalar `[1]`
+pub fn bernoulli_kd_loss(
+    logits: Tensor<2>,
+    labels: Tensor<2>,
+    teacher_probs: Tensor<2>,
+    alpha: f64,
+    tau: f64,
+) -> Tensor<1> {
+    bernoulli_kd_rows(logits, labels, teacher_probs, alpha, tau).mean()
+}
+
+/// [`bernoulli_kd_loss`] of each row, `[N, 1]`.
+pub(crate) fn bernoulli_kd_rows(
+    logits: Tensor<2>,
+    labels: Tensor<2>,
+    teacher_probs: Tensor<2>,
+    alpha: f64,
+    tau: f64,
+) -> Tensor<2> {
+    let soft = bce_rows(logits.clone().div_scalar(tau), teacher_probs).mul_scalar((1.0 - alpha) * tau * tau);
+    if alpha > 0.0 {
+        soft + bce_rows(logits, labels).mul_scalar(alpha)
+    } else {
+        soft
     }
 }
 
@@ -373,6 +425,63 @@ mod tests {
         assert!(
             got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12),
             "{got:?} vs {want:?}"
+        );
+    }
+
+    /// Binary cross-entropy and Bernoulli KD equal numpy's
+    /// (tests/data/multi_label/reference.py); with one label, Bernoulli KD
+    /// is softmax KD over two classes whose logits are `(0, z)`.
+    #[test]
+    fn multi_label_losses_match_numpy() {
+        let device = Device::flex();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/multi_label/expected.json");
+        let all: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let c = &all["losses"];
+        let (tau, alpha) = (c["tau"].as_f64().unwrap(), c["alpha"].as_f64().unwrap());
+        let (z, t, y) = (
+            mat(&c["logits"], &device),
+            mat(&c["teacher_logits"], &device),
+            mat(&c["labels"], &device),
+        );
+        let got = value(binary_cross_entropy(z.clone(), y.clone()));
+        let want = c["bce"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "bce: {got} vs {want}");
+        let p = burn::tensor::activation::sigmoid(t.div_scalar(tau));
+        let got = value(bernoulli_kd_loss(z, y, p, alpha, tau));
+        let want = c["bernoulli_kd"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "kd: {got} vs {want}");
+
+        // one label: sigmoid(z) = softmax((0, z))[1], so Bernoulli KD is softmax
+        // KD over two classes up to the teacher's entropy (the KL leaves it
+        // out, the BCE keeps it): the same gradients
+        let z1 = matrix_f64(&[1.5, -0.7, 3.0], 3, 1, &device);
+        let zt = matrix_f64(&[0.4, -2.0, 1.0], 3, 1, &device);
+        let y1 = matrix_f64(&[1.0, 0.0, 1.0], 3, 1, &device);
+        let two = |x: Tensor<2>| Tensor::cat(vec![x.clone().zeros_like(), x], 1);
+        let q = burn::tensor::activation::log_softmax(two(zt.clone()).div_scalar(tau), 1);
+        let softmax_kd = value(soft_target_loss(
+            two(z1.clone()),
+            q,
+            one_hot(&[1, 0, 1], 2, &device),
+            1,
+            alpha,
+            tau,
+        ));
+        let p1: Vec<f64> = [0.4f64, -2.0, 1.0]
+            .iter()
+            .map(|t| 1.0 / (1.0 + (-t / tau).exp()))
+            .collect();
+        let entropy = p1
+            .iter()
+            .map(|p| -(p * p.ln() + (1.0 - p) * (1.0 - p).ln()))
+            .sum::<f64>()
+            / 3.0;
+        let p1 = burn::tensor::activation::sigmoid(zt.div_scalar(tau));
+        let bernoulli = value(bernoulli_kd_loss(z1, y1, p1, alpha, tau));
+        let gap = (1.0 - alpha) * tau * tau * entropy;
+        assert!(
+            (bernoulli - softmax_kd - gap).abs() < 1e-5,
+            "{bernoulli} - {softmax_kd} vs {gap}"
         );
     }
 

@@ -563,8 +563,14 @@ impl Method {
                     reason: "this method needs the teacher's outputs",
                 });
             }
-            return TrainingTargets::hard(data.num_classes(), data.len());
+            return match data.is_multi_label() {
+                true => TrainingTargets::multi_label(data.num_classes(), data.len()),
+                false => TrainingTargets::hard(data.num_classes(), data.len()),
+            };
         };
+        if data.is_multi_label() {
+            return self.prepare_multi_label(data, t);
+        }
         let c = data.num_classes();
         // a Subclass Distillation teacher has C * S outputs
         let teacher_subclasses = match self {
@@ -603,6 +609,40 @@ impl Method {
             Method::Rkd(r) => TrainingTargets::from_labeler(&SoftmaxLabeler::new(c, r.kd.tau)?, t, data, r.kd.alpha)?
                 .with_relational(t, r.distance, r.angle),
             Method::SubclassDistillation(sd) => subclass_targets(sd, t, data),
+        }
+    }
+}
+
+impl Method {
+    /// Whether the method has a multi-label form: plain training, vanilla
+    /// KD (each label a Bernoulli variable), feature KD and RKD (their
+    /// terms read embeddings, not classes). The subclass methods (LELP,
+    /// random projections, k-means, the oracle, Subclass Distillation)
+    /// split each class's rows into subclasses, which needs one class a
+    /// row; DKD splits one target class from the rest.
+    pub fn supports_multi_label(&self) -> bool {
+        matches!(
+            self,
+            Method::Plain | Method::VanillaKd(_) | Method::FeatureKd(_) | Method::Rkd(_)
+        )
+    }
+
+    /// [`Method::prepare`] on multi-label data.
+    fn prepare_multi_label(&self, data: &Dataset, t: &TeacherOutput) -> Result<TrainingTargets> {
+        check_teacher(t, data, 1)?;
+        match self {
+            Method::Plain => TrainingTargets::multi_label(data.num_classes(), data.len()),
+            Method::VanillaKd(k) => TrainingTargets::bernoulli(t, k.tau, k.alpha),
+            Method::FeatureKd(f) => TrainingTargets::bernoulli(t, f.kd.tau, f.kd.alpha)?.with_features(t, f.weight),
+            Method::Rkd(r) => {
+                TrainingTargets::bernoulli(t, r.kd.tau, r.kd.alpha)?.with_relational(t, r.distance, r.angle)
+            }
+            _ => Err(LelpError::InvalidParameter {
+                name: "method",
+                value: self.name().into(),
+                reason: "multi-label data: this method needs one class a row (the subclass methods split each \
+                         class's rows, DKD one target class from the rest); use plain, kd, fkd or rkd",
+            }),
         }
     }
 }

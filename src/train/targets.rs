@@ -41,6 +41,9 @@ use crate::util;
 #[derive(Debug, Clone)]
 pub struct TrainingTargets {
     soft: Option<PseudoTargets>,
+    /// Multi-label KD: the teacher's per-label probabilities
+    /// `sigmoid(z / tau)`, `[N, C]`, and `tau`.
+    bernoulli: Option<(Tensor<2>, f64)>,
     num_classes: usize,
     alpha: f64,
     features: Option<Tensor<2>>,
@@ -64,6 +67,8 @@ struct LossTerms {
     /// The feature term alone, no loss on the logits, for a student of
     /// `S` subclasses a class ([`TrainingTargets::embedding_regression`]).
     regression: Option<usize>,
+    /// Multi-label data: one sigmoid a label, binary cross-entropy.
+    multi_label: bool,
 }
 
 impl TrainingTargets {
@@ -80,6 +85,7 @@ impl TrainingTargets {
         }
         Ok(Self {
             soft: None,
+            bernoulli: None,
             num_classes,
             alpha: 1.0,
             features: None,
@@ -105,12 +111,70 @@ impl TrainingTargets {
             num_classes: targets.num_classes(),
             rows: targets.len(),
             soft: Some(targets),
+            bernoulli: None,
             alpha,
             features: None,
             feature_weight: 0.0,
             subspaces: None,
             extra: LossTerms::default(),
         })
+    }
+
+    /// Plain training on multi-label data ([`Dataset::with_label_sets`]):
+    /// binary cross-entropy of one sigmoid a label, averaged over the
+    /// labels (PyTorch's `BCEWithLogitsLoss`).
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for zero classes or rows.
+    pub fn multi_label(num_classes: usize, rows: usize) -> Result<Self> {
+        let mut t = Self::hard(num_classes, rows)?;
+        t.extra.multi_label = true;
+        Ok(t)
+    }
+
+    /// Knowledge distillation on multi-label data, per label: each label a
+    /// Bernoulli variable, the teacher's `p = sigmoid(z_T / tau)` its soft
+    /// target. The loss of a row is the mean over labels of
+    /// `alpha BCE(z_S, y) + (1 - alpha) tau^2 BCE(z_S / tau, p)`
+    /// ([`loss::bernoulli_kd_loss`](crate::train::loss::bernoulli_kd_loss)).
+    /// It is softmax KD's counterpart for independent labels: feature KD
+    /// and RKD add their terms to it as to the softmax one.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] unless `0 <= alpha <= 1` and `tau`
+    /// is finite and `> 0`; [`LelpError::EmptyData`] for no rows.
+    ///
+    /// # Example
+    /// ```
+    /// use burn::prelude::*;
+    /// use lelp::teacher::TeacherOutput;
+    /// use lelp::train::TrainingTargets;
+    /// let device = Device::default();
+    /// let z = Tensor::<2>::from_floats([[2.0, -1.0, 0.5]], &device);
+    /// let teacher = TeacherOutput::new(z.clone(), z)?;
+    /// let t = TrainingTargets::bernoulli(&teacher, 2.0, 0.5)?;
+    /// assert!(t.is_multi_label() && t.tau() == 2.0 && t.outputs() == 3);
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn bernoulli(teacher: &TeacherOutput, tau: f64, alpha: f64) -> Result<Self> {
+        util::check_unit("alpha", alpha)?;
+        util::check_positive("tau", tau)?;
+        let mut t = Self::multi_label(teacher.num_classes(), teacher.len())?;
+        let p = burn::tensor::activation::sigmoid(teacher.logits().clone().div_scalar(tau)).detach();
+        t.bernoulli = Some((p, tau));
+        t.alpha = alpha;
+        Ok(t)
+    }
+
+    /// Whether the targets are multi-label (one sigmoid a label).
+    pub fn is_multi_label(&self) -> bool {
+        self.extra.multi_label
+    }
+
+    /// Multi-label KD's soft targets: the teacher's per-label
+    /// probabilities at the temperature, `[N, C]`.
+    pub fn bernoulli_targets(&self) -> Option<&Tensor<2>> {
+        self.bernoulli.as_ref().map(|(p, _)| p)
     }
 
     /// Runs `labeler` on a teacher's outputs over `data` (its fine labels
@@ -368,7 +432,11 @@ impl TrainingTargets {
     }
     /// The temperature of the soft targets (1 for plain training).
     pub fn tau(&self) -> f64 {
-        self.soft.as_ref().map_or(1.0, PseudoTargets::tau)
+        match (&self.soft, &self.bernoulli) {
+            (Some(s), _) => s.tau(),
+            (None, Some((_, tau))) => *tau,
+            (None, None) => 1.0,
+        }
     }
     /// The scaled teacher embeddings of feature KD.
     pub fn teacher_features(&self) -> Option<&Tensor<2>> {
@@ -399,6 +467,19 @@ impl TrainingTargets {
                 what: "target classes vs training classes",
                 expected: data.num_classes(),
                 got: self.num_classes,
+            });
+        }
+        if data.is_multi_label() != self.is_multi_label() {
+            return Err(LelpError::InvalidParameter {
+                name: "targets",
+                value: if self.is_multi_label() {
+                    "multi-label"
+                } else {
+                    "one label a row"
+                }
+                .into(),
+                reason: "the targets and the data disagree on multi-label: build multi-label targets \
+                         (TrainingTargets::multi_label, ::bernoulli) for data with label sets, and only for it",
             });
         }
         Ok(())

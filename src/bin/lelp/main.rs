@@ -38,7 +38,7 @@ use clap::{Parser, Subcommand};
 use lelp::LelpError;
 use lelp::deploy::{
     ChooseBy, Classifier, DistillOptions, DistillReport, Progress, StudentKind, TeacherOutputs, parse_method,
-    read_labelled_columns, read_texts_column,
+    read_texts_column,
 };
 use progress::Reporter;
 
@@ -75,7 +75,7 @@ agreement under --min-agreement); \
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a teacher head on the labelled data, distil a student, write the model file.
-    Distill(DistillArgs),
+    Distill(Box<DistillArgs>),
     /// Predict texts (plain lines, CSV with a `text` column, or JSON lines with a `text` field); writes JSON lines.
     Predict {
         /// The model file.
@@ -181,6 +181,22 @@ struct Columns {
     /// The CSV column or JSON field holding the label (CSV: `sentiment` when there is no `label`).
     #[arg(long, default_value = "label")]
     label_column: String,
+    /// Multi-label data: the separator between a row's labels in the label column (e.g. `|`).
+    /// A JSON label that is a list (`["a", "b"]`, `[]` for none) needs none.
+    #[arg(long, value_name = "SEP")]
+    label_separator: Option<String>,
+}
+
+impl Columns {
+    /// The labelled file at `path`, read with these columns.
+    fn read(&self, path: &Path) -> lelp::Result<lelp::text::TextCorpus> {
+        lelp::deploy::read_labelled_with(
+            path,
+            &self.text_column,
+            &self.label_column,
+            self.label_separator.as_deref(),
+        )
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -278,6 +294,11 @@ struct DistillArgs {
     /// as much as in a balanced data set, scikit-learn's rule) or `none`.
     #[arg(long, default_value = "none", value_name = "balanced|none")]
     class_weight: String,
+    /// Multi-label data: each label's decision threshold, chosen on the validation rows for the
+    /// label's best F1 (`f1`) or accuracy (`accuracy`), or one probability for every label
+    /// (e.g. `0.5`); stored in the model file.
+    #[arg(long, default_value = "f1", value_name = "f1|accuracy|P")]
+    thresholds: String,
     /// Where to write the model file.
     #[arg(long, short, default_value = "model.safetensors")]
     out: PathBuf,
@@ -360,7 +381,7 @@ fn run(cli: Cli) -> lelp::Result<()> {
     let mut reporter = Reporter::new(!cli.quiet);
     let device = lelp::device::by_name(&cli.device)?;
     match cli.command {
-        Command::Distill(args) => distill(args, cli.quiet, &device, &mut reporter),
+        Command::Distill(args) => distill(*args, cli.quiet, &device, &mut reporter),
         Command::Predict {
             model,
             input,
@@ -468,6 +489,7 @@ fn distill(
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
     // option values are checked before any file is read or fetched
     let class_weight: lelp::deploy::ClassWeight = args.class_weight.parse()?;
+    let thresholds: lelp::metrics::ThresholdRule = args.thresholds.parse()?;
     let quantize: Option<lelp::deploy::Quantization> = args.quantize.as_deref().map(str::parse).transpose()?;
     let choose_by: Option<ChooseBy> = args.choose_by.as_deref().map(str::parse).transpose()?;
     if let Some(a) = args.min_agreement
@@ -493,7 +515,7 @@ fn distill(
             reason: "must be in 0..=100",
         });
     }
-    let corpus = read_labelled_columns(&args.data, &args.columns.text_column, &args.columns.label_column)?;
+    let corpus = args.columns.read(&args.data)?;
     if corpus.class_names.len() < 2 {
         return Err(LelpError::BadRecord {
             path: args.data.clone(),
@@ -537,6 +559,7 @@ fn distill(
     opts.calibrate = args.calibrate;
     opts.quantize = quantize;
     opts.class_weight = class_weight;
+    opts.thresholds = thresholds;
     opts.static_frozen = args.frozen_table;
     opts.static_bigrams = args.bigrams;
     opts.static_encoded_bigrams = args.encoded_bigrams;
@@ -684,6 +707,24 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
         },
         sc.ece
     );
+    if let (Some(ml), Some(micro), Some(hamming)) = (&m.multi_label, sc.micro_f1, sc.hamming_loss) {
+        println!(
+            "         multi-label: subset accuracy {:.2}%, micro-F1 {:.2}%, Hamming loss {:.4}; thresholds {} ({})",
+            100.0 * sc.accuracy,
+            100.0 * micro,
+            hamming,
+            ml.rule,
+            match (ml.validation_macro_f1, ml.validation_macro_f1_at_half) {
+                (Some(a), Some(b)) => format!(
+                    "fitted on {} validation rows: their macro-F1 {:.2}% against {:.2}% at 0.5",
+                    ml.rows,
+                    100.0 * a,
+                    100.0 * b
+                ),
+                _ => "the same for every label".into(),
+            }
+        );
+    }
     if let Some(k) = &m.calibration {
         println!(
             "         calibrated: temperature {:.3} fitted on {} validation rows (held out of the final student), \
@@ -691,7 +732,11 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
             k.temperature, k.rows, k.ece_before, k.ece_after
         );
     }
-    fidelity_lines(&report.fidelity, &m.class_names);
+    match &m.multi_label {
+        // every (text, label) decision as a two-class forecast
+        Some(_) => fidelity_lines(&report.fidelity, &["absent".into(), "present".into()], "decisions"),
+        None => fidelity_lines(&report.fidelity, &m.class_names, "test rows"),
+    }
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
@@ -699,9 +744,9 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
 
 /// The summary's fidelity lines: agreement overall and per class, the
 /// distances, and agreement by the teacher's confidence.
-fn fidelity_lines(f: &lelp::metrics::Fidelity, names: &[String]) {
+fn fidelity_lines(f: &lelp::metrics::Fidelity, names: &[String], rows: &str) {
     println!(
-        "fidelity agreement with the teacher {:.2}% of {} test rows; mean KL {:.4} nats, mean TV {:.4}",
+        "fidelity agreement with the teacher {:.2}% of {} {rows}; mean KL {:.4} nats, mean TV {:.4}",
         100.0 * f.agreement,
         f.rows,
         f.mean_kl,
@@ -756,6 +801,7 @@ fn predict(
     let texts = read_texts_column(input, column)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let names = classifier.class_names();
+    let multi_label = classifier.manifest().multi_label.is_some();
     let mut out = String::new();
     let mut done = 0;
     for chunk in refs.chunks(512) {
@@ -775,6 +821,17 @@ fn predict(
                 None => Some(names[p.label].as_str()),
             };
             let mut line = serde_json::json!({"label": label, "probabilities": probs});
+            if multi_label {
+                // the labels over their thresholds (or over --threshold)
+                let said: Vec<&str> = match rules.threshold {
+                    Some(t) => (0..names.len())
+                        .filter(|&k| f64::from(p.probabilities[k]) >= t)
+                        .map(|k| names[k].as_str())
+                        .collect(),
+                    None => p.labels.iter().map(|&k| names[k].as_str()).collect(),
+                };
+                line["labels"] = serde_json::json!(said);
+            }
             if let Some(k) = rules.top_k {
                 let top: Vec<serde_json::Value> = p
                     .top_k(k)
@@ -817,7 +874,7 @@ fn eval(
     device: &burn::prelude::Device,
 ) -> lelp::Result<()> {
     let classifier = Classifier::load_on(model, device)?;
-    let corpus = read_labelled_columns(data, &columns.text_column, &columns.label_column)?;
+    let corpus = columns.read(data)?;
     let names = classifier.class_names();
     // the file's classes by name onto the model's
     let map: Vec<usize> = corpus
@@ -839,6 +896,16 @@ fn eval(
             })
         })
         .collect::<lelp::Result<_>>()?;
+    if classifier.manifest().multi_label.is_some() {
+        if teacher.outputs.is_some() || teacher.dir.is_some() {
+            return Err(LelpError::InvalidParameter {
+                name: "teacher",
+                value: "a multi-label model".into(),
+                reason: "eval's fidelity to a teacher is for one class a text",
+            });
+        }
+        return eval_multi_label(&classifier, &corpus, &map, (model, data), output);
+    }
     if teacher.disagreements.is_some() && teacher.outputs.is_none() && teacher.dir.is_none() {
         return Err(LelpError::InvalidParameter {
             name: "disagreements",
@@ -931,6 +998,69 @@ fn eval(
             lelp::io::write_atomic(path, lines.as_bytes())?;
         }
     }
+    emit(
+        output,
+        &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),
+    )
+}
+
+/// `eval` of a multi-label model: every row's labels (a file of one label
+/// a row counts as sets of one) against the labels over the model's
+/// thresholds.
+fn eval_multi_label(
+    classifier: &Classifier,
+    corpus: &lelp::text::TextCorpus,
+    map: &[usize],
+    (model, data): (&Path, &Path),
+    output: Option<&Path>,
+) -> lelp::Result<()> {
+    let names = classifier.class_names();
+    let c = names.len();
+    let thresholds = classifier
+        .manifest()
+        .multi_label
+        .as_ref()
+        .map_or_else(|| vec![0.5; c], |m| m.thresholds.clone());
+    let sets: Vec<Vec<usize>> = match &corpus.label_sets {
+        Some(sets) => sets.iter().map(|s| s.iter().map(|&l| map[l]).collect()).collect(),
+        None => corpus.labels.iter().map(|&l| vec![map[l]]).collect(),
+    };
+    let refs: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let mut probs = Vec::with_capacity(corpus.len() * c);
+    for chunk in refs.chunks(512) {
+        for p in classifier.predict(chunk)? {
+            probs.extend(p.probabilities);
+        }
+    }
+    let scores = lelp::metrics::multi_label_scores(&probs, &sets, c, &thresholds)?;
+    let at_half = lelp::metrics::multi_label_scores(&probs, &sets, c, &vec![0.5; c])?;
+    let per_class: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .zip(&scores.per_class)
+        .zip(&thresholds)
+        .map(|((name, s), t)| {
+            let v = serde_json::json!({"rows": s.support, "precision": s.precision, "recall": s.recall,
+                "f1": s.f1, "threshold": t});
+            (name.clone(), v)
+        })
+        .collect();
+    let report = serde_json::json!({
+        "model": model.display().to_string(),
+        "data": data.display().to_string(),
+        "rows": corpus.len(),
+        "multi_label": true,
+        "subset_accuracy": scores.accuracy,
+        "hamming_loss": scores.hamming_loss,
+        "micro_f1": scores.micro_f1,
+        "macro_f1": scores.macro_f1,
+        "weighted_f1": scores.weighted_f1,
+        "macro_precision": scores.macro_precision,
+        "macro_recall": scores.macro_recall,
+        "macro_f1_at_half": at_half.macro_f1,
+        "ece": scores.ece,
+        "per_class": per_class,
+        "classes": names,
+    });
     emit(
         output,
         &format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()),

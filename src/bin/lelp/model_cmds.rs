@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use lelp::deploy::{Classifier, ModelFile, read_labelled_columns};
+use lelp::deploy::{Classifier, ModelFile};
 
 use crate::{Columns, emit};
 
@@ -31,7 +31,7 @@ pub(crate) fn quantize(
         "bytes_after": size(out),
     });
     if let Some(data) = data {
-        let corpus = read_labelled_columns(data, &columns.text_column, &columns.label_column)?;
+        let corpus = columns.read(data)?;
         let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
         let (a, b) = (
             Classifier::from_model_on(full, device)?,
