@@ -1464,7 +1464,11 @@ fn multi_label_data_distils_predicts_and_evaluates() {
         .expect("thresholds in the manifest");
     assert_eq!(t.len(), 3, "{m}");
     assert_eq!(m["multi_label"]["rule"], "f1");
-    let texts = write(&dir, "texts.txt", b"goal team rain storm the news today\nbank loan the news today\n");
+    let texts = write(
+        &dir,
+        "texts.txt",
+        b"goal team rain storm the news today\nbank loan the news today\n",
+    );
     let out = lelp(&["predict", s(&model), "--input", s(&texts)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
@@ -1481,7 +1485,13 @@ fn multi_label_data_distils_predicts_and_evaluates() {
             .collect();
         assert_eq!(line["labels"], serde_json::json!(over), "{line}");
     }
-    assert!(lines[1]["labels"].as_array().unwrap().contains(&serde_json::json!("money")), "{lines:?}");
+    assert!(
+        lines[1]["labels"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("money")),
+        "{lines:?}"
+    );
     let e = lelp(&["eval", s(&model), "--data", s(&data), "--label-separator", "|"]);
     assert_eq!(code(&e), 0, "{}", stderr(&e));
     let r: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();

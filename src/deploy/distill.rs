@@ -330,17 +330,23 @@ pub enum Progress<'a> {
 pub struct DistillReport {
     /// The model, its manifest filled in.
     pub model: ModelFile,
-    /// The teacher's test accuracy.
+    /// The teacher's test accuracy (multi-label data: its subset accuracy
+    /// at probability 0.5).
     pub teacher_accuracy: f64,
-    /// The student's test accuracy.
+    /// The student's test accuracy (multi-label data: the model file's
+    /// subset accuracy at its thresholds).
     pub student_accuracy: f64,
     /// How faithfully the model file's student imitates the teacher on the
     /// test rows (top-1 agreement overall and per class, KL and TV
-    /// distances, agreement by teacher confidence).
+    /// distances, agreement by teacher confidence). Multi-label data:
+    /// over every (text, label) decision as a two-class forecast (classes
+    /// `absent`, `present`; both decided at 0.5).
     pub fidelity: Fidelity,
     /// The model file's scores against the labels on the test rows
     /// (precision, recall and F1 per class, their macro and weighted
-    /// means, top-k accuracy, the expected calibration error).
+    /// means, top-k accuracy, the expected calibration error; multi-label
+    /// data: [`crate::metrics::multi_label_scores`] at the file's
+    /// thresholds).
     pub scores: crate::metrics::Scores,
     /// The chosen candidate's validation accuracy (auto only).
     pub validation_accuracy: Option<f64>,

@@ -205,6 +205,7 @@ pub fn predict<S: Student>(student: &S, data: &Dataset, device: &Device) -> Resu
 
 /// The class logits `l_c` of `student` for every row of `data`, row-major
 /// `[N, C]` on the host, in batches on `device`.
+#[cfg(feature = "text")]
 pub(crate) fn class_logits_of<S: Student>(student: &S, data: &Dataset, device: &Device) -> Result<Vec<f32>> {
     let c = data.num_classes();
     let s = subclasses_of(student.num_outputs(), c)?;

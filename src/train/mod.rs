@@ -33,6 +33,7 @@ pub use distiller::{
 };
 pub(crate) use dropout::DropoutScope;
 pub use dropout::{dropout, seed_dropout};
+#[cfg(feature = "text")]
 pub(crate) use eval::class_logits_of;
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
 pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
