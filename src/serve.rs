@@ -4,7 +4,8 @@
 //! - `POST /predict` takes a JSON list of texts (`["a", "b"]`, or
 //!   `{"texts": ["a", "b"]}`) and answers `{"predictions": [{"label": ...,
 //!   "probabilities": {name: p, ...}}, ...]}` in the same order (a
-//!   multi-label model adds `"labels": [...]`, those over their thresholds), as `lelp
+//!   multi-label model adds `"labels": [...]`, those over their thresholds;
+//!   a cascade `"answered_by"`), as `lelp
 //!   predict` writes them.
 //! - Concurrent requests are **micro-batched**: one worker takes every
 //!   request queued, and while others are still being read waits for
@@ -287,6 +288,8 @@ struct Shared {
     classes: Vec<String>,
     /// A multi-label model: answers carry `labels`.
     multi_label: bool,
+    /// A cascade: answers say who answered.
+    cascade: bool,
     queue: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
 }
@@ -466,13 +469,16 @@ async fn predict_inner(state: &Shared, request: Request) -> Response {
                 .zip(&p.probabilities)
                 .map(|(n, &v)| (n.clone(), serde_json::json!(v)))
                 .collect();
+            let mut v = serde_json::json!({"label": names[p.label], "probabilities": probs});
             // a multi-label model's answer is its set of labels (possibly empty)
-            if !state.multi_label {
-                serde_json::json!({"label": names[p.label], "probabilities": probs})
-            } else {
+            if state.multi_label {
                 let labels: Vec<&String> = p.labels.iter().map(|&k| &names[k]).collect();
-                serde_json::json!({"label": names[p.label], "labels": labels, "probabilities": probs})
+                v["labels"] = serde_json::json!(labels);
             }
+            if state.cascade {
+                v["answered_by"] = serde_json::json!(p.answered_by);
+            }
+            v
         })
         .collect();
     json_ok(serde_json::json!({ "predictions": items }).to_string())
@@ -597,6 +603,7 @@ pub async fn serve(
         config: config.clone(),
         classes: classifier.class_names().to_vec(),
         multi_label: classifier.manifest().multi_label.is_some(),
+        cascade: classifier.manifest().cascade.is_some(),
         queue: tx,
         metrics: Arc::clone(&metrics),
     });
@@ -649,6 +656,7 @@ mod tests {
             config: ServeConfig::default(),
             classes: vec!["a".into(), "b".into()],
             multi_label: false,
+            cascade: false,
             queue: tx,
             metrics: Arc::new(Metrics::default()),
         });
@@ -686,6 +694,7 @@ mod tests {
                 label: 1,
                 probabilities: vec![0.25, 0.75],
                 labels: vec![1],
+                answered_by: Default::default(),
             }]))
             .ok();
         let r = first.await.unwrap().unwrap();

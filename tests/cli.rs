@@ -1393,6 +1393,24 @@ fn class_weight_is_recorded_and_checked() {
     assert!(m.get("class_weight").is_none(), "{m}");
     let o = distill(&data, &model, &["--class-weight", "inverse"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // weights by class name: recorded in class order, the unnamed class at 1
+    let custom = dir.join("custom.safetensors");
+    let o = distill(&data, &custom, &["--method", "kd", "--class-weight", "sport=3"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&custom)]).stdout).unwrap();
+    assert_eq!(
+        m["class_weight"]["custom"],
+        serde_json::json!([["money", 1.0], ["sport", 3.0]]),
+        "{m}"
+    );
+    // a class the data lacks, a negative weight, a class named twice: exit 2, nothing written
+    for bad in ["golf=2", "sport=-1", "sport=1,sport=2"] {
+        let out = dir.join("bad.safetensors");
+        let o = distill(&data, &out, &["--class-weight", bad]);
+        assert_eq!(code(&o), 2, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("class-weight"), "{bad}: {}", stderr(&o));
+        assert!(!out.exists());
+    }
 }
 
 /// A multi-label CSV (labels split at `|`): sport, money and weather words,
@@ -1521,6 +1539,7 @@ fn multi_label_data_distils_predicts_and_evaluates() {
         (&["--class-weight", "balanced"][..], "thresholds"),
         (&["--thresholds", "1.5"][..], "thresholds"),
         (&["--calibrate"][..], "thresholds"),
+        (&["--cascade"][..], "one class a text"),
     ] {
         let mut all = vec!["--label-separator", "|"];
         all.extend_from_slice(args);
@@ -1541,4 +1560,77 @@ fn multi_label_data_distils_predicts_and_evaluates() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A cascade through the tool: the fallback file (the teacher) written
+/// beside the model, `predict` saying who answered each text, the
+/// fallback's answers equal to the teacher file's own, and a missing or
+/// swapped fallback, a target outside (0, 1] and a cascade of multi-label
+/// data refused by name.
+#[test]
+fn a_cascade_hands_unsure_texts_to_the_teacher() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-cascade");
+    let (data, test) = sport_money(&dir);
+    let model = dir.join("model.safetensors");
+    let o = distill(&data, &model, &["--method", "kd", "--target-coverage", "0.5"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(summary.contains("cascade  threshold"), "{summary}");
+    let fallback = dir.join("model.fallback.safetensors");
+    assert!(fallback.exists());
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&model)]).stdout).unwrap();
+    assert_eq!(m["cascade"]["fallback"], "model.fallback.safetensors", "{m}");
+    assert!(m["cascade"]["validation"]["coverage"].as_f64().unwrap() >= 0.5, "{m}");
+    let texts: String = test.iter().map(|(t, _)| format!("{t}\n")).collect();
+    let input = write(&dir, "texts.txt", texts.as_bytes());
+    let read = |model: &Path| -> Vec<serde_json::Value> {
+        let o = lelp(&["predict", s(model), "--input", s(&input)]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (cascade, teacher) = (read(&model), read(&fallback));
+    let handed = cascade.iter().filter(|p| p["answered_by"] == "fallback").count();
+    assert!(
+        handed > 0 && handed < cascade.len(),
+        "{handed} of {} handed on",
+        cascade.len()
+    );
+    for (c, t) in cascade.iter().zip(&teacher) {
+        match c["answered_by"].as_str().unwrap() {
+            // the teacher's answer (the same within float rounding: other batches)
+            "fallback" => {
+                assert_eq!(c["label"], t["label"]);
+                for (k, v) in t["probabilities"].as_object().unwrap() {
+                    let got = c["probabilities"][k].as_f64().unwrap();
+                    assert!((got - v.as_f64().unwrap()).abs() < 1e-4, "{c} vs {t}");
+                }
+            }
+            "student" => {}
+            other => panic!("answered by {other}"),
+        }
+    }
+    // a swapped fallback is refused (exit 4), a missing one named (exit 5)
+    let other = dir.join("other.safetensors");
+    let o = distill(&data, &other, &["--method", "plain", "--seed", "3"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let kept = std::fs::read(&fallback).unwrap();
+    std::fs::copy(&other, &fallback).unwrap();
+    let o = lelp(&["predict", s(&model), "--input", s(&input)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    std::fs::remove_file(&fallback).unwrap();
+    let o = lelp(&["predict", s(&model), "--input", s(&input)]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(stderr(&o).contains("model.fallback.safetensors"), "{}", stderr(&o));
+    std::fs::write(&fallback, kept).unwrap();
+    for bad in [&["--target-agreement", "1.5"][..], &["--target-coverage", "0"][..]] {
+        let o = distill(&data, &dir.join("no.safetensors"), bad);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
+        assert!(!dir.join("no.safetensors").exists());
+    }
 }

@@ -271,7 +271,7 @@ fn damaged_foreign_and_newer_files_are_typed_errors_naming_the_file() {
             e,
             LelpError::FormatVersion {
                 found: 99,
-                supported: 3,
+                supported: lelp::deploy::FORMAT_VERSION,
                 ..
             }
         ),

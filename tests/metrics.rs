@@ -266,3 +266,59 @@ fn scores_refuse_bad_input() {
         Err(LelpError::NonFinite { row: 0, col: 1, .. })
     ));
 }
+
+/// The cascade's threshold is the best of every candidate, found by brute
+/// force with `coverage_curve` at each of the student's top probabilities:
+/// for a target agreement the most coverage that meets it, for a target
+/// coverage the highest threshold that reaches it.
+#[test]
+fn cascade_threshold_is_the_brute_force_best() {
+    use lelp::metrics::{CascadeTarget, cascade_threshold, coverage_curve};
+    let (n, c) = (60, 3);
+    let noise = common::pseudo(n * c * 2, 5);
+    let norm = |row: &[f32]| -> Vec<f32> {
+        let e: Vec<f32> = row.iter().map(|v| (3.0 * v).exp()).collect();
+        let s: f32 = e.iter().sum();
+        e.iter().map(|v| v / s).collect()
+    };
+    let student: Vec<f32> = noise[..n * c].chunks(c).flat_map(norm).collect();
+    let teacher: Vec<f32> = noise[..n * c]
+        .iter()
+        .zip(&noise[n * c..])
+        .map(|(a, b)| a + 0.7 * b)
+        .collect::<Vec<_>>()
+        .chunks(c)
+        .flat_map(norm)
+        .collect();
+    let labels: Vec<usize> = (0..n).map(|i| i % c).collect();
+    let mut candidates: Vec<f64> = student
+        .chunks(c)
+        .map(|r| f64::from(r.iter().copied().fold(f32::MIN, f32::max)))
+        .collect();
+    candidates.push(1.0);
+    let curve = coverage_curve(&student, &teacher, &labels, c, &candidates).unwrap();
+    for a in [0.8, 0.9, 0.95, 1.0] {
+        let (t, p) = cascade_threshold(&student, &teacher, &labels, c, CascadeTarget::Agreement(a)).unwrap();
+        let best = curve
+            .iter()
+            .filter(|q| q.agreement >= a)
+            .map(|q| q.coverage)
+            .fold(0.0, f64::max);
+        assert!(
+            (p.coverage - best).abs() < 1e-12 && p.agreement >= a,
+            "agreement {a}: {t} {p:?}, best {best}"
+        );
+    }
+    for v in [0.25, 0.5, 0.9] {
+        let (t, p) = cascade_threshold(&student, &teacher, &labels, c, CascadeTarget::Coverage(v)).unwrap();
+        let best = curve
+            .iter()
+            .filter(|q| q.coverage >= v)
+            .map(|q| q.threshold)
+            .fold(0.0, f64::max);
+        assert!(t == best && p.coverage >= v, "coverage {v}: {t} vs {best}");
+    }
+    for bad in [0.0, 1.5, f64::NAN] {
+        assert!(cascade_threshold(&student, &teacher, &labels, c, CascadeTarget::Agreement(bad)).is_err());
+    }
+}

@@ -118,6 +118,25 @@ pub struct Prediction {
     /// ([`Manifest::multi_label`](super::Manifest::multi_label)), possibly
     /// none.
     pub labels: Vec<usize>,
+    /// Who answered: the student, or in a cascade
+    /// ([`Manifest::cascade`](super::Manifest::cascade)) the fallback
+    /// model, or nobody yet (the text is for the teacher that runs
+    /// elsewhere; `label` and `probabilities` are then the student's).
+    pub answered_by: AnsweredBy,
+}
+
+/// Who answered a [`Prediction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnsweredBy {
+    /// The student (every text of a model without a cascade).
+    #[default]
+    Student,
+    /// A cascade's fallback model (the teacher), the student being unsure.
+    Fallback,
+    /// Nobody: the student is unsure and the cascade's fallback runs
+    /// elsewhere (or was not loaded: [`Classifier::from_model`]).
+    Deferred,
 }
 
 impl Prediction {
@@ -127,7 +146,7 @@ impl Prediction {
     ///
     /// ```
     /// use lelp::deploy::Prediction;
-    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1] };
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1], answered_by: Default::default() };
     /// assert_eq!(p.top_k(2), vec![(1, 0.5), (2, 0.3)]);
     /// ```
     pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
@@ -144,7 +163,7 @@ impl Prediction {
     ///
     /// ```
     /// use lelp::deploy::Prediction;
-    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1] };
+    /// let p = Prediction { label: 1, probabilities: vec![0.2, 0.5, 0.3], labels: vec![1], answered_by: Default::default() };
     /// assert_eq!(p.label_over(0.5)?, Some(1));
     /// assert_eq!(p.label_over(0.6)?, None);
     /// # Ok::<(), lelp::LelpError>(())
@@ -189,6 +208,8 @@ pub struct Classifier {
     network: Network,
     featurize: Featurize,
     encoder_params: usize,
+    /// A cascade's fallback (loaded by [`Classifier::load`]).
+    fallback: Option<Box<Classifier>>,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -218,7 +239,53 @@ impl Classifier {
     /// As [`Classifier::load`].
     pub fn load_on(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
-        Self::from_model_at(ModelFile::read(path)?, path, device)
+        let mut me = Self::from_model_at(ModelFile::read(path)?, path, device)?;
+        let fallback = me.manifest.cascade.as_ref().and_then(|c| c.fallback.clone());
+        if let Some(name) = fallback {
+            let file = path.parent().unwrap_or(Path::new(".")).join(name);
+            let bytes = crate::io::read(&file)?;
+            let mut id = crate::util::Fnv64::default();
+            id.update(&bytes);
+            let want = me.manifest.cascade.as_ref().and_then(|c| c.fallback_id.clone());
+            if want.is_some_and(|w| w != format!("{:016x}", id.finish())) {
+                return Err(LelpError::corrupted(
+                    &file,
+                    format!(
+                        "not the cascade's fallback (its identity differs from {}'s record)",
+                        path.display()
+                    ),
+                ));
+            }
+            let fb = Self::from_model_at(ModelFile::from_bytes(&bytes, &file)?, &file, device)?;
+            me = me.with_fallback(fb)?;
+        }
+        Ok(me)
+    }
+
+    /// The classifier with `fallback` answering the texts its cascade
+    /// ([`Manifest::cascade`]) hands on; [`Classifier::load`] does this
+    /// for the file the manifest names.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a model without a cascade, or a
+    /// fallback whose classes are not the model's (in its order).
+    pub fn with_fallback(mut self, fallback: Classifier) -> Result<Self> {
+        if self.manifest.cascade.is_none() {
+            return Err(LelpError::InvalidParameter {
+                name: "fallback",
+                value: fallback.manifest.class_names.join(","),
+                reason: "the model has no cascade to hand texts on",
+            });
+        }
+        if fallback.manifest.class_names != self.manifest.class_names {
+            return Err(LelpError::InvalidParameter {
+                name: "fallback",
+                value: fallback.manifest.class_names.join(","),
+                reason: "the fallback's classes are not the model's, in its order",
+            });
+        }
+        self.fallback = Some(Box::new(fallback));
+        Ok(self)
     }
 
     /// A classifier from a model in memory. An embedded encoder runs on
@@ -297,6 +364,7 @@ impl Classifier {
             }
         };
         Ok(Self {
+            fallback: None,
             manifest,
             network,
             featurize,
@@ -344,11 +412,39 @@ impl Classifier {
                 label,
                 probabilities,
                 labels,
+                answered_by: AnsweredBy::Student,
             }
         };
         let mut raw = Vec::with_capacity(texts.len());
         self.outputs_into(texts, &mut raw)?;
-        Ok(raw.into_iter().map(finish).collect())
+        let Some(cascade) = &self.manifest.cascade else {
+            return Ok(raw.into_iter().map(finish).collect());
+        };
+        // the texts the student is unsure of, by its decision temperature
+        let k = cascade.temperature as f32;
+        let unsure: Vec<usize> = raw
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| {
+                let p = net::class_probabilities(&z.iter().map(|v| v / k).collect::<Vec<_>>(), c);
+                f64::from(p[argmax(&p)]) < cascade.threshold
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut out: Vec<Prediction> = raw.into_iter().map(finish).collect();
+        match &self.fallback {
+            Some(fb) if !unsure.is_empty() => {
+                // one batch for the fallback
+                let handed: Vec<&str> = unsure.iter().map(|&i| texts[i]).collect();
+                for (&i, mut p) in unsure.iter().zip(fb.predict(&handed)?) {
+                    p.answered_by = AnsweredBy::Fallback;
+                    out[i] = p;
+                }
+            }
+            Some(_) => {}
+            None => unsure.iter().for_each(|&i| out[i].answered_by = AnsweredBy::Deferred),
+        }
+        Ok(out)
     }
 
     /// The student's raw outputs (`C * S` logits, no temperature) for

@@ -199,10 +199,33 @@ pub struct DistillOptions {
     /// model file ([`Manifest::multi_label`](super::Manifest::multi_label)).
     /// Default: the F1 of each label ([`ThresholdRule::F1`]).
     pub thresholds: ThresholdRule,
+    /// A cascade ([`Manifest::cascade`](super::Manifest::cascade)): the
+    /// student answers the texts it is sure of, the teacher the others.
+    /// Its decision temperature is fitted on the validation rows (the
+    /// file's, else the share `auto` holds out, which the final student
+    /// then does not train on) against the teacher's classes, and its
+    /// threshold meets the target there. With the tool's own teacher, the
+    /// teacher becomes the fallback model file
+    /// ([`DistillReport::fallback`]); with supplied outputs or a
+    /// fine-tuned classifier, the texts under the threshold are marked for
+    /// it ([`AnsweredBy::Deferred`](super::AnsweredBy)). None by default.
+    pub cascade: Option<crate::metrics::CascadeTarget>,
 }
 
 /// How [`distill`] weighs the classes in the losses it trains with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// As text (`FromStr`, the tool's `--class-weight`): `none`, `balanced`,
+/// or weights by class name, `NAME=W,NAME=W` (classes not named weigh 1).
+///
+/// ```
+/// use lelp::deploy::ClassWeight;
+/// let w: ClassWeight = "spam=4,ham=0.5".parse()?;
+/// assert_eq!(w, ClassWeight::Custom(vec![("spam".into(), 4.0), ("ham".into(), 0.5)]));
+/// assert_eq!(w.to_string(), "spam=4,ham=0.5");
+/// assert!("spam=-1".parse::<ClassWeight>().is_err());
+/// # Ok::<(), lelp::LelpError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ClassWeight {
@@ -215,42 +238,107 @@ pub enum ClassWeight {
     /// in the teacher head's loss and in every term of the student's loss
     /// that is per row (the distillation terms included).
     Balanced,
+    /// A weight for each named class (finite, `>= 0`), in the same
+    /// losses; classes not named weigh 1. A name the data lacks is an
+    /// error ([`distill`] checks before any long work).
+    Custom(Vec<(String, f64)>),
 }
 
 impl ClassWeight {
     /// The weights for `train`'s rows (none when every row weighs alike).
-    pub(crate) fn weights(self, train: &Dataset) -> Option<Vec<f64>> {
+    /// A custom rule must have been put in class order by
+    /// [`ClassWeight::resolve`].
+    pub(crate) fn weights(&self, train: &Dataset) -> Option<Vec<f64>> {
         match self {
             ClassWeight::None => None,
             ClassWeight::Balanced => Some(crate::train::balanced_class_weights(
                 train.labels(),
                 train.num_classes(),
             )),
+            ClassWeight::Custom(w) => Some(w.iter().map(|(_, v)| *v).collect()),
         }
+    }
+
+    /// A custom rule as one weight for each of `classes`, in their order
+    /// (1 for a class not named); the others as they are.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a name that is not one of
+    /// `classes`, a name given twice, or a weight not finite and `>= 0`.
+    pub fn resolve(&self, classes: &[String]) -> Result<ClassWeight> {
+        let ClassWeight::Custom(given) = self else {
+            return Ok(self.clone());
+        };
+        let bad = |value: String, reason| LelpError::InvalidParameter {
+            name: "class-weight",
+            value,
+            reason,
+        };
+        let mut w = vec![1.0; classes.len()];
+        let mut seen = vec![false; classes.len()];
+        for (name, v) in given {
+            let k = classes
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| bad(name.clone(), "no class of the data has this name"))?;
+            if std::mem::replace(&mut seen[k], true) {
+                return Err(bad(name.clone(), "a class is given two weights"));
+            }
+            if !(v.is_finite() && *v >= 0.0) {
+                return Err(bad(format!("{name}={v}"), "a weight is finite and >= 0"));
+            }
+            w[k] = *v;
+        }
+        if w.iter().all(|&v| v == 0.0) {
+            return Err(bad(self.to_string(), "at least one class must weigh more than 0"));
+        }
+        Ok(ClassWeight::Custom(classes.iter().cloned().zip(w).collect()))
     }
 }
 
 impl std::str::FromStr for ClassWeight {
     type Err = LelpError;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
+        let bad = |reason| LelpError::InvalidParameter {
+            name: "class-weight",
+            value: s.to_string(),
+            reason,
+        };
+        match s.trim() {
             "none" => Ok(Self::None),
             "balanced" => Ok(Self::Balanced),
-            other => Err(LelpError::InvalidParameter {
-                name: "class-weight",
-                value: other.to_string(),
-                reason: "balanced or none",
-            }),
+            other if other.contains('=') => {
+                let mut w = Vec::new();
+                for part in other.split(',').filter(|p| !p.trim().is_empty()) {
+                    let (name, v) = part
+                        .rsplit_once('=')
+                        .ok_or(bad("balanced, none, or NAME=W,NAME=W (a weight for each named class)"))?;
+                    let v: f64 = v.trim().parse().map_err(|_| bad("a weight is a number"))?;
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(bad("a weight is finite and >= 0"));
+                    }
+                    if name.trim().is_empty() {
+                        return Err(bad("each weight needs a class name: NAME=W"));
+                    }
+                    w.push((name.trim().to_string(), v));
+                }
+                Ok(Self::Custom(w))
+            }
+            _ => Err(bad("balanced, none, or NAME=W,NAME=W (a weight for each named class)")),
         }
     }
 }
 
 impl std::fmt::Display for ClassWeight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::None => "none",
-            Self::Balanced => "balanced",
-        })
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Balanced => f.write_str("balanced"),
+            Self::Custom(w) => {
+                let parts: Vec<String> = w.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
     }
 }
 
@@ -286,6 +374,7 @@ impl Default for DistillOptions {
             quantize: None,
             class_weight: ClassWeight::None,
             thresholds: ThresholdRule::F1,
+            cascade: None,
         }
     }
 }
@@ -370,6 +459,14 @@ pub struct DistillReport {
     /// Augmented rows in the final student's transfer set
     /// ([`DistillOptions::augment`]).
     pub augmented_rows: usize,
+    /// With [`DistillOptions::cascade`] and the tool's own teacher: the
+    /// fallback model (the teacher's encoder and head in one file), to be
+    /// saved beside the model with [`ModelFile::save_with_fallback`].
+    pub fallback: Option<ModelFile>,
+    /// With [`DistillOptions::cascade`]: the cascade on the test rows at
+    /// its threshold (the share the student answers, the cascade's
+    /// accuracy and agreement with the teacher).
+    pub cascade_test: Option<crate::metrics::CoveragePoint>,
 }
 
 /// A trained student of any kind.
@@ -832,6 +929,17 @@ pub fn distill(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<DistillReport> {
     check_options(corpus, opts)?;
+    // custom class weights by name, checked and put in class order now
+    let resolved;
+    let opts = match &opts.class_weight {
+        ClassWeight::Custom(_) => {
+            let mut o = opts.clone();
+            o.class_weight = opts.class_weight.resolve(&corpus.class_names)?;
+            resolved = o;
+            &resolved
+        }
+        _ => opts,
+    };
     let supplied = opts.teacher_outputs.as_ref();
     if let Some(t) = supplied {
         check_supplied(t, corpus, unlabeled, opts)?;
@@ -942,11 +1050,26 @@ pub fn distill(
     }
     match &corpus.label_sets {
         Some(sets) => model.manifest.multi_label = Some(thresholds(&model, &texts, &held, sets, opts, device)?),
-        None if !held.is_empty() => {
+        None if opts.calibrate => {
             model.manifest.calibration = Some(calibrate(&model, &texts, &held, corpus, device)?);
         }
         None => {}
     }
+    let mut cascade_test = None;
+    if let Some(target) = opts.cascade {
+        let (k, test) = cascade_stage(&model, &views, &texts, (&held, &test_idx), target, device)?;
+        model.manifest.cascade = Some(k);
+        cascade_test = Some(test);
+    }
+    let fallback = match (&views.teacher, encoder, &hf, opts.cascade) {
+        (TeacherSide::Head(h), Some(_), None, Some(_)) => Some(ModelFile::with_encoder(
+            h.module(),
+            &opts.teacher_dir,
+            tools.encoder_tokens,
+            corpus.class_names.clone(),
+        )?),
+        _ => None,
+    };
     let (fidelity, scores) = test_fidelity(&model, &views, &texts, &test_idx, device)?;
     // multi-label: the file's subset accuracy at its thresholds
     let student_accuracy = if corpus.label_sets.is_some() {
@@ -974,7 +1097,7 @@ pub fn distill(
     });
     model.manifest.teacher = Some(teacher);
     model.manifest.student = Some(opts.student);
-    model.manifest.class_weight = Some(opts.class_weight).filter(|w| *w != ClassWeight::None);
+    model.manifest.class_weight = Some(opts.class_weight.clone()).filter(|w| *w != ClassWeight::None);
     model.manifest.metrics = Metrics {
         validation_accuracy: choice.accuracy,
         test_accuracy: Some(student_accuracy),
@@ -1001,12 +1124,15 @@ pub fn distill(
         encode_rate,
         rows: (labelled_rows, u, test_idx.len()),
         augmented_rows: augmented.len(),
+        fallback,
+        cascade_test,
     })
 }
 
-/// The rows `--calibrate` fits its temperature on: the file's validation
-/// rows, else the share of the training rows `auto` validates on (the same
-/// draw); none without `--calibrate`.
+/// The rows a temperature (`--calibrate`), a cascade or multi-label
+/// thresholds are fitted on: the file's validation rows, else the share of
+/// the training rows `auto` validates on (the same draw); none when
+/// nothing is fitted.
 fn calibration_rows(
     corpus: &TextCorpus,
     train_idx: &[usize],
@@ -1014,7 +1140,7 @@ fn calibration_rows(
     opts: &DistillOptions,
 ) -> Result<Vec<usize>> {
     let fixed = matches!(opts.thresholds, ThresholdRule::Fixed(_));
-    if !opts.calibrate && (corpus.label_sets.is_none() || fixed) {
+    if !opts.calibrate && opts.cascade.is_none() && (corpus.label_sets.is_none() || fixed) {
         return Ok(Vec::new());
     }
     let held = match file_val {
@@ -1025,7 +1151,7 @@ fn calibration_rows(
         return Err(invalid(
             "calibrate",
             "true".into(),
-            "no validation rows to fit a temperature or thresholds on (too few training rows)",
+            "no validation rows to fit a temperature, a cascade or thresholds on (too few training rows)",
         ));
     }
     Ok(held)
@@ -1086,6 +1212,75 @@ fn calibrate(
         ece_before: ece(1.0)?,
         ece_after: ece(temperature as f32)?,
     })
+}
+
+/// The cascade of `model`: its decision temperature fitted on the `held`
+/// rows against the teacher's classes, the threshold that meets `target`
+/// there, the rows' coverage curve; and the cascade on the test rows at
+/// that threshold.
+fn cascade_stage(
+    model: &ModelFile,
+    views: &Views,
+    texts: &[&str],
+    (held, test): (&[usize], &[usize]),
+    target: crate::metrics::CascadeTarget,
+    device: &Device,
+) -> Result<(super::Cascade, crate::metrics::CoveragePoint)> {
+    use crate::metrics::{CascadeTarget, cascade_threshold, coverage_curve};
+    let c = model.manifest.class_names.len();
+    let classifier = Classifier::from_model_on(model.clone(), device)?;
+    let raw = |rows: &[usize]| -> Result<Vec<Vec<f32>>> {
+        let mut raw = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(512) {
+            let t: Vec<&str> = chunk.iter().map(|&r| texts[r]).collect();
+            classifier.outputs_into(&t, &mut raw)?;
+        }
+        Ok(raw)
+    };
+    let teacher = |rows: &[usize]| -> Result<Vec<f32>> {
+        let z = views.teacher_logits(rows, device)?;
+        Ok(z.chunks(c).flat_map(super::outputs::softmax).collect())
+    };
+    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+    let labels = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| views.dense.labels()[r]).collect() };
+    let at = |raw: &[Vec<f32>], t: f64| -> Vec<f32> {
+        raw.iter()
+            .flat_map(|z| super::net::class_probabilities(&z.iter().map(|v| v / t as f32).collect::<Vec<_>>(), c))
+            .collect()
+    };
+    let (held_raw, held_teacher) = (raw(held)?, teacher(held)?);
+    let teacher_classes: Vec<usize> = held_teacher.chunks(c).map(argmax).collect();
+    let temperature = super::fit_temperature(&held_raw.concat(), &teacher_classes, c)?;
+    let student = at(&held_raw, temperature);
+    let (threshold, point) = cascade_threshold(&student, &held_teacher, &labels(held), c, target)?;
+    let grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
+    let curve = coverage_curve(&student, &held_teacher, &labels(held), c, &grid)?;
+    let test_point = coverage_curve(
+        &at(&raw(test)?, temperature),
+        &teacher(test)?,
+        &labels(test),
+        c,
+        &[threshold],
+    )?
+    .remove(0);
+    let (name, value) = match target {
+        CascadeTarget::Agreement(a) => ("agreement", a),
+        CascadeTarget::Coverage(v) => ("coverage", v),
+    };
+    Ok((
+        super::Cascade {
+            fallback: None,
+            fallback_id: None,
+            temperature,
+            threshold,
+            target: name.into(),
+            target_value: value,
+            rows: held.len(),
+            validation: point,
+            curve,
+        },
+        test_point,
+    ))
 }
 
 /// Multi-label data: each label's threshold fitted by the options' rule on
@@ -1376,6 +1571,15 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
     if corpus.label_sets.is_some() {
         check_multi_label(opts)?;
     }
+    if let Some(crate::metrics::CascadeTarget::Agreement(v) | crate::metrics::CascadeTarget::Coverage(v)) = opts.cascade
+        && !(v > 0.0 && v <= 1.0)
+    {
+        return Err(invalid(
+            "cascade",
+            v.to_string(),
+            "a target agreement or coverage in (0, 1]",
+        ));
+    }
     if opts.student == StudentKind::Transformer && opts.transformer_tokens < 2 {
         return Err(invalid(
             "transformer_tokens",
@@ -1398,6 +1602,10 @@ fn check_multi_label(opts: &DistillOptions) -> Result<()> {
         let reason = "multi-label data: the per-label thresholds are fitted on the validation rows instead of a \
                       temperature";
         return refuse("calibrate", "true".into(), reason);
+    }
+    if opts.cascade.is_some() {
+        let reason = "a cascade hands on the texts whose top class the student is unsure of: one class a text";
+        return refuse("cascade", "multi-label data".into(), reason);
     }
     if opts.augment > 0 {
         let reason = "augmentation is for one label a row";

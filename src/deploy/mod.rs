@@ -60,12 +60,12 @@ mod outputs;
 mod vocab;
 
 pub use choice::{Candidate, ChooseBy, MethodChoice, auto_candidates, parse_method};
-pub use classifier::{Classifier, Prediction, check_threshold, fit_temperature};
+pub use classifier::{AnsweredBy, Classifier, Prediction, check_threshold, fit_temperature};
 pub use distill::{ClassWeight, DistillOptions, DistillReport, Progress, StudentKind, distill};
 pub use input::{read_labelled, read_labelled_columns, read_labelled_with, read_texts, read_texts_column};
 pub use model_file::{
-    Calibration, FORMAT_VERSION, Featurizer, Manifest, MethodRecord, Metrics, ModelFile, MultiLabel, Quantization,
-    TeacherRecord,
+    Calibration, Cascade, FORMAT_VERSION, Featurizer, Manifest, MethodRecord, Metrics, ModelFile, MultiLabel,
+    Quantization, TeacherRecord,
 };
 pub use net::{Architecture, Deployable, Network};
 pub use outputs::{OutputKind, TeacherOutputs};

@@ -54,7 +54,8 @@ fn read_int8_table(st: &safetensors::SafeTensors<'_>, path: &Path) -> Result<(Ve
 /// ([`WordPieceSettings::lowercase`]), which a 0.3 build would ignore or
 /// misread: it refuses them; a file with none of them is still written as 2.
 /// 4 for a multi-label file ([`Manifest::multi_label`]: one sigmoid a
-/// label, which a 0.4-before-multi-label build would read as a softmax).
+/// label, which an earlier build would read as a softmax) or a cascade
+/// ([`Manifest::cascade`], whose fallback an earlier build would ignore).
 pub const FORMAT_VERSION: u32 = 4;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
@@ -279,6 +280,45 @@ pub struct Manifest {
     /// text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_label: Option<MultiLabel>,
+    /// A cascade: the student answers the texts it is sure of, a fallback
+    /// model (the teacher) the others; none: the student answers all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<Cascade>,
+}
+
+/// A student-then-fallback cascade (`lelp distill --cascade`): the student
+/// answers a text when its top probability, its outputs divided by
+/// `temperature`, reaches `threshold`; the fallback model answers the
+/// others, in one batch ([`Classifier::predict`](super::Classifier::predict)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Cascade {
+    /// The fallback model file, relative to this file's folder; none when
+    /// the teacher runs only elsewhere (supplied outputs, a fine-tuned
+    /// classifier): the texts under the threshold are then marked for the
+    /// user to send to it ([`AnsweredBy::Deferred`](super::AnsweredBy)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<std::path::PathBuf>,
+    /// The fallback file's identity (FNV-1a of its bytes, hexadecimal),
+    /// checked when it is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_id: Option<String>,
+    /// The temperature the student's outputs are divided by to decide,
+    /// fitted on the validation rows against the teacher's classes.
+    pub temperature: f64,
+    /// The top-probability threshold: the student answers at or over it.
+    pub threshold: f64,
+    /// What the threshold was chosen for: `agreement` or `coverage`.
+    pub target: String,
+    /// The target's value (e.g. 0.99 agreement with the teacher).
+    pub target_value: f64,
+    /// The validation rows the temperature and threshold were fitted on.
+    pub rows: usize,
+    /// The validation rows at the threshold: the share the student
+    /// answers, and the cascade's accuracy and agreement with the teacher.
+    pub validation: crate::metrics::CoveragePoint,
+    /// The validation rows' curve at other thresholds.
+    pub curve: Vec<crate::metrics::CoveragePoint>,
 }
 
 /// A multi-label model's decision rule: label `k` is predicted when its
@@ -432,6 +472,7 @@ impl ModelFile {
             quantization: None,
             class_weight: None,
             multi_label: None,
+            cascade: None,
         };
         let model = Self {
             manifest,
@@ -605,7 +646,8 @@ impl ModelFile {
             Featurizer::HashedNgrams { .. } => false,
         };
         let newer = manifest.calibration.is_some() || manifest.quantization.is_some() || cased;
-        manifest.format_version = match (manifest.multi_label.is_some(), newer) {
+        let four = manifest.multi_label.is_some() || manifest.cascade.is_some();
+        manifest.format_version = match (four, newer) {
             (true, _) => 4,
             (false, true) => 3,
             (false, false) => 2,
@@ -703,6 +745,43 @@ impl ModelFile {
         crate::io::write_atomic(path.as_ref(), &self.to_bytes()?)
     }
 
+    /// Writes a cascade ([`Manifest::cascade`]) to `path` and its
+    /// `fallback` beside it as `<path's stem>.fallback.safetensors`,
+    /// recording the fallback's file name and identity in the manifest;
+    /// the fallback is written first, each file whole or not at all.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for a model without a cascade or a
+    /// fallback of other classes; I/O errors.
+    pub fn save_with_fallback(&mut self, path: impl AsRef<Path>, fallback: &ModelFile) -> Result<()> {
+        let path = path.as_ref();
+        if fallback.manifest.class_names != self.manifest.class_names {
+            return Err(LelpError::InvalidParameter {
+                name: "fallback",
+                value: fallback.manifest.class_names.join(","),
+                reason: "the fallback's classes are not the model's, in its order",
+            });
+        }
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+        let name = format!("{stem}.fallback.safetensors");
+        let Some(cascade) = self.manifest.cascade.as_mut() else {
+            return Err(LelpError::InvalidParameter {
+                name: "fallback",
+                value: name,
+                reason: "the model has no cascade",
+            });
+        };
+        let bytes = fallback.to_bytes()?;
+        let mut id = crate::util::Fnv64::default();
+        id.update(&bytes);
+        crate::io::write_atomic(path.with_file_name(&name), &bytes)?;
+        cascade.fallback = Some(name.into());
+        cascade.fallback_id = Some(format!("{:016x}", id.finish()));
+        self.save(path)
+    }
+
     /// Reads a model file.
     ///
     /// # Errors
@@ -796,6 +875,14 @@ impl ModelFile {
             && !(k.temperature.is_finite() && k.temperature > 0.0)
         {
             return bad(format!("calibration temperature {} is not positive", k.temperature));
+        }
+        if let Some(k) = &m.cascade
+            && !(k.temperature.is_finite() && k.temperature > 0.0 && (0.0..=1.0).contains(&k.threshold))
+        {
+            return bad(format!(
+                "cascade temperature {} or threshold {} out of range",
+                k.temperature, k.threshold
+            ));
         }
         if let Some(ml) = &m.multi_label {
             if ml.thresholds.len() != c || ml.thresholds.iter().any(|t| !(0.0..=1.0).contains(t)) {

@@ -40,6 +40,7 @@ use lelp::deploy::{
     ChooseBy, Classifier, DistillOptions, DistillReport, Progress, StudentKind, TeacherOutputs, parse_method,
     read_texts_column,
 };
+use lelp::metrics::CascadeTarget;
 use progress::Reporter;
 
 // glibc's allocator maps and unmaps the multi-megabyte buffers of every
@@ -230,6 +231,18 @@ struct DistillArgs {
     /// --teacher, else accuracy].
     #[arg(long)]
     choose_by: Option<String>,
+    /// A cascade: the student answers the texts it is sure of, the teacher the rest (written
+    /// beside the model as OUT-stem.fallback.safetensors, loaded with it). The threshold meets
+    /// --target-agreement (default 0.99) or --target-coverage on the validation rows.
+    #[arg(long)]
+    cascade: bool,
+    /// The cascade's agreement with the teacher on the validation rows, in (0, 1]; implies
+    /// --cascade.
+    #[arg(long, value_name = "A", conflicts_with = "target_coverage")]
+    target_agreement: Option<f64>,
+    /// The share of texts the student answers in the cascade, in (0, 1]; implies --cascade.
+    #[arg(long, value_name = "C")]
+    target_coverage: Option<f64>,
     /// Exit with code 1 (the model file is still written) when the student agrees with the
     /// teacher on fewer than this share of the test rows, e.g. 0.97.
     #[arg(long)]
@@ -291,8 +304,9 @@ struct DistillArgs {
     #[arg(long, value_name = "int8|f16")]
     quantize: Option<String>,
     /// Weigh the classes in the teacher head's loss and every student's: `balanced` (each class
-    /// as much as in a balanced data set, scikit-learn's rule) or `none`.
-    #[arg(long, default_value = "none", value_name = "balanced|none")]
+    /// as much as in a balanced data set, scikit-learn's rule), `none`, or by class name
+    /// (`spam=4,ham=1`; classes not named weigh 1).
+    #[arg(long, default_value = "none", value_name = "balanced|none|NAME=W,...")]
     class_weight: String,
     /// Multi-label data: each label's decision threshold, chosen on the validation rows for the
     /// label's best F1 (`f1`) or accuracy (`accuracy`), or one probability for every label
@@ -560,6 +574,12 @@ fn distill(
     opts.quantize = quantize;
     opts.class_weight = class_weight;
     opts.thresholds = thresholds;
+    opts.cascade = match (args.cascade, args.target_agreement, args.target_coverage) {
+        (_, Some(a), _) => Some(CascadeTarget::Agreement(a)),
+        (_, None, Some(c)) => Some(CascadeTarget::Coverage(c)),
+        (true, None, None) => Some(CascadeTarget::Agreement(0.99)),
+        (false, None, None) => None,
+    };
     opts.static_frozen = args.frozen_table;
     opts.static_bigrams = args.bigrams;
     opts.static_encoded_bigrams = args.encoded_bigrams;
@@ -582,8 +602,11 @@ fn distill(
             format!("; {} unlabeled texts", unlabeled.len())
         }
     ));
-    let report = lelp::deploy::distill(&corpus, &unlabeled, &opts, device, &mut |p| reporter.progress(&p))?;
-    report.model.save(&args.out)?;
+    let mut report = lelp::deploy::distill(&corpus, &unlabeled, &opts, device, &mut |p| reporter.progress(&p))?;
+    match report.fallback.take() {
+        Some(fallback) => report.model.save_with_fallback(&args.out, &fallback)?,
+        None => report.model.save(&args.out)?,
+    }
     summary(&report, &corpus.texts, &args.out, device)?;
     match args.min_agreement {
         Some(target) if report.fidelity.agreement < target => Err(LelpError::BelowTarget {
@@ -738,7 +761,71 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
         None => fidelity_lines(&report.fidelity, &m.class_names, "test rows"),
     }
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
+    if let (Some(k), Some(test)) = (&m.cascade, &report.cascade_test) {
+        cascade_lines(k, test, out, &sample, rate, device)?;
+    }
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
+    Ok(())
+}
+
+/// The summary's cascade lines: the threshold and what it gives on the
+/// validation and test rows, the validation curve, and the cascade file's
+/// measured throughput against the student's alone.
+fn cascade_lines(
+    k: &lelp::deploy::Cascade,
+    test: &lelp::metrics::CoveragePoint,
+    out: &Path,
+    sample: &[&str],
+    student_rate: f64,
+    device: &burn::prelude::Device,
+) -> lelp::Result<()> {
+    let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+    println!(
+        "cascade  threshold {:.4} (target {} {}, decision temperature {:.3}, {} validation rows): the student \
+         answers {} of the validation rows, agreement {}, accuracy {}",
+        k.threshold,
+        k.target,
+        k.target_value,
+        k.temperature,
+        k.rows,
+        pct(k.validation.coverage),
+        pct(k.validation.agreement),
+        pct(k.validation.accuracy)
+    );
+    println!(
+        "         on the test rows: the student answers {}, the cascade's accuracy {}, agreement with the teacher {}",
+        pct(test.coverage),
+        pct(test.accuracy),
+        pct(test.agreement)
+    );
+    let curve: Vec<String> = k
+        .curve
+        .iter()
+        .map(|p| format!("{:.2}: {} / {}", p.threshold, pct(p.coverage), pct(p.agreement)))
+        .collect();
+    println!(
+        "         validation curve, threshold: coverage / agreement: {}",
+        curve.join(", ")
+    );
+    match &k.fallback {
+        Some(f) => {
+            // measured side by side on the same texts: the cascade file, the teacher's alone
+            let cascade = Classifier::load_on(out, device)?;
+            let (_, _, rate) = speed(&cascade, sample, 512, 1)?;
+            let teacher = Classifier::load_on(out.with_file_name(f), device)?;
+            let (_, _, teacher_rate) = speed(&teacher, sample, 512, 1)?;
+            println!(
+                "         fallback {} (the teacher); in batches of 512: the cascade {rate:.0} texts/s, the teacher \
+                 alone {teacher_rate:.0} ({:.1}x), the student alone {student_rate:.0}",
+                f.display(),
+                rate / teacher_rate
+            );
+        }
+        None => println!(
+            "         no fallback file (the teacher runs elsewhere): predict marks the texts under the threshold \
+             \"answered_by\": \"deferred\""
+        ),
+    }
     Ok(())
 }
 
@@ -802,6 +889,7 @@ fn predict(
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let names = classifier.class_names();
     let multi_label = classifier.manifest().multi_label.is_some();
+    let cascade = classifier.manifest().cascade.is_some();
     let mut out = String::new();
     let mut done = 0;
     for chunk in refs.chunks(512) {
@@ -821,6 +909,9 @@ fn predict(
                 None => Some(names[p.label].as_str()),
             };
             let mut line = serde_json::json!({"label": label, "probabilities": probs});
+            if cascade {
+                line["answered_by"] = serde_json::json!(p.answered_by);
+            }
             if multi_label {
                 // the labels over their thresholds (or over --threshold)
                 let said: Vec<&str> = match rules.threshold {
