@@ -380,8 +380,14 @@ impl Dataset {
             });
         }
         let mut clean = Vec::with_capacity(sets.len());
-        for mut set in sets {
-            util::check_labels(&set, self.num_classes, 0)?;
+        for (row, mut set) in sets.into_iter().enumerate() {
+            if let Some(&label) = set.iter().find(|&&l| l >= self.num_classes) {
+                return Err(LelpError::LabelOutOfRange {
+                    label,
+                    row,
+                    num_classes: self.num_classes,
+                });
+            }
             set.sort_unstable();
             set.dedup();
             clean.push(set);

@@ -421,13 +421,14 @@ impl Classifier {
             return Ok(raw.into_iter().map(finish).collect());
         };
         // the texts the student is unsure of, by its decision temperature
-        let k = cascade.temperature as f32;
+        // in f32, as the threshold was chosen (a JSON round trip of its f64 may be an ulp off)
+        let (k, threshold) = (cascade.temperature as f32, cascade.threshold as f32);
         let unsure: Vec<usize> = raw
             .iter()
             .enumerate()
             .filter(|(_, z)| {
                 let p = net::class_probabilities(&z.iter().map(|v| v / k).collect::<Vec<_>>(), c);
-                f64::from(p[argmax(&p)]) < cascade.threshold
+                p[argmax(&p)] < threshold
             })
             .map(|(i, _)| i)
             .collect();

@@ -610,35 +610,51 @@ fn strata(corpus: &TextCorpus) -> Vec<usize> {
 }
 
 /// Multi-label splits: every label with two or more rows ends on both
-/// sides (a row that has it moves across when one side lacks it); a
-/// label with a single row is [`LelpError::ClassTooRare`].
+/// sides where a row can move across without taking another label's last
+/// copy from its side (passes repeat until nothing moves); a label with a
+/// single row is [`LelpError::ClassTooRare`].
 fn spread(
     sets: &[Vec<usize>],
     names: &[String],
     (kept, held): (&mut Vec<usize>, &mut Vec<usize>),
     part: &'static str,
 ) -> Result<()> {
-    for (l, name) in names.iter().enumerate() {
-        let has = |r: &usize| sets[*r].contains(&l);
-        let (k, h) = (
-            kept.iter().filter(|r| has(r)).count(),
-            held.iter().filter(|r| has(r)).count(),
-        );
-        if k + h == 1 {
-            return Err(LelpError::ClassTooRare {
-                class: name.clone(),
-                rows: 1,
-                needed: 2,
-                part,
-            });
+    let c = names.len();
+    let count = |side: &[usize]| {
+        let mut n = vec![0usize; c];
+        side.iter().flat_map(|&r| &sets[r]).for_each(|&l| n[l] += 1);
+        n
+    };
+    let (k, h) = (count(kept), count(held));
+    if let Some(l) = (0..c).find(|&l| k[l] + h[l] == 1) {
+        return Err(LelpError::ClassTooRare {
+            class: names[l].clone(),
+            rows: 1,
+            needed: 2,
+            part,
+        });
+    }
+    // each pass moves at most one row a label; a bounded number of passes
+    for _ in 0..c.max(1) {
+        let mut moved = false;
+        for l in 0..c {
+            let (k, h) = (count(kept), count(held));
+            let (from, to, left) = match (k[l], h[l]) {
+                (a, 0) if a >= 2 => (&mut *kept, &mut *held, k),
+                (0, b) if b >= 2 => (&mut *held, &mut *kept, h),
+                _ => continue,
+            };
+            // a row with the label whose every label keeps a copy where it leaves
+            if let Some(i) = from
+                .iter()
+                .position(|&r| sets[r].contains(&l) && sets[r].iter().all(|&m| left[m] >= 2))
+            {
+                to.push(from.remove(i));
+                moved = true;
+            }
         }
-        let (from, to) = match (k, h) {
-            (_, 0) if k > 0 => (&mut *kept, &mut *held),
-            (0, _) if h > 0 => (&mut *held, &mut *kept),
-            _ => continue,
-        };
-        if let Some(i) = from.iter().position(has) {
-            to.push(from.remove(i));
+        if !moved {
+            break;
         }
     }
     Ok(())
@@ -1892,6 +1908,34 @@ impl Featurizers {
             AnyStudent::Transformer(s) => {
                 ModelFile::with_transformer(s, self.wordpiece()?, self.transformer_tokens, names)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Multi-label splits keep every label on both sides without taking a
+    /// label's last copy from a side: moving row 1 (labels a, c) to the
+    /// held side for `c` would leave no `a` kept, so row 3 moves instead.
+    #[test]
+    fn spread_puts_every_label_on_both_sides() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        // rows: 0 {b}, 1 {a, c}, 2 {a}, 3 {c}, 4 {b}
+        let sets = vec![vec![1], vec![0, 2], vec![0], vec![2], vec![1]];
+        let (mut kept, mut held) = (vec![0, 1, 3], vec![2, 4]);
+        spread(&sets, &names, (&mut kept, &mut held), "rows").unwrap();
+        for l in 0..3 {
+            let on = |side: &[usize]| side.iter().any(|&r| sets[r].contains(&l));
+            assert!(on(&kept) && on(&held), "label {l}: kept {kept:?}, held {held:?}");
+        }
+        // a label with one row is named
+        let sets = vec![vec![1], vec![0, 1], vec![1]];
+        let (mut kept, mut held) = (vec![0, 1], vec![2]);
+        match spread(&sets, &names[..2], (&mut kept, &mut held), "rows") {
+            Err(LelpError::ClassTooRare { class, .. }) => assert_eq!(class, "a"),
+            other => panic!("{other:?}"),
         }
     }
 }

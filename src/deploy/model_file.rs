@@ -55,7 +55,8 @@ fn read_int8_table(st: &safetensors::SafeTensors<'_>, path: &Path) -> Result<(Ve
 /// misread: it refuses them; a file with none of them is still written as 2.
 /// 4 for a multi-label file ([`Manifest::multi_label`]: one sigmoid a
 /// label, which an earlier build would read as a softmax) or a cascade
-/// ([`Manifest::cascade`], whose fallback an earlier build would ignore).
+/// ([`Manifest::cascade`], whose fallback an earlier build would ignore),
+/// or class weights by name (which an earlier build cannot read).
 pub const FORMAT_VERSION: u32 = 4;
 const MANIFEST_KEY: &str = "lelp.manifest";
 const FORMAT_KEY: &str = "format";
@@ -235,7 +236,8 @@ pub struct Metrics {
 #[non_exhaustive]
 pub struct Manifest {
     /// The file format version (2 when written by this build; 3 with a
-    /// calibration, a quantized table or a cased tokenizer: see
+    /// calibration, a quantized table or a cased tokenizer; 4 with a
+    /// multi-label head, a cascade or class weights by name: see
     /// [`FORMAT_VERSION`]).
     pub format_version: u32,
     /// The version of the crate that wrote the file.
@@ -646,7 +648,8 @@ impl ModelFile {
             Featurizer::HashedNgrams { .. } => false,
         };
         let newer = manifest.calibration.is_some() || manifest.quantization.is_some() || cased;
-        let four = manifest.multi_label.is_some() || manifest.cascade.is_some();
+        let custom = matches!(manifest.class_weight, Some(super::ClassWeight::Custom(_)));
+        let four = manifest.multi_label.is_some() || manifest.cascade.is_some() || custom;
         manifest.format_version = match (four, newer) {
             (true, _) => 4,
             (false, true) => 3,

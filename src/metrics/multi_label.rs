@@ -200,10 +200,11 @@ pub fn multi_label_scores(probs: &[f32], sets: &[Vec<usize>], classes: usize, th
     })
 }
 
-/// Each label's threshold chosen on these rows by `rule`. The candidate
-/// cuts are the midpoints between consecutive distinct probabilities of
-/// the label (and below the lowest, above the highest); ties go to the cut
-/// nearest 0.5. A label no row has keeps 0.5 under [`ThresholdRule::F1`]
+/// Each label's threshold chosen on these rows by `rule`. The candidates
+/// are the label's distinct probabilities (a row is predicted at or over
+/// the threshold, so each is the cut just under it, as scikit-learn's
+/// `precision_recall_curve` counts them) and a cut above the highest
+/// (none predicted); ties go to the candidate nearest 0.5. A label no row has keeps 0.5 under [`ThresholdRule::F1`]
 /// (every cut scores 0).
 ///
 /// # Errors
@@ -216,7 +217,7 @@ pub fn multi_label_scores(probs: &[f32], sets: &[Vec<usize>], classes: usize, th
 /// let probs = [0.3, 0.4, 0.1, 0.2];
 /// let sets = [vec![0], vec![0], vec![], vec![]];
 /// let t = fit_thresholds(&probs, &sets, 1, ThresholdRule::F1)?;
-/// assert!((t[0] - 0.25).abs() < 1e-6); // between 0.2 and 0.3, where 0.5 would find none
+/// assert_eq!(t[0], 0.3); // both positives, no negative; 0.5 would find none
 /// # Ok::<(), lelp::LelpError>(())
 /// ```
 pub fn fit_thresholds(probs: &[f32], sets: &[Vec<usize>], classes: usize, rule: ThresholdRule) -> Result<Vec<f32>> {
@@ -249,10 +250,10 @@ pub fn fit_thresholds(probs: &[f32], sets: &[Vec<usize>], classes: usize, rule: 
                 ThresholdRule::F1 => 2.0 * tp as f64 / (i + positives) as f64,
                 _ => (tp + (n - i) - (positives - tp)) as f64 / n as f64,
             };
+            // the top `i` rows predicted: the lowest of them, exactly (`>=`)
             let cut = |i: usize| match i {
                 0 => (rows[0].0 + 1.0) / 2.0,
-                i if i == n => rows[n - 1].0 / 2.0,
-                i => (rows[i - 1].0 + rows[i].0) / 2.0,
+                i => rows[i - 1].0,
             };
             let mut best = (score(0, 0), cut(0));
             let mut tp = 0;

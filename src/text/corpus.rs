@@ -610,7 +610,10 @@ impl TextCorpus {
     /// Those of [`Dataset::from_tokens`].
     pub fn tokens(&self, tokenize: impl Fn(&str) -> Vec<u32>) -> Result<Dataset> {
         let seqs = self.texts.iter().map(|t| tokenize(t)).collect();
-        let d = Dataset::from_tokens(seqs, self.labels.clone(), self.class_names.len())?;
+        let mut d = Dataset::from_tokens(seqs, self.labels.clone(), self.class_names.len())?;
+        if let Some(sets) = &self.label_sets {
+            d = d.with_label_sets(sets.clone())?;
+        }
         match &self.fine_labels {
             Some(f) => d.with_fine_labels(f.clone()),
             None => Ok(d),

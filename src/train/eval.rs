@@ -135,6 +135,13 @@ impl<'a> EvalSet<'a> {
             let z = student.forward(self.rows.batch(&rows, &idx)?)?.logits;
             let y = self.one_hot.clone().narrow(0, start, len);
             let (ce, h) = if self.multi_label {
+                if s != 1 {
+                    return Err(LelpError::DimensionMismatch {
+                        what: "a multi-label student's outputs vs one a label",
+                        expected: self.c,
+                        got: student.num_outputs(),
+                    });
+                }
                 (loss::binary_cross_entropy(z.clone(), y.clone()), multi_label_hits(z, y))
             } else {
                 let ce = loss::cross_entropy(class_logits(z.clone(), self.c, s), y);

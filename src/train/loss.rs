@@ -65,8 +65,8 @@ pub(crate) fn bce_rows(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<2> {
 /// Multi-label knowledge distillation, each label a Bernoulli variable:
 /// `alpha BCE(z, y) + (1 - alpha) tau^2 BCE(z / tau, p)`, `p` the teacher's
 /// per-label probabilities at `tau` (`sigmoid(z_T / tau)`), `y` the labels
-/// (0/1). With one label this is softmax KD over two classes with logits
-/// `(0, z)`.
+/// (0/1). With one label it is softmax KD over two classes with logits
+/// `(0, z)` up to the teacher's entropy (a constant: the same gradients).
 ///
 /// # Shapes
 /// - `logits`, `labels`, `teacher_probs`: `[N, C]` -> scalar `[1]`

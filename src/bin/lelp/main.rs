@@ -814,11 +814,15 @@ fn cascade_lines(
             let (_, _, rate) = speed(&cascade, sample, 512, 1)?;
             let teacher = Classifier::load_on(out.with_file_name(f), device)?;
             let (_, _, teacher_rate) = speed(&teacher, sample, 512, 1)?;
+            // expected on the test rows: every text through the student, the unsure ones through the teacher
+            let expected = 1.0 / (1.0 / student_rate + (1.0 - test.coverage) / teacher_rate);
             println!(
-                "         fallback {} (the teacher); in batches of 512: the cascade {rate:.0} texts/s, the teacher \
-                 alone {teacher_rate:.0} ({:.1}x), the student alone {student_rate:.0}",
+                "         fallback {} (the teacher); in batches of 512 of the data's first texts: the cascade \
+                 {rate:.0} texts/s, the teacher alone {teacher_rate:.0} ({:.1}x), the student alone \
+                 {student_rate:.0}; expected at the test rows' coverage {expected:.0} texts/s ({:.1}x the teacher)",
                 f.display(),
-                rate / teacher_rate
+                rate / teacher_rate,
+                expected / teacher_rate
             );
         }
         None => println!(
@@ -996,6 +1000,13 @@ fn eval(
             });
         }
         return eval_multi_label(&classifier, &corpus, &map, (model, data), output);
+    }
+    if corpus.label_sets.is_some() {
+        return Err(LelpError::InvalidParameter {
+            name: "data",
+            value: data.display().to_string(),
+            reason: "a multi-label file (label lists), and the model gives one class a text",
+        });
     }
     if teacher.disagreements.is_some() && teacher.outputs.is_none() && teacher.dir.is_none() {
         return Err(LelpError::InvalidParameter {

@@ -32,6 +32,13 @@ pub(crate) fn quantize(
     });
     if let Some(data) = data {
         let corpus = columns.read(data)?;
+        if corpus.label_sets.is_some() || full.manifest.multi_label.is_some() {
+            return Err(lelp::LelpError::InvalidParameter {
+                name: "data",
+                value: data.display().to_string(),
+                reason: "quantize --data compares one class a text; score a multi-label file with `lelp eval`",
+            });
+        }
         let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
         let (a, b) = (
             Classifier::from_model_on(full, device)?,

@@ -9,10 +9,10 @@ src/train/loss.rs's `multi_label_losses_match_numpy`.
 - scores of indicator matrices with scikit-learn (accuracy_score = subset
   accuracy, hamming_loss, precision/recall/f1 per label and macro, micro,
   weighted averages, zero_division=0);
-- thresholds: for each label, every cut between consecutive distinct
-  probabilities (and below the lowest, above the highest) tried by brute
-  force with scikit-learn's f1_score / accuracy_score; the best, ties to
-  the cut nearest 0.5; a label no row has keeps 0.5 under F1.
+- thresholds: for each label, every distinct probability (rows at or over
+  it predicted) and a cut above the highest, tried by brute force with
+  scikit-learn's f1_score / accuracy_score; the best, ties to the one
+  nearest 0.5; a label no row has keeps 0.5 under F1.
 
 Run from the repository root:  python3 tests/data/multi_label/reference.py
 Written with Python 3.11.7, numpy 2.4.6, scikit-learn 1.7.2 (float64).
@@ -37,10 +37,7 @@ def bce(z, y):
 
 def cuts(p):
     u = np.unique(p)[::-1]  # descending distinct values
-    out = [(u[0] + 1.0) / 2.0]
-    out += [(u[i] + u[i + 1]) / 2.0 for i in range(len(u) - 1)]
-    out.append(u[-1] / 2.0)
-    return out
+    return [(u[0] + 1.0) / 2.0] + list(u)
 
 
 def best_threshold(p, y, rule):
