@@ -5,6 +5,10 @@
 //! the teacher), the final student, its fidelity to the teacher and its
 //! manifest.
 
+mod cascade;
+mod class_weight;
+mod multi_label;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,6 +27,9 @@ use crate::train::{
     Bag, BagConfig, DistillConfig, Distiller, LrSchedule, Method, Mlp, MlpConfig, OptimizerKind, TextCnn,
     TextCnnConfig, accuracy,
 };
+use cascade::cascade_stage;
+pub use class_weight::ClassWeight;
+use multi_label::{check_multi_label, spread, strata, thresholds};
 
 /// The student a model is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,136 +217,6 @@ pub struct DistillOptions {
     /// fine-tuned classifier, the texts under the threshold are marked for
     /// it ([`AnsweredBy::Deferred`](super::AnsweredBy)). None by default.
     pub cascade: Option<crate::metrics::CascadeTarget>,
-}
-
-/// How [`distill`] weighs the classes in the losses it trains with.
-///
-/// As text (`FromStr`, the tool's `--class-weight`): `none`, `balanced`,
-/// or weights by class name, `NAME=W,NAME=W` (classes not named weigh 1).
-///
-/// ```
-/// use lelp::deploy::ClassWeight;
-/// let w: ClassWeight = "spam=4,ham=0.5".parse()?;
-/// assert_eq!(w, ClassWeight::Custom(vec![("spam".into(), 4.0), ("ham".into(), 0.5)]));
-/// assert_eq!(w.to_string(), "spam=4,ham=0.5");
-/// assert!("spam=-1".parse::<ClassWeight>().is_err());
-/// # Ok::<(), lelp::LelpError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum ClassWeight {
-    /// Every row alike (the default).
-    #[default]
-    None,
-    /// scikit-learn's `balanced`: a row weighs `n / (C n_c)` for its class
-    /// of `n_c` rows among the `n` it trains on
-    /// ([`balanced_class_weights`](crate::train::balanced_class_weights)),
-    /// in the teacher head's loss and in every term of the student's loss
-    /// that is per row (the distillation terms included).
-    Balanced,
-    /// A weight for each named class (finite, `>= 0`), in the same
-    /// losses; classes not named weigh 1. A name the data lacks is an
-    /// error ([`distill`] checks before any long work).
-    Custom(Vec<(String, f64)>),
-}
-
-impl ClassWeight {
-    /// The weights for `train`'s rows (none when every row weighs alike).
-    /// A custom rule must have been put in class order by
-    /// [`ClassWeight::resolve`].
-    pub(crate) fn weights(&self, train: &Dataset) -> Option<Vec<f64>> {
-        match self {
-            ClassWeight::None => None,
-            ClassWeight::Balanced => Some(crate::train::balanced_class_weights(
-                train.labels(),
-                train.num_classes(),
-            )),
-            ClassWeight::Custom(w) => Some(w.iter().map(|(_, v)| *v).collect()),
-        }
-    }
-
-    /// A custom rule as one weight for each of `classes`, in their order
-    /// (1 for a class not named); the others as they are.
-    ///
-    /// # Errors
-    /// [`LelpError::InvalidParameter`] for a name that is not one of
-    /// `classes`, a name given twice, or a weight not finite and `>= 0`.
-    pub fn resolve(&self, classes: &[String]) -> Result<ClassWeight> {
-        let ClassWeight::Custom(given) = self else {
-            return Ok(self.clone());
-        };
-        let bad = |value: String, reason| LelpError::InvalidParameter {
-            name: "class-weight",
-            value,
-            reason,
-        };
-        let mut w = vec![1.0; classes.len()];
-        let mut seen = vec![false; classes.len()];
-        for (name, v) in given {
-            let k = classes
-                .iter()
-                .position(|c| c == name)
-                .ok_or_else(|| bad(name.clone(), "no class of the data has this name"))?;
-            if std::mem::replace(&mut seen[k], true) {
-                return Err(bad(name.clone(), "a class is given two weights"));
-            }
-            if !(v.is_finite() && *v >= 0.0) {
-                return Err(bad(format!("{name}={v}"), "a weight is finite and >= 0"));
-            }
-            w[k] = *v;
-        }
-        if w.iter().all(|&v| v == 0.0) {
-            return Err(bad(self.to_string(), "at least one class must weigh more than 0"));
-        }
-        Ok(ClassWeight::Custom(classes.iter().cloned().zip(w).collect()))
-    }
-}
-
-impl std::str::FromStr for ClassWeight {
-    type Err = LelpError;
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason| LelpError::InvalidParameter {
-            name: "class-weight",
-            value: s.to_string(),
-            reason,
-        };
-        match s.trim() {
-            "none" => Ok(Self::None),
-            "balanced" => Ok(Self::Balanced),
-            other if other.contains('=') => {
-                let mut w = Vec::new();
-                for part in other.split(',').filter(|p| !p.trim().is_empty()) {
-                    let (name, v) = part
-                        .rsplit_once('=')
-                        .ok_or(bad("balanced, none, or NAME=W,NAME=W (a weight for each named class)"))?;
-                    let v: f64 = v.trim().parse().map_err(|_| bad("a weight is a number"))?;
-                    if !(v.is_finite() && v >= 0.0) {
-                        return Err(bad("a weight is finite and >= 0"));
-                    }
-                    if name.trim().is_empty() {
-                        return Err(bad("each weight needs a class name: NAME=W"));
-                    }
-                    w.push((name.trim().to_string(), v));
-                }
-                Ok(Self::Custom(w))
-            }
-            _ => Err(bad("balanced, none, or NAME=W,NAME=W (a weight for each named class)")),
-        }
-    }
-}
-
-impl std::fmt::Display for ClassWeight {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::None => f.write_str("none"),
-            Self::Balanced => f.write_str("balanced"),
-            Self::Custom(w) => {
-                let parts: Vec<String> = w.iter().map(|(n, v)| format!("{n}={v}")).collect();
-                f.write_str(&parts.join(","))
-            }
-        }
-    }
 }
 
 impl Default for DistillOptions {
@@ -592,72 +469,6 @@ pub(super) fn stratified(
         return Err(LelpError::EmptyData { what: "a split part" });
     }
     Ok((kept, held))
-}
-
-/// Each row's stratum for [`stratified`]: its class; for multi-label data
-/// its rarest label (the fewest rows of the corpus; ties to the lower id),
-/// and `C` for a row with none.
-fn strata(corpus: &TextCorpus) -> Vec<usize> {
-    let Some(sets) = &corpus.label_sets else {
-        return corpus.labels.clone();
-    };
-    let c = corpus.class_names.len();
-    let mut count = vec![0usize; c];
-    sets.iter().flatten().for_each(|&l| count[l] += 1);
-    sets.iter()
-        .map(|set| set.iter().copied().min_by_key(|&l| (count[l], l)).unwrap_or(c))
-        .collect()
-}
-
-/// Multi-label splits: every label with two or more rows ends on both
-/// sides where a row can move across without taking another label's last
-/// copy from its side (passes repeat until nothing moves); a label with a
-/// single row is [`LelpError::ClassTooRare`].
-fn spread(
-    sets: &[Vec<usize>],
-    names: &[String],
-    (kept, held): (&mut Vec<usize>, &mut Vec<usize>),
-    part: &'static str,
-) -> Result<()> {
-    let c = names.len();
-    let count = |side: &[usize]| {
-        let mut n = vec![0usize; c];
-        side.iter().flat_map(|&r| &sets[r]).for_each(|&l| n[l] += 1);
-        n
-    };
-    let (k, h) = (count(kept), count(held));
-    if let Some(l) = (0..c).find(|&l| k[l] + h[l] == 1) {
-        return Err(LelpError::ClassTooRare {
-            class: names[l].clone(),
-            rows: 1,
-            needed: 2,
-            part,
-        });
-    }
-    // each pass moves at most one row a label; a bounded number of passes
-    for _ in 0..c.max(1) {
-        let mut moved = false;
-        for l in 0..c {
-            let (k, h) = (count(kept), count(held));
-            let (from, to, left) = match (k[l], h[l]) {
-                (a, 0) if a >= 2 => (&mut *kept, &mut *held, k),
-                (0, b) if b >= 2 => (&mut *held, &mut *kept, h),
-                _ => continue,
-            };
-            // a row with the label whose every label keeps a copy where it leaves
-            if let Some(i) = from
-                .iter()
-                .position(|&r| sets[r].contains(&l) && sets[r].iter().all(|&m| left[m] >= 2))
-            {
-                to.push(from.remove(i));
-                moved = true;
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Trains a head `d -> 256 -> outputs` over the sentence embeddings.
@@ -1230,117 +1041,6 @@ fn calibrate(
     })
 }
 
-/// The cascade of `model`: its decision temperature fitted on the `held`
-/// rows against the teacher's classes, the threshold that meets `target`
-/// there, the rows' coverage curve; and the cascade on the test rows at
-/// that threshold.
-fn cascade_stage(
-    model: &ModelFile,
-    views: &Views,
-    texts: &[&str],
-    (held, test): (&[usize], &[usize]),
-    target: crate::metrics::CascadeTarget,
-    device: &Device,
-) -> Result<(super::Cascade, crate::metrics::CoveragePoint)> {
-    use crate::metrics::{CascadeTarget, cascade_threshold, coverage_curve};
-    let c = model.manifest.class_names.len();
-    let classifier = Classifier::from_model_on(model.clone(), device)?;
-    let raw = |rows: &[usize]| -> Result<Vec<Vec<f32>>> {
-        let mut raw = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(512) {
-            let t: Vec<&str> = chunk.iter().map(|&r| texts[r]).collect();
-            classifier.outputs_into(&t, &mut raw)?;
-        }
-        Ok(raw)
-    };
-    let teacher = |rows: &[usize]| -> Result<Vec<f32>> {
-        let z = views.teacher_logits(rows, device)?;
-        Ok(z.chunks(c).flat_map(super::outputs::softmax).collect())
-    };
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
-    let labels = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| views.dense.labels()[r]).collect() };
-    let at = |raw: &[Vec<f32>], t: f64| -> Vec<f32> {
-        raw.iter()
-            .flat_map(|z| super::net::class_probabilities(&z.iter().map(|v| v / t as f32).collect::<Vec<_>>(), c))
-            .collect()
-    };
-    let (held_raw, held_teacher) = (raw(held)?, teacher(held)?);
-    let teacher_classes: Vec<usize> = held_teacher.chunks(c).map(argmax).collect();
-    let temperature = super::fit_temperature(&held_raw.concat(), &teacher_classes, c)?;
-    let student = at(&held_raw, temperature);
-    let (threshold, point) = cascade_threshold(&student, &held_teacher, &labels(held), c, target)?;
-    let grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
-    let curve = coverage_curve(&student, &held_teacher, &labels(held), c, &grid)?;
-    let test_point = coverage_curve(
-        &at(&raw(test)?, temperature),
-        &teacher(test)?,
-        &labels(test),
-        c,
-        &[threshold],
-    )?
-    .remove(0);
-    let (name, value) = match target {
-        CascadeTarget::Agreement(a) => ("agreement", a),
-        CascadeTarget::Coverage(v) => ("coverage", v),
-    };
-    Ok((
-        super::Cascade {
-            fallback: None,
-            fallback_id: None,
-            temperature,
-            threshold,
-            target: name.into(),
-            target_value: value,
-            rows: held.len(),
-            validation: point,
-            curve,
-        },
-        test_point,
-    ))
-}
-
-/// Multi-label data: each label's threshold fitted by the options' rule on
-/// the `held` rows (which the model did not train on), with the rows'
-/// macro-F1 at the fitted thresholds and at 0.5. A fixed rule needs no
-/// rows.
-fn thresholds(
-    model: &ModelFile,
-    texts: &[&str],
-    held: &[usize],
-    sets: &[Vec<usize>],
-    opts: &DistillOptions,
-    device: &Device,
-) -> Result<super::MultiLabel> {
-    let c = model.manifest.class_names.len();
-    if let ThresholdRule::Fixed(p) = opts.thresholds {
-        return Ok(super::MultiLabel {
-            thresholds: vec![p; c],
-            rule: opts.thresholds,
-            rows: 0,
-            validation_macro_f1: None,
-            validation_macro_f1_at_half: None,
-        });
-    }
-    let classifier = Classifier::from_model_on(model.clone(), device)?;
-    let held_texts: Vec<&str> = held.iter().map(|&r| texts[r]).collect();
-    let mut probs = Vec::with_capacity(held.len() * c);
-    for chunk in held_texts.chunks(512) {
-        for p in classifier.predict(chunk)? {
-            probs.extend(p.probabilities);
-        }
-    }
-    let truth: Vec<Vec<usize>> = held.iter().map(|&r| sets[r].clone()).collect();
-    let fitted = crate::metrics::fit_thresholds(&probs, &truth, c, opts.thresholds)?;
-    let f1 = |t: &[f32]| crate::metrics::multi_label_scores(&probs, &truth, c, t).map(|s| s.macro_f1);
-    Ok(super::MultiLabel {
-        rows: held.len(),
-        validation_macro_f1: Some(f1(&fitted)?),
-        validation_macro_f1_at_half: Some(f1(&vec![0.5; c])?),
-        thresholds: fitted,
-        rule: opts.thresholds,
-    })
-}
-
 /// The checks of supplied teacher outputs against the corpus and options.
 fn check_supplied(t: &TeacherOutputs, corpus: &TextCorpus, unlabeled: &[String], opts: &DistillOptions) -> Result<()> {
     if t.rows() != corpus.len() {
@@ -1602,40 +1302,6 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
             opts.transformer_tokens.to_string(),
             "must be at least 2 ([CLS] and [SEP])",
         ));
-    }
-    Ok(())
-}
-
-/// What multi-label data cannot take (yet), each refused by name.
-fn check_multi_label(opts: &DistillOptions) -> Result<()> {
-    let refuse = |name, value: String, reason| Err(invalid(name, value, reason));
-    if opts.class_weight != ClassWeight::None {
-        let reason = "class weights weigh a row by its one label; for multi-label data the per-label thresholds \
-                      answer imbalance (--thresholds f1)";
-        return refuse("class_weight", opts.class_weight.to_string(), reason);
-    }
-    if opts.calibrate {
-        let reason = "multi-label data: the per-label thresholds are fitted on the validation rows instead of a \
-                      temperature";
-        return refuse("calibrate", "true".into(), reason);
-    }
-    if opts.cascade.is_some() {
-        let reason = "a cascade hands on the texts whose top class the student is unsure of: one class a text";
-        return refuse("cascade", "multi-label data".into(), reason);
-    }
-    if opts.augment > 0 {
-        let reason = "augmentation is for one label a row";
-        return refuse("augment", opts.augment.to_string(), reason);
-    }
-    if opts.teacher_outputs.is_some() {
-        let reason = "supplied teacher outputs are read as one distribution over the classes a row, not one \
-                      probability a label";
-        return refuse("teacher_outputs", "multi-label data".into(), reason);
-    }
-    if crate::text::is_classifier_dir(&opts.teacher_dir) {
-        let reason = "a fine-tuned classifier checkpoint has one softmax head; multi-label data needs one sigmoid \
-                      a label (use a sentence encoder's folder, whose head is trained here)";
-        return refuse("teacher", opts.teacher_dir.display().to_string(), reason);
     }
     Ok(())
 }
@@ -1908,34 +1574,6 @@ impl Featurizers {
             AnyStudent::Transformer(s) => {
                 ModelFile::with_transformer(s, self.wordpiece()?, self.transformer_tokens, names)
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Multi-label splits keep every label on both sides without taking a
-    /// label's last copy from a side: moving row 1 (labels a, c) to the
-    /// held side for `c` would leave no `a` kept, so row 3 moves instead.
-    #[test]
-    fn spread_puts_every_label_on_both_sides() {
-        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        // rows: 0 {b}, 1 {a, c}, 2 {a}, 3 {c}, 4 {b}
-        let sets = vec![vec![1], vec![0, 2], vec![0], vec![2], vec![1]];
-        let (mut kept, mut held) = (vec![0, 1, 3], vec![2, 4]);
-        spread(&sets, &names, (&mut kept, &mut held), "rows").unwrap();
-        for l in 0..3 {
-            let on = |side: &[usize]| side.iter().any(|&r| sets[r].contains(&l));
-            assert!(on(&kept) && on(&held), "label {l}: kept {kept:?}, held {held:?}");
-        }
-        // a label with one row is named
-        let sets = vec![vec![1], vec![0, 1], vec![1]];
-        let (mut kept, mut held) = (vec![0, 1], vec![2]);
-        match spread(&sets, &names[..2], (&mut kept, &mut held), "rows") {
-            Err(LelpError::ClassTooRare { class, .. }) => assert_eq!(class, "a"),
-            other => panic!("{other:?}"),
         }
     }
 }
