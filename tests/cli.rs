@@ -1540,6 +1540,7 @@ fn multi_label_data_distils_predicts_and_evaluates() {
         (&["--thresholds", "1.5"][..], "thresholds"),
         (&["--calibrate"][..], "thresholds"),
         (&["--cascade"][..], "one class a text"),
+        (&["--teacher-tune"][..], "one class a row"),
     ] {
         let mut all = vec!["--label-separator", "|"];
         all.extend_from_slice(args);

@@ -682,3 +682,83 @@ fn a_cased_tokenizer_is_kept_and_marks_the_file_version_3() {
         assert_eq!(tokenizer.lowercase, tok.settings().lowercase);
     }
 }
+
+/// A fine-tuned teacher (`DistillOptions::teacher_tune`) is the teacher the
+/// run distils and writes as a cascade's fallback: the fallback file's
+/// probabilities equal the fine-tuned encoder's plain mean (no
+/// normalisation) through its linear head, read back from the cache.
+#[test]
+fn a_fine_tuned_teacher_is_distilled_and_written_as_it_is() {
+    use lelp::deploy::{DistillOptions, MethodChoice, distill};
+    use lelp::text::{FineTuneConfig, TextCorpus, fine_tune};
+    if common::device_name() != "flex" {
+        return; // the tool's pipeline runs on flex; tested there
+    }
+    let device = common::device();
+    let dir = default_minilm_dir();
+    let mut jsonl = String::new();
+    let words = [["goal", "match", "team", "coach"], ["bank", "loan", "price", "stock"]];
+    for i in 0..60usize {
+        let (label, w) = (["sport", "money"][i % 2], words[i % 2]);
+        let split = if i < 40 { "train" } else { "test" };
+        jsonl.push_str(&format!(
+            "{{\"text\": \"the {} and the {} today\", \"label\": \"{label}\", \"split\": \"{split}\"}}\n",
+            w[i % 4],
+            w[(i / 2) % 4]
+        ));
+    }
+    let corpus = TextCorpus::parse_jsonl(jsonl.as_bytes(), "tune.jsonl").unwrap();
+    let cache = common::tempdir("deploy-tune").join("embeddings");
+    let mut opts = DistillOptions::default();
+    opts.teacher_dir = dir.clone();
+    opts.method = MethodChoice::Fixed(lelp::train::Method::VanillaKd(Default::default()));
+    opts.max_tokens = 16;
+    opts.epochs = 2;
+    opts.cache_dir = Some(cache.clone());
+    opts.teacher_tune = Some(FineTuneConfig::default().with_epochs(1));
+    opts.cascade = Some(lelp::metrics::CascadeTarget::Coverage(0.5));
+    let report = distill(&corpus, &[], &opts, &Device::flex(), &mut |_| {}).unwrap();
+    let teacher = report.model.manifest.teacher.as_ref().unwrap();
+    assert!(
+        teacher.name.ends_with("fine-tuned") && teacher.head.starts_with("linear"),
+        "{teacher:?}"
+    );
+    let fallback = Classifier::from_model_on(report.fallback.expect("a fallback file"), &device).unwrap();
+    // the same fine-tuning, read from the cache the run wrote
+    let base = SentenceEncoder::from_dir(&dir, &device)
+        .unwrap()
+        .with_max_seq_length(16);
+    let train: Vec<&str> = corpus.texts[..40].iter().map(String::as_str).collect();
+    let cfg = FineTuneConfig::default()
+        .with_epochs(1)
+        .with_max_tokens(16)
+        .with_seed(0);
+    let ft = fine_tune(
+        &base,
+        &dir,
+        &train,
+        &corpus.labels[..40],
+        2,
+        &cfg,
+        &cache.with_file_name("fine-tuned"),
+        &device,
+        lelp::train::Silent,
+    )
+    .unwrap();
+    assert!(ft.cached, "the run's folder is read back");
+    let texts: Vec<&str> = corpus.texts[40..].iter().map(String::as_str).collect();
+    let got: Vec<Vec<f32>> = fallback
+        .predict(&texts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.probabilities)
+        .collect();
+    let emb = ft.encoder.with_max_seq_length(16).encode(&texts, 8, &device).unwrap();
+    let z = ft.head.forward(Inputs::Dense(emb)).unwrap().logits;
+    let p = burn::tensor::activation::softmax(z, 1);
+    let want: Vec<Vec<f32>> = common::host(p)
+        .chunks(2)
+        .map(|r| r.iter().map(|&x| x as f32).collect())
+        .collect();
+    assert_probs_close("fine-tuned fallback", &got, &want);
+}

@@ -217,6 +217,16 @@ pub struct DistillOptions {
     /// fine-tuned classifier, the texts under the threshold are marked for
     /// it ([`AnsweredBy::Deferred`](super::AnsweredBy)). None by default.
     pub cascade: Option<crate::metrics::CascadeTarget>,
+    /// Fine-tune the teacher's whole encoder with a linear head on the
+    /// training rows first ([`crate::text::fine_tune`]; its
+    /// `max_tokens` and `seed` are taken from these options), and distil
+    /// that teacher: mean pooling without normalisation, its head as the
+    /// teacher's head. The folder is kept under the cache (beside
+    /// [`DistillOptions::cache_dir`], so a second run with the same data
+    /// and settings reads it), else in a temporary folder removed at the
+    /// end. Only with a sentence encoder's folder as the teacher and one
+    /// class a row. None by default: the frozen encoder with an MLP head.
+    pub teacher_tune: Option<crate::text::FineTuneConfig>,
 }
 
 impl Default for DistillOptions {
@@ -252,6 +262,7 @@ impl Default for DistillOptions {
             class_weight: ClassWeight::None,
             thresholds: ThresholdRule::F1,
             cascade: None,
+            teacher_tune: None,
         }
     }
 }
@@ -783,6 +794,26 @@ pub fn distill(
         (Some(_), StudentKind::Bag, _) | (_, _, Some(_)) => None,
         _ => Some(SentenceEncoder::from_dir(&opts.teacher_dir, device)?.with_max_seq_length(opts.max_tokens)),
     };
+    // a fine-tuned teacher: its encoder, its head, and the options that
+    // name its folder (the MLP student's and the fallback's files read it)
+    let (own, tuned_head, tuned) = match (own, &opts.teacher_tune) {
+        (Some(base), Some(cfg)) => {
+            let ft = tune_teacher(&base, corpus, &train_idx, cfg, opts, device)?;
+            let mut o = opts.clone();
+            o.teacher_dir = ft.dir.clone();
+            let name = opts.teacher_dir.file_name().map_or_else(
+                || opts.teacher_dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            (
+                Some(ft.encoder.with_max_seq_length(opts.max_tokens)),
+                Some(ft.head),
+                Some((o, ft.dir, name)),
+            )
+        }
+        (own, _) => (own, None, None),
+    };
+    let opts = tuned.as_ref().map_or(opts, |(o, _, _)| o);
     let encoder: Option<&SentenceEncoder> = hf.as_ref().map(|(h, _)| h.encoder()).or(own.as_ref());
     // the transformer student's start, before any long work: a bad
     // `--layers` or `--init` fails now, not after the encoding
@@ -806,7 +837,7 @@ pub fn distill(
         (None, Some(e)) => {
             let (mut emb, rate) = embed(e, &texts, opts, device, progress)?;
             let d = e.embedding_dim();
-            let mut head = None;
+            let mut head = tuned_head.clone();
             if let Some((clf, mlp)) = &hf {
                 // the [CLS] states through the pooler: the classifier's input
                 let mut features = Vec::with_capacity(emb.len());
@@ -889,11 +920,12 @@ pub fn distill(
         cascade_test = Some(test);
     }
     let fallback = match (&views.teacher, encoder, &hf, opts.cascade) {
-        (TeacherSide::Head(h), Some(_), None, Some(_)) => Some(ModelFile::with_encoder(
+        (TeacherSide::Head(h), Some(_), None, Some(_)) => Some(encoder_file(
             h.module(),
             &opts.teacher_dir,
             tools.encoder_tokens,
             corpus.class_names.clone(),
+            opts,
         )?),
         _ => None,
     };
@@ -907,7 +939,12 @@ pub fn distill(
     let teacher = match (&views.teacher, encoder, &hf) {
         (TeacherSide::Head(_), _, Some((clf, _))) => hf_record(clf, stage.accuracy),
         (TeacherSide::Head(h), Some(e), None) => {
-            teacher_record(e, opts, corpus, h.module().num_params(), stage.accuracy)
+            let mut r = teacher_record(e, opts, corpus, h.module().num_params(), stage.accuracy);
+            if let Some((_, _, base)) = &tuned {
+                r.name = format!("{base} fine-tuned");
+                r.head = format!("linear {}-{}", e.embedding_dim(), corpus.class_names.len());
+            }
+            r
         }
         _ => supplied_record(supplied, stage.accuracy),
     };
@@ -936,6 +973,10 @@ pub fn distill(
         augmented_rows: augmented.len(),
         test_rows: test_idx.len(),
     };
+    // a fine-tuned teacher in a temporary folder goes with the run
+    if tuned.is_some() && opts.cache_dir.is_none() {
+        let _ = std::fs::remove_dir_all(tune_scratch(opts.seed));
+    }
     Ok(DistillReport {
         model,
         teacher_accuracy: stage.accuracy,
@@ -1287,6 +1328,13 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
     if corpus.label_sets.is_some() {
         check_multi_label(opts)?;
     }
+    if opts.teacher_tune.is_some()
+        && (opts.teacher_outputs.is_some() || crate::text::is_classifier_dir(&opts.teacher_dir))
+    {
+        let reason = "fine-tuning needs a sentence encoder's folder as the teacher (not supplied outputs or a \
+                      fine-tuned classifier, which is already tuned)";
+        return Err(invalid("teacher_tune", "true".into(), reason));
+    }
     if let Some(crate::metrics::CascadeTarget::Agreement(v) | crate::metrics::CascadeTarget::Coverage(v)) = opts.cascade
         && !(v > 0.0 && v <= 1.0)
     {
@@ -1495,6 +1543,77 @@ fn teacher_stage(
     })
 }
 
+/// Fine-tunes the teacher's encoder on the training rows
+/// ([`DistillOptions::teacher_tune`]): under the cache's `fine-tuned`
+/// folder, else a temporary one.
+fn tune_teacher(
+    base: &SentenceEncoder,
+    corpus: &TextCorpus,
+    train_idx: &[usize],
+    cfg: &crate::text::FineTuneConfig,
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<crate::text::FineTuned> {
+    let texts: Vec<&str> = train_idx.iter().map(|&r| corpus.texts[r].as_str()).collect();
+    let labels: Vec<usize> = train_idx.iter().map(|&r| corpus.labels[r]).collect();
+    let cfg = cfg.clone().with_max_tokens(opts.max_tokens).with_seed(opts.seed);
+    let cache = match &opts.cache_dir {
+        Some(c) => c.with_file_name("fine-tuned"),
+        None => tune_scratch(opts.seed).join("fine-tuned"),
+    };
+    let c = corpus.class_names.len();
+    let dir = opts.teacher_dir.as_path();
+    if opts.training_progress {
+        crate::text::fine_tune(
+            base,
+            dir,
+            &texts,
+            &labels,
+            c,
+            &cfg,
+            &cache,
+            device,
+            crate::train::StderrProgress,
+        )
+    } else {
+        crate::text::fine_tune(
+            base,
+            dir,
+            &texts,
+            &labels,
+            c,
+            &cfg,
+            &cache,
+            device,
+            crate::train::Silent,
+        )
+    }
+}
+
+/// The temporary folder of a fine-tuned teacher without a cache.
+fn tune_scratch(seed: u64) -> PathBuf {
+    std::env::temp_dir().join(format!("lelp-fine-tuned-{}-{seed}", std::process::id()))
+}
+
+/// A model file of `student` over the encoder folder `dir`, whose pooled
+/// vector is L2-normalised unless the teacher was fine-tuned (its head
+/// reads the plain mean).
+pub(super) fn encoder_file(
+    student: &Mlp,
+    dir: &std::path::Path,
+    tokens: usize,
+    names: Vec<String>,
+    opts: &DistillOptions,
+) -> Result<ModelFile> {
+    let mut file = ModelFile::with_encoder(student, dir, tokens, names)?;
+    if opts.teacher_tune.is_some()
+        && let Featurizer::SentenceEncoder { normalize, .. } = &mut file.manifest.featurizer
+    {
+        *normalize = false;
+    }
+    Ok(file)
+}
+
 /// The token students' featurisers.
 struct Featurizers {
     hasher: HashedNgrams,
@@ -1570,7 +1689,7 @@ impl Featurizers {
             }
             AnyStudent::Bag(s) => ModelFile::new(s, Featurizer::hashed(&self.hasher), names),
             AnyStudent::Cnn(s) => ModelFile::new(s, Featurizer::wordpiece(self.wordpiece()?, opts.cnn_tokens), names),
-            AnyStudent::Mlp(s) => ModelFile::with_encoder(s, &opts.teacher_dir, self.encoder_tokens, names),
+            AnyStudent::Mlp(s) => encoder_file(s, &opts.teacher_dir, self.encoder_tokens, names, opts),
             AnyStudent::Transformer(s) => {
                 ModelFile::with_transformer(s, self.wordpiece()?, self.transformer_tokens, names)
             }

@@ -232,6 +232,14 @@ struct DistillArgs {
     /// --teacher, else accuracy].
     #[arg(long)]
     choose_by: Option<String>,
+    /// Fine-tune the teacher's whole encoder with a linear head on the training rows before
+    /// distilling (BERT fine-tuning: AdamW 5e-5, warm-up, --tokens tokens; kept under the cache,
+    /// so a second run reads it). A sentence encoder's folder only; one class a row.
+    #[arg(long)]
+    teacher_tune: bool,
+    /// Epochs of --teacher-tune.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    teacher_tune_epochs: usize,
     /// A cascade: the student answers the texts it is sure of, the teacher the rest (written
     /// beside the model as OUT-stem.fallback.safetensors, loaded with it). The threshold meets
     /// --target-agreement (default 0.99) or --target-coverage on the validation rows.
@@ -575,6 +583,9 @@ fn distill(
     opts.quantize = quantize;
     opts.class_weight = class_weight;
     opts.thresholds = thresholds;
+    opts.teacher_tune = args
+        .teacher_tune
+        .then(|| lelp::text::FineTuneConfig::default().with_epochs(args.teacher_tune_epochs));
     opts.cascade = match (args.cascade, args.target_agreement, args.target_coverage) {
         (_, Some(a), _) => Some(CascadeTarget::Agreement(a)),
         (_, None, Some(c)) => Some(CascadeTarget::Coverage(c)),

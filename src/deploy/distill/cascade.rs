@@ -34,7 +34,9 @@ pub(super) fn cascade_stage(
     let labels = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| views.dense.labels()[r]).collect() };
     let at = |raw: &[Vec<f32>], t: f64| -> Vec<f32> {
         raw.iter()
-            .flat_map(|z| crate::deploy::net::class_probabilities(&z.iter().map(|v| v / t as f32).collect::<Vec<_>>(), c))
+            .flat_map(|z| {
+                crate::deploy::net::class_probabilities(&z.iter().map(|v| v / t as f32).collect::<Vec<_>>(), c)
+            })
             .collect()
     };
     let (held_raw, held_teacher) = (raw(held)?, teacher(held)?);

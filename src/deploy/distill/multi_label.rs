@@ -83,6 +83,10 @@ pub(super) fn check_multi_label(opts: &DistillOptions) -> Result<()> {
                       temperature";
         return refuse("calibrate", "true".into(), reason);
     }
+    if opts.teacher_tune.is_some() {
+        let reason = "fine-tuning trains one softmax head: one class a row";
+        return refuse("teacher_tune", "multi-label data".into(), reason);
+    }
     if opts.cascade.is_some() {
         let reason = "a cascade hands on the texts whose top class the student is unsure of: one class a text";
         return refuse("cascade", "multi-label data".into(), reason);
