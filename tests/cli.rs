@@ -1533,8 +1533,16 @@ fn multi_label_data_distils_predicts_and_evaluates() {
             .all(|v| (v.as_f64().unwrap() - 0.4).abs() < 1e-6),
         "{m}"
     );
+    // one metric for auto and the thresholds
+    let by_accuracy = dir.join("accuracy.safetensors");
+    let o = distill(&data, &by_accuracy, &["--label-separator", "|", "--metric", "accuracy"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&lelp(&["info", s(&by_accuracy)]).stdout).unwrap();
+    assert_eq!(m["multi_label"]["rule"], "accuracy", "{m}");
+    assert_eq!(m["method"]["metric"], "accuracy", "{m}");
     // refused, by name, before any training
     for (args, word) in [
+        (&["--metric", "f2"][..], "metric"),
         (&["--method", "lelp"][..], "one class a row"),
         (&["--class-weight", "balanced"][..], "thresholds"),
         (&["--thresholds", "1.5"][..], "thresholds"),

@@ -320,8 +320,13 @@ struct DistillArgs {
     /// Multi-label data: each label's decision threshold, chosen on the validation rows for the
     /// label's best F1 (`f1`) or accuracy (`accuracy`), or one probability for every label
     /// (e.g. `0.5`); stored in the model file.
-    #[arg(long, default_value = "f1", value_name = "f1|accuracy|P")]
-    thresholds: String,
+    #[arg(long, value_name = "f1|accuracy|P")]
+    thresholds: Option<String>,
+    /// One metric for both choices: what auto keeps the best candidate by (--choose-by) and
+    /// how multi-label thresholds are fitted (--thresholds); `macro-f1` (every class alike) or
+    /// `accuracy`. The two flags, where given, win.
+    #[arg(long, value_name = "accuracy|macro-f1")]
+    metric: Option<String>,
     /// Where to write the model file.
     #[arg(long, short, default_value = "model.safetensors")]
     out: PathBuf,
@@ -512,9 +517,30 @@ fn distill(
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
     // option values are checked before any file is read or fetched
     let class_weight: lelp::deploy::ClassWeight = args.class_weight.parse()?;
-    let thresholds: lelp::metrics::ThresholdRule = args.thresholds.parse()?;
+    // --metric sets --choose-by and --thresholds where they are not given
+    let metric = match args.metric.as_deref() {
+        None => None,
+        Some("accuracy") => Some((ChooseBy::Accuracy, lelp::metrics::ThresholdRule::Accuracy)),
+        Some("macro-f1") => Some((ChooseBy::MacroF1, lelp::metrics::ThresholdRule::F1)),
+        Some(other) => {
+            return Err(LelpError::InvalidParameter {
+                name: "metric",
+                value: other.to_string(),
+                reason: "accuracy or macro-f1",
+            });
+        }
+    };
+    let thresholds: lelp::metrics::ThresholdRule = match (&args.thresholds, metric) {
+        (Some(t), _) => t.parse()?,
+        (None, Some((_, t))) => t,
+        (None, None) => lelp::metrics::ThresholdRule::F1,
+    };
     let quantize: Option<lelp::deploy::Quantization> = args.quantize.as_deref().map(str::parse).transpose()?;
-    let choose_by: Option<ChooseBy> = args.choose_by.as_deref().map(str::parse).transpose()?;
+    let choose_by: Option<ChooseBy> = match (args.choose_by.as_deref(), metric) {
+        (Some(c), _) => Some(c.parse()?),
+        (None, Some((c, _))) => Some(c),
+        (None, None) => None,
+    };
     if let Some(a) = args.min_agreement
         && !(a > 0.0 && a <= 1.0)
     {
