@@ -278,6 +278,15 @@ pub enum Progress<'a> {
         /// All.
         total: usize,
     },
+    /// The teacher's encoder is being fine-tuned
+    /// ([`DistillOptions::teacher_tune`]; read from the cache when an
+    /// earlier run made it).
+    TeacherTune {
+        /// Training rows.
+        rows: usize,
+        /// Epochs.
+        epochs: usize,
+    },
     /// The teacher's head is trained, or its supplied outputs are checked.
     Teacher {
         /// Its test accuracy.
@@ -798,6 +807,10 @@ pub fn distill(
     // name its folder (the MLP student's and the fallback's files read it)
     let (own, tuned_head, tuned) = match (own, &opts.teacher_tune) {
         (Some(base), Some(cfg)) => {
+            progress(Progress::TeacherTune {
+                rows: train_idx.len(),
+                epochs: cfg.epochs,
+            });
             let ft = tune_teacher(&base, corpus, &train_idx, cfg, opts, device)?;
             let mut o = opts.clone();
             o.teacher_dir = ft.dir.clone();

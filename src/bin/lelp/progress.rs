@@ -68,6 +68,9 @@ impl Reporter {
     pub fn progress(&mut self, p: &Progress<'_>) {
         match p {
             Progress::Encoding { done, total } => self.counter("texts", *done, *total),
+            Progress::TeacherTune { rows, epochs } => self.line(&format!(
+                "fine-tuning the teacher's encoder on {rows} rows, {epochs} epochs (read from the cache when made before)"
+            )),
             Progress::Teacher { test_accuracy } => {
                 self.line(&format!("teacher ready: test accuracy {:.2}%", 100.0 * test_accuracy))
             }
