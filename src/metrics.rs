@@ -488,23 +488,7 @@ pub struct ClassScores {
 /// ```
 pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores> {
     let n = labels.len();
-    if n == 0 || classes == 0 {
-        return Err(LelpError::EmptyData { what: "scored rows" });
-    }
-    if probs.len() != n * classes {
-        return Err(LelpError::DimensionMismatch {
-            what: "probabilities vs rows x classes",
-            expected: n * classes,
-            got: probs.len(),
-        });
-    }
-    if let Some(i) = probs.iter().position(|v| !v.is_finite()) {
-        return Err(LelpError::NonFinite {
-            what: "probabilities",
-            row: i / classes,
-            col: i % classes,
-        });
-    }
+    check_probabilities(probs, n, classes)?;
     if let Some(row) = labels.iter().position(|&l| l >= classes) {
         return Err(LelpError::LabelOutOfRange {
             label: labels[row],
@@ -585,6 +569,29 @@ pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores>
         micro_f1: None,
         hamming_loss: None,
     })
+}
+
+/// The checks of scored probabilities: rows and classes, `n * classes`
+/// values (row-major), every one finite.
+pub(crate) fn check_probabilities(probs: &[f32], n: usize, classes: usize) -> Result<()> {
+    if n == 0 || classes == 0 {
+        return Err(LelpError::EmptyData { what: "scored rows" });
+    }
+    if probs.len() != n * classes {
+        return Err(LelpError::DimensionMismatch {
+            what: "probabilities vs rows x classes",
+            expected: n * classes,
+            got: probs.len(),
+        });
+    }
+    match probs.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(LelpError::NonFinite {
+            what: "probabilities",
+            row: i / classes,
+            col: i % classes,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// One point of a student-then-teacher cascade's coverage curve

@@ -53,24 +53,7 @@ impl std::fmt::Display for ThresholdRule {
 
 /// The checks shared by [`multi_label_scores`] and [`fit_thresholds`].
 fn check(probs: &[f32], sets: &[Vec<usize>], classes: usize) -> Result<()> {
-    let n = sets.len();
-    if n == 0 || classes == 0 {
-        return Err(LelpError::EmptyData { what: "scored rows" });
-    }
-    if probs.len() != n * classes {
-        return Err(LelpError::DimensionMismatch {
-            what: "probabilities vs rows x labels",
-            expected: n * classes,
-            got: probs.len(),
-        });
-    }
-    if let Some(i) = probs.iter().position(|v| !v.is_finite()) {
-        return Err(LelpError::NonFinite {
-            what: "probabilities",
-            row: i / classes,
-            col: i % classes,
-        });
-    }
+    super::check_probabilities(probs, sets.len(), classes)?;
     if let Some((row, &label)) = sets
         .iter()
         .enumerate()
