@@ -274,6 +274,16 @@ pub enum LelpError {
         /// The target.
         target: f64,
     },
+    /// No student kind of `--student auto` meets the latency and size
+    /// budget ([`StudentBudget`](crate::deploy::StudentBudget)); nothing
+    /// was trained.
+    #[error("no student kind meets the budget ({budget}): {achieved}")]
+    OverBudget {
+        /// The budget in words.
+        budget: String,
+        /// What each kind achieved (latency, size, with int8 where tried).
+        achieved: String,
+    },
     /// A checkpoint does not belong to this run (other config or model shape).
     #[error("checkpoint {path} does not match this run: {reason}")]
     CheckpointMismatch {

@@ -1643,3 +1643,49 @@ fn a_cascade_hands_unsure_texts_to_the_teacher() {
         assert!(!dir.join("no.safetensors").exists());
     }
 }
+
+/// `--student auto` through the tool: the table of candidates with the
+/// chosen one marked, the chosen kind in the file; a budget nothing meets
+/// exits 1 naming what each kind achieved and writes nothing; budget flags
+/// without `--student auto`, an unknown kind or search exit 2.
+#[test]
+fn student_auto_chooses_within_the_budget() {
+    if elsewhere() {
+        return;
+    }
+    let dir = common::tempdir("cli-student-auto");
+    let (data, _) = sport_money(&dir);
+    let model = dir.join("model.safetensors");
+    let args = ["--student", "auto", "--students", "bag,cnn", "--method", "kd"];
+    let o = distill(&data, &model, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(summary.contains("students chosen by agreement"), "{summary}");
+    let chosen: Vec<&str> = summary.lines().filter(|l| l.ends_with("chosen")).collect();
+    assert_eq!(chosen.len(), 1, "{summary}");
+    let kind = chosen[0].split_whitespace().nth(1).unwrap();
+    let info = lelp(&["info", s(&model)]);
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(info.contains(&format!("\"student\": \"{kind}\"")), "{kind}: {info}");
+    // nothing fits: exit 1, what each kind achieved, no file
+    let none = dir.join("none.safetensors");
+    let o = distill(&data, &none, &["--student", "auto", "--max-size-mb", "0.01"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("no student kind meets the budget") && e.contains("cnn (int8)"),
+        "{e}"
+    );
+    assert!(!none.exists());
+    for (args, what) in [
+        (&["--student", "bag", "--max-latency-ms", "1"][..], "max-latency-ms"),
+        (&["--student", "auto", "--students", "bag,mlp"][..], "bag,mlp"),
+        (&["--student", "auto", "--search", "grid"][..], "grid"),
+        (&["--student", "auto", "--max-size-mb", "-1"][..], "max_size_mb"),
+    ] {
+        let o = distill(&data, &none, args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+        assert!(!none.exists());
+    }
+}

@@ -762,3 +762,110 @@ fn a_fine_tuned_teacher_is_distilled_and_written_as_it_is() {
         .collect();
     assert_probs_close("fine-tuned fallback", &got, &want);
 }
+
+/// `--student auto` (`DistillOptions::student_budget`): a kind over the
+/// size limit as float32 is tried with an int8 table, a kind over it
+/// either way is not trained, the halving spends two full trainings'
+/// epochs in all and ends with one candidate, the exhaustive search keeps
+/// the best validation agreement, the model file is the chosen kind's
+/// (quantized as it had to be), and a budget nothing meets is a typed
+/// error naming what each kind achieved.
+#[test]
+fn the_student_is_chosen_within_a_budget() {
+    use lelp::deploy::{DistillOptions, Outcome, Search, StudentBudget, StudentKind, distill};
+    use lelp::text::TextCorpus;
+    if common::device_name() != "flex" {
+        return; // the tool's pipeline runs on flex; tested there
+    }
+    let mut jsonl = String::new();
+    let words = [["goal", "match", "team", "coach"], ["bank", "loan", "price", "stock"]];
+    for i in 0..80usize {
+        let (label, w) = (["sport", "money"][i % 2], words[i % 2]);
+        let split = ["train", "train", "val", "test"][(i / 2) % 4];
+        jsonl.push_str(&format!(
+            "{{\"text\": \"the {} and the {} today\", \"label\": \"{label}\", \"split\": \"{split}\"}}\n",
+            w[i % 4],
+            w[(i / 2) % 4]
+        ));
+    }
+    let corpus = TextCorpus::parse_jsonl(jsonl.as_bytes(), "budget.jsonl").unwrap();
+    let mut opts = DistillOptions::default();
+    opts.teacher_dir = default_minilm_dir();
+    opts.max_tokens = 16;
+    opts.epochs = 3;
+    opts.cache_dir = Some(common::tempdir("deploy-budget").join("embeddings"));
+    // 3 MB: the bag (8.4 MB float) and the CNN (4 MB) fit with int8
+    // tables, the static student (31 MB float, 8 MB int8) does not
+    let limit = 3.0;
+    opts.student_budget = Some(StudentBudget::default().with_max_size_mb(limit));
+    let report = distill(&corpus, &[], &opts, &Device::flex(), &mut |_| {}).unwrap();
+    let trained: Vec<_> = report
+        .students
+        .iter()
+        .filter(|c| c.outcome != Outcome::OverBudget)
+        .collect();
+    for c in &report.students {
+        let within = c.size_mb <= limit;
+        assert_eq!(within, c.outcome != Outcome::OverBudget, "{c:?}");
+        assert!(c.quantize.is_some(), "every kind is over 3 MB as float32: {c:?}");
+    }
+    assert!(
+        report
+            .students
+            .iter()
+            .any(|c| c.kind == StudentKind::Static && c.outcome == Outcome::OverBudget)
+    );
+    assert_eq!(trained.len(), 2 * 9, "bag and CNN with every method");
+    let spent: f64 = trained.iter().map(|c| c.epochs).sum();
+    assert!(
+        (spent - 2.0 * 3.0).abs() < 1e-6,
+        "two trainings' epochs in all, spent {spent}"
+    );
+    let chosen: Vec<_> = trained.iter().filter(|c| c.outcome == Outcome::Chosen).collect();
+    assert_eq!(chosen.len(), 1);
+    let m = &report.model.manifest;
+    assert_eq!(m.student, Some(chosen[0].kind));
+    assert_eq!(m.quantization.is_some(), chosen[0].quantize.is_some());
+    let file_mb = report.model.to_bytes().unwrap().len() as f64 / 1e6;
+    assert!(file_mb <= limit, "the written file is within the limit: {file_mb} MB");
+    assert!(report.student_search_seconds.unwrap() > 0.0);
+
+    // exhaustive: every candidate the full epochs, the best agreement kept
+    opts.student_budget = Some(
+        StudentBudget::default()
+            .with_kinds(vec![StudentKind::Bag, StudentKind::Cnn])
+            .with_search(Search::Exhaustive),
+    );
+    opts.method = lelp::deploy::MethodChoice::Auto;
+    let report = distill(&corpus, &[], &opts, &Device::flex(), &mut |_| {}).unwrap();
+    assert!(
+        report
+            .students
+            .iter()
+            .all(|c| c.epochs == 3.0 || matches!(c.outcome, Outcome::Failed(_)))
+    );
+    let best = report
+        .students
+        .iter()
+        .filter_map(|c| Some((c, c.validation_agreement?)))
+        .fold(None::<(&lelp::deploy::StudentCandidate, f64)>, |b, (c, a)| match b {
+            Some((_, ba)) if ba >= a => b,
+            _ => Some((c, a)),
+        })
+        .unwrap()
+        .0;
+    assert_eq!(best.outcome, Outcome::Chosen, "{:?}", report.students);
+    assert_eq!(report.model.manifest.student, Some(best.kind));
+
+    // nothing fits: a typed error naming each kind, before any training
+    opts.student_budget = Some(StudentBudget::default().with_max_size_mb(0.01));
+    match distill(&corpus, &[], &opts, &Device::flex(), &mut |_| {}) {
+        Err(LelpError::OverBudget { budget, achieved }) => {
+            assert!(budget.contains("0.01 MB"), "{budget}");
+            for kind in ["bag (int8)", "static (int8)", "cnn (int8)"] {
+                assert!(achieved.contains(kind), "{achieved}");
+            }
+        }
+        other => panic!("expected OverBudget, got {:?}", other.map(|r| r.student_accuracy)),
+    }
+}

@@ -224,11 +224,7 @@ pub(super) fn pick_method(
             candidates: Vec::new(),
         }),
         _ => {
-            let (fit, val) = match rows.file_val {
-                Some(v) => (rows.train.to_vec(), v.to_vec()),
-                None => stratified(corpus, rows.train, opts.validation_fraction, opts.seed)?,
-            };
-            let fit = candidate_rows(fit, &val, rows);
+            let (fit, val) = validation_split(corpus, rows, opts)?;
             let all = try_candidates(views, candidates, &fit, &val, opts, device, progress);
             let score = |c: &Candidate| match by {
                 ChooseBy::Accuracy => c.validation_accuracy,
@@ -256,6 +252,22 @@ pub(super) fn pick_method(
             })
         }
     }
+}
+
+/// The rows auto's candidates train on and are scored on: the training
+/// rows and the file's validation rows, else a stratified share of the
+/// training rows held out (with the unlabeled and augmented rows a
+/// candidate may learn from: [`candidate_rows`]).
+pub(super) fn validation_split(
+    corpus: &TextCorpus,
+    rows: &RowSets<'_>,
+    opts: &DistillOptions,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let (fit, val) = match rows.file_val {
+        Some(v) => (rows.train.to_vec(), v.to_vec()),
+        None => stratified(corpus, rows.train, opts.validation_fraction, opts.seed)?,
+    };
+    Ok((candidate_rows(fit, &val, rows), val))
 }
 
 /// The rows a candidate of auto trains on: `fit`, the unlabeled rows and
@@ -308,7 +320,7 @@ fn try_candidates(
 }
 
 /// A method's name with its subclasses and null-space setting.
-fn method_label(m: &Method) -> String {
+pub(super) fn method_label(m: &Method) -> String {
     match m {
         Method::Lelp(l) if !l.subspace.null_space => format!("LELP, no null space (S = {})", l.subspace.subclasses),
         Method::Lelp(l) | Method::RandomProjection(l) => format!("{} (S = {})", m.name(), l.subspace.subclasses),

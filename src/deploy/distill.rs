@@ -5,6 +5,7 @@
 //! the teacher), the final student, its fidelity to the teacher and its
 //! manifest.
 
+mod budget;
 mod cascade;
 mod class_weight;
 mod multi_label;
@@ -15,7 +16,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::choice::{Candidate, ChooseBy, MethodChoice, methods_for, pick_method};
+use super::choice::{Candidate, ChooseBy, MethodChoice, methods_for, pick_method, validation_split};
 use super::{Classifier, Featurizer, MethodRecord, Metrics, ModelFile, TeacherOutputs, TeacherRecord};
 use crate::data::{Dataset, HashedNgrams};
 use crate::error::{LelpError, Result};
@@ -27,6 +28,7 @@ use crate::train::{
     Bag, BagConfig, DistillConfig, Distiller, LrSchedule, Method, Mlp, MlpConfig, OptimizerKind, TextCnn,
     TextCnnConfig, accuracy,
 };
+pub use budget::{Outcome, Search, StudentBudget, StudentCandidate};
 use cascade::cascade_stage;
 pub use class_weight::ClassWeight;
 use multi_label::{check_multi_label, spread, strata, thresholds};
@@ -227,6 +229,12 @@ pub struct DistillOptions {
     /// end. Only with a sentence encoder's folder as the teacher and one
     /// class a row. None by default: the frozen encoder with an MLP head.
     pub teacher_tune: Option<crate::text::FineTuneConfig>,
+    /// `--student auto`: choose the student kind (with the method) within
+    /// a latency and size budget ([`StudentBudget`]), by agreement with
+    /// the teacher on the validation rows unless
+    /// [`DistillOptions::choose_by`] says otherwise;
+    /// [`DistillOptions::student`] is then ignored. None by default.
+    pub student_budget: Option<StudentBudget>,
 }
 
 impl Default for DistillOptions {
@@ -263,6 +271,7 @@ impl Default for DistillOptions {
             thresholds: ThresholdRule::F1,
             cascade: None,
             teacher_tune: None,
+            student_budget: None,
         }
     }
 }
@@ -299,6 +308,26 @@ pub enum Progress<'a> {
         /// Candidates done.
         done: usize,
         /// Candidates.
+        total: usize,
+    },
+    /// A round of `--student auto`'s search starts.
+    Round {
+        /// The round, from 1.
+        round: usize,
+        /// Rounds at most.
+        rounds: usize,
+        /// Candidates it trains.
+        candidates: usize,
+        /// Epochs each trains in it.
+        epochs: f64,
+    },
+    /// A candidate of `--student auto` finished its round.
+    Student {
+        /// Its record so far.
+        candidate: &'a StudentCandidate,
+        /// Candidates done in this round.
+        done: usize,
+        /// Candidates in this round.
         total: usize,
     },
     /// The final student's training starts.
@@ -364,6 +393,13 @@ pub struct DistillReport {
     /// its threshold (the share the student answers, the cascade's
     /// accuracy and agreement with the teacher).
     pub cascade_test: Option<crate::metrics::CoveragePoint>,
+    /// With [`DistillOptions::student_budget`]: every candidate (kind and
+    /// method) with its latency, size, validation scores, training and
+    /// where it ended; empty otherwise.
+    pub students: Vec<StudentCandidate>,
+    /// With [`DistillOptions::student_budget`]: the search's seconds (the
+    /// candidates' training and scoring, not the final student's).
+    pub student_search_seconds: Option<f64>,
 }
 
 /// A trained student of any kind.
@@ -648,89 +684,149 @@ impl Views {
         opts: &DistillOptions,
         device: &Device,
     ) -> Result<(AnyStudent, Vec<f32>)> {
-        let outputs = self.teacher_output(method, rows, device)?;
         let data = self.student.subset(rows)?;
-        let test = self.student.subset(eval)?;
-        let targets = method.prepare(&data, Some(&outputs))?;
-        let k = targets.outputs();
-        let lr = match opts.student {
-            StudentKind::Mlp => 3e-3,
-            StudentKind::Transformer => 1e-4,
-            _ => 1e-2,
-        };
-        let mut cfg = DistillConfig::new(opts.epochs, lr)
-            .with_batch_size(32)
-            .with_seed(opts.seed)
-            .with_lazy_tables(lazy_tables(opts))
-            .with_class_weights(opts.class_weight.weights(&data));
-        if opts.student == StudentKind::Transformer {
-            // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
-            cfg = cfg
-                .with_optimizer(OptimizerKind::AdamW)
-                .with_weight_decay(0.01)
-                .with_grad_clip(Some(1.0))
-                .with_schedule(LrSchedule::WarmupLinear { warmup: 0.1 });
+        let targets = self.targets(method, &data, rows, device)?;
+        let s = init_student(opts.student, targets.outputs(), &self.parts(), opts, device)?;
+        let s = fit_student(s, opts.student, &data, &targets, opts.epochs, opts, device)?;
+        let logits = logits_of(&s, &self.student.subset(eval)?, device)?;
+        Ok((s, logits))
+    }
+
+    /// `method`'s targets for `rows`, whose student view is `data`.
+    pub(super) fn targets(
+        &self,
+        method: &Method,
+        data: &Dataset,
+        rows: &[usize],
+        device: &Device,
+    ) -> Result<crate::train::TrainingTargets> {
+        let outputs = self.teacher_output(method, rows, device)?;
+        method.prepare(data, Some(&outputs))
+    }
+
+    /// What a fresh student is made from.
+    pub(super) fn parts(&self) -> StudentParts<'_> {
+        StudentParts {
+            vocab: self.vocab,
+            table: self.table.as_deref(),
+            bert: self.bert.as_ref(),
+            features: self.dense.num_features(),
         }
-        let mut distiller = Distiller::new(cfg);
-        if opts.training_progress {
-            distiller = distiller.with_observer(crate::train::StderrProgress);
-        }
-        Ok(match opts.student {
-            StudentKind::Bag => {
-                let s = BagConfig::new(opts.bag_buckets as usize, k)
-                    .with_dim(opts.bag_dim)
-                    .with_seed(opts.seed)
-                    .init(device)?;
-                let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = class_logits_of(&s, &test, device)?;
-                (AnyStudent::Bag(s), acc)
-            }
-            StudentKind::Cnn => {
-                let s = TextCnnConfig::new(self.vocab, k)
-                    .with_dim(32)
-                    .with_channels(64)
-                    .with_seed(opts.seed)
-                    .init(device)?;
-                let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = class_logits_of(&s, &test, device)?;
-                (AnyStudent::Cnn(s), acc)
-            }
-            StudentKind::Static => {
-                let table = self
-                    .table
-                    .clone()
-                    .ok_or_else(|| invalid("student", "static".into(), "no vocabulary table was built"))?;
-                let rows = self.vocab + opts.static_bigrams as usize;
-                let s = BagConfig::new(rows, k)
+    }
+}
+
+/// What a fresh student is made from: the WordPiece vocabulary's size (CNN
+/// and static), the static student's table, the transformer's encoder, the
+/// sentence embedding's width (MLP).
+pub(super) struct StudentParts<'a> {
+    pub(super) vocab: usize,
+    pub(super) table: Option<&'a [f32]>,
+    pub(super) bert: Option<&'a Bert>,
+    pub(super) features: usize,
+}
+
+/// A fresh student of `kind` with `k` outputs (seeded by the options).
+pub(super) fn init_student(
+    kind: StudentKind,
+    k: usize,
+    parts: &StudentParts<'_>,
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<AnyStudent> {
+    Ok(match kind {
+        StudentKind::Bag => AnyStudent::Bag(
+            BagConfig::new(opts.bag_buckets as usize, k)
+                .with_dim(opts.bag_dim)
+                .with_seed(opts.seed)
+                .init(device)?,
+        ),
+        StudentKind::Cnn => AnyStudent::Cnn(
+            TextCnnConfig::new(parts.vocab, k)
+                .with_dim(32)
+                .with_channels(64)
+                .with_seed(opts.seed)
+                .init(device)?,
+        ),
+        StudentKind::Static => {
+            let table = parts
+                .table
+                .ok_or_else(|| invalid("student", "static".into(), "no vocabulary table was built"))?;
+            let rows = parts.vocab + opts.static_bigrams as usize;
+            AnyStudent::Bag(
+                BagConfig::new(rows, k)
                     .with_dim(table.len() / rows.max(1))
                     .with_normalize(true)
                     .with_seed(opts.seed)
-                    .init_with_table(table, opts.static_frozen, device)?;
-                let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = class_logits_of(&s, &test, device)?;
-                (AnyStudent::Bag(s), acc)
-            }
-            StudentKind::Mlp => {
-                let s = MlpConfig::new(self.dense.num_features(), opts.mlp_hidden.clone(), k)
+                    .init_with_table(table.to_vec(), opts.static_frozen, device)?,
+            )
+        }
+        StudentKind::Mlp => AnyStudent::Mlp(
+            MlpConfig::new(parts.features, opts.mlp_hidden.clone(), k)
+                .with_seed(opts.seed)
+                .init(device)?,
+        ),
+        StudentKind::Transformer => {
+            let bert = parts
+                .bert
+                .cloned()
+                .ok_or_else(|| invalid("student", "transformer".into(), "no initial encoder was loaded"))?;
+            AnyStudent::Transformer(
+                TransformerStudentConfig::new(k)
                     .with_seed(opts.seed)
-                    .init(device)?;
-                let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = class_logits_of(&s, &test, device)?;
-                (AnyStudent::Mlp(s), acc)
-            }
-            StudentKind::Transformer => {
-                let bert = self
-                    .bert
-                    .clone()
-                    .ok_or_else(|| invalid("student", "transformer".into(), "no initial encoder was loaded"))?;
-                let s = TransformerStudentConfig::new(k)
-                    .with_seed(opts.seed)
-                    .init(bert, device)?;
-                let s = distiller.fit(s, &data, &targets, None, device)?.student;
-                let acc = class_logits_of(&s, &test, device)?;
-                (AnyStudent::Transformer(s), acc)
-            }
-        })
+                    .init(bert, device)?,
+            )
+        }
+    })
+}
+
+/// `student` (of `kind`) trained `epochs` more epochs on `data` with
+/// `targets`; a fresh optimiser each call.
+pub(super) fn fit_student(
+    student: AnyStudent,
+    kind: StudentKind,
+    data: &Dataset,
+    targets: &crate::train::TrainingTargets,
+    epochs: usize,
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<AnyStudent> {
+    let lr = match kind {
+        StudentKind::Mlp => 3e-3,
+        StudentKind::Transformer => 1e-4,
+        _ => 1e-2,
+    };
+    let mut cfg = DistillConfig::new(epochs, lr)
+        .with_batch_size(32)
+        .with_seed(opts.seed)
+        .with_lazy_tables(lazy_tables(kind, opts))
+        .with_class_weights(opts.class_weight.weights(data));
+    if kind == StudentKind::Transformer {
+        // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
+        cfg = cfg
+            .with_optimizer(OptimizerKind::AdamW)
+            .with_weight_decay(0.01)
+            .with_grad_clip(Some(1.0))
+            .with_schedule(LrSchedule::WarmupLinear { warmup: 0.1 });
+    }
+    let mut distiller = Distiller::new(cfg);
+    if opts.training_progress {
+        distiller = distiller.with_observer(crate::train::StderrProgress);
+    }
+    Ok(match student {
+        AnyStudent::Bag(s) => AnyStudent::Bag(distiller.fit(s, data, targets, None, device)?.student),
+        AnyStudent::Cnn(s) => AnyStudent::Cnn(distiller.fit(s, data, targets, None, device)?.student),
+        AnyStudent::Mlp(s) => AnyStudent::Mlp(distiller.fit(s, data, targets, None, device)?.student),
+        AnyStudent::Transformer(s) => AnyStudent::Transformer(distiller.fit(s, data, targets, None, device)?.student),
+    })
+}
+
+/// A student's class logits on `data`'s rows, row-major.
+pub(super) fn logits_of(student: &AnyStudent, data: &Dataset, device: &Device) -> Result<Vec<f32>> {
+    match student {
+        AnyStudent::Bag(s) => class_logits_of(s, data, device),
+        AnyStudent::Cnn(s) => class_logits_of(s, data, device),
+        AnyStudent::Mlp(s) => class_logits_of(s, data, device),
+        AnyStudent::Transformer(s) => class_logits_of(s, data, device),
     }
 }
 
@@ -738,8 +834,8 @@ impl Views {
 /// level with dense Adam: docs/performance.md): the bag's 2^18-row table,
 /// the transformer's word-piece table and the static student's trainable
 /// table.
-fn lazy_tables(opts: &DistillOptions) -> bool {
-    match opts.student {
+fn lazy_tables(kind: StudentKind, opts: &DistillOptions) -> bool {
+    match kind {
         StudentKind::Bag | StudentKind::Transformer => true,
         StudentKind::Static => !opts.static_frozen,
         StudentKind::Cnn | StudentKind::Mlp => false,
@@ -775,6 +871,18 @@ pub fn distill(
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<DistillReport> {
+    // --student auto: the pipeline prepares for the kind that needs most
+    // (static: its table; CNN: the tokenizer) until the choice
+    let primary;
+    let opts = match &opts.student_budget {
+        Some(b) => {
+            let mut o = opts.clone();
+            o.student = b.primary();
+            primary = o;
+            &primary
+        }
+        None => opts,
+    };
     check_options(corpus, opts)?;
     // custom class weights by name, checked and put in class order now
     let resolved;
@@ -834,6 +942,18 @@ pub fn distill(
         (Some(e), StudentKind::Transformer) => Some(transformer_encoder(e, opts, device)?),
         _ => None,
     };
+    let tools = Featurizers::new(encoder, initial.as_ref(), opts);
+    // --student auto: the kinds within the budget, before any long work
+    let footprints = match &opts.student_budget {
+        Some(b) => Some(budget_footprints(
+            b, &tools, encoder, &methods, corpus, &train_idx, opts, device,
+        )?),
+        None => None,
+    };
+    let kinds: Vec<StudentKind> = match &footprints {
+        Some((within, _)) => within.iter().map(|f| f.kind).collect(),
+        None => vec![opts.student],
+    };
     let (n, u) = (corpus.len(), unlabeled.len());
     let mut labelled = train_idx.clone();
     labelled.extend(file_val.iter().flatten());
@@ -875,7 +995,6 @@ pub fn distill(
     progress(Progress::Teacher {
         test_accuracy: stage.accuracy,
     });
-    let tools = Featurizers::new(encoder, initial.as_ref(), opts);
     let mut views = Views::new(
         stage.dense,
         &texts,
@@ -894,13 +1013,44 @@ pub fn distill(
         aug_sources: &aug_sources,
     };
     views.bert = initial;
-    if let (StudentKind::Static, Some(e)) = (opts.student, encoder) {
+    if let (true, Some(e)) = (kinds.contains(&StudentKind::Static), encoder) {
         views.table = Some(match table {
             Some(t) => t,
             None => static_student_table(e, &texts, &rows_for, opts, device)?,
         });
     }
-    let choice = pick_method(&views, &methods, corpus, &rows_for, opts, device, progress)?;
+    let (students, student_search_seconds, chosen);
+    let (choice, opts) = match (footprints, &opts.student_budget) {
+        (Some(fps), Some(b)) => {
+            let by = opts.choose_by.unwrap_or(ChooseBy::Agreement);
+            let (fit, val) = validation_split(corpus, &rows_for, opts)?;
+            let w = budget::search(
+                &views,
+                &tools,
+                &texts,
+                fps,
+                &methods,
+                (&fit, &val),
+                (b.search, by),
+                opts,
+                device,
+                progress,
+            )?;
+            let mut o = opts.clone();
+            o.student = w.kind;
+            o.quantize = w.quantize.or(o.quantize);
+            o.method = MethodChoice::Fixed(w.method.clone());
+            views.student = tools.view(w.kind, &views.dense, &texts, &o)?;
+            let choice = w.choice(by);
+            (students, student_search_seconds, chosen) = (w.records, Some(w.seconds), o);
+            (choice, &chosen)
+        }
+        _ => {
+            (students, student_search_seconds) = (Vec::new(), None);
+            let choice = pick_method(&views, &methods, corpus, &rows_for, opts, device, progress)?;
+            (choice, opts)
+        }
+    };
     // the final student learns from every labelled row but the test rows
     // (and the rows a temperature is fitted on)
     let held = calibration_rows(corpus, &train_idx, file_val.as_deref(), opts)?;
@@ -1007,7 +1157,50 @@ pub fn distill(
         augmented_rows: augmented.len(),
         fallback,
         cascade_test,
+        students,
+        student_search_seconds,
     })
+}
+
+/// `--student auto`'s kinds within the budget (and those over it),
+/// measured on untrained students before the teacher's encoding: the
+/// static student's with a zero table of its shape, all with the widest
+/// head a candidate method gives them.
+#[allow(clippy::too_many_arguments)]
+fn budget_footprints(
+    b: &StudentBudget,
+    tools: &Featurizers,
+    encoder: Option<&SentenceEncoder>,
+    methods: &[Method],
+    corpus: &TextCorpus,
+    train_idx: &[usize],
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<(Vec<budget::Footprint>, Vec<StudentCandidate>)> {
+    let vocab = tools.wordpiece.as_ref().map_or(0, crate::text::WordPiece::vocab_size);
+    let table = match (b.kinds.contains(&StudentKind::Static), encoder) {
+        (true, Some(e)) => {
+            let dims = opts.static_dims.min(e.embedding_dim());
+            Some(vec![0.0f32; (vocab + opts.static_bigrams as usize) * dims])
+        }
+        _ => None,
+    };
+    let parts = StudentParts {
+        vocab,
+        table: table.as_deref(),
+        bert: None,
+        features: 0,
+    };
+    let subclass_method = methods.iter().any(|m| {
+        matches!(
+            m,
+            Method::Lelp(_) | Method::RandomProjection(_) | Method::KMeans(_) | Method::SubclassDistillation(_)
+        )
+    });
+    let c = corpus.class_names.len();
+    let k = if subclass_method { c * opts.subclasses } else { c };
+    let sample: Vec<&str> = train_idx.iter().take(101).map(|&i| corpus.texts[i].as_str()).collect();
+    budget::footprints(b, tools, &parts, (k, &sample), corpus, opts, device)
 }
 
 /// The rows a temperature (`--calibrate`), a cascade or multi-label
@@ -1347,6 +1540,9 @@ fn check_options(corpus: &TextCorpus, opts: &DistillOptions) -> Result<()> {
         let reason = "fine-tuning needs a sentence encoder's folder as the teacher (not supplied outputs or a \
                       fine-tuned classifier, which is already tuned)";
         return Err(invalid("teacher_tune", "true".into(), reason));
+    }
+    if let Some(b) = &opts.student_budget {
+        b.check()?;
     }
     if let Some(crate::metrics::CascadeTarget::Agreement(v) | crate::metrics::CascadeTarget::Coverage(v)) = opts.cascade
         && !(v > 0.0 && v <= 1.0)

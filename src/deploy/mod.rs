@@ -61,7 +61,10 @@ mod vocab;
 
 pub use choice::{Candidate, ChooseBy, MethodChoice, auto_candidates, parse_method};
 pub use classifier::{AnsweredBy, Classifier, Prediction, check_threshold, fit_temperature};
-pub use distill::{ClassWeight, DistillOptions, DistillReport, Progress, StudentKind, distill};
+pub use distill::{
+    ClassWeight, DistillOptions, DistillReport, Outcome, Progress, Search, StudentBudget, StudentCandidate,
+    StudentKind, distill,
+};
 pub use input::{read_labelled, read_labelled_columns, read_labelled_with, read_texts, read_texts_column};
 pub use model_file::{
     Calibration, Cascade, FORMAT_VERSION, Featurizer, Manifest, MethodRecord, Metrics, ModelFile, MultiLabel,

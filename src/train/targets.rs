@@ -453,6 +453,39 @@ impl TrainingTargets {
         self.subspaces.as_ref()
     }
 
+    /// The targets of rows `rows` (indices into these targets' rows, in
+    /// that order, repeats allowed): the per-row tensors (soft targets,
+    /// multi-label probabilities, teacher features) are selected, the rest
+    /// is shared. Training on a slice of an epoch (`--student auto`'s
+    /// successive halving) without fitting a method's targets again.
+    ///
+    /// # Errors
+    /// [`LelpError::EmptyData`] for no rows, [`LelpError::DimensionMismatch`]
+    /// for an index past the last row.
+    pub(crate) fn rows_at(&self, rows: &[usize], device: &Device) -> Result<Self> {
+        if rows.is_empty() {
+            return Err(LelpError::EmptyData { what: "target rows" });
+        }
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.rows) {
+            return Err(LelpError::DimensionMismatch {
+                what: "target row index vs target rows",
+                expected: self.rows,
+                got: bad,
+            });
+        }
+        let idx = util::indices(rows, device);
+        let pick = |t: &Tensor<2>| t.clone().select(0, idx.clone());
+        let mut out = self.clone();
+        out.soft = self
+            .soft
+            .as_ref()
+            .map(|t| PseudoTargets::trusted(pick(t.log_probs()), t.num_classes(), t.subclasses(), t.tau()));
+        out.bernoulli = self.bernoulli.as_ref().map(|(t, tau)| (pick(t), *tau));
+        out.features = self.features.as_ref().map(pick);
+        out.rows = rows.len();
+        Ok(out)
+    }
+
     /// Checks that the targets fit a training set.
     pub(crate) fn check_data(&self, data: &Dataset) -> Result<()> {
         if data.len() != self.rows {

@@ -258,9 +258,26 @@ struct DistillArgs {
     min_agreement: Option<f64>,
     /// The student: bag (hashed n-grams, fastest), cnn (WordPiece CNN), static (the teacher's
     /// vocabulary table and a head, both trained), mlp (over the teacher's embeddings),
-    /// transformer (the teacher's bottom --layers layers or --init, fine-tuned; slowest to train).
+    /// transformer (the teacher's bottom --layers layers or --init, fine-tuned; slowest to train),
+    /// or auto (the --students kinds within --max-latency-ms and --max-size-mb, with the method,
+    /// chosen by agreement with the teacher on the validation rows).
     #[arg(long, default_value = "bag")]
     student: String,
+    /// --student auto: the kinds tried, comma-separated.
+    #[arg(long, default_value = "bag,static,cnn", value_name = "KINDS")]
+    students: String,
+    /// --student auto: the largest median one-text latency allowed, milliseconds (measured here).
+    #[arg(long, value_name = "L")]
+    max_latency_ms: Option<f64>,
+    /// --student auto: the largest model file allowed, megabytes (a kind over it is tried with an
+    /// int8 table).
+    #[arg(long, value_name = "M")]
+    max_size_mb: Option<f64>,
+    /// --student auto: halving (successive halving: every candidate a slice of an epoch, the
+    /// better half trains on; two trainings' worth in all) or exhaustive (every candidate the
+    /// full epochs).
+    #[arg(long, default_value = "halving")]
+    search: String,
     /// Static student: keep the teacher's vocabulary table fixed, train the head alone
     /// (model2vec's way; fine-tuning the table is the default).
     #[arg(long)]
@@ -513,7 +530,7 @@ fn distill(
     device: &burn::prelude::Device,
     reporter: &mut Reporter,
 ) -> lelp::Result<()> {
-    let student: StudentKind = args.student.parse()?;
+    let (student, student_budget) = student_choice(&args)?;
     let method = parse_method(&args.method, args.subclasses, args.seed)?;
     // option values are checked before any file is read or fetched
     let class_weight: lelp::deploy::ClassWeight = args.class_weight.parse()?;
@@ -595,6 +612,7 @@ fn distill(
     };
     let mut opts = DistillOptions::default();
     opts.student = student;
+    opts.student_budget = student_budget;
     opts.method = method;
     opts.teacher_dir = teacher_dir;
     opts.teacher_outputs = teacher_outputs;
@@ -654,6 +672,42 @@ fn distill(
         }),
         _ => Ok(()),
     }
+}
+
+/// The student kind, or `--student auto`'s budget (its flags refused
+/// without it).
+fn student_choice(args: &DistillArgs) -> lelp::Result<(StudentKind, Option<lelp::deploy::StudentBudget>)> {
+    if args.student != "auto" {
+        let given = [
+            ("max-latency-ms", args.max_latency_ms.is_some()),
+            ("max-size-mb", args.max_size_mb.is_some()),
+            ("students", args.students != "bag,static,cnn"),
+            ("search", args.search != "halving"),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(LelpError::InvalidParameter {
+                name,
+                value: args.student.clone(),
+                reason: "a budget and its search are for --student auto",
+            });
+        }
+        return Ok((args.student.parse()?, None));
+    }
+    let kinds = args
+        .students
+        .split(',')
+        .map(|k| k.trim().parse())
+        .collect::<lelp::Result<Vec<StudentKind>>>()?;
+    let mut b = lelp::deploy::StudentBudget::default()
+        .with_kinds(kinds)
+        .with_search(args.search.parse()?);
+    if let Some(ms) = args.max_latency_ms {
+        b = b.with_max_latency_ms(ms);
+    }
+    if let Some(mb) = args.max_size_mb {
+        b = b.with_max_size_mb(mb);
+    }
+    Ok((StudentKind::Bag, Some(b)))
 }
 
 /// Median and 99th percentile of one-text latency, and batch throughput.
@@ -737,6 +791,9 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
     } else {
         println!("method   {}", report.method.name());
     }
+    if !report.students.is_empty() {
+        students_table(report);
+    }
     println!(
         "student  {} ({} parameters{}): test accuracy {:.2}%{}",
         student_name(m),
@@ -804,6 +861,47 @@ fn summary(report: &DistillReport, texts: &[String], out: &Path, device: &burn::
     }
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
+}
+
+/// The summary's `--student auto` table: every candidate, its latency,
+/// size, validation scores, training and where it ended.
+fn students_table(report: &DistillReport) {
+    use lelp::deploy::Outcome;
+    println!(
+        "students chosen by {} on the validation rows, {:.0} s of search:",
+        report.chosen_by,
+        report.student_search_seconds.unwrap_or(0.0)
+    );
+    println!(
+        "           {:<14} {:<34} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7}  outcome",
+        "kind", "method", "agreement", "accuracy", "one text", "size", "epochs", "train"
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}%", 100.0 * v));
+    for c in &report.students {
+        let kind = match c.quantize {
+            Some(q) => format!("{} ({q})", c.kind),
+            None => c.kind.to_string(),
+        };
+        let outcome = match &c.outcome {
+            Outcome::Chosen => "chosen".to_string(),
+            Outcome::Dropped { round } => format!("dropped in round {round}"),
+            Outcome::OverBudget => "over the budget".to_string(),
+            Outcome::Failed(e) => format!("failed: {e}"),
+            _ => String::new(),
+        };
+        println!(
+            "         {} {:<14} {:<34} {:>9} {:>9} {:>6.3} ms {:>5.1} MB {:>7.2} {:>6.1}s  {outcome}",
+            if c.outcome == Outcome::Chosen { "*" } else { " " },
+            kind,
+            if c.method.is_empty() { "-" } else { &c.method },
+            pct(c.validation_agreement),
+            pct(c.validation_accuracy),
+            c.latency_ms,
+            c.size_mb,
+            c.epochs,
+            c.seconds,
+        );
+    }
 }
 
 /// The summary's cascade lines: the threshold and what it gives on the

@@ -86,6 +86,25 @@ impl Reporter {
                 };
                 self.line(&format!("candidate {done}/{total} {}: {outcome}", candidate.name));
             }
+            Progress::Round {
+                round,
+                rounds,
+                candidates,
+                epochs,
+            } => self.line(&format!(
+                "student search round {round}/{rounds}: {candidates} candidates, {epochs:.2} epochs each"
+            )),
+            Progress::Student { candidate, done, total } => {
+                let outcome = match (candidate.validation_agreement, &candidate.outcome) {
+                    (_, lelp::deploy::Outcome::Failed(e)) => format!("failed: {e}"),
+                    (Some(a), _) => format!("validation agreement with the teacher {:.2}%", 100.0 * a),
+                    _ => String::new(),
+                };
+                self.line(&format!(
+                    "  {done}/{total} {} {}: {outcome}",
+                    candidate.kind, candidate.method
+                ));
+            }
             Progress::Final { method, rows } => {
                 self.line(&format!("training the student with {} on {rows} rows", method.name()))
             }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# docs/deploy.md's `--student auto` measurement: the successive halving
+# against the exhaustive search (every kind with every method trained the
+# full epochs), bag, static and CNN students with every method of
+# `--method auto`, chosen by agreement with the tool's own teacher on the
+# validation rows; on CLINC150's ten domains, 20 Newsgroups' six groups and
+# the binary CrowdFlower tweets (when scripts/fetch-tweets.sh has run).
+# Run on an idle machine: each summary gives the search's seconds and
+# every candidate's training seconds (experiments/summarize_student_auto.py).
+# Needs the `lelp` tool (cargo build --release --features cli) and
+# ../shared/data/text.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/student-auto}
+LELP=${LELP:-target/release/lelp}
+SEEDS=${SEEDS:-0}
+WORK=${WORK:-${TMPDIR:-/tmp}/lelp-student-auto}
+mkdir -p "$OUT" "$WORK"
+TWEETS=${LELP_TWEETS_DIR:-$HOME/.cache/lelp/crowdflower}/tweets.csv
+if [ -f "$TWEETS" ]; then
+    python3 - "$TWEETS" "$WORK/tweets-binary.csv" <<'PY'
+import csv, io, sys
+rows = csv.DictReader(io.StringIO(open(sys.argv[1], "rb").read().decode("utf-8", "replace")))
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["text", "label"])
+    for r in rows:
+        if r["sentiment"] in ("negative", "positive") and r["text"].strip():
+            w.writerow([r["text"], r["sentiment"]])
+PY
+fi
+for data in ${DATA:-../shared/data/text/clinc150.jsonl.gz:32 ../shared/data/text/20ng.jsonl.gz:128 $WORK/tweets-binary.csv:64}; do
+    path=${data%%:*}
+    tokens=${data##*:}
+    name=$(basename "$path" | sed 's/\..*//')
+    [ -f "$path" ] || continue
+    for seed in $SEEDS; do
+        for search in halving exhaustive; do
+            out="$OUT/$name-$search-seed$seed.txt"
+            [ -s "$out" ] && continue
+            echo "== $name $search seed $seed"
+            /usr/bin/time -f "wall %e s, peak %M KB" "$LELP" distill --data "$path" --tokens "$tokens" \
+                --student auto --search "$search" --seed "$seed" \
+                --out "$WORK/$name-$search-$seed.safetensors" > "$out.tmp" 2> "$WORK/$name-$search-$seed.err"
+            tail -1 "$WORK/$name-$search-$seed.err" >> "$out.tmp"
+            mv "$out.tmp" "$out"
+        done
+    done
+done

@@ -1,0 +1,749 @@
+//! `--student auto`: the student kind (and method) chosen within a latency
+//! and size budget, by successive halving or by trying every candidate in
+//! full.
+
+use super::*;
+use crate::deploy::Quantization;
+use crate::deploy::choice::method_label;
+
+/// `--student auto` ([`DistillOptions::student_budget`]): the student kinds
+/// tried, the budget each must meet, and how the candidates (every kind
+/// within the budget with every method) are compared.
+///
+/// # Example
+/// ```
+/// use lelp::deploy::{Search, StudentBudget, StudentKind};
+/// let b = StudentBudget::default().with_max_latency_ms(0.5).with_max_size_mb(4.0);
+/// assert_eq!(b.kinds, [StudentKind::Bag, StudentKind::Static, StudentKind::Cnn]);
+/// assert_eq!(b.search, Search::Halving);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StudentBudget {
+    /// The kinds tried (default bag, static, CNN: those without an
+    /// encoder in their file; the MLP and transformer students run the
+    /// teacher's layers and are chosen by name).
+    pub kinds: Vec<StudentKind>,
+    /// The largest median one-text latency allowed, in milliseconds,
+    /// measured here on the distilling device through
+    /// [`Classifier::predict_one`] (none: no limit).
+    pub max_latency_ms: Option<f64>,
+    /// The largest model file allowed, in megabytes (10^6 bytes; none: no
+    /// limit). A kind over it as float32 is tried with an int8 table
+    /// ([`Quantization::Int8`]) when that fits and no quantization was asked.
+    pub max_size_mb: Option<f64>,
+    /// How the candidates are compared (default [`Search::Halving`]).
+    pub search: Search,
+}
+
+impl Default for StudentBudget {
+    fn default() -> Self {
+        Self {
+            kinds: vec![StudentKind::Bag, StudentKind::Static, StudentKind::Cnn],
+            max_latency_ms: None,
+            max_size_mb: None,
+            search: Search::Halving,
+        }
+    }
+}
+
+impl StudentBudget {
+    /// The kinds tried.
+    #[must_use]
+    pub fn with_kinds(mut self, kinds: Vec<StudentKind>) -> Self {
+        self.kinds = kinds;
+        self
+    }
+    /// The largest one-text latency allowed, in milliseconds.
+    #[must_use]
+    pub fn with_max_latency_ms(mut self, ms: f64) -> Self {
+        self.max_latency_ms = Some(ms);
+        self
+    }
+    /// The largest model file allowed, in megabytes.
+    #[must_use]
+    pub fn with_max_size_mb(mut self, mb: f64) -> Self {
+        self.max_size_mb = Some(mb);
+        self
+    }
+    /// How the candidates are compared.
+    #[must_use]
+    pub fn with_search(mut self, search: Search) -> Self {
+        self.search = search;
+        self
+    }
+
+    /// The budget in words (`"one text <= 0.5 ms, file <= 4 MB"`).
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(ms) = self.max_latency_ms {
+            parts.push(format!("one text <= {ms} ms"));
+        }
+        if let Some(mb) = self.max_size_mb {
+            parts.push(format!("file <= {mb} MB"));
+        }
+        if parts.is_empty() {
+            "no limit".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Kinds this search can train, each once; limits positive and finite.
+    pub(super) fn check(&self) -> Result<()> {
+        let names = || self.kinds.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        if self.kinds.is_empty() {
+            return Err(invalid(
+                "student_budget",
+                "no kinds".into(),
+                "name at least one student kind",
+            ));
+        }
+        if self
+            .kinds
+            .iter()
+            .any(|k| !matches!(k, StudentKind::Bag | StudentKind::Static | StudentKind::Cnn))
+        {
+            return Err(invalid(
+                "student_budget",
+                names(),
+                "auto chooses among bag, static and cnn (name mlp or transformer with --student)",
+            ));
+        }
+        if (1..self.kinds.len()).any(|i| self.kinds[..i].contains(&self.kinds[i])) {
+            return Err(invalid("student_budget", names(), "a kind is named twice"));
+        }
+        for (name, v) in [
+            ("max_latency_ms", self.max_latency_ms),
+            ("max_size_mb", self.max_size_mb),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(invalid(name, v.to_string(), "must be positive and finite"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The kind the pipeline prepares for before the choice: static when
+    /// tried (its table), else CNN (the encoder's tokenizer), else bag.
+    pub(super) fn primary(&self) -> StudentKind {
+        [StudentKind::Static, StudentKind::Cnn]
+            .into_iter()
+            .find(|k| self.kinds.contains(k))
+            .unwrap_or(StudentKind::Bag)
+    }
+}
+
+/// How `--student auto` compares its candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Search {
+    /// Successive halving: every candidate trains a slice of an epoch, the
+    /// better half (by the validation score) trains on, until one is left;
+    /// the slices are sized so that the search costs two full trainings'
+    /// worth of epochs in all, whatever the number of candidates.
+    Halving,
+    /// Every candidate trains the full epochs (as `--method auto` does for
+    /// one kind): the reference the halving is checked against.
+    Exhaustive,
+}
+
+impl std::str::FromStr for Search {
+    type Err = LelpError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "halving" => Ok(Search::Halving),
+            "exhaustive" => Ok(Search::Exhaustive),
+            other => Err(invalid("search", other.into(), "halving or exhaustive")),
+        }
+    }
+}
+
+impl std::fmt::Display for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Search::Halving => "halving",
+            Search::Exhaustive => "exhaustive",
+        })
+    }
+}
+
+/// One candidate of `--student auto` (a kind with a method), and how it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StudentCandidate {
+    /// The student kind.
+    pub kind: StudentKind,
+    /// The table's storage when the kind needs int8 (or the run asked for
+    /// a quantization) to meet the size limit.
+    pub quantize: Option<Quantization>,
+    /// The method's name (empty for a kind over the budget, which trains
+    /// with none).
+    pub method: String,
+    /// Median one-text latency of the kind's model file, milliseconds.
+    pub latency_ms: f64,
+    /// The kind's model file size, megabytes.
+    pub size_mb: f64,
+    /// Validation accuracy after its last round (none: not trained or failed).
+    pub validation_accuracy: Option<f64>,
+    /// Validation agreement with the teacher after its last round.
+    pub validation_agreement: Option<f64>,
+    /// Validation macro-F1 after its last round.
+    pub validation_macro_f1: Option<f64>,
+    /// Epochs of the candidates' training rows it trained, in all.
+    pub epochs: f64,
+    /// Seconds it trained and was scored, in all.
+    pub seconds: f64,
+    /// Where it ended.
+    pub outcome: Outcome,
+}
+
+/// Where a candidate of `--student auto` ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Chosen: the final student is this kind and method, trained again
+    /// from the start on every labelled row but the test rows.
+    Chosen,
+    /// Trained, and not chosen: in the halving, dropped after this round
+    /// (1-based); in the exhaustive search, round 1 for all.
+    Dropped {
+        /// The round.
+        round: usize,
+    },
+    /// The kind's file is over the budget: not trained.
+    OverBudget,
+    /// Its training failed (the error).
+    Failed(String),
+}
+
+/// A kind's file as it would be written: its latency and size.
+#[derive(Debug, Clone)]
+pub(super) struct Footprint {
+    pub(super) kind: StudentKind,
+    pub(super) quantize: Option<Quantization>,
+    pub(super) latency_ms: f64,
+    pub(super) size_mb: f64,
+}
+
+/// Each kind's latency and size, measured on an untrained student with
+/// `k` outputs (a trained one has the same file and speed), and whether
+/// it is within the budget (with an int8 table if that is what it takes).
+///
+/// # Errors
+/// [`LelpError::OverBudget`] when no kind is within it, naming what each
+/// achieved; the errors of building a student or its file.
+pub(super) fn footprints(
+    budget: &StudentBudget,
+    tools: &Featurizers,
+    parts: &StudentParts<'_>,
+    (k, texts): (usize, &[&str]),
+    corpus: &TextCorpus,
+    opts: &DistillOptions,
+    device: &Device,
+) -> Result<(Vec<Footprint>, Vec<StudentCandidate>)> {
+    let (mut within, mut over) = (Vec::new(), Vec::new());
+    for &kind in &budget.kinds {
+        let mut o = opts.clone();
+        o.student = kind;
+        let student = init_student(kind, k, parts, &o, device)?;
+        let float = tools.model_file(&student, corpus, &o)?;
+        let mut tries = vec![opts.quantize];
+        if opts.quantize.is_none() && budget.max_size_mb.is_some() {
+            tries.push(Some(Quantization::Int8));
+        }
+        let mut last = None;
+        for q in tries {
+            let file = match q {
+                Some(q) => float.clone().quantized(q)?,
+                None => float.clone(),
+            };
+            let size_mb = file.to_bytes()?.len() as f64 / 1e6;
+            let fits_size = budget.max_size_mb.is_none_or(|m| size_mb <= m);
+            // the latency only of a file that fits (int8 reads as fast)
+            let latency_ms = match (fits_size, &last) {
+                (false, Some(Footprint { latency_ms, .. })) => *latency_ms,
+                _ => one_text_ms(file, texts, device)?,
+            };
+            let fp = Footprint {
+                kind,
+                quantize: q,
+                latency_ms,
+                size_mb,
+            };
+            let fits = fits_size && budget.max_latency_ms.is_none_or(|m| latency_ms <= m);
+            last = Some(fp);
+            if fits {
+                break;
+            }
+        }
+        let Some(fp) = last else { continue };
+        let fits = budget.max_size_mb.is_none_or(|m| fp.size_mb <= m)
+            && budget.max_latency_ms.is_none_or(|m| fp.latency_ms <= m);
+        if fits {
+            within.push(fp);
+        } else {
+            over.push(record(&fp, String::new(), Outcome::OverBudget));
+        }
+    }
+    if within.is_empty() {
+        let achieved = over
+            .iter()
+            .map(|c| {
+                let q = c.quantize.map_or(String::new(), |q| format!(" ({q})"));
+                format!("{}{q} {:.3} ms, {:.2} MB", c.kind, c.latency_ms, c.size_mb)
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(LelpError::OverBudget {
+            budget: budget.describe(),
+            achieved,
+        });
+    }
+    Ok((within, over))
+}
+
+/// Median one-text latency of `file` over 101 calls, milliseconds.
+fn one_text_ms(file: ModelFile, texts: &[&str], device: &Device) -> Result<f64> {
+    let classifier = Classifier::from_model_on(file, device)?;
+    let warm: Vec<&str> = texts.iter().copied().take(8).collect();
+    classifier.predict(&warm)?;
+    let mut ms = Vec::with_capacity(101);
+    for text in texts.iter().cycle().take(101) {
+        let t = Instant::now();
+        classifier.predict_one(text)?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(ms[ms.len() / 2])
+}
+
+fn record(fp: &Footprint, method: String, outcome: Outcome) -> StudentCandidate {
+    StudentCandidate {
+        kind: fp.kind,
+        quantize: fp.quantize,
+        method,
+        latency_ms: fp.latency_ms,
+        size_mb: fp.size_mb,
+        validation_accuracy: None,
+        validation_agreement: None,
+        validation_macro_f1: None,
+        epochs: 0.0,
+        seconds: 0.0,
+        outcome,
+    }
+}
+
+/// The choice of `--student auto`.
+pub(super) struct Winner {
+    pub(super) kind: StudentKind,
+    pub(super) quantize: Option<Quantization>,
+    pub(super) method: Method,
+    /// Every candidate, over the budget ones included.
+    pub(super) records: Vec<StudentCandidate>,
+    /// The search's seconds, in all.
+    pub(super) seconds: f64,
+    /// The chosen kind's candidates (one a method), as `--method auto`
+    /// records them.
+    pub(super) candidates: Vec<Candidate>,
+}
+
+impl Winner {
+    /// The method's choice as the model file records it: the chosen
+    /// candidate's validation scores (after its last round) and the chosen
+    /// kind's methods.
+    pub(super) fn choice(&self, by: ChooseBy) -> crate::deploy::choice::Choice {
+        let chosen = self.records.iter().find(|r| r.outcome == Outcome::Chosen);
+        crate::deploy::choice::Choice {
+            method: self.method.clone(),
+            by,
+            accuracy: chosen.and_then(|r| r.validation_accuracy),
+            agreement: chosen.and_then(|r| r.validation_agreement),
+            candidates: self.candidates.clone(),
+        }
+    }
+}
+
+/// A live candidate.
+struct Live {
+    fp: usize,
+    method: usize,
+    student: Option<AnyStudent>,
+    /// Where its next slice of the shuffled training rows starts.
+    cursor: usize,
+    /// Its validation score by the run's metric (none: failed).
+    score: Option<f64>,
+    record: StudentCandidate,
+}
+
+/// A round of the search: the candidates it trains, the epochs each
+/// trains in it, and whether it halves the candidates of each kind apart
+/// (else all together).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Round {
+    pub(super) candidates: usize,
+    pub(super) epochs: f64,
+    pub(super) within_kinds: bool,
+}
+
+/// The rounds of a search over `groups[k]` candidates of each kind. The
+/// exhaustive search: one round of `epochs` for every candidate. The
+/// halving: first within each kind (its methods, which learn at one pace,
+/// so a short slice ranks them) until one a kind is left, then across the
+/// kinds (which do not: a hashed bag starts from nothing, a static table
+/// from the teacher, so kinds are compared only after every kind's best
+/// has trained a few epochs); each round keeps the better half, rounded
+/// up, and spends `2 epochs / rounds` epochs' worth of training rows split
+/// among its candidates, so that the whole search costs two full
+/// trainings whatever the number of candidates.
+pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize) -> Vec<Round> {
+    let n: usize = groups.iter().sum();
+    if search == Search::Exhaustive || n <= 1 {
+        return vec![Round {
+            candidates: n,
+            epochs: epochs as f64,
+            within_kinds: false,
+        }];
+    }
+    let mut alive: Vec<usize> = groups.iter().copied().filter(|&g| g > 0).collect();
+    let mut rounds = Vec::new();
+    loop {
+        let total: usize = alive.iter().sum();
+        if total <= 1 {
+            break;
+        }
+        let within = alive.iter().any(|&g| g > 1);
+        rounds.push((total, within));
+        if within {
+            alive.iter_mut().for_each(|g| *g = g.div_ceil(2));
+        } else {
+            alive = vec![1; alive.len().div_ceil(2)];
+        }
+    }
+    let per_round = 2.0 * epochs as f64 / rounds.len() as f64;
+    rounds
+        .into_iter()
+        .map(|(candidates, within_kinds)| Round {
+            candidates,
+            epochs: per_round / candidates as f64,
+            within_kinds,
+        })
+        .collect()
+}
+
+/// The search: every (kind within the budget, method) candidate trained on
+/// `fit` and scored on `val` by `by`, by successive halving or in full.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn search(
+    views: &Views,
+    tools: &Featurizers,
+    texts: &[&str],
+    (within, over): (Vec<Footprint>, Vec<StudentCandidate>),
+    methods: &[Method],
+    (fit, val): (&[usize], &[usize]),
+    (search, by): (Search, ChooseBy),
+    opts: &DistillOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Winner> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    if within.len() * methods.len() == 1 {
+        // nothing to compare: the one candidate is the choice, untrained here
+        let mut records = over;
+        records.push(record(&within[0], method_label(&methods[0]), Outcome::Chosen));
+        return Ok(Winner {
+            kind: within[0].kind,
+            quantize: within[0].quantize,
+            method: methods[0].clone(),
+            records,
+            seconds: 0.0,
+            candidates: Vec::new(),
+        });
+    }
+    let started = Instant::now();
+    // each kind's view of the training and validation rows
+    let mut data = Vec::with_capacity(within.len());
+    for fp in &within {
+        let view = tools.view(fp.kind, &views.dense, texts, opts)?;
+        data.push((view.subset(fit)?, view.subset(val)?));
+    }
+    // each method's targets on the training rows, fitted once
+    let targets: Vec<Result<crate::train::TrainingTargets>> = methods
+        .iter()
+        .map(|m| views.targets(m, &data[0].0, fit, device))
+        .collect();
+    let mut order: Vec<usize> = (0..fit.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5eed));
+    let mut live: Vec<Live> = Vec::new();
+    for (f, fp) in within.iter().enumerate() {
+        for (m, method) in methods.iter().enumerate() {
+            live.push(Live {
+                fp: f,
+                method: m,
+                student: None,
+                cursor: 0,
+                score: None,
+                record: record(fp, method_label(method), Outcome::Dropped { round: 1 }),
+            });
+        }
+    }
+    let groups: Vec<usize> = (0..within.len()).map(|_| methods.len()).collect();
+    let plan = schedule(search, &groups, opts.epochs);
+    let mut alive: Vec<usize> = (0..live.len()).collect();
+    for (r, round) in plan.iter().enumerate() {
+        let epochs = round.epochs;
+        progress(Progress::Round {
+            round: r + 1,
+            rounds: plan.len(),
+            candidates: alive.len(),
+            epochs,
+        });
+        for (done, &i) in alive.iter().enumerate() {
+            let c = &mut live[i];
+            let t = Instant::now();
+            let kind = within[c.fp].kind;
+            let outcome = match &targets[c.method] {
+                Err(e) => Err(e.to_string()),
+                Ok(tg) => {
+                    let slice = Slice {
+                        data: &data[c.fp].0,
+                        targets: tg,
+                        order: &order,
+                    };
+                    slice
+                        .round(c, kind, epochs, (&data[c.fp].1, val), views, opts, device)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            c.record.seconds += t.elapsed().as_secs_f64();
+            c.record.outcome = Outcome::Dropped { round: r + 1 };
+            match outcome {
+                Ok((acc, agree, f1)) => {
+                    c.record.validation_accuracy = Some(acc);
+                    c.record.validation_agreement = Some(agree);
+                    c.record.validation_macro_f1 = Some(f1);
+                    c.score = Some(match by {
+                        ChooseBy::Accuracy => acc,
+                        ChooseBy::Agreement => agree,
+                        ChooseBy::MacroF1 => f1,
+                    });
+                }
+                Err(e) => {
+                    c.record.outcome = Outcome::Failed(e);
+                    c.score = None;
+                    c.student = None;
+                }
+            }
+            progress(Progress::Student {
+                candidate: &c.record,
+                done: done + 1,
+                total: alive.len(),
+            });
+        }
+        // the better half goes on, of each kind apart or of all (ties to
+        // the earlier, simpler candidate); the exhaustive search's one
+        // round ranks them all
+        alive.retain(|&i| live[i].score.is_some());
+        let by_score = |a: &usize, b: &usize| {
+            live[*b]
+                .score
+                .partial_cmp(&live[*a].score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        let keep: Vec<usize> = match (search, round.within_kinds) {
+            (Search::Exhaustive, _) => alive.iter().copied().min_by(by_score).into_iter().collect(),
+            (Search::Halving, false) => {
+                let mut all = alive.clone();
+                all.sort_by(by_score);
+                all.truncate(all.len().div_ceil(2));
+                all
+            }
+            (Search::Halving, true) => (0..within.len())
+                .flat_map(|f| {
+                    let mut mine: Vec<usize> = alive.iter().copied().filter(|&i| live[i].fp == f).collect();
+                    mine.sort_by(by_score);
+                    mine.truncate(mine.len().div_ceil(2));
+                    mine
+                })
+                .collect(),
+        };
+        for &i in &alive {
+            if !keep.contains(&i) {
+                live[i].student = None;
+            }
+        }
+        alive = keep;
+        alive.sort_unstable();
+        if alive.len() <= 1 {
+            break;
+        }
+    }
+    let best = *alive
+        .first()
+        .ok_or(LelpError::AllCandidatesFailed { tried: live.len() })?;
+    live[best].record.outcome = Outcome::Chosen;
+    let fp = &within[live[best].fp];
+    let candidates = live
+        .iter()
+        .filter(|c| c.fp == live[best].fp)
+        .map(|c| Candidate {
+            name: c.record.method.clone(),
+            method: methods[c.method].clone(),
+            validation_accuracy: c.record.validation_accuracy,
+            validation_agreement: c.record.validation_agreement,
+            validation_macro_f1: c.record.validation_macro_f1,
+            error: match &c.record.outcome {
+                Outcome::Failed(e) => Some(e.clone()),
+                _ => None,
+            },
+        })
+        .collect();
+    let mut records = over;
+    records.extend(live.iter().map(|c| c.record.clone()));
+    Ok(Winner {
+        kind: fp.kind,
+        quantize: fp.quantize,
+        method: methods[live[best].method].clone(),
+        records,
+        seconds: started.elapsed().as_secs_f64(),
+        candidates,
+    })
+}
+
+/// A kind's training rows in the search's shuffled order, with a method's
+/// targets on them.
+struct Slice<'a> {
+    data: &'a Dataset,
+    targets: &'a crate::train::TrainingTargets,
+    order: &'a [usize],
+}
+
+impl Slice<'_> {
+    /// One round of `c`: [`Slice::advance`], then its validation scores
+    /// (accuracy, agreement, macro-F1) on `valid`, the student view of the
+    /// rows `val`.
+    #[allow(clippy::too_many_arguments)]
+    fn round(
+        &self,
+        c: &mut Live,
+        kind: StudentKind,
+        epochs: f64,
+        (valid, val): (&Dataset, &[usize]),
+        views: &Views,
+        opts: &DistillOptions,
+        device: &Device,
+    ) -> Result<(f64, f64, f64)> {
+        let s = self.advance(c, kind, epochs, views, opts, device)?;
+        let scored = views.score(&logits_of(&s, valid, device)?, val, device)?;
+        c.student = Some(s);
+        Ok(scored)
+    }
+
+    /// `c`'s student trained `epochs` more: whole epochs over every row,
+    /// then the fraction left as the next rows of the shuffled order from
+    /// the candidate's cursor (wrapping). A fresh optimiser each call: the
+    /// slices compare candidates; the chosen one is trained again from the
+    /// start.
+    fn advance(
+        &self,
+        c: &mut Live,
+        kind: StudentKind,
+        epochs: f64,
+        views: &Views,
+        opts: &DistillOptions,
+        device: &Device,
+    ) -> Result<AnyStudent> {
+        let mut s = match c.student.take() {
+            Some(s) => s,
+            None => init_student(kind, self.targets.outputs(), &views.parts(), opts, device)?,
+        };
+        let n = self.order.len();
+        let whole = epochs.floor() as usize;
+        if whole > 0 {
+            s = fit_student(s, kind, self.data, self.targets, whole, opts, device)?;
+        }
+        let rows = ((epochs - whole as f64) * n as f64).round() as usize;
+        if rows > 0 {
+            let pos: Vec<usize> = (c.cursor..c.cursor + rows).map(|p| self.order[p % n]).collect();
+            c.cursor = (c.cursor + rows) % n;
+            let part = self.data.subset(&pos)?;
+            let targets = self.targets.rows_at(&pos, device)?;
+            s = fit_student(s, kind, &part, &targets, 1, opts, device)?;
+        }
+        c.record.epochs += epochs;
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halving_spends_two_trainings_and_ends_with_one() {
+        for groups in [
+            vec![2],
+            vec![3],
+            vec![5],
+            vec![9, 9, 9],
+            vec![9],
+            vec![1, 1, 1],
+            vec![4, 9],
+            vec![33],
+        ] {
+            let plan = schedule(Search::Halving, &groups, 10);
+            // first each kind's better half, to one a kind; then all
+            let mut alive = groups.clone();
+            for round in &plan {
+                assert_eq!(round.candidates, alive.iter().sum::<usize>(), "{groups:?}");
+                assert_eq!(round.within_kinds, alive.iter().any(|&g| g > 1), "{groups:?}");
+                alive = if round.within_kinds {
+                    alive.iter().map(|g| g.div_ceil(2)).collect()
+                } else {
+                    vec![1; alive.len().div_ceil(2)]
+                };
+            }
+            assert_eq!(alive.iter().sum::<usize>(), 1, "{groups:?} ends with one");
+            let spent: f64 = plan.iter().map(|r| r.candidates as f64 * r.epochs).sum();
+            assert!((spent - 20.0).abs() < 1e-9, "{groups:?}: {spent} epochs in all");
+            // each survivor trains more a round than the round before
+            assert!(plan.windows(2).all(|w| w[1].epochs > w[0].epochs), "{plan:?}");
+        }
+        // 27 candidates: 4 rounds within the kinds (9, 5, 3, 2 each), 2 across
+        let plan = schedule(Search::Halving, &[9, 9, 9], 10);
+        let counts: Vec<usize> = plan.iter().map(|r| r.candidates).collect();
+        assert_eq!(counts, [27, 15, 9, 6, 3, 2]);
+        let one = |n, e, w| Round {
+            candidates: n,
+            epochs: e,
+            within_kinds: w,
+        };
+        assert_eq!(schedule(Search::Exhaustive, &[9, 9, 9], 10), vec![one(27, 10.0, false)]);
+        assert_eq!(schedule(Search::Halving, &[1], 10), vec![one(1, 10.0, false)]);
+    }
+
+    #[test]
+    fn budgets_are_checked() {
+        let ok = StudentBudget::default();
+        assert!(ok.check().is_ok());
+        assert!(ok.clone().with_kinds(vec![]).check().is_err());
+        assert!(
+            ok.clone()
+                .with_kinds(vec![StudentKind::Bag, StudentKind::Bag])
+                .check()
+                .is_err()
+        );
+        assert!(ok.clone().with_kinds(vec![StudentKind::Mlp]).check().is_err());
+        assert!(ok.clone().with_max_latency_ms(0.0).check().is_err());
+        assert!(ok.clone().with_max_size_mb(f64::NAN).check().is_err());
+        assert_eq!(ok.primary(), StudentKind::Static);
+        assert_eq!(ok.with_kinds(vec![StudentKind::Bag]).primary(), StudentKind::Bag);
+        assert_eq!("exhaustive".parse::<Search>().unwrap(), Search::Exhaustive);
+        assert!("grid".parse::<Search>().is_err());
+    }
+}
