@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docs/deploy.md's `--student auto` measurement: the successive halving
 # against the exhaustive search (every kind with every method trained the
-# full epochs), bag, static and CNN students with every method of
+# full epochs) and the halving with six trainings' worth (`halving:6`), bag,
+# static and CNN students with every method of
 # `--method auto`, chosen by agreement with the tool's own teacher on the
 # validation rows; on CLINC150's ten domains, 20 Newsgroups' six groups and
 # the binary CrowdFlower tweets (when scripts/fetch-tweets.sh has run).
@@ -35,14 +36,18 @@ for data in ${DATA:-../shared/data/text/clinc150.jsonl.gz:32 ../shared/data/text
     name=$(basename "$path" | sed 's/\..*//')
     [ -f "$path" ] || continue
     for seed in $SEEDS; do
-        for search in halving exhaustive; do
-            out="$OUT/$name-$search-seed$seed.txt"
+        # halving:B spends B full trainings (--search-trainings B; default 2)
+        for search in ${SEARCHES:-halving exhaustive halving:6}; do
+            flags="--search ${search%%:*}"
+            [ "$search" != "${search%%:*}" ] && flags="$flags --search-trainings ${search##*:}"
+            label=$(echo "$search" | tr -d ':')
+            out="$OUT/$name-$label-seed$seed.txt"
             [ -s "$out" ] && continue
             echo "== $name $search seed $seed"
             /usr/bin/time -f "wall %e s, peak %M KB" "$LELP" distill --data "$path" --tokens "$tokens" \
-                --student auto --search "$search" --seed "$seed" \
-                --out "$WORK/$name-$search-$seed.safetensors" > "$out.tmp" 2> "$WORK/$name-$search-$seed.err"
-            tail -1 "$WORK/$name-$search-$seed.err" >> "$out.tmp"
+                --student auto $flags --seed "$seed" \
+                --out "$WORK/$name-$label-$seed.safetensors" > "$out.tmp" 2> "$WORK/$name-$label-$seed.err"
+            tail -1 "$WORK/$name-$label-$seed.err" >> "$out.tmp"
             mv "$out.tmp" "$out"
         done
     done

@@ -275,8 +275,8 @@ pub enum LelpError {
         target: f64,
     },
     /// No student kind of `--student auto` meets the latency and size
-    /// budget ([`StudentBudget`](crate::deploy::StudentBudget)); nothing
-    /// was trained.
+    /// budget (`lelp::deploy::StudentBudget`, feature `text`); nothing was
+    /// trained.
     #[error("no student kind meets the budget ({budget}): {achieved}")]
     OverBudget {
         /// The budget in words.

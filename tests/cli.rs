@@ -1681,7 +1681,7 @@ fn student_auto_chooses_within_the_budget() {
         (&["--student", "bag", "--max-latency-ms", "1"][..], "max-latency-ms"),
         (&["--student", "auto", "--students", "bag,mlp"][..], "bag,mlp"),
         (&["--student", "auto", "--search", "grid"][..], "grid"),
-        (&["--student", "auto", "--max-size-mb", "-1"][..], "max_size_mb"),
+        (&["--student", "auto", "--max-size-mb=-1"][..], "max_size_mb"),
     ] {
         let o = distill(&data, &none, args);
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));

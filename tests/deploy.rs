@@ -794,9 +794,10 @@ fn the_student_is_chosen_within_a_budget() {
     opts.max_tokens = 16;
     opts.epochs = 3;
     opts.cache_dir = Some(common::tempdir("deploy-budget").join("embeddings"));
-    // 3 MB: the bag (8.4 MB float) and the CNN (4 MB) fit with int8
-    // tables, the static student (31 MB float, 8 MB int8) does not
-    let limit = 3.0;
+    // 3.5 MB: the bag (8.4 MB float32, 3.15 MB int8: a byte a value and
+    // a float32 scale a row) and the CNN (4.3 MB, 1.4 MB) fit with int8
+    // tables, the static student (31.6 MB, 8.3 MB) does not
+    let limit = 3.5;
     opts.student_budget = Some(StudentBudget::default().with_max_size_mb(limit));
     let report = distill(&corpus, &[], &opts, &Device::flex(), &mut |_| {}).unwrap();
     let trained: Vec<_> = report
@@ -807,7 +808,7 @@ fn the_student_is_chosen_within_a_budget() {
     for c in &report.students {
         let within = c.size_mb <= limit;
         assert_eq!(within, c.outcome != Outcome::OverBudget, "{c:?}");
-        assert!(c.quantize.is_some(), "every kind is over 3 MB as float32: {c:?}");
+        assert!(c.quantize.is_some(), "every kind is over 3.5 MB as float32: {c:?}");
     }
     assert!(
         report

@@ -687,7 +687,8 @@ impl Views {
         let data = self.student.subset(rows)?;
         let targets = self.targets(method, &data, rows, device)?;
         let s = init_student(opts.student, targets.outputs(), &self.parts(), opts, device)?;
-        let s = fit_student(s, opts.student, &data, &targets, opts.epochs, opts, device)?;
+        let weights = opts.class_weight.weights(&data);
+        let s = fit_student(s, opts.student, &data, &targets, (opts.epochs, weights), opts, device)?;
         let logits = logits_of(&s, &self.student.subset(eval)?, device)?;
         Ok((s, logits))
     }
@@ -780,13 +781,13 @@ pub(super) fn init_student(
 }
 
 /// `student` (of `kind`) trained `epochs` more epochs on `data` with
-/// `targets`; a fresh optimiser each call.
+/// `targets` and the class weights `weights`; a fresh optimiser each call.
 pub(super) fn fit_student(
     student: AnyStudent,
     kind: StudentKind,
     data: &Dataset,
     targets: &crate::train::TrainingTargets,
-    epochs: usize,
+    (epochs, weights): (usize, Option<Vec<f64>>),
     opts: &DistillOptions,
     device: &Device,
 ) -> Result<AnyStudent> {
@@ -799,7 +800,7 @@ pub(super) fn fit_student(
         .with_batch_size(32)
         .with_seed(opts.seed)
         .with_lazy_tables(lazy_tables(kind, opts))
-        .with_class_weights(opts.class_weight.weights(data));
+        .with_class_weights(weights);
     if kind == StudentKind::Transformer {
         // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
         cfg = cfg
@@ -1031,7 +1032,7 @@ pub fn distill(
                 fps,
                 &methods,
                 (&fit, &val),
-                (b.search, by),
+                (b, by),
                 opts,
                 device,
                 progress,

@@ -462,6 +462,7 @@ impl TrainingTargets {
     /// # Errors
     /// [`LelpError::EmptyData`] for no rows, [`LelpError::DimensionMismatch`]
     /// for an index past the last row.
+    #[cfg(feature = "text")]
     pub(crate) fn rows_at(&self, rows: &[usize], device: &Device) -> Result<Self> {
         if rows.is_empty() {
             return Err(LelpError::EmptyData { what: "target rows" });
@@ -541,4 +542,33 @@ pub(crate) fn check_teacher(teacher: &TeacherOutput, data: &Dataset, subclasses:
         });
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "text"))]
+mod tests {
+    use super::*;
+
+    /// A slice's targets are the chosen rows of every per-row tensor, in
+    /// the order asked (repeats kept); an index past the end is refused.
+    #[test]
+    fn rows_at_selects_the_rows_asked_for() {
+        let device = Device::default();
+        // 3 rows over 2 classes: log q of (0.9, 0.1), (0.2, 0.8), (0.5, 0.5)
+        let q = [[0.9f32, 0.1], [0.2, 0.8], [0.5, 0.5]];
+        let log_q: Vec<f32> = q.iter().flatten().map(|p| p.ln()).collect();
+        let t = PseudoTargets::new(util::matrix(log_q, 3, 2, &device), 2, 1, 2.0).unwrap();
+        let features = util::matrix(vec![1.0, 2.0, 3.0], 3, 1, &device);
+        let mut targets = TrainingTargets::soft(t, 0.5).unwrap();
+        targets.features = Some(features);
+        let picked = targets.rows_at(&[2, 0, 0], &device).unwrap();
+        assert_eq!(picked.len(), 3);
+        assert_eq!((picked.tau(), picked.alpha()), (2.0, 0.5));
+        let p = util::to_host_f32(picked.soft_targets().unwrap().probs()).unwrap();
+        let want = [0.5f32, 0.5, 0.9, 0.1, 0.9, 0.1];
+        assert!(p.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{p:?}");
+        let f = util::to_host_f32(picked.teacher_features().unwrap().clone()).unwrap();
+        assert_eq!(f, [3.0, 1.0, 1.0]);
+        assert!(targets.rows_at(&[3], &device).is_err());
+        assert!(targets.rows_at(&[], &device).is_err());
+    }
 }

@@ -274,10 +274,15 @@ struct DistillArgs {
     #[arg(long, value_name = "M")]
     max_size_mb: Option<f64>,
     /// --student auto: halving (successive halving: every candidate a slice of an epoch, the
-    /// better half trains on; two trainings' worth in all) or exhaustive (every candidate the
-    /// full epochs).
+    /// best third of each kind trains on, then the best third of the kinds; --search-trainings
+    /// full trainings' worth in all) or exhaustive (every candidate the full epochs).
     #[arg(long, default_value = "halving")]
     search: String,
+    /// --student auto --search halving: what the search spends in all, in full trainings' worth
+    /// of epochs [default: 2] (more: slices closer to full training, a choice closer to the
+    /// exhaustive one).
+    #[arg(long, value_name = "B")]
+    search_trainings: Option<f64>,
     /// Static student: keep the teacher's vocabulary table fixed, train the head alone
     /// (model2vec's way; fine-tuning the table is the default).
     #[arg(long)]
@@ -683,6 +688,7 @@ fn student_choice(args: &DistillArgs) -> lelp::Result<(StudentKind, Option<lelp:
             ("max-size-mb", args.max_size_mb.is_some()),
             ("students", args.students != "bag,static,cnn"),
             ("search", args.search != "halving"),
+            ("search-trainings", args.search_trainings.is_some()),
         ];
         if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
             return Err(LelpError::InvalidParameter {
@@ -706,6 +712,9 @@ fn student_choice(args: &DistillArgs) -> lelp::Result<(StudentKind, Option<lelp:
     }
     if let Some(mb) = args.max_size_mb {
         b = b.with_max_size_mb(mb);
+    }
+    if let Some(t) = args.search_trainings {
+        b = b.with_trainings(t);
     }
     Ok((StudentKind::Bag, Some(b)))
 }

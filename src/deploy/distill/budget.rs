@@ -34,6 +34,10 @@ pub struct StudentBudget {
     pub max_size_mb: Option<f64>,
     /// How the candidates are compared (default [`Search::Halving`]).
     pub search: Search,
+    /// What the halving spends in all, in full trainings' worth of epochs
+    /// (default 2): more gives every slice more epochs, so a ranking
+    /// closer to the exhaustive search's, at that cost.
+    pub trainings: f64,
 }
 
 impl Default for StudentBudget {
@@ -43,6 +47,7 @@ impl Default for StudentBudget {
             max_latency_ms: None,
             max_size_mb: None,
             search: Search::Halving,
+            trainings: 2.0,
         }
     }
 }
@@ -70,6 +75,12 @@ impl StudentBudget {
     #[must_use]
     pub fn with_search(mut self, search: Search) -> Self {
         self.search = search;
+        self
+    }
+    /// What the halving spends in all, in full trainings' worth of epochs.
+    #[must_use]
+    pub fn with_trainings(mut self, trainings: f64) -> Self {
+        self.trainings = trainings;
         self
     }
 
@@ -113,10 +124,12 @@ impl StudentBudget {
         if (1..self.kinds.len()).any(|i| self.kinds[..i].contains(&self.kinds[i])) {
             return Err(invalid("student_budget", names(), "a kind is named twice"));
         }
-        for (name, v) in [
+        let limits = [
             ("max_latency_ms", self.max_latency_ms),
             ("max_size_mb", self.max_size_mb),
-        ] {
+            ("trainings", Some(self.trainings)),
+        ];
+        for (name, v) in limits {
             if let Some(v) = v
                 && !(v.is_finite() && v > 0.0)
             {
@@ -141,10 +154,12 @@ impl StudentBudget {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Search {
-    /// Successive halving: every candidate trains a slice of an epoch, the
-    /// better half (by the validation score) trains on, until one is left;
-    /// the slices are sized so that the search costs two full trainings'
-    /// worth of epochs in all, whatever the number of candidates.
+    /// Successive halving at rate 3: every candidate trains a slice of an
+    /// epoch, the best third of each kind (by the validation score) trains
+    /// on, until one a kind is left, then the best third of those; the
+    /// slices are sized so that the search costs
+    /// [`StudentBudget::trainings`] full trainings' worth of epochs in all,
+    /// whatever the number of candidates.
     Halving,
     /// Every candidate trains the full epochs (as `--method auto` does for
     /// one kind): the reference the halving is checked against.
@@ -252,36 +267,27 @@ pub(super) fn footprints(
         o.student = kind;
         let student = init_student(kind, k, parts, &o, device)?;
         let float = tools.model_file(&student, corpus, &o)?;
-        let mut tries = vec![opts.quantize];
-        if opts.quantize.is_none() && budget.max_size_mb.is_some() {
-            tries.push(Some(Quantization::Int8));
+        let size = |file: &ModelFile| -> Result<f64> { Ok(file.to_bytes()?.len() as f64 / 1e6) };
+        let mut file = match opts.quantize {
+            Some(q) => float.quantized(q)?,
+            None => float,
+        };
+        let mut size_mb = size(&file)?;
+        let mut quantize = opts.quantize;
+        // int8 only where the size asks for it (it reads as fast)
+        if let (None, Some(max)) = (opts.quantize, budget.max_size_mb)
+            && size_mb > max
+        {
+            file = file.quantized(Quantization::Int8)?;
+            size_mb = size(&file)?;
+            quantize = Some(Quantization::Int8);
         }
-        let mut last = None;
-        for q in tries {
-            let file = match q {
-                Some(q) => float.clone().quantized(q)?,
-                None => float.clone(),
-            };
-            let size_mb = file.to_bytes()?.len() as f64 / 1e6;
-            let fits_size = budget.max_size_mb.is_none_or(|m| size_mb <= m);
-            // the latency only of a file that fits (int8 reads as fast)
-            let latency_ms = match (fits_size, &last) {
-                (false, Some(Footprint { latency_ms, .. })) => *latency_ms,
-                _ => one_text_ms(file, texts, device)?,
-            };
-            let fp = Footprint {
-                kind,
-                quantize: q,
-                latency_ms,
-                size_mb,
-            };
-            let fits = fits_size && budget.max_latency_ms.is_none_or(|m| latency_ms <= m);
-            last = Some(fp);
-            if fits {
-                break;
-            }
-        }
-        let Some(fp) = last else { continue };
+        let fp = Footprint {
+            kind,
+            quantize,
+            latency_ms: one_text_ms(file, texts, device)?,
+            size_mb,
+        };
         let fits = budget.max_size_mb.is_none_or(|m| fp.size_mb <= m)
             && budget.max_latency_ms.is_none_or(|m| fp.latency_ms <= m);
         if fits {
@@ -309,6 +315,11 @@ pub(super) fn footprints(
 
 /// Median one-text latency of `file` over 101 calls, milliseconds.
 fn one_text_ms(file: ModelFile, texts: &[&str], device: &Device) -> Result<f64> {
+    if texts.is_empty() {
+        return Err(LelpError::EmptyData {
+            what: "texts to time a student on",
+        });
+    }
     let classifier = Classifier::from_model_on(file, device)?;
     let warm: Vec<&str> = texts.iter().copied().take(8).collect();
     classifier.predict(&warm)?;
@@ -390,17 +401,22 @@ pub(super) struct Round {
     pub(super) within_kinds: bool,
 }
 
+/// The share of a round's candidates that goes on: one in `KEEP`.
+const KEEP: usize = 3;
+
 /// The rounds of a search over `groups[k]` candidates of each kind. The
 /// exhaustive search: one round of `epochs` for every candidate. The
 /// halving: first within each kind (its methods, which learn at one pace,
 /// so a short slice ranks them) until one a kind is left, then across the
 /// kinds (which do not: a hashed bag starts from nothing, a static table
 /// from the teacher, so kinds are compared only after every kind's best
-/// has trained a few epochs); each round keeps the better half, rounded
-/// up, and spends `2 epochs / rounds` epochs' worth of training rows split
-/// among its candidates, so that the whole search costs two full
+/// has trained a few epochs); each round keeps the best third, rounded
+/// up (Hyperband's default rate: fewer, longer rounds than halving by two,
+/// whose first slices are too short to rank anything), and spends
+/// `trainings x epochs / rounds` epochs' worth of training rows split
+/// among its candidates, so that the whole search costs `trainings` full
 /// trainings whatever the number of candidates.
-pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize) -> Vec<Round> {
+pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize, trainings: f64) -> Vec<Round> {
     let n: usize = groups.iter().sum();
     if search == Search::Exhaustive || n <= 1 {
         return vec![Round {
@@ -419,12 +435,12 @@ pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize) -> Vec<R
         let within = alive.iter().any(|&g| g > 1);
         rounds.push((total, within));
         if within {
-            alive.iter_mut().for_each(|g| *g = g.div_ceil(2));
+            alive.iter_mut().for_each(|g| *g = g.div_ceil(KEEP));
         } else {
-            alive = vec![1; alive.len().div_ceil(2)];
+            alive = vec![1; alive.len().div_ceil(KEEP)];
         }
     }
-    let per_round = 2.0 * epochs as f64 / rounds.len() as f64;
+    let per_round = trainings * epochs as f64 / rounds.len() as f64;
     rounds
         .into_iter()
         .map(|(candidates, within_kinds)| Round {
@@ -445,7 +461,7 @@ pub(super) fn search(
     (within, over): (Vec<Footprint>, Vec<StudentCandidate>),
     methods: &[Method],
     (fit, val): (&[usize], &[usize]),
-    (search, by): (Search, ChooseBy),
+    (budget, by): (&StudentBudget, ChooseBy),
     opts: &DistillOptions,
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -493,7 +509,8 @@ pub(super) fn search(
         }
     }
     let groups: Vec<usize> = (0..within.len()).map(|_| methods.len()).collect();
-    let plan = schedule(search, &groups, opts.epochs);
+    let search = budget.search;
+    let plan = schedule(search, &groups, opts.epochs, budget.trainings);
     let mut alive: Vec<usize> = (0..live.len()).collect();
     for (r, round) in plan.iter().enumerate() {
         let epochs = round.epochs;
@@ -535,9 +552,16 @@ pub(super) fn search(
                 }
                 Err(e) => {
                     c.record.outcome = Outcome::Failed(e);
+                    c.record.validation_accuracy = None;
+                    c.record.validation_agreement = None;
+                    c.record.validation_macro_f1 = None;
                     c.score = None;
                     c.student = None;
                 }
+            }
+            if search == Search::Exhaustive {
+                // one round: nothing trains on
+                c.student = None;
             }
             progress(Progress::Student {
                 candidate: &c.record,
@@ -545,10 +569,22 @@ pub(super) fn search(
                 total: alive.len(),
             });
         }
-        // the better half goes on, of each kind apart or of all (ties to
-        // the earlier, simpler candidate); the exhaustive search's one
-        // round ranks them all
+        // the best third goes on, of each kind apart or of all (ties to
+        // the earlier candidate: the kind named first, then the simpler
+        // method); the exhaustive search's one round ranks them all. When
+        // every candidate of a round failed, the best scored before goes on.
         alive.retain(|&i| live[i].score.is_some());
+        if alive.is_empty()
+            && let Some(best) = (0..live.len())
+                .filter(|&i| live[i].score.is_some())
+                .fold(None::<usize>, |b, i| match b {
+                    Some(b) if live[b].score >= live[i].score => Some(b),
+                    _ => Some(i),
+                })
+        {
+            alive = vec![best];
+            break;
+        }
         let by_score = |a: &usize, b: &usize| {
             live[*b]
                 .score
@@ -560,14 +596,14 @@ pub(super) fn search(
             (Search::Halving, false) => {
                 let mut all = alive.clone();
                 all.sort_by(by_score);
-                all.truncate(all.len().div_ceil(2));
+                all.truncate(all.len().div_ceil(KEEP));
                 all
             }
             (Search::Halving, true) => (0..within.len())
                 .flat_map(|f| {
                     let mut mine: Vec<usize> = alive.iter().copied().filter(|&i| live[i].fp == f).collect();
                     mine.sort_by(by_score);
-                    mine.truncate(mine.len().div_ceil(2));
+                    mine.truncate(mine.len().div_ceil(KEEP));
                     mine
                 })
                 .collect(),
@@ -664,16 +700,23 @@ impl Slice<'_> {
         };
         let n = self.order.len();
         let whole = epochs.floor() as usize;
+        // the class weights of every training row, not of a slice's
+        let weights = opts.class_weight.weights(self.data);
         if whole > 0 {
-            s = fit_student(s, kind, self.data, self.targets, whole, opts, device)?;
+            s = fit_student(s, kind, self.data, self.targets, (whole, weights.clone()), opts, device)?;
         }
-        let rows = ((epochs - whole as f64) * n as f64).round() as usize;
+        let frac = epochs - whole as f64;
+        let rows = if frac > 0.0 {
+            ((frac * n as f64).round() as usize).max(1)
+        } else {
+            0
+        };
         if rows > 0 {
             let pos: Vec<usize> = (c.cursor..c.cursor + rows).map(|p| self.order[p % n]).collect();
             c.cursor = (c.cursor + rows) % n;
             let part = self.data.subset(&pos)?;
             let targets = self.targets.rows_at(&pos, device)?;
-            s = fit_student(s, kind, &part, &targets, 1, opts, device)?;
+            s = fit_student(s, kind, &part, &targets, (1, weights), opts, device)?;
         }
         c.record.epochs += epochs;
         Ok(s)
@@ -696,16 +739,16 @@ mod tests {
             vec![4, 9],
             vec![33],
         ] {
-            let plan = schedule(Search::Halving, &groups, 10);
-            // first each kind's better half, to one a kind; then all
+            let plan = schedule(Search::Halving, &groups, 10, 2.0);
+            // first each kind's best third, to one a kind; then all
             let mut alive = groups.clone();
             for round in &plan {
                 assert_eq!(round.candidates, alive.iter().sum::<usize>(), "{groups:?}");
                 assert_eq!(round.within_kinds, alive.iter().any(|&g| g > 1), "{groups:?}");
                 alive = if round.within_kinds {
-                    alive.iter().map(|g| g.div_ceil(2)).collect()
+                    alive.iter().map(|g| g.div_ceil(3)).collect()
                 } else {
-                    vec![1; alive.len().div_ceil(2)]
+                    vec![1; alive.len().div_ceil(3)]
                 };
             }
             assert_eq!(alive.iter().sum::<usize>(), 1, "{groups:?} ends with one");
@@ -714,17 +757,28 @@ mod tests {
             // each survivor trains more a round than the round before
             assert!(plan.windows(2).all(|w| w[1].epochs > w[0].epochs), "{plan:?}");
         }
-        // 27 candidates: 4 rounds within the kinds (9, 5, 3, 2 each), 2 across
-        let plan = schedule(Search::Halving, &[9, 9, 9], 10);
+        // 27 candidates: 2 rounds within the kinds (9, then 3 each), 1 across
+        let plan = schedule(Search::Halving, &[9, 9, 9], 10, 2.0);
         let counts: Vec<usize> = plan.iter().map(|r| r.candidates).collect();
-        assert_eq!(counts, [27, 15, 9, 6, 3, 2]);
+        assert_eq!(counts, [27, 9, 3]);
+        assert!((plan[0].epochs - 20.0 / 3.0 / 27.0).abs() < 1e-12);
+        // a larger budget: every slice in proportion
+        let more = schedule(Search::Halving, &[9, 9, 9], 10, 5.0);
+        assert!(
+            more.iter()
+                .zip(&plan)
+                .all(|(m, p)| (m.epochs - 2.5 * p.epochs).abs() < 1e-12)
+        );
         let one = |n, e, w| Round {
             candidates: n,
             epochs: e,
             within_kinds: w,
         };
-        assert_eq!(schedule(Search::Exhaustive, &[9, 9, 9], 10), vec![one(27, 10.0, false)]);
-        assert_eq!(schedule(Search::Halving, &[1], 10), vec![one(1, 10.0, false)]);
+        assert_eq!(
+            schedule(Search::Exhaustive, &[9, 9, 9], 10, 2.0),
+            vec![one(27, 10.0, false)]
+        );
+        assert_eq!(schedule(Search::Halving, &[1], 10, 2.0), vec![one(1, 10.0, false)]);
     }
 
     #[test]
@@ -741,6 +795,7 @@ mod tests {
         assert!(ok.clone().with_kinds(vec![StudentKind::Mlp]).check().is_err());
         assert!(ok.clone().with_max_latency_ms(0.0).check().is_err());
         assert!(ok.clone().with_max_size_mb(f64::NAN).check().is_err());
+        assert!(ok.clone().with_trainings(0.0).check().is_err());
         assert_eq!(ok.primary(), StudentKind::Static);
         assert_eq!(ok.with_kinds(vec![StudentKind::Bag]).primary(), StudentKind::Bag);
         assert_eq!("exhaustive".parse::<Search>().unwrap(), Search::Exhaustive);
