@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::TeacherOutputs;
 use super::distill::{DistillOptions, Progress, RowSets, Views, invalid, stratified};
 use crate::error::{LelpError, Result};
-use crate::labeler::KMeansConfig;
 use crate::text::TextCorpus;
-use crate::train::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
+use crate::train::Method;
 use burn::prelude::Device;
 
 /// The method of a distillation: given, or chosen on a validation split.
@@ -34,45 +33,36 @@ pub enum MethodChoice {
 /// # Errors
 /// [`LelpError::InvalidParameter`] for another name.
 pub fn parse_method(name: &str, subclasses: usize, seed: u64) -> Result<MethodChoice> {
-    let lelp = LelpConfig::new(subclasses).with_seed(seed);
-    Ok(MethodChoice::Fixed(match name {
-        "auto" => return Ok(MethodChoice::Auto),
-        "plain" => Method::Plain,
-        "kd" => Method::VanillaKd(KdConfig::new()),
-        "fkd" => Method::FeatureKd(FeatureKdConfig::new()),
-        "dkd" => Method::Dkd(DkdConfig::new()),
-        "rkd" => Method::Rkd(RkdConfig::new()),
-        "kmeans" => Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed)),
-        "sd" => Method::SubclassDistillation(SubclassDistillationConfig::new(subclasses)),
-        "lelp" => Method::Lelp(lelp),
-        "lelp-no-null" => Method::Lelp(lelp.with_null_space(false)),
-        "random-proj" => Method::RandomProjection(lelp),
-        other => {
-            return Err(LelpError::InvalidParameter {
-                name: "method",
-                value: other.into(),
-                reason: "unknown (auto, plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj)",
-            });
-        }
-    }))
+    match name {
+        "auto" => Ok(MethodChoice::Auto),
+        // the oracle reads the data's true fine labels, which a labelled
+        // file does not carry (the study's: lelp::experiment)
+        "oracle" => Err(invalid(
+            "method",
+            name.into(),
+            "the oracle needs the true fine labels (the study's, lelp::experiment)",
+        )),
+        _ => Method::from_name(name, subclasses, seed)
+            .map(MethodChoice::Fixed)
+            .map_err(|_| {
+                invalid(
+                    "method",
+                    name.into(),
+                    "unknown (auto, plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj)",
+                )
+            }),
+    }
 }
 
 /// What `--method auto` compares: plain training, vanilla KD, feature KD,
 /// DKD, RKD, k-means, Subclass Distillation and LELP (with and without
-/// the null space), the subclass methods with `subclasses` subclasses.
+/// the null space), the subclass methods with `subclasses` subclasses:
+/// the first nine of [`METHOD_NAMES`](crate::train::METHOD_NAMES).
 pub fn auto_candidates(subclasses: usize, seed: u64) -> Vec<Method> {
-    let lelp = LelpConfig::new(subclasses).with_seed(seed);
-    vec![
-        Method::Plain,
-        Method::VanillaKd(KdConfig::new()),
-        Method::FeatureKd(FeatureKdConfig::new()),
-        Method::Dkd(DkdConfig::new()),
-        Method::Rkd(RkdConfig::new()),
-        Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed)),
-        Method::SubclassDistillation(SubclassDistillationConfig::new(subclasses)),
-        Method::Lelp(lelp),
-        Method::Lelp(lelp.with_null_space(false)),
-    ]
+    crate::train::METHOD_NAMES[..9]
+        .iter()
+        .filter_map(|n| Method::from_name(n, subclasses, seed).ok())
+        .collect()
 }
 
 /// What `--method auto` keeps the best candidate by, on the validation rows.
@@ -319,15 +309,10 @@ fn try_candidates(
     candidates
 }
 
-/// A method's name with its subclasses and null-space setting.
+/// A method's name with its subclasses and null-space setting
+/// ([`Method::label`]).
 pub(super) fn method_label(m: &Method) -> String {
-    match m {
-        Method::Lelp(l) if !l.subspace.null_space => format!("LELP, no null space (S = {})", l.subspace.subclasses),
-        Method::Lelp(l) | Method::RandomProjection(l) => format!("{} (S = {})", m.name(), l.subspace.subclasses),
-        Method::KMeans(k) => format!("{} (S = {})", m.name(), k.subclasses),
-        Method::SubclassDistillation(s) => format!("{} (S = {})", m.name(), s.subclasses),
-        _ => m.name().to_string(),
-    }
+    m.label()
 }
 
 #[cfg(test)]

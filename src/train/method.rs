@@ -432,6 +432,23 @@ util::setters!(SubclassDistillationConfig {
     "Weight of the ground-truth loss." with_alpha => alpha: f64,
 });
 
+/// The command-line names of the methods ([`Method::from_name`],
+/// [`Method::cli_name`]): `--method auto`'s candidates first, in its order,
+/// then the random-projection ablation and the oracle.
+pub const METHOD_NAMES: [&str; 11] = [
+    "plain",
+    "kd",
+    "fkd",
+    "dkd",
+    "rkd",
+    "kmeans",
+    "sd",
+    "lelp",
+    "lelp-no-null",
+    "random-proj",
+    "oracle",
+];
+
 /// A distillation method. Build its targets once per transfer set with
 /// [`Method::prepare`].
 ///
@@ -499,6 +516,82 @@ impl Method {
             Method::Dkd(_) => "DKD",
             Method::Rkd(_) => "RKD",
             Method::SubclassDistillation(_) => "subclass distillation",
+        }
+    }
+
+    /// A method by its command-line name (one of [`METHOD_NAMES`]: the
+    /// `lelp` tool's `--method` and the model file's tables read them),
+    /// with its default settings, the subclass methods with `subclasses`
+    /// subclasses and `seed`.
+    ///
+    /// # Errors
+    /// [`LelpError::InvalidParameter`] for another name, listing the names.
+    ///
+    /// # Example
+    /// ```
+    /// use lelp::train::{METHOD_NAMES, Method};
+    /// let m = Method::from_name("lelp-no-null", 4, 0)?;
+    /// assert_eq!(m.label(), "LELP, no null space (S = 4)");
+    /// for name in METHOD_NAMES {
+    ///     assert_eq!(Method::from_name(name, 4, 0)?.cli_name(), name);
+    /// }
+    /// assert!(Method::from_name("KD", 4, 0).is_err());
+    /// # Ok::<(), lelp::LelpError>(())
+    /// ```
+    pub fn from_name(name: &str, subclasses: usize, seed: u64) -> Result<Self> {
+        let lelp = LelpConfig::new(subclasses).with_seed(seed);
+        Ok(match name {
+            "plain" => Method::Plain,
+            "kd" => Method::VanillaKd(KdConfig::new()),
+            "fkd" => Method::FeatureKd(FeatureKdConfig::new()),
+            "dkd" => Method::Dkd(DkdConfig::new()),
+            "rkd" => Method::Rkd(RkdConfig::new()),
+            "kmeans" => Method::KMeans(KMeansConfig::new(subclasses).with_seed(seed)),
+            "sd" => Method::SubclassDistillation(SubclassDistillationConfig::new(subclasses)),
+            "lelp" => Method::Lelp(lelp),
+            "lelp-no-null" => Method::Lelp(lelp.with_null_space(false)),
+            "random-proj" => Method::RandomProjection(lelp),
+            "oracle" => Method::Oracle(KdConfig::new()),
+            other => {
+                return Err(LelpError::InvalidParameter {
+                    name: "method",
+                    value: other.into(),
+                    reason: "unknown (plain, kd, fkd, dkd, rkd, kmeans, sd, lelp, lelp-no-null, random-proj, oracle)",
+                });
+            }
+        })
+    }
+
+    /// The method's command-line name ([`Method::from_name`] reads it
+    /// back, settings aside).
+    pub fn cli_name(&self) -> &'static str {
+        match self {
+            Method::Plain => "plain",
+            Method::VanillaKd(_) => "kd",
+            Method::FeatureKd(_) => "fkd",
+            Method::Dkd(_) => "dkd",
+            Method::Rkd(_) => "rkd",
+            Method::KMeans(_) => "kmeans",
+            Method::SubclassDistillation(_) => "sd",
+            Method::Lelp(l) if !l.subspace.null_space => "lelp-no-null",
+            Method::Lelp(_) => "lelp",
+            Method::RandomProjection(_) => "random-proj",
+            Method::Oracle(_) => "oracle",
+        }
+    }
+
+    /// The method's name for tables with the settings that tell its
+    /// variants apart: `LELP (S = 4)`, `LELP, no null space (S = 4)`,
+    /// `k-means (S = 4)`, `vanilla KD`.
+    pub fn label(&self) -> String {
+        match self {
+            Method::Lelp(l) if !l.subspace.null_space => {
+                format!("LELP, no null space (S = {})", l.subspace.subclasses)
+            }
+            Method::Lelp(l) | Method::RandomProjection(l) => format!("{} (S = {})", self.name(), l.subspace.subclasses),
+            Method::KMeans(k) => format!("{} (S = {})", self.name(), k.subclasses),
+            Method::SubclassDistillation(s) => format!("{} (S = {})", self.name(), s.subclasses),
+            _ => self.name().to_string(),
         }
     }
 

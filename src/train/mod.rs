@@ -36,7 +36,9 @@ pub use dropout::{dropout, seed_dropout};
 #[cfg(feature = "text")]
 pub(crate) use eval::class_logits_of;
 pub use eval::{Evaluation, accuracy, evaluate, predict, predict_inputs};
-pub use method::{DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, Method, RkdConfig, SubclassDistillationConfig};
+pub use method::{
+    DkdConfig, FeatureKdConfig, KdConfig, LelpConfig, METHOD_NAMES, Method, RkdConfig, SubclassDistillationConfig,
+};
 pub use observer::{Observer, Silent, StderrProgress};
 pub use student::{
     Bag, BagConfig, Cnn, CnnConfig, Mlp, MlpConfig, Student, StudentOutput, TextCnn, TextCnnConfig, class_logits,
