@@ -538,27 +538,7 @@ pub(super) fn search(
                 }
             };
             c.record.seconds += t.elapsed().as_secs_f64();
-            c.record.outcome = Outcome::Dropped { round: r + 1 };
-            match outcome {
-                Ok((acc, agree, f1)) => {
-                    c.record.validation_accuracy = Some(acc);
-                    c.record.validation_agreement = Some(agree);
-                    c.record.validation_macro_f1 = Some(f1);
-                    c.score = Some(match by {
-                        ChooseBy::Accuracy => acc,
-                        ChooseBy::Agreement => agree,
-                        ChooseBy::MacroF1 => f1,
-                    });
-                }
-                Err(e) => {
-                    c.record.outcome = Outcome::Failed(e);
-                    c.record.validation_accuracy = None;
-                    c.record.validation_agreement = None;
-                    c.record.validation_macro_f1 = None;
-                    c.score = None;
-                    c.student = None;
-                }
-            }
+            c.scored(outcome, by, r + 1);
             if search == Search::Exhaustive {
                 // one round: nothing trains on
                 c.student = None;
@@ -569,52 +549,23 @@ pub(super) fn search(
                 total: alive.len(),
             });
         }
-        // the best third goes on, of each kind apart or of all (ties to
-        // the earlier candidate: the kind named first, then the simpler
-        // method); the exhaustive search's one round ranks them all. When
-        // every candidate of a round failed, the best scored before goes on.
+        // when every candidate of a round failed, the best scored before
+        // goes on
+        let scores: Vec<(usize, Option<f64>)> = live.iter().map(|c| (c.fp, c.score)).collect();
         alive.retain(|&i| live[i].score.is_some());
         if alive.is_empty()
-            && let Some(best) = (0..live.len())
-                .filter(|&i| live[i].score.is_some())
-                .fold(None::<usize>, |b, i| match b {
-                    Some(b) if live[b].score >= live[i].score => Some(b),
-                    _ => Some(i),
-                })
+            && let Some(best) = best_scored(&scores)
         {
             alive = vec![best];
             break;
         }
-        let by_score = |a: &usize, b: &usize| {
-            live[*b]
-                .score
-                .partial_cmp(&live[*a].score)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        };
-        let keep: Vec<usize> = match (search, round.within_kinds) {
-            (Search::Exhaustive, _) => alive.iter().copied().min_by(by_score).into_iter().collect(),
-            (Search::Halving, false) => {
-                let mut all = alive.clone();
-                all.sort_by(by_score);
-                all.truncate(all.len().div_ceil(KEEP));
-                all
-            }
-            (Search::Halving, true) => (0..within.len())
-                .flat_map(|f| {
-                    let mut mine: Vec<usize> = alive.iter().copied().filter(|&i| live[i].fp == f).collect();
-                    mine.sort_by(by_score);
-                    mine.truncate(mine.len().div_ceil(KEEP));
-                    mine
-                })
-                .collect(),
-        };
+        let kept = keep(&scores, &alive, search, round.within_kinds);
         for &i in &alive {
-            if !keep.contains(&i) {
+            if !kept.contains(&i) {
                 live[i].student = None;
             }
         }
-        alive = keep;
-        alive.sort_unstable();
+        alive = kept;
         if alive.len() <= 1 {
             break;
         }
@@ -623,6 +574,59 @@ pub(super) fn search(
         .first()
         .ok_or(LelpError::AllCandidatesFailed { tried: live.len() })?;
     live[best].record.outcome = Outcome::Chosen;
+    let mut w = winner(&live, best, &within, methods, over);
+    w.seconds = started.elapsed().as_secs_f64();
+    Ok(w)
+}
+
+/// The candidates that go on after a round, in candidate order, from each
+/// candidate's (kind, score) and the indices `alive` of those scored in it:
+/// the best third (rounded up) of each kind apart when `within_kinds`, else
+/// of all; the exhaustive search keeps the one best. Ties go to the earlier
+/// candidate: the kind named first, then the simpler method.
+fn keep(scores: &[(usize, Option<f64>)], alive: &[usize], search: Search, within_kinds: bool) -> Vec<usize> {
+    let by_score = |a: &usize, b: &usize| {
+        scores[*b]
+            .1
+            .partial_cmp(&scores[*a].1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let best_third = |mut some: Vec<usize>| {
+        some.sort_by(by_score);
+        some.truncate(some.len().div_ceil(KEEP));
+        some
+    };
+    let mut kept: Vec<usize> = match (search, within_kinds) {
+        (Search::Exhaustive, _) => alive.iter().copied().min_by(by_score).into_iter().collect(),
+        (Search::Halving, false) => best_third(alive.to_vec()),
+        (Search::Halving, true) => {
+            let mut kinds: Vec<usize> = alive.iter().map(|&i| scores[i].0).collect();
+            kinds.dedup();
+            kinds
+                .into_iter()
+                .flat_map(|k| best_third(alive.iter().copied().filter(|&i| scores[i].0 == k).collect()))
+                .collect()
+        }
+    };
+    kept.sort_unstable();
+    kept
+}
+
+/// The candidate with the best score of all (ties to the earlier); none
+/// when none has one.
+fn best_scored(scores: &[(usize, Option<f64>)]) -> Option<usize> {
+    (0..scores.len())
+        .filter(|&i| scores[i].1.is_some())
+        .fold(None, |b: Option<usize>, i| match b {
+            Some(b) if scores[b].1 >= scores[i].1 => Some(b),
+            _ => Some(i),
+        })
+}
+
+/// The search's outcome with `best` chosen: its kind, storage and method,
+/// every record, and the chosen kind's candidates as `--method auto`
+/// records them.
+fn winner(live: &[Live], best: usize, within: &[Footprint], methods: &[Method], over: Vec<StudentCandidate>) -> Winner {
     let fp = &within[live[best].fp];
     let candidates = live
         .iter()
@@ -641,14 +645,43 @@ pub(super) fn search(
         .collect();
     let mut records = over;
     records.extend(live.iter().map(|c| c.record.clone()));
-    Ok(Winner {
+    Winner {
         kind: fp.kind,
         quantize: fp.quantize,
         method: methods[live[best].method].clone(),
         records,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: 0.0,
         candidates,
-    })
+    }
+}
+
+impl Live {
+    /// Records a round's outcome (accuracy, agreement, macro-F1, or the
+    /// error) and the score `by` ranks on; a failed candidate loses its
+    /// scores and its student.
+    fn scored(&mut self, outcome: std::result::Result<(f64, f64, f64), String>, by: ChooseBy, round: usize) {
+        self.record.outcome = Outcome::Dropped { round };
+        match outcome {
+            Ok((acc, agree, f1)) => {
+                self.record.validation_accuracy = Some(acc);
+                self.record.validation_agreement = Some(agree);
+                self.record.validation_macro_f1 = Some(f1);
+                self.score = Some(match by {
+                    ChooseBy::Accuracy => acc,
+                    ChooseBy::Agreement => agree,
+                    ChooseBy::MacroF1 => f1,
+                });
+            }
+            Err(e) => {
+                self.record.outcome = Outcome::Failed(e);
+                self.record.validation_accuracy = None;
+                self.record.validation_agreement = None;
+                self.record.validation_macro_f1 = None;
+                self.score = None;
+                self.student = None;
+            }
+        }
+    }
 }
 
 /// A kind's training rows in the search's shuffled order, with a method's
@@ -779,6 +812,27 @@ mod tests {
             vec![one(27, 10.0, false)]
         );
         assert_eq!(schedule(Search::Halving, &[1], 10, 2.0), vec![one(1, 10.0, false)]);
+    }
+
+    #[test]
+    fn the_best_third_goes_on_ties_to_the_earlier() {
+        // kinds 0 (candidates 0..3) and 1 (3..6); candidate 4 failed
+        let s = [
+            (0, Some(0.5)),
+            (0, Some(0.9)),
+            (0, Some(0.9)),
+            (1, Some(0.7)),
+            (1, None),
+            (1, Some(0.8)),
+        ];
+        let alive = [0, 1, 2, 3, 5];
+        // within kinds: ceil(3/3) = 1 of kind 0 (the earlier of the tie), ceil(2/3) = 1 of kind 1
+        assert_eq!(keep(&s, &alive, Search::Halving, true), [1, 5]);
+        // across: ceil(5/3) = 2 of all, the tie kept in order
+        assert_eq!(keep(&s, &alive, Search::Halving, false), [1, 2]);
+        assert_eq!(keep(&s, &alive, Search::Exhaustive, false), [1]);
+        assert_eq!(best_scored(&s), Some(1));
+        assert_eq!(best_scored(&[(0, None)]), None);
     }
 
     #[test]
