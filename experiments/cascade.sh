@@ -21,16 +21,7 @@ mkdir -p "$OUT" "$WORK"
 # the binary tweets (scripts/fetch-tweets.sh): negative and positive, neutral dropped
 TWEETS=${LELP_TWEETS_DIR:-$HOME/.cache/lelp/crowdflower}/tweets.csv
 if [ -f "$TWEETS" ]; then
-    python3 - "$TWEETS" "$WORK/tweets-binary.csv" <<'PY'
-import csv, io, sys
-rows = csv.DictReader(io.StringIO(open(sys.argv[1], "rb").read().decode("utf-8", "replace")))
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["text", "label"])
-    for r in rows:
-        if r["sentiment"] in ("negative", "positive") and r["text"].strip():
-            w.writerow([r["text"], r["sentiment"]])
-PY
+    python3 experiments/tweets_binary.py "$TWEETS" "$WORK/tweets-binary.csv"
 fi
 for data in ../shared/data/text/clinc150.jsonl.gz:32 ../shared/data/text/20ng.jsonl.gz:128 $WORK/tweets-binary.csv:64; do
     path=${data%%:*}

@@ -90,8 +90,56 @@ impl Observer for StderrProgress {
     }
 }
 
+/// A boxed observer observes as its content does: one type for an
+/// observer chosen at run time (`Box<dyn Observer>`).
+impl<O: Observer + ?Sized> Observer for Box<O> {
+    fn on_batch(&mut self, epoch: usize, epochs: usize, batch: usize, batches: usize) {
+        (**self).on_batch(epoch, epochs, batch, batches);
+    }
+    fn on_epoch(&mut self, report: &EpochReport, epochs: usize) {
+        (**self).on_epoch(report, epochs);
+    }
+    fn on_resume(&mut self, epoch: usize) {
+        (**self).on_resume(epoch);
+    }
+    fn on_early_stop(&mut self, epoch: usize) {
+        (**self).on_early_stop(epoch);
+    }
+}
+
 /// The observer that ignores everything (the default).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Silent;
 
 impl Observer for Silent {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Counts what it hears, in a shared cell the test reads.
+    struct Count(Arc<Mutex<Vec<&'static str>>>);
+
+    impl Observer for Count {
+        fn on_batch(&mut self, _: usize, _: usize, _: usize, _: usize) {
+            self.0.lock().unwrap().push("batch");
+        }
+        fn on_resume(&mut self, _: usize) {
+            self.0.lock().unwrap().push("resume");
+        }
+        fn on_early_stop(&mut self, _: usize) {
+            self.0.lock().unwrap().push("stop");
+        }
+    }
+
+    #[test]
+    fn a_boxed_observer_hears_what_its_content_would() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let mut boxed: Box<dyn Observer> = Box::new(Count(heard.clone()));
+        boxed.on_batch(1, 2, 3, 4);
+        boxed.on_resume(1);
+        boxed.on_early_stop(2);
+        assert_eq!(*heard.lock().unwrap(), ["batch", "resume", "stop"]);
+    }
+}

@@ -267,31 +267,12 @@ pub(super) fn tune_teacher(
     };
     let c = corpus.class_names.len();
     let dir = opts.teacher_dir.as_path();
-    if opts.training_progress {
-        crate::text::fine_tune(
-            base,
-            dir,
-            &texts,
-            &labels,
-            c,
-            &cfg,
-            &cache,
-            device,
-            crate::train::StderrProgress,
-        )
+    let observer: Box<dyn crate::train::Observer> = if opts.training_progress {
+        Box::new(crate::train::StderrProgress)
     } else {
-        crate::text::fine_tune(
-            base,
-            dir,
-            &texts,
-            &labels,
-            c,
-            &cfg,
-            &cache,
-            device,
-            crate::train::Silent,
-        )
-    }
+        Box::new(crate::train::Silent)
+    };
+    crate::text::fine_tune(base, dir, &texts, &labels, c, &cfg, &cache, device, observer)
 }
 
 /// The temporary folder of a fine-tuned teacher without a cache.
