@@ -160,14 +160,14 @@ pub(super) fn methods_for(opts: &DistillOptions, multi_label: bool) -> Result<(V
     };
     match &opts.method {
         MethodChoice::Fixed(m) => match why(m) {
-            Some(reason) => Err(invalid("method", method_label(m), reason)),
+            Some(reason) => Err(invalid("method", m.label(), reason)),
             None => Ok((vec![m.clone()], Vec::new())),
         },
         MethodChoice::Auto => {
             let (mut keep, mut left_out) = (Vec::new(), Vec::new());
             for m in auto_candidates(opts.subclasses, opts.seed) {
                 match why(&m) {
-                    Some(reason) => left_out.push((method_label(&m), reason.to_string())),
+                    Some(reason) => left_out.push((m.label(), reason.to_string())),
                     None => keep.push(m),
                 }
             }
@@ -292,7 +292,7 @@ fn try_candidates(
             .train(m, fit, val, opts, device)
             .and_then(|(_, preds)| views.score(&preds, val, device));
         let cand = Candidate {
-            name: method_label(m),
+            name: m.label(),
             method: m.clone(),
             validation_accuracy: outcome.as_ref().ok().map(|r| r.0),
             validation_agreement: outcome.as_ref().ok().map(|r| r.1),
@@ -307,12 +307,6 @@ fn try_candidates(
         candidates.push(cand);
     }
     candidates
-}
-
-/// A method's name with its subclasses and null-space setting
-/// ([`Method::label`]).
-pub(super) fn method_label(m: &Method) -> String {
-    m.label()
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::deploy::Quantization;
-use crate::deploy::choice::method_label;
 
 /// `--student auto` ([`DistillOptions::student_budget`]): the student kinds
 /// tried, the budget each must meet, and how the candidates (every kind
@@ -471,7 +470,7 @@ pub(super) fn search(
     if within.len() * methods.len() == 1 {
         // nothing to compare: the one candidate is the choice, untrained here
         let mut records = over;
-        records.push(record(&within[0], method_label(&methods[0]), Outcome::Chosen));
+        records.push(record(&within[0], methods[0].label(), Outcome::Chosen));
         return Ok(Winner {
             kind: within[0].kind,
             quantize: within[0].quantize,
@@ -504,7 +503,7 @@ pub(super) fn search(
                 student: None,
                 cursor: 0,
                 score: None,
-                record: record(fp, method_label(method), Outcome::Dropped { round: 1 }),
+                record: record(fp, method.label(), Outcome::Dropped { round: 1 }),
             });
         }
     }
