@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# docs/deploy.md's `--student auto` measurement: the successive halving
+# docs/deploy.md's `--student auto` measurement: the default successive
+# halving (3 full trainings' worth with the chosen student's own training)
 # against the exhaustive search (every kind with every method trained the
-# full epochs) and the halving with six trainings' worth (`halving:6`), bag,
-# static and CNN students with every method of
-# `--method auto`, chosen by agreement with the tool's own teacher on the
-# validation rows; on CLINC150's ten domains, 20 Newsgroups' six groups and
-# the binary CrowdFlower tweets (when scripts/fetch-tweets.sh has run).
+# full epochs), the bag, static and CNN students with every method of
+# `--method auto`, each kept at its best epoch, chosen by agreement with
+# the tool's own teacher on the validation rows; on CLINC150's ten domains,
+# 20 Newsgroups' six groups and the binary CrowdFlower tweets (when
+# scripts/fetch-tweets.sh has run). `halving:N` in SEARCHES runs the
+# halving with --search-trainings N.
+# The exhaustive search runs under a pseudo-terminal (`script`) so that the
+# tool prints every epoch's validation score; those curves go to
+# $OUT/curves-NAME-seedS.tsv (experiments/halving_sim.py extract), which
+# experiments/halving_sim.py simulates other halving budgets on.
 # Run on an idle machine: each summary gives the search's seconds and
 # every candidate's training seconds (experiments/summarize_student_auto.py).
 # Needs the `lelp` tool (cargo build --release --features cli) and
@@ -27,18 +33,22 @@ for data in ${DATA:-../shared/data/text/clinc150.jsonl.gz:32 ../shared/data/text
     name=$(basename "$path" | sed 's/\..*//')
     [ -f "$path" ] || continue
     for seed in $SEEDS; do
-        # halving:B spends B full trainings (--search-trainings B; default 2)
-        for search in ${SEARCHES:-halving exhaustive halving:6}; do
+        for search in ${SEARCHES:-halving exhaustive}; do
             flags="--search ${search%%:*}"
             [ "$search" != "${search%%:*}" ] && flags="$flags --search-trainings ${search##*:}"
             label=$(echo "$search" | tr -d ':')
             out="$OUT/$name-$label-seed$seed.txt"
             [ -s "$out" ] && continue
             echo "== $name $search seed $seed"
-            /usr/bin/time -f "wall %e s, peak %M KB" "$LELP" distill --data "$path" --tokens "$tokens" \
-                --student auto $flags --seed "$seed" \
-                --out "$WORK/$name-$label-$seed.safetensors" > "$out.tmp" 2> "$WORK/$name-$label-$seed.err"
-            tail -1 "$WORK/$name-$label-$seed.err" >> "$out.tmp"
+            log="$WORK/$name-$label-$seed.log"
+            cmd="/usr/bin/time -f 'wall %e s, peak %M KB' $LELP distill --data $path --tokens $tokens --student auto $flags --seed $seed --out $WORK/$name-$label-$seed.safetensors > $out.tmp"
+            if [ "$label" = exhaustive ] && command -v script > /dev/null; then
+                script -qfc "$cmd" "$log" > /dev/null
+                python3 experiments/halving_sim.py extract "$log" "$OUT/curves-$name-seed$seed.tsv"
+            else
+                bash -c "$cmd" 2> "$log"
+            fi
+            grep -a "wall .* s, peak" "$log" | tail -1 >> "$out.tmp"
             mv "$out.tmp" "$out"
         done
     done

@@ -1,8 +1,9 @@
 """Summarise experiments/student_auto.sh: per data set and seed, the
 exhaustive search's choice, the halving's choice and that choice's
 validation agreement in the exhaustive table (the gap), each search's
-seconds, and the halving's search (`halving` spends 2 full trainings,
-`halving6` 6) against one full training (the chosen
+seconds, and the halving's search (`halving`: 3 full trainings' worth
+with the chosen student's own, the default; `halvingN`: N), which ends
+with the chosen student trained, against one full training (the chosen
 candidate's, and the mean over the kinds of their full training with
 vanilla KD, from the exhaustive table). Python 3 standard library only.
 
@@ -44,7 +45,7 @@ def main(folder):
         e = h.with_name(h.name.replace(f"-{label}-", "-exhaustive-"))
         if not e.exists():
             continue
-        trainings = label[len("halving"):] or "2"
+        trainings = label[len("halving"):] or "3"
         name = h.name.replace(f"-{label}-", f" ({trainings} trainings) ").replace(".txt", "")
         H, E = parse(h), parse(e)
         best = E["rows"][E["chosen"]]["agree"]

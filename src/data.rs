@@ -522,6 +522,26 @@ impl Dataset {
         Ok(self)
     }
 
+    /// The same rows with these class labels (a student scored against
+    /// its teacher's classes rather than the gold ones).
+    ///
+    /// # Errors
+    /// [`LelpError::DimensionMismatch`] when `labels` is not a label a
+    /// row; [`LelpError::LabelOutOfRange`] for a label `>= num_classes`.
+    #[cfg(feature = "text")]
+    pub(crate) fn with_labels(mut self, labels: Vec<usize>) -> Result<Self> {
+        if labels.len() != self.labels.len() {
+            return Err(LelpError::DimensionMismatch {
+                what: "labels vs rows",
+                expected: self.labels.len(),
+                got: labels.len(),
+            });
+        }
+        util::check_labels(&labels, self.num_classes, 0)?;
+        self.labels = labels;
+        Ok(self)
+    }
+
     /// Digit parity: even digits are class 0, odd digits class 1.
     ///
     /// # Errors

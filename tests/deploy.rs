@@ -817,13 +817,16 @@ fn the_student_is_chosen_within_a_budget() {
             .any(|c| c.kind == StudentKind::Static && c.outcome == Outcome::OverBudget)
     );
     assert_eq!(trained.len(), 2 * 9, "bag and CNN with every method");
+    // three trainings' epochs in all (the default): the search's rounds and
+    // the chosen one trained on to the full epochs
     let spent: f64 = trained.iter().map(|c| c.epochs).sum();
     assert!(
-        (spent - 2.0 * 3.0).abs() < 1e-6,
-        "two trainings' epochs in all, spent {spent}"
+        (spent - 3.0 * 3.0).abs() < 1e-6,
+        "three trainings' epochs in all, spent {spent}"
     );
     let chosen: Vec<_> = trained.iter().filter(|c| c.outcome == Outcome::Chosen).collect();
     assert_eq!(chosen.len(), 1);
+    assert!((chosen[0].epochs - 3.0).abs() < 1e-6, "{:?}", chosen[0]);
     let m = &report.model.manifest;
     assert_eq!(m.student, Some(chosen[0].kind));
     assert_eq!(m.quantization.is_some(), chosen[0].quantize.is_some());
@@ -868,5 +871,82 @@ fn the_student_is_chosen_within_a_budget() {
             }
         }
         other => panic!("expected OverBudget, got {:?}", other.map(|r| r.student_accuracy)),
+    }
+}
+
+/// `best_epoch`: the final student is the one of the epoch most accurate
+/// on the validation rows, exactly: equal to the student trained for that
+/// many epochs alone (the same held-out rows: both calibrated on them),
+/// and not to the last epoch's when that one scores lower or later.
+#[test]
+fn the_best_epoch_is_the_student_of_that_epoch() {
+    use lelp::deploy::{DistillOptions, MethodChoice, distill};
+    use lelp::text::TextCorpus;
+    use lelp::train::Method;
+    if common::device_name() != "flex" {
+        return; // the tool's pipeline runs on flex; tested there
+    }
+    let words = [["goal", "match", "team", "coach"], ["bank", "loan", "price", "stock"]];
+    let mut jsonl = String::new();
+    let mut val = Vec::new();
+    for i in 0..96usize {
+        // every fifth row mislabelled, so that epochs differ on the validation rows
+        let label = ["sport", "money"][(i % 2) ^ usize::from(i % 5 == 0)];
+        let split = ["train", "train", "val", "test"][(i / 2) % 4];
+        let text = format!(
+            "the {} and the {} today",
+            words[i % 2][i % 4],
+            words[(i / 3) % 2][(i / 2) % 4]
+        );
+        if split == "val" {
+            val.push((text.clone(), label));
+        }
+        jsonl.push_str(&format!(
+            "{{\"text\": \"{text}\", \"label\": \"{label}\", \"split\": \"{split}\"}}\n"
+        ));
+    }
+    let corpus = TextCorpus::parse_jsonl(jsonl.as_bytes(), "epochs.jsonl").unwrap();
+    let mut opts = DistillOptions::default();
+    opts.teacher_dir = default_minilm_dir();
+    opts.max_tokens = 16;
+    opts.method = MethodChoice::Fixed(Method::from_name("kd", 4, 0).unwrap());
+    opts.cache_dir = Some(common::tempdir("deploy-best-epoch").join("embeddings"));
+    // calibrated: the final student leaves the validation rows out either way
+    opts.calibrate = true;
+    let texts: Vec<&str> = corpus.texts.iter().map(String::as_str).collect();
+    let run = |epochs: usize, best: bool| {
+        let mut o = opts.clone();
+        o.epochs = epochs;
+        o.best_epoch = Some(best);
+        let report = distill(&corpus, &[], &o, &Device::flex(), &mut |_| {}).unwrap();
+        assert_eq!(report.best_epoch.is_some(), best);
+        let kept_at = report.best_epoch;
+        let classifier = Classifier::from_model(report.model).unwrap();
+        let names = &classifier.manifest().class_names;
+        let right = val
+            .iter()
+            .filter(|(t, l)| names[classifier.predict_one(t).unwrap().label] == *l)
+            .count();
+        (probabilities(&classifier, &texts), right, kept_at)
+    };
+    let epochs = 12;
+    let each: Vec<_> = (1..=epochs).map(|e| run(e, false)).collect();
+    // the first epoch with the most validation rows right (later ties do not replace it)
+    let most = each.iter().map(|(_, r, _)| *r).max().unwrap();
+    let best = each.iter().position(|(_, r, _)| *r == most).unwrap();
+    let (kept, _, kept_at) = run(epochs, true);
+    assert_eq!(kept_at, Some(best + 1));
+    let same = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-6))
+    };
+    assert!(
+        same(&kept, &each[best].0),
+        "the student of epoch {} of {epochs}",
+        best + 1
+    );
+    if best + 1 < epochs {
+        assert!(!same(&kept, &each[epochs - 1].0), "not the last epoch's");
     }
 }

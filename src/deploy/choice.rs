@@ -81,6 +81,17 @@ pub enum ChooseBy {
     MacroF1,
 }
 
+impl ChooseBy {
+    /// This measure of (accuracy, agreement, macro-F1).
+    pub(crate) fn of(self, (accuracy, agreement, macro_f1): (f64, f64, f64)) -> f64 {
+        match self {
+            ChooseBy::Accuracy => accuracy,
+            ChooseBy::Agreement => agreement,
+            ChooseBy::MacroF1 => macro_f1,
+        }
+    }
+}
+
 impl std::str::FromStr for ChooseBy {
     type Err = LelpError;
     fn from_str(s: &str) -> Result<Self> {
@@ -215,7 +226,7 @@ pub(super) fn pick_method(
         }),
         _ => {
             let (fit, val) = validation_split(corpus, rows, opts)?;
-            let all = try_candidates(views, candidates, &fit, &val, opts, device, progress);
+            let all = try_candidates(views, candidates, (&fit, &val), by, opts, device, progress);
             let score = |c: &Candidate| match by {
                 ChooseBy::Accuracy => c.validation_accuracy,
                 ChooseBy::Agreement => c.validation_agreement,
@@ -276,12 +287,13 @@ fn candidate_rows(mut fit: Vec<usize>, val: &[usize], rows: &RowSets<'_>) -> Vec
 }
 
 /// `--method auto`: every candidate trained on `fit` and scored on `val`
-/// (accuracy and agreement with the teacher).
+/// (accuracy and agreement with the teacher); kept at its best epoch
+/// there when the options keep it (as [`DistillOptions::best_epoch`] says).
 fn try_candidates(
     views: &Views,
     methods: &[Method],
-    fit: &[usize],
-    val: &[usize],
+    (fit, val): (&[usize], &[usize]),
+    by: ChooseBy,
     opts: &DistillOptions,
     device: &Device,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -289,8 +301,14 @@ fn try_candidates(
     let mut candidates = Vec::new();
     for (k, m) in methods.iter().enumerate() {
         let outcome = views
-            .train(m, fit, val, opts, device)
-            .and_then(|(_, preds)| views.score(&preds, val, device));
+            .train(
+                m,
+                (fit, val),
+                opts.keeps_best_epoch().then_some((val, by)),
+                opts,
+                device,
+            )
+            .and_then(|(_, preds, _)| views.score(&preds, val, device));
         let cand = Candidate {
             name: m.label(),
             method: m.clone(),

@@ -308,11 +308,13 @@ pub fn distill(
         });
     }
     let (students, student_search_seconds, chosen);
+    // --student auto with the best epoch: the search's own chosen student
+    let mut reused = None;
     let (choice, opts) = match (footprints, &opts.student_budget) {
         (Some(fps), Some(b)) => {
             let by = opts.choose_by.unwrap_or(ChooseBy::Agreement);
             let (fit, val) = validation_split(corpus, &rows_for, opts)?;
-            let w = budget::search(
+            let mut w = budget::search(
                 &views,
                 &tools,
                 &texts,
@@ -330,6 +332,7 @@ pub fn distill(
             o.method = MethodChoice::Fixed(w.method.clone());
             views.student = tools.view(w.kind, &views.dense, &texts, &o)?;
             let choice = w.choice(by);
+            reused = w.student.take();
             (students, student_search_seconds, chosen) = (w.records, Some(w.seconds), o);
             (choice, &chosen)
         }
@@ -340,14 +343,24 @@ pub fn distill(
         }
     };
     // the final student learns from every labelled row but the test rows
-    // (and the rows a temperature is fitted on)
+    // (and the rows a temperature is fitted on or its best epoch picked on)
     let held = calibration_rows(corpus, &train_idx, file_val.as_deref(), opts)?;
     let (rows, labelled_rows) = final_rows(labelled, &unl_idx[..u], (&unl_idx[u..], &aug_sources), &held);
-    progress(Progress::Final {
-        method: &choice.method,
-        rows: rows.len(),
-    });
-    let (trained, preds) = views.train(&choice.method, &rows, &test_idx, opts, device)?;
+    let (trained, preds, best_epoch) = match reused {
+        // trained on the same rows as the final student's (no held row)
+        Some(s) => {
+            let preds = logits_of(&s, &views.student.subset(&test_idx)?, device)?;
+            (s, preds, None)
+        }
+        None => {
+            progress(Progress::Final {
+                method: &choice.method,
+                rows: rows.len(),
+            });
+            let best_on = opts.keeps_best_epoch().then_some((&held[..], choice.by));
+            views.train(&choice.method, (&rows, &test_idx), best_on, opts, device)?
+        }
+    };
     let (student_accuracy, _, _) = views.score(&preds, &test_idx, device)?;
     let mut model = tools.model_file(&trained, corpus, opts)?;
     if corpus.label_sets.is_some() {
@@ -447,6 +460,7 @@ pub fn distill(
         cascade_test,
         students,
         student_search_seconds,
+        best_epoch,
     })
 }
 
@@ -492,9 +506,9 @@ fn budget_footprints(
 }
 
 /// The rows a temperature (`--calibrate`), a cascade or multi-label
-/// thresholds are fitted on: the file's validation rows, else the share of
-/// the training rows `auto` validates on (the same draw); none when
-/// nothing is fitted.
+/// thresholds are fitted on, or the final student's best epoch picked on:
+/// the file's validation rows, else the share of the training rows `auto`
+/// validates on (the same draw); none when none of these asks for them.
 fn calibration_rows(
     corpus: &TextCorpus,
     train_idx: &[usize],
@@ -502,7 +516,8 @@ fn calibration_rows(
     opts: &DistillOptions,
 ) -> Result<Vec<usize>> {
     let fixed = matches!(opts.thresholds, ThresholdRule::Fixed(_));
-    if !opts.calibrate && opts.cascade.is_none() && (corpus.label_sets.is_none() || fixed) {
+    let multi_label_thresholds = corpus.label_sets.is_some() && !fixed;
+    if !opts.calibrate && opts.cascade.is_none() && !multi_label_thresholds && !opts.keeps_best_epoch() {
         return Ok(Vec::new());
     }
     let held = match file_val {
@@ -510,10 +525,15 @@ fn calibration_rows(
         None => stratified(corpus, train_idx, opts.validation_fraction, opts.seed)?.1,
     };
     if held.is_empty() {
+        let (name, value) = match opts.calibrate || opts.cascade.is_some() || multi_label_thresholds {
+            true => ("calibrate", "true"),
+            false => ("best_epoch", "on"),
+        };
         return Err(invalid(
-            "calibrate",
-            "true".into(),
-            "no validation rows to fit a temperature, a cascade or thresholds on (too few training rows)",
+            name,
+            value.into(),
+            "no validation rows to fit a temperature, a cascade or thresholds on, or to pick the best epoch by \
+             (too few training rows)",
         ));
     }
     Ok(held)

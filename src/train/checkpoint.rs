@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::distiller::{DistillConfig, EpochReport, Trainee};
+use super::config::{DistillConfig, EpochReport, Trainee};
 use super::student::Student;
 use crate::error::{LelpError, Result};
 use crate::util::Fnv64;

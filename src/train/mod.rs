@@ -17,6 +17,7 @@
 #[cfg(feature = "train")]
 pub mod burn_train;
 pub(crate) mod checkpoint;
+mod config;
 mod distiller;
 mod dropout;
 mod eval;
@@ -28,9 +29,8 @@ mod student;
 mod targets;
 
 pub use checkpoint::CheckpointInfo;
-pub use distiller::{
-    DistillConfig, Distiller, EpochReport, LrSchedule, OptimizerKind, Trained, balanced_class_weights,
-};
+pub use config::{DistillConfig, EpochReport, LrSchedule, OptimizerKind, Trained, balanced_class_weights};
+pub use distiller::Distiller;
 pub(crate) use dropout::DropoutScope;
 pub use dropout::{dropout, seed_dropout};
 #[cfg(feature = "text")]

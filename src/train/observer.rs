@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::distiller::EpochReport;
+use super::config::EpochReport;
 
 /// Receives the training loop's progress. Every method has a default that
 /// does nothing; implement the ones you need (a progress bar, a logger, a

@@ -274,15 +274,22 @@ struct DistillArgs {
     #[arg(long, value_name = "M")]
     max_size_mb: Option<f64>,
     /// --student auto: halving (successive halving: every candidate a slice of an epoch, the
-    /// best third of each kind trains on, then the best third of the kinds; --search-trainings
-    /// full trainings' worth in all) or exhaustive (every candidate the full epochs).
+    /// best third of each kind trains on, then the best third of the kinds, and the chosen one
+    /// on to the full epochs; --search-trainings full trainings' worth in all) or exhaustive
+    /// (every candidate the full epochs).
     #[arg(long, default_value = "halving")]
     search: String,
-    /// --student auto --search halving: what the search spends in all, in full trainings' worth
-    /// of epochs [default: 2] (more: slices closer to full training, a choice closer to the
-    /// exhaustive one).
+    /// --student auto --search halving: what the search and the chosen student's training cost
+    /// together, in full trainings' worth of epochs, more than 1 [default: 3] (more: slices
+    /// closer to full training, a choice closer to the exhaustive one).
     #[arg(long, value_name = "B")]
     search_trainings: Option<f64>,
+    /// Keep each student's best epoch on the validation rows (by agreement with the teacher when
+    /// choosing by agreement on one class a text, else accuracy; --epochs is then the most it
+    /// trains; the final student leaves those rows out) [default: on with --student auto, whose search compares
+    /// the candidates at their best, off otherwise].
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    best_epoch: Option<String>,
     /// Static student: keep the teacher's vocabulary table fixed, train the head alone
     /// (model2vec's way; fine-tuning the table is the default).
     #[arg(long)]
@@ -629,6 +636,7 @@ fn distill(
     opts.test_fraction = args.test_fraction;
     opts.augment = args.augment;
     opts.calibrate = args.calibrate;
+    opts.best_epoch = args.best_epoch.as_deref().map(|v| v == "on");
     opts.quantize = quantize;
     opts.class_weight = class_weight;
     opts.thresholds = thresholds;

@@ -28,6 +28,23 @@ fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) 
     Ok((q(0.5), q(0.99), throughput))
 }
 
+/// The mean time of one text through `classifier` (each text predicted
+/// alone, in milliseconds) and the share of them a cascade's fallback
+/// answered: a cascade's one-text rate is its mean's inverse, not its
+/// median's, as the deferred texts are few and slow.
+fn one_text_mean_ms(classifier: &Classifier, texts: &[&str]) -> lelp::Result<(f64, f64)> {
+    classifier.predict_one(texts[0])?; // warm-up
+    let (mut ms, mut fallback) = (0.0, 0usize);
+    for text in texts {
+        let t = Instant::now();
+        let p = classifier.predict_one(text)?;
+        ms += t.elapsed().as_secs_f64() * 1e3;
+        fallback += usize::from(p.answered_by == lelp::deploy::AnsweredBy::Fallback);
+    }
+    let n = texts.len().max(1) as f64;
+    Ok((ms / n, fallback as f64 / n))
+}
+
 pub(crate) fn summary(
     report: &DistillReport,
     texts: &[String],
@@ -113,6 +130,9 @@ pub(crate) fn summary(
             .validation_accuracy
             .map_or(String::new(), |v| format!(", validation {:.2}%", 100.0 * v))
     );
+    if let Some(e) = report.best_epoch {
+        println!("         kept at epoch {e}, its best on the validation rows (--best-epoch)");
+    }
     let sc = &report.scores;
     let top: Vec<String> = sc
         .top_k
@@ -257,6 +277,9 @@ fn cascade_lines(
             let (_, _, teacher_rate) = speed(&teacher, sample, 512, 1)?;
             // expected on the test rows: every text through the student, the unsure ones through the teacher
             let expected = 1.0 / (1.0 / student_rate + (1.0 - test.coverage) / teacher_rate);
+            let singles = &sample[..sample.len().min(200)];
+            let (cascade_ms, fallback_share) = one_text_mean_ms(&cascade, singles)?;
+            let (teacher_ms, _) = one_text_mean_ms(&teacher, singles)?;
             println!(
                 "         fallback {} (the teacher); in batches of 512 of the data's first texts: the cascade \
                  {rate:.0} texts/s, the teacher alone {teacher_rate:.0} ({:.1}x), the student alone \
@@ -264,6 +287,13 @@ fn cascade_lines(
                 f.display(),
                 rate / teacher_rate,
                 expected / teacher_rate
+            );
+            println!(
+                "         one text at a time ({} of the data's first texts, the teacher answering {}): the cascade \
+                 {cascade_ms:.3} ms a text on average, the teacher alone {teacher_ms:.3} ms ({:.1}x)",
+                singles.len(),
+                pct(fallback_share),
+                teacher_ms / cascade_ms
             );
         }
         None => println!(

@@ -33,9 +33,10 @@ pub struct StudentBudget {
     pub max_size_mb: Option<f64>,
     /// How the candidates are compared (default [`Search::Halving`]).
     pub search: Search,
-    /// What the halving spends in all, in full trainings' worth of epochs
-    /// (default 2): more gives every slice more epochs, so a ranking
-    /// closer to the exhaustive search's, at that cost.
+    /// What the halving and the chosen student's training cost together,
+    /// in full trainings' worth of epochs (default 3; more than 1): more
+    /// gives every slice more epochs, so a ranking closer to the
+    /// exhaustive search's, at that cost.
     pub trainings: f64,
 }
 
@@ -46,7 +47,7 @@ impl Default for StudentBudget {
             max_latency_ms: None,
             max_size_mb: None,
             search: Search::Halving,
-            trainings: 2.0,
+            trainings: 3.0,
         }
     }
 }
@@ -76,7 +77,8 @@ impl StudentBudget {
         self.search = search;
         self
     }
-    /// What the halving spends in all, in full trainings' worth of epochs.
+    /// What the halving and the chosen student's training cost together,
+    /// in full trainings' worth of epochs (more than 1).
     #[must_use]
     pub fn with_trainings(mut self, trainings: f64) -> Self {
         self.trainings = trainings;
@@ -135,6 +137,13 @@ impl StudentBudget {
                 return Err(invalid(name, v.to_string(), "must be positive and finite"));
             }
         }
+        if self.trainings <= 1.0 {
+            return Err(invalid(
+                "trainings",
+                self.trainings.to_string(),
+                "must be more than 1: the chosen student's own training is one",
+            ));
+        }
         Ok(())
     }
 
@@ -156,9 +165,9 @@ pub enum Search {
     /// Successive halving at rate 3: every candidate trains a slice of an
     /// epoch, the best third of each kind (by the validation score) trains
     /// on, until one a kind is left, then the best third of those; the
-    /// slices are sized so that the search costs
-    /// [`StudentBudget::trainings`] full trainings' worth of epochs in all,
-    /// whatever the number of candidates.
+    /// slices are sized so that the search and the chosen student's
+    /// training cost [`StudentBudget::trainings`] full trainings' worth of
+    /// epochs in all, whatever the number of candidates.
     Halving,
     /// Every candidate trains the full epochs (as `--method auto` does for
     /// one kind): the reference the halving is checked against.
@@ -201,11 +210,12 @@ pub struct StudentCandidate {
     pub latency_ms: f64,
     /// The kind's model file size, megabytes.
     pub size_mb: f64,
-    /// Validation accuracy after its last round (none: not trained or failed).
+    /// Validation accuracy after its last round, or its best round when
+    /// the options keep the best epoch (none: not trained or failed).
     pub validation_accuracy: Option<f64>,
-    /// Validation agreement with the teacher after its last round.
+    /// Validation agreement with the teacher, as the accuracy.
     pub validation_agreement: Option<f64>,
-    /// Validation macro-F1 after its last round.
+    /// Validation macro-F1, as the accuracy.
     pub validation_macro_f1: Option<f64>,
     /// Epochs of the candidates' training rows it trained, in all.
     pub epochs: f64,
@@ -220,8 +230,12 @@ pub struct StudentCandidate {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Outcome {
-    /// Chosen: the final student is this kind and method, trained again
-    /// from the start on every labelled row but the test rows.
+    /// Chosen: the final student is this kind and method. When the options
+    /// keep the best epoch, it is this candidate's own student trained on
+    /// to the full epochs (its training rows are those of a final student
+    /// then: every labelled row but the test and validation rows); else
+    /// one trained again from the start on every labelled row but the
+    /// test rows.
     Chosen,
     /// Trained, and not chosen: in the halving, dropped after this round
     /// (1-based); in the exhaustive search, round 1 for all.
@@ -360,11 +374,15 @@ pub(super) struct Winner {
     /// The chosen kind's candidates (one a method), as `--method auto`
     /// records them.
     pub(super) candidates: Vec<Candidate>,
+    /// When the options keep the best epoch: the chosen candidate's own
+    /// student, trained on to the full epochs (the final student: its
+    /// training rows are the final student's).
+    pub(super) student: Option<AnyStudent>,
 }
 
 impl Winner {
     /// The method's choice as the model file records it: the chosen
-    /// candidate's validation scores (after its last round) and the chosen
+    /// candidate's validation scores (as its record has them) and the chosen
     /// kind's methods.
     pub(super) fn choice(&self, by: ChooseBy) -> crate::deploy::choice::Choice {
         let chosen = self.records.iter().find(|r| r.outcome == Outcome::Chosen);
@@ -411,11 +429,21 @@ const KEEP: usize = 3;
 /// from the teacher, so kinds are compared only after every kind's best
 /// has trained a few epochs); each round keeps the best third, rounded
 /// up (Hyperband's default rate: fewer, longer rounds than halving by two,
-/// whose first slices are too short to rank anything), and spends
-/// `trainings x epochs / rounds` epochs' worth of training rows split
-/// among its candidates, so that the whole search costs `trainings` full
-/// trainings whatever the number of candidates.
-pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize, trainings: f64) -> Vec<Round> {
+/// whose first slices are too short to rank anything), and every round
+/// spends the same epochs' worth of training rows, split among its
+/// candidates (successive halving's rule). What the rounds spend is sized
+/// so that the search and the chosen student's own training together
+/// cost `trainings` full trainings whatever the number of candidates:
+/// with `finish` the chosen one trains on from its last round to
+/// `epochs` (never past them: with few candidates the search then costs
+/// less), else it trains again from the start (one training, so the
+/// rounds spend `trainings - 1`).
+pub(super) fn schedule(
+    search: Search,
+    groups: &[usize],
+    epochs: usize,
+    (trainings, finish): (f64, bool),
+) -> Vec<Round> {
     let n: usize = groups.iter().sum();
     if search == Search::Exhaustive || n <= 1 {
         return vec![Round {
@@ -439,7 +467,15 @@ pub(super) fn schedule(search: Search, groups: &[usize], epochs: usize, training
             alive = vec![1; alive.len().div_ceil(KEEP)];
         }
     }
-    let per_round = trainings * epochs as f64 / rounds.len() as f64;
+    // the chosen one's share of the rounds' epochs: it is in every round
+    let r = rounds.len() as f64;
+    let share: f64 = rounds.iter().map(|&(n, _)| 1.0 / (n as f64 * r)).sum();
+    let search = match finish {
+        // search + (1 - search x share) = trainings, at most a full training for the chosen
+        true => ((trainings - 1.0) / (1.0 - share)).min(1.0 / share),
+        false => trainings - 1.0,
+    };
+    let per_round = search * epochs as f64 / r;
     rounds
         .into_iter()
         .map(|(candidates, within_kinds)| Round {
@@ -478,6 +514,7 @@ pub(super) fn search(
             records,
             seconds: 0.0,
             candidates: Vec::new(),
+            student: None,
         });
     }
     let started = Instant::now();
@@ -485,7 +522,12 @@ pub(super) fn search(
     let mut data = Vec::with_capacity(within.len());
     for fp in &within {
         let view = tools.view(fp.kind, &views.dense, texts, opts)?;
-        data.push((view.subset(fit)?, view.subset(val)?));
+        // labelled as `by` scores them when the best epoch is picked on them
+        let valid = match opts.keeps_best_epoch() {
+            true => views.scored_set(view.subset(val)?, val, by, device)?,
+            false => view.subset(val)?,
+        };
+        data.push((view.subset(fit)?, valid));
     }
     // each method's targets on the training rows, fitted once
     let targets: Vec<Result<crate::train::TrainingTargets>> = methods
@@ -509,8 +551,11 @@ pub(super) fn search(
     }
     let groups: Vec<usize> = (0..within.len()).map(|_| methods.len()).collect();
     let search = budget.search;
-    let plan = schedule(search, &groups, opts.epochs, budget.trainings);
+    let reuse = opts.keeps_best_epoch();
+    let plan = schedule(search, &groups, opts.epochs, (budget.trainings, reuse));
     let mut alive: Vec<usize> = (0..live.len()).collect();
+    // the exhaustive search keeps the best student so far (to reuse)
+    let mut kept: Option<usize> = None;
     for (r, round) in plan.iter().enumerate() {
         let epochs = round.epochs;
         progress(Progress::Round {
@@ -532,21 +577,34 @@ pub(super) fn search(
                         order: &order,
                     };
                     slice
-                        .round(c, kind, epochs, (&data[c.fp].1, val), views, opts, device)
+                        .round(c, kind, epochs, (&data[c.fp].1, val, by), views, opts, device)
                         .map_err(|e| e.to_string())
                 }
             };
             c.record.seconds += t.elapsed().as_secs_f64();
             c.scored(outcome, by, r + 1);
-            if search == Search::Exhaustive {
-                // one round: nothing trains on
-                c.student = None;
-            }
             progress(Progress::Student {
                 candidate: &c.record,
                 done: done + 1,
                 total: alive.len(),
             });
+            if search == Search::Exhaustive {
+                // one round: nothing trains on; the best so far (the
+                // earlier on ties) is kept to be reused
+                let better = match (kept, live[i].score) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(k), Some(s)) => live[k].score.is_none_or(|b| s > b),
+                };
+                if reuse && better {
+                    if let Some(k) = kept {
+                        live[k].student = None;
+                    }
+                    kept = Some(i);
+                } else {
+                    live[i].student = None;
+                }
+            }
         }
         // when every candidate of a round failed, the best scored before
         // goes on
@@ -573,7 +631,23 @@ pub(super) fn search(
         .first()
         .ok_or(LelpError::AllCandidatesFailed { tried: live.len() })?;
     live[best].record.outcome = Outcome::Chosen;
+    let c = &mut live[best];
+    let student = match (reuse, &targets[c.method]) {
+        // the chosen one trains on to the full epochs (kept at its best)
+        (true, Ok(tg)) => {
+            let slice = Slice {
+                data: &data[c.fp].0,
+                targets: tg,
+                order: &order,
+            };
+            let (kind, method) = (within[c.fp].kind, &methods[c.method]);
+            let valid = (&data[c.fp].1, val, by);
+            slice.finish((c, kind, method), valid, views, opts, device, progress)?
+        }
+        _ => None,
+    };
     let mut w = winner(&live, best, &within, methods, over);
+    w.student = student;
     w.seconds = started.elapsed().as_secs_f64();
     Ok(w)
 }
@@ -651,6 +725,7 @@ fn winner(live: &[Live], best: usize, within: &[Footprint], methods: &[Method], 
         records,
         seconds: 0.0,
         candidates,
+        student: None,
     }
 }
 
@@ -665,11 +740,7 @@ impl Live {
                 self.record.validation_accuracy = Some(acc);
                 self.record.validation_agreement = Some(agree);
                 self.record.validation_macro_f1 = Some(f1);
-                self.score = Some(match by {
-                    ChooseBy::Accuracy => acc,
-                    ChooseBy::Agreement => agree,
-                    ChooseBy::MacroF1 => f1,
-                });
+                self.score = Some(by.of((acc, agree, f1)));
             }
             Err(e) => {
                 self.record.outcome = Outcome::Failed(e);
@@ -694,35 +765,89 @@ struct Slice<'a> {
 impl Slice<'_> {
     /// One round of `c`: [`Slice::advance`], then its validation scores
     /// (accuracy, agreement, macro-F1) on `valid`, the student view of the
-    /// rows `val`.
+    /// rows `val`. When the options keep the best epoch, a round that
+    /// scores no better by `by` than the candidate's best is undone: its
+    /// student and scores are those of its first best round (its epochs
+    /// are spent all the same).
     #[allow(clippy::too_many_arguments)]
     fn round(
         &self,
         c: &mut Live,
         kind: StudentKind,
         epochs: f64,
-        (valid, val): (&Dataset, &[usize]),
+        (valid, val, by): (&Dataset, &[usize], ChooseBy),
         views: &Views,
         opts: &DistillOptions,
         device: &Device,
     ) -> Result<(f64, f64, f64)> {
-        let s = self.advance(c, kind, epochs, views, opts, device)?;
+        let before = opts.keeps_best_epoch().then(|| c.student.clone()).flatten();
+        let s = self.advance(
+            c,
+            kind,
+            epochs,
+            (Some(valid).filter(|_| opts.keeps_best_epoch()), views),
+            opts,
+            device,
+        )?;
         let scored = views.score(&logits_of(&s, valid, device)?, val, device)?;
+        let r = &c.record;
+        if let (Some(b), Some(best), (Some(acc), Some(agree), Some(f1))) = (
+            before,
+            c.score,
+            (r.validation_accuracy, r.validation_agreement, r.validation_macro_f1),
+        ) && by.of(scored) <= best
+        {
+            c.student = Some(b);
+            return Ok((acc, agree, f1));
+        }
         c.student = Some(s);
         Ok(scored)
     }
 
-    /// `c`'s student trained `epochs` more: whole epochs over every row,
-    /// then the fraction left as the next rows of the shuffled order from
-    /// the candidate's cursor (wrapping). A fresh optimiser each call: the
-    /// slices compare candidates; the chosen one is trained again from the
-    /// start.
+    /// The chosen candidate `c` (of `kind`, by `method`) trained on from
+    /// where the search left it to the options' full epochs, as one more
+    /// round: kept at its best epoch, and as it was when the epochs on are
+    /// no better. Its student, or none when it has none (a search that
+    /// trained nothing).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        (c, kind, method): (&mut Live, StudentKind, &Method),
+        valid: (&Dataset, &[usize], ChooseBy),
+        views: &Views,
+        opts: &DistillOptions,
+        device: &Device,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Option<AnyStudent>> {
+        if c.student.is_none() {
+            return Ok(None);
+        }
+        let more = opts.epochs as f64 - c.record.epochs;
+        if more > 1e-9 {
+            progress(Progress::Final {
+                method,
+                rows: self.data.len(),
+            });
+            let t = Instant::now();
+            let scored = self.round(c, kind, more, valid, views, opts, device)?;
+            c.record.seconds += t.elapsed().as_secs_f64();
+            c.scored(Ok(scored), valid.2, 0);
+            c.record.outcome = Outcome::Chosen;
+        }
+        Ok(c.student.take())
+    }
+
+    /// `c`'s student trained `epochs` more: whole epochs over every row
+    /// (kept at their best epoch on `valid` when given), then the fraction
+    /// left as the next rows of the shuffled order from the candidate's
+    /// cursor (wrapping). A fresh optimiser each call: the slices compare
+    /// candidates.
     fn advance(
         &self,
         c: &mut Live,
         kind: StudentKind,
         epochs: f64,
-        views: &Views,
+        (valid, views): (Option<&Dataset>, &Views),
         opts: &DistillOptions,
         device: &Device,
     ) -> Result<AnyStudent> {
@@ -735,7 +860,15 @@ impl Slice<'_> {
         // the class weights of every training row, not of a slice's
         let weights = opts.class_weight.weights(self.data);
         if whole > 0 {
-            s = fit_student(s, kind, self.data, self.targets, (whole, weights.clone()), opts, device)?;
+            (s, _) = fit_student(
+                s,
+                kind,
+                (self.data, valid),
+                self.targets,
+                (whole, weights.clone()),
+                opts,
+                device,
+            )?;
         }
         let frac = epochs - whole as f64;
         let rows = if frac > 0.0 {
@@ -748,7 +881,7 @@ impl Slice<'_> {
             c.cursor = (c.cursor + rows) % n;
             let part = self.data.subset(&pos)?;
             let targets = self.targets.rows_at(&pos, device)?;
-            s = fit_student(s, kind, &part, &targets, (1, weights), opts, device)?;
+            (s, _) = fit_student(s, kind, (&part, None), &targets, (1, weights), opts, device)?;
         }
         c.record.epochs += epochs;
         Ok(s)
@@ -760,7 +893,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn halving_spends_two_trainings_and_ends_with_one() {
+    fn halving_and_the_chosen_spend_the_trainings_and_end_with_one() {
         for groups in [
             vec![2],
             vec![3],
@@ -771,7 +904,7 @@ mod tests {
             vec![4, 9],
             vec![33],
         ] {
-            let plan = schedule(Search::Halving, &groups, 10, 2.0);
+            let plan = schedule(Search::Halving, &groups, 10, (3.0, false));
             // first each kind's best third, to one a kind; then all
             let mut alive = groups.clone();
             for round in &plan {
@@ -784,18 +917,39 @@ mod tests {
                 };
             }
             assert_eq!(alive.iter().sum::<usize>(), 1, "{groups:?} ends with one");
+            // trained again from the start: the rounds spend the trainings less one
             let spent: f64 = plan.iter().map(|r| r.candidates as f64 * r.epochs).sum();
             assert!((spent - 20.0).abs() < 1e-9, "{groups:?}: {spent} epochs in all");
             // each survivor trains more a round than the round before
             assert!(plan.windows(2).all(|w| w[1].epochs > w[0].epochs), "{plan:?}");
+            // trained on: the rounds and the chosen one's epochs after them
+            // spend the trainings, the chosen one never past the full epochs
+            let plan = schedule(Search::Halving, &groups, 10, (3.0, true));
+            let spent: f64 = plan.iter().map(|r| r.candidates as f64 * r.epochs).sum();
+            let chosen: f64 = plan.iter().map(|r| r.epochs).sum();
+            assert!(
+                chosen <= 10.0 + 1e-9,
+                "{groups:?}: the chosen one trains {chosen} epochs"
+            );
+            let whole = spent + (10.0 - chosen);
+            assert!(whole <= 30.0 + 1e-9, "{groups:?}: {whole} epochs in all");
+            // all of it, unless the chosen one reaches the full epochs in the rounds
+            assert!(
+                (whole - 30.0).abs() < 1e-9 || (chosen - 10.0).abs() < 1e-9,
+                "{groups:?}: {whole}"
+            );
         }
         // 27 candidates: 2 rounds within the kinds (9, then 3 each), 1 across
-        let plan = schedule(Search::Halving, &[9, 9, 9], 10, 2.0);
+        let plan = schedule(Search::Halving, &[9, 9, 9], 10, (3.0, false));
         let counts: Vec<usize> = plan.iter().map(|r| r.candidates).collect();
         assert_eq!(counts, [27, 9, 3]);
         assert!((plan[0].epochs - 20.0 / 3.0 / 27.0).abs() < 1e-12);
+        // trained on: the rounds spend s with s + 1 - s x (1/27 + 1/9 + 1/3) / 3 = 3
+        let on = schedule(Search::Halving, &[9, 9, 9], 10, (3.0, true));
+        let s = 2.0 / (1.0 - (1.0 / 27.0 + 1.0 / 9.0 + 1.0 / 3.0) / 3.0);
+        assert!((on[0].epochs - s * 10.0 / 3.0 / 27.0).abs() < 1e-12, "{on:?}");
         // a larger budget: every slice in proportion
-        let more = schedule(Search::Halving, &[9, 9, 9], 10, 5.0);
+        let more = schedule(Search::Halving, &[9, 9, 9], 10, (6.0, false));
         assert!(
             more.iter()
                 .zip(&plan)
@@ -807,10 +961,13 @@ mod tests {
             within_kinds: w,
         };
         assert_eq!(
-            schedule(Search::Exhaustive, &[9, 9, 9], 10, 2.0),
+            schedule(Search::Exhaustive, &[9, 9, 9], 10, (3.0, true)),
             vec![one(27, 10.0, false)]
         );
-        assert_eq!(schedule(Search::Halving, &[1], 10, 2.0), vec![one(1, 10.0, false)]);
+        assert_eq!(
+            schedule(Search::Halving, &[1], 10, (3.0, false)),
+            vec![one(1, 10.0, false)]
+        );
     }
 
     #[test]
@@ -849,6 +1006,7 @@ mod tests {
         assert!(ok.clone().with_max_latency_ms(0.0).check().is_err());
         assert!(ok.clone().with_max_size_mb(f64::NAN).check().is_err());
         assert!(ok.clone().with_trainings(0.0).check().is_err());
+        assert!(ok.clone().with_trainings(1.0).check().is_err());
         assert_eq!(ok.primary(), StudentKind::Static);
         assert_eq!(ok.with_kinds(vec![StudentKind::Bag]).primary(), StudentKind::Bag);
         assert_eq!("exhaustive".parse::<Search>().unwrap(), Search::Exhaustive);

@@ -108,7 +108,10 @@ pub struct DistillOptions {
     /// Share of the rows held out for test when the file has no `split`
     /// (default 0.2).
     pub test_fraction: f64,
-    /// Share of the training rows held out to choose the method (default 0.2).
+    /// Share of the training rows held out, when the file has no validation
+    /// rows, to choose the method and the student (and to fit a
+    /// temperature, a cascade or thresholds, or pick the best epoch on)
+    /// (default 0.2).
     pub validation_fraction: f64,
     /// Subclasses per class of the subclass methods (default 4).
     pub subclasses: usize,
@@ -206,6 +209,17 @@ pub struct DistillOptions {
     /// [`DistillOptions::choose_by`] says otherwise;
     /// [`DistillOptions::student`] is then ignored. None by default.
     pub student_budget: Option<StudentBudget>,
+    /// Keep each student's best epoch: the weights after the epoch with the
+    /// best score on the validation rows (agreement with the teacher's
+    /// classes when choosing by agreement, else accuracy against the
+    /// labels: when choosing by macro-F1 too, and on multi-label data,
+    /// subset accuracy), not the last epoch's; `epochs` is then the most
+    /// it trains. The final student then
+    /// leaves the validation rows out of its training, as with
+    /// [`DistillOptions::calibrate`]. None (the default): on with
+    /// [`DistillOptions::student_budget`], whose search compares the
+    /// candidates at their best, off otherwise.
+    pub best_epoch: Option<bool>,
 }
 
 impl Default for DistillOptions {
@@ -243,7 +257,16 @@ impl Default for DistillOptions {
             cascade: None,
             teacher_tune: None,
             student_budget: None,
+            best_epoch: None,
         }
+    }
+}
+
+impl DistillOptions {
+    /// Whether the students keep their best epoch
+    /// ([`DistillOptions::best_epoch`], its default resolved).
+    pub fn keeps_best_epoch(&self) -> bool {
+        self.best_epoch.unwrap_or(self.student_budget.is_some())
     }
 }
 
@@ -371,6 +394,11 @@ pub struct DistillReport {
     /// With [`DistillOptions::student_budget`]: the search's seconds (the
     /// candidates' training and scoring, not the final student's).
     pub student_search_seconds: Option<f64>,
+    /// When the options keep the best epoch
+    /// ([`DistillOptions::keeps_best_epoch`]): the epoch the final student
+    /// was kept at (1-based, of [`DistillOptions::epochs`]), the first of
+    /// its best on the validation rows.
+    pub best_epoch: Option<usize>,
 }
 
 /// The options' checks that need no work: two classes at least, a

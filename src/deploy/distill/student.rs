@@ -6,6 +6,7 @@
 use super::*;
 
 /// A trained student of any kind.
+#[derive(Clone)]
 pub(in crate::deploy) enum AnyStudent {
     Bag(Bag),
     Cnn(TextCnn),
@@ -187,23 +188,56 @@ impl Views {
         Ok((right as f64 / n, agree as f64 / n, macro_f1))
     }
 
+    /// The student's view of `rows` labelled as `by` scores them: the
+    /// teacher's classes when choosing by agreement (one class a row),
+    /// else the gold labels.
+    pub(in crate::deploy) fn scored_set(
+        &self,
+        view: Dataset,
+        rows: &[usize],
+        by: ChooseBy,
+        device: &Device,
+    ) -> Result<Dataset> {
+        if by != ChooseBy::Agreement || self.dense.label_sets().is_some() {
+            return Ok(view);
+        }
+        let c = self.dense.num_classes();
+        let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        let classes = self.teacher_logits(rows, device)?.chunks(c).map(argmax).collect();
+        view.with_labels(classes)
+    }
+
     /// Trains a student with `method` on `rows` and returns it with its
-    /// class logits for the `eval` rows (row-major).
+    /// class logits for the `eval` rows (row-major); with `best_on`
+    /// (rows, measure), the weights of its best epoch on those rows, and
+    /// that epoch.
     pub(in crate::deploy) fn train(
         &self,
         method: &Method,
-        rows: &[usize],
-        eval: &[usize],
+        (rows, eval): (&[usize], &[usize]),
+        best_on: Option<(&[usize], ChooseBy)>,
         opts: &DistillOptions,
         device: &Device,
-    ) -> Result<(AnyStudent, Vec<f32>)> {
+    ) -> Result<(AnyStudent, Vec<f32>, Option<usize>)> {
         let data = self.student.subset(rows)?;
         let targets = self.targets(method, &data, rows, device)?;
         let s = init_student(opts.student, targets.outputs(), &self.parts(), opts, device)?;
         let weights = opts.class_weight.weights(&data);
-        let s = fit_student(s, opts.student, &data, &targets, (opts.epochs, weights), opts, device)?;
+        let valid = match best_on {
+            Some((v, by)) => Some(self.scored_set(self.student.subset(v)?, v, by, device)?),
+            None => None,
+        };
+        let (s, best) = fit_student(
+            s,
+            opts.student,
+            (&data, valid.as_ref()),
+            &targets,
+            (opts.epochs, weights),
+            opts,
+            device,
+        )?;
         let logits = logits_of(&s, &self.student.subset(eval)?, device)?;
-        Ok((s, logits))
+        Ok((s, logits, best))
     }
 
     /// `method`'s targets for `rows`, whose student view is `data`.
@@ -295,15 +329,17 @@ pub(in crate::deploy) fn init_student(
 
 /// `student` (of `kind`) trained `epochs` more epochs on `data` with
 /// `targets` and the class weights `weights`; a fresh optimiser each call.
+/// With `valid`, the weights of the epoch most accurate on it, and that
+/// epoch (1-based, of this call's).
 pub(in crate::deploy) fn fit_student(
     student: AnyStudent,
     kind: StudentKind,
-    data: &Dataset,
+    (data, valid): (&Dataset, Option<&Dataset>),
     targets: &crate::train::TrainingTargets,
     (epochs, weights): (usize, Option<Vec<f64>>),
     opts: &DistillOptions,
     device: &Device,
-) -> Result<AnyStudent> {
+) -> Result<(AnyStudent, Option<usize>)> {
     let lr = match kind {
         StudentKind::Mlp => 3e-3,
         StudentKind::Transformer => 1e-4,
@@ -313,7 +349,8 @@ pub(in crate::deploy) fn fit_student(
         .with_batch_size(32)
         .with_seed(opts.seed)
         .with_lazy_tables(lazy_tables(kind, opts))
-        .with_class_weights(weights);
+        .with_class_weights(weights)
+        .with_restore_best(valid.is_some());
     if kind == StudentKind::Transformer {
         // BERT fine-tuning: AdamW, decay 0.01, clipping, 10% warm-up then linear decay
         cfg = cfg
@@ -327,11 +364,25 @@ pub(in crate::deploy) fn fit_student(
         distiller = distiller.with_observer(crate::train::StderrProgress);
     }
     Ok(match student {
-        AnyStudent::Bag(s) => AnyStudent::Bag(distiller.fit(s, data, targets, None, device)?.student),
-        AnyStudent::Cnn(s) => AnyStudent::Cnn(distiller.fit(s, data, targets, None, device)?.student),
-        AnyStudent::Mlp(s) => AnyStudent::Mlp(distiller.fit(s, data, targets, None, device)?.student),
-        AnyStudent::Transformer(s) => AnyStudent::Transformer(distiller.fit(s, data, targets, None, device)?.student),
+        AnyStudent::Bag(s) => kept(distiller.fit(s, data, targets, valid, device)?, AnyStudent::Bag),
+        AnyStudent::Cnn(s) => kept(distiller.fit(s, data, targets, valid, device)?, AnyStudent::Cnn),
+        AnyStudent::Mlp(s) => kept(distiller.fit(s, data, targets, valid, device)?, AnyStudent::Mlp),
+        AnyStudent::Transformer(s) => kept(distiller.fit(s, data, targets, valid, device)?, AnyStudent::Transformer),
     })
+}
+
+/// The trained student (as `wrap` makes it) and its best validation
+/// epoch, the first of the most accurate (none without validation).
+fn kept<S>(t: crate::train::Trained<S>, wrap: fn(S) -> AnyStudent) -> (AnyStudent, Option<usize>) {
+    let best = t
+        .history
+        .iter()
+        .filter_map(|r| Some((r.epoch, r.valid_accuracy?)))
+        .fold(None::<(usize, f64)>, |b, (e, a)| match b {
+            Some((_, ba)) if ba >= a => b,
+            _ => Some((e, a)),
+        });
+    (wrap(t.student), best.map(|(e, _)| e))
 }
 
 /// A student's class logits on `data`'s rows, row-major.
