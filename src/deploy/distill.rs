@@ -10,6 +10,7 @@ mod cascade;
 mod class_weight;
 mod multi_label;
 mod options;
+mod search;
 mod student;
 mod teacher;
 
@@ -314,7 +315,7 @@ pub fn distill(
         (Some(fps), Some(b)) => {
             let by = opts.choose_by.unwrap_or(ChooseBy::Agreement);
             let (fit, val) = validation_split(corpus, &rows_for, opts)?;
-            let mut w = budget::search(
+            let mut w = search::search(
                 &views,
                 &tools,
                 &texts,

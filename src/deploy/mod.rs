@@ -53,6 +53,7 @@ mod choice;
 mod classifier;
 mod distill;
 mod input;
+mod manifest;
 mod model_file;
 mod net;
 mod onnx;
@@ -66,10 +67,10 @@ pub use distill::{
     StudentKind, distill,
 };
 pub use input::{read_labelled, read_labelled_columns, read_labelled_with, read_texts, read_texts_column};
-pub use model_file::{
-    Calibration, Cascade, FORMAT_VERSION, Featurizer, Manifest, MethodRecord, Metrics, ModelFile, MultiLabel,
-    Quantization, TeacherRecord,
+pub use manifest::{
+    Calibration, Cascade, Featurizer, Manifest, MethodRecord, Metrics, MultiLabel, Quantization, TeacherRecord,
 };
+pub use model_file::{FORMAT_VERSION, ModelFile};
 pub use net::{Architecture, Deployable, Network};
 pub use outputs::{OutputKind, TeacherOutputs};
 pub use vocab::{StaticTable, Weighting, static_table};

@@ -16,7 +16,8 @@
 //! `[CLS]` and `[SEP]`); a row of padding alone gets a zero mean (bag) or
 //! zero features (CNN).
 
-use super::model_file::{Featurizer, ModelFile, Quantization, int8_rows};
+use super::manifest::{Featurizer, Quantization};
+use super::model_file::{ModelFile, int8_rows};
 use super::net::Dense;
 use crate::error::{LelpError, Result};
 
