@@ -5,7 +5,7 @@
 # own teacher (all-MiniLM-L6-v2 and an MLP head) on CLINC150's ten domains,
 # 20 Newsgroups' six groups and the binary CrowdFlower tweets (when
 # scripts/fetch-tweets.sh has run), a bag student by vanilla KD (STUDENT=
-# static or cnn for the others), seeds 0 to 2;
+# static or cnn for the others), seeds 0 to 2 (SEEDS to choose);
 # each run's summary gives the cascade on the test rows and the cascade
 # file's throughput beside the teacher's alone, measured side by side
 # (experiments/summarize_cascade.py). Needs the `lelp` tool
@@ -28,7 +28,7 @@ for data in ../shared/data/text/clinc150.jsonl.gz:32 ../shared/data/text/20ng.js
     tokens=${data##*:}
     name=$(basename "$path" | sed 's/\..*//')
     [ -f "$path" ] || continue
-    for seed in 0 1 2; do
+    for seed in ${SEEDS:-0 1 2}; do
         "$LELP" distill --data "$path" --student "$STUDENT" --method kd \
             --tokens "$tokens" --seed $seed $TARGET \
             --out "$WORK/$name-$STUDENT-$seed.safetensors" >"$OUT/$name-$STUDENT-$seed.out" 2>"$OUT/$name-$STUDENT-$seed.err"

@@ -18,7 +18,7 @@ for path in glob.glob(os.path.join(root, "*.txt")):
     if not m:
         continue
     text = open(path).read()
-    acc = re.search(r"test accuracy ([\d.]+)%", text)
+    acc = re.search(r"student .*test accuracy ([\d.]+)%", text)
     agree = re.search(r"fidelity agreement with the teacher ([\d.]+)%", text)
     if not (acc and agree):
         continue
