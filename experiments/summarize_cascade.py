@@ -5,9 +5,9 @@ the share of test texts the student answers, the cascade's test accuracy
 and agreement with the teacher, and the cascade's expected throughput over
 the teacher's alone (from the student's and the teacher's rates in batches
 of 512, measured side by side in the run, at the test rows' coverage) and,
-where the run printed it, one text at a time (the cascade's mean time a
-text over the data's first 200, each predicted alone, against the
-teacher's on the same texts).
+where the run printed it, one text at a time (likewise from the student's
+and the teacher's mean time a text over the data's first 200, each
+predicted alone).
 
 usage: python3 experiments/summarize_cascade.py OUT
 """
@@ -36,9 +36,9 @@ def parse(text):
 
 
 def one_text(text):
-    m = re.search(r"one text at a time .*?: the cascade " + NUM + r" ms a text on average, the teacher alone "
-                  + NUM + r" ms \(" + NUM + "x\\)", text)
-    return float(m.group(3)) if m else None
+    m = re.search(r"one text at a time .*?expected at the test rows' coverage " + NUM + r" ms a text \(" + NUM
+                  + "x the teacher", text)
+    return float(m.group(2)) if m else None
 
 
 def main():

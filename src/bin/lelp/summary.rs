@@ -28,21 +28,16 @@ fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) 
     Ok((q(0.5), q(0.99), throughput))
 }
 
-/// The mean time of one text through `classifier` (each text predicted
-/// alone, in milliseconds) and the share of them a cascade's fallback
-/// answered: a cascade's one-text rate is its mean's inverse, not its
-/// median's, as the deferred texts are few and slow.
-fn one_text_mean_ms(classifier: &Classifier, texts: &[&str]) -> lelp::Result<(f64, f64)> {
+/// The mean time of one text through `classifier`, each text predicted
+/// alone, in milliseconds (a cascade's one-text rate is the inverse of a
+/// mean, not of a median: the deferred texts are few and slow).
+fn one_text_mean_ms(classifier: &Classifier, texts: &[&str]) -> lelp::Result<f64> {
     classifier.predict_one(texts[0])?; // warm-up
-    let (mut ms, mut fallback) = (0.0, 0usize);
+    let t = Instant::now();
     for text in texts {
-        let t = Instant::now();
-        let p = classifier.predict_one(text)?;
-        ms += t.elapsed().as_secs_f64() * 1e3;
-        fallback += usize::from(p.answered_by == lelp::deploy::AnsweredBy::Fallback);
+        classifier.predict_one(text)?;
     }
-    let n = texts.len().max(1) as f64;
-    Ok((ms / n, fallback as f64 / n))
+    Ok(t.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64)
 }
 
 pub(crate) fn summary(
@@ -182,7 +177,7 @@ pub(crate) fn summary(
     }
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     if let (Some(k), Some(test)) = (&m.cascade, &report.cascade_test) {
-        cascade_lines(k, test, out, &sample, rate, device)?;
+        cascade_lines(k, test, out, &sample, (&classifier, rate), device)?;
     }
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
@@ -237,7 +232,7 @@ fn cascade_lines(
     test: &lelp::metrics::CoveragePoint,
     out: &Path,
     sample: &[&str],
-    student_rate: f64,
+    (student, student_rate): (&Classifier, f64),
     device: &burn::prelude::Device,
 ) -> lelp::Result<()> {
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
@@ -277,9 +272,13 @@ fn cascade_lines(
             let (_, _, teacher_rate) = speed(&teacher, sample, 512, 1)?;
             // expected on the test rows: every text through the student, the unsure ones through the teacher
             let expected = 1.0 / (1.0 / student_rate + (1.0 - test.coverage) / teacher_rate);
+            // one text at a time, likewise: each text through the student, the unsure ones through the teacher
             let singles = &sample[..sample.len().min(200)];
-            let (cascade_ms, fallback_share) = one_text_mean_ms(&cascade, singles)?;
-            let (teacher_ms, _) = one_text_mean_ms(&teacher, singles)?;
+            let (student_ms, teacher_ms) = (
+                one_text_mean_ms(student, singles)?,
+                one_text_mean_ms(&teacher, singles)?,
+            );
+            let cascade_ms = student_ms + (1.0 - test.coverage) * teacher_ms;
             println!(
                 "         fallback {} (the teacher); in batches of 512 of the data's first texts: the cascade \
                  {rate:.0} texts/s, the teacher alone {teacher_rate:.0} ({:.1}x), the student alone \
@@ -289,10 +288,10 @@ fn cascade_lines(
                 expected / teacher_rate
             );
             println!(
-                "         one text at a time ({} of the data's first texts, the teacher answering {}): the cascade \
-                 {cascade_ms:.3} ms a text on average, the teacher alone {teacher_ms:.3} ms ({:.1}x)",
+                "         one text at a time (the data's first {} texts, each alone, on average): the student \
+                 {student_ms:.3} ms, the teacher {teacher_ms:.3} ms; expected at the test rows' coverage \
+                 {cascade_ms:.3} ms a text ({:.1}x the teacher)",
                 singles.len(),
-                pct(fallback_share),
                 teacher_ms / cascade_ms
             );
         }
