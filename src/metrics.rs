@@ -354,13 +354,12 @@ pub fn fidelity(teacher: &[f32], student: &[f32], classes: usize) -> Result<Fide
         }
     }
     let n = teacher.len() / classes;
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
     let mut confusion = vec![vec![0usize; classes]; classes];
     let (mut kl, mut tv) = (0.0f64, 0.0f64);
     let mut conf = Vec::with_capacity(n);
     let mut agree = Vec::with_capacity(n);
     for (t, s) in teacher.chunks(classes).zip(student.chunks(classes)) {
-        let (at, as_) = (argmax(t), argmax(s));
+        let (at, as_) = (crate::util::argmax(t), crate::util::argmax(s));
         confusion[at][as_] += 1;
         agree.push(at == as_);
         conf.push(f64::from(t[at]));
@@ -498,13 +497,12 @@ pub fn scores(probs: &[f32], labels: &[usize], classes: usize) -> Result<Scores>
             num_classes: classes,
         });
     }
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
     let (mut support, mut predicted, mut hits) = (vec![0usize; classes], vec![0usize; classes], vec![0usize; classes]);
     let top_ks: Vec<usize> = [2, 3, 5].into_iter().filter(|&k| k < classes).collect();
     let mut top_hits = vec![0usize; top_ks.len()];
     let (mut bin_rows, mut bin_right, mut bin_conf) = ([0usize; 10], [0usize; 10], [0.0f64; 10]);
     for (row, &l) in probs.chunks(classes).zip(labels) {
-        let p = argmax(row);
+        let p = crate::util::argmax(row);
         support[l] += 1;
         predicted[p] += 1;
         hits[l] += usize::from(p == l);

@@ -161,6 +161,12 @@ pub(crate) fn one_hot(labels: &[usize], num_classes: usize, device: &Device) -> 
     matrix(v, labels.len(), num_classes, device)
 }
 
+/// The index of a row's largest value (the first of ties; 0 for an empty
+/// row or one of NaNs).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b })
+}
+
 /// Row-wise argmax of a `[N, C]` tensor, read back to the host.
 pub(crate) fn argmax_rows(t: &Tensor<2>) -> Result<Vec<usize>> {
     let v = to_host_f32(t.clone().argmax(1).float())?;

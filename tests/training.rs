@@ -359,6 +359,7 @@ fn training_learns_and_early_stopping_stops() {
         .position(|r| r.valid_accuracy == Some(best))
         .unwrap()
         + 1;
+    assert_eq!(trained.best_epoch, Some(best_epoch), "the first of the best epochs");
     assert_eq!(
         trained.history.len(),
         best_epoch + 3,

@@ -92,17 +92,6 @@ pub fn fit_temperature(outputs: &[f32], labels: &[usize], classes: usize) -> Res
     Ok(((a + b) / 2.0).exp())
 }
 
-/// The index of the largest value (the first of ties).
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold(
-            (0, f32::NEG_INFINITY),
-            |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) },
-        )
-        .0
-}
-
 /// One prediction: the label and every class's probability, with the
 /// decision rules a caller applies to them ([`Prediction::top_k`],
 /// [`Prediction::label_over`]).
@@ -403,7 +392,7 @@ impl Classifier {
                 Some(_) => z.iter().map(|&v| net::sigmoid(v)).collect(),
                 None => net::class_probabilities(&z, c),
             };
-            let label = argmax(&probabilities);
+            let label = crate::util::argmax(&probabilities);
             let labels = match multi {
                 Some(m) => (0..c).filter(|&k| probabilities[k] >= m.thresholds[k]).collect(),
                 None => vec![label],
@@ -428,7 +417,7 @@ impl Classifier {
             .enumerate()
             .filter(|(_, z)| {
                 let p = net::class_probabilities(&z.iter().map(|v| v / k).collect::<Vec<_>>(), c);
-                p[argmax(&p)] < threshold
+                p[crate::util::argmax(&p)] < threshold
             })
             .map(|(i, _)| i)
             .collect();

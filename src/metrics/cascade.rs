@@ -55,13 +55,12 @@ pub fn coverage_curve(
     // the shape, label and value checks of the two measures
     scores(student, labels, classes)?;
     fidelity(teacher, student, classes)?;
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
     let rows: Vec<(f64, usize, usize)> = student
         .chunks(classes)
         .zip(teacher.chunks(classes))
         .map(|(s, t)| {
-            let a = argmax(s);
-            (f64::from(s[a]), a, argmax(t))
+            let a = crate::util::argmax(s);
+            (f64::from(s[a]), a, crate::util::argmax(t))
         })
         .collect();
     let n = labels.len() as f64;
@@ -144,12 +143,16 @@ pub fn cascade_threshold(
     }
     scores(student, labels, classes)?;
     fidelity(teacher, student, classes)?;
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
     // (confidence, the student agrees with the teacher), surest first
     let mut rows: Vec<(f64, bool)> = student
         .chunks(classes)
         .zip(teacher.chunks(classes))
-        .map(|(s, t)| (f64::from(s[argmax(s)]), argmax(s) == argmax(t)))
+        .map(|(s, t)| {
+            (
+                f64::from(s[crate::util::argmax(s)]),
+                crate::util::argmax(s) == crate::util::argmax(t),
+            )
+        })
         .collect();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     let n = rows.len() as f64;

@@ -306,4 +306,8 @@ pub struct Trained<S> {
     pub history: Vec<EpochReport>,
     /// Whether training stopped early.
     pub stopped_early: bool,
+    /// The epoch (1-based) most accurate on the validation set, the first
+    /// of ties; none without one. With
+    /// [`DistillConfig::restore_best`], the epoch `student` is from.
+    pub best_epoch: Option<usize>,
 }

@@ -711,5 +711,6 @@ fn finish<S: Student>(state: RunState<S>, restore_best: bool) -> Trained<S> {
         student: model.student.valid(),
         history: state.history,
         stopped_early: state.stopped_early,
+        best_epoch: state.best.map(|(_, epoch)| epoch),
     }
 }

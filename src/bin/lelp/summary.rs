@@ -10,8 +10,20 @@ use lelp::deploy::{Classifier, DistillReport};
 
 use crate::student_name;
 
-/// Median and 99th percentile of one-text latency, and batch throughput.
-fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) -> lelp::Result<(f64, f64, f64)> {
+/// One-text latency over the first `singles` texts, each predicted alone
+/// (median, 99th percentile and mean, in milliseconds: a cascade's
+/// one-text rate is the inverse of a mean, its deferred texts being few
+/// and slow), and the throughput of a batch of `batch`.
+struct Speed {
+    p50: f64,
+    p99: f64,
+    mean: f64,
+    rate: f64,
+    /// The texts timed one at a time.
+    singles: usize,
+}
+
+fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) -> lelp::Result<Speed> {
     let batch_texts: Vec<&str> = texts.iter().copied().cycle().take(batch).collect();
     classifier.predict(&batch_texts[..batch_texts.len().min(8)])?; // warm-up
     let t = Instant::now();
@@ -25,19 +37,13 @@ fn speed(classifier: &Classifier, texts: &[&str], batch: usize, singles: usize) 
     }
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
-    Ok((q(0.5), q(0.99), throughput))
-}
-
-/// The mean time of one text through `classifier`, each text predicted
-/// alone, in milliseconds (a cascade's one-text rate is the inverse of a
-/// mean, not of a median: the deferred texts are few and slow).
-fn one_text_mean_ms(classifier: &Classifier, texts: &[&str]) -> lelp::Result<f64> {
-    classifier.predict_one(texts[0])?; // warm-up
-    let t = Instant::now();
-    for text in texts {
-        classifier.predict_one(text)?;
-    }
-    Ok(t.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64)
+    Ok(Speed {
+        p50: q(0.5),
+        p99: q(0.99),
+        mean: lat.iter().sum::<f64>() / lat.len() as f64,
+        rate: throughput,
+        singles,
+    })
 }
 
 pub(crate) fn summary(
@@ -51,7 +57,8 @@ pub(crate) fn summary(
     let sample: Vec<&str> = texts.iter().map(String::as_str).take(512).collect();
     let encoder_student = classifier.num_params().1 > 0;
     let (batch, singles) = if encoder_student { (64, 20) } else { (512, 200) };
-    let (p50, p99, rate) = speed(&classifier, &sample, batch, singles)?;
+    let student = speed(&classifier, &sample, batch, singles)?;
+    let (p50, p99, rate) = (student.p50, student.p99, student.rate);
     let bytes = std::fs::metadata(out).map_err(|e| LelpError::Io {
         path: out.to_path_buf(),
         source: e,
@@ -177,7 +184,7 @@ pub(crate) fn summary(
     }
     println!("speed    {rate:.0} texts/s in a batch of {batch}; one text: {p50:.3} ms median, {p99:.3} ms p99");
     if let (Some(k), Some(test)) = (&m.cascade, &report.cascade_test) {
-        cascade_lines(k, test, out, &sample, (&classifier, rate), device)?;
+        cascade_lines(k, test, out, &sample, &student, device)?;
     }
     println!("wrote    {} ({:.1} MB)", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
@@ -232,7 +239,7 @@ fn cascade_lines(
     test: &lelp::metrics::CoveragePoint,
     out: &Path,
     sample: &[&str],
-    (student, student_rate): (&Classifier, f64),
+    student: &Speed,
     device: &burn::prelude::Device,
 ) -> lelp::Result<()> {
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
@@ -267,17 +274,16 @@ fn cascade_lines(
         Some(f) => {
             // measured side by side on the same texts: the cascade file, the teacher's alone
             let cascade = Classifier::load_on(out, device)?;
-            let (_, _, rate) = speed(&cascade, sample, 512, 1)?;
+            let rate = speed(&cascade, sample, 512, 1)?.rate;
             let teacher = Classifier::load_on(out.with_file_name(f), device)?;
-            let (_, _, teacher_rate) = speed(&teacher, sample, 512, 1)?;
+            // the teacher one text at a time on the texts the student was timed on
+            let singles = student.singles;
+            let teacher = speed(&teacher, sample, 512, singles)?;
+            let (student_rate, teacher_rate) = (student.rate, teacher.rate);
             // expected on the test rows: every text through the student, the unsure ones through the teacher
             let expected = 1.0 / (1.0 / student_rate + (1.0 - test.coverage) / teacher_rate);
-            // one text at a time, likewise: each text through the student, the unsure ones through the teacher
-            let singles = &sample[..sample.len().min(200)];
-            let (student_ms, teacher_ms) = (
-                one_text_mean_ms(student, singles)?,
-                one_text_mean_ms(&teacher, singles)?,
-            );
+            // one text at a time, likewise
+            let (student_ms, teacher_ms) = (student.mean, teacher.mean);
             let cascade_ms = student_ms + (1.0 - test.coverage) * teacher_ms;
             println!(
                 "         fallback {} (the teacher); in batches of 512 of the data's first texts: the cascade \
@@ -291,7 +297,7 @@ fn cascade_lines(
                 "         one text at a time (the data's first {} texts, each alone, on average): the student \
                  {student_ms:.3} ms, the teacher {teacher_ms:.3} ms; expected at the test rows' coverage \
                  {cascade_ms:.3} ms a text ({:.1}x the teacher)",
-                singles.len(),
+                singles,
                 teacher_ms / cascade_ms
             );
         }

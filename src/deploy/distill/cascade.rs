@@ -30,7 +30,6 @@ pub(super) fn cascade_stage(
         let z = views.teacher_logits(rows, device)?;
         Ok(z.chunks(c).flat_map(crate::deploy::outputs::softmax).collect())
     };
-    let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
     let labels = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| views.dense.labels()[r]).collect() };
     let at = |raw: &[Vec<f32>], t: f64| -> Vec<f32> {
         raw.iter()
@@ -40,7 +39,7 @@ pub(super) fn cascade_stage(
             .collect()
     };
     let (held_raw, held_teacher) = (raw(held)?, teacher(held)?);
-    let teacher_classes: Vec<usize> = held_teacher.chunks(c).map(argmax).collect();
+    let teacher_classes: Vec<usize> = held_teacher.chunks(c).map(crate::util::argmax).collect();
     let temperature = crate::deploy::fit_temperature(&held_raw.concat(), &teacher_classes, c)?;
     let student = at(&held_raw, temperature);
     let (threshold, point) = cascade_threshold(&student, &held_teacher, &labels(held), c, target)?;

@@ -161,8 +161,7 @@ impl Views {
                 .count();
             return Ok((s.accuracy, agree as f64 / rows.len().max(1) as f64, s.macro_f1));
         }
-        let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
-        let preds: Vec<usize> = logits.chunks(c.max(1)).map(argmax).collect();
+        let preds: Vec<usize> = logits.chunks(c.max(1)).map(crate::util::argmax).collect();
         let preds = &preds[..];
         let labels = self.dense.labels();
         if preds.len() != rows.len() {
@@ -175,7 +174,7 @@ impl Views {
         let (mut right, mut agree) = (0usize, 0usize);
         for ((&p, &r), z) in preds.iter().zip(rows).zip(teacher.chunks(c)) {
             right += usize::from(p == labels[r]);
-            agree += usize::from(p == argmax(z));
+            agree += usize::from(p == crate::util::argmax(z));
         }
         let n = rows.len().max(1) as f64;
         // macro-F1 of the hard predictions: one-hot rows
@@ -202,8 +201,11 @@ impl Views {
             return Ok(view);
         }
         let c = self.dense.num_classes();
-        let argmax = |row: &[f32]| (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
-        let classes = self.teacher_logits(rows, device)?.chunks(c).map(argmax).collect();
+        let classes = self
+            .teacher_logits(rows, device)?
+            .chunks(c)
+            .map(crate::util::argmax)
+            .collect();
         view.with_labels(classes)
     }
 
@@ -372,17 +374,9 @@ pub(in crate::deploy) fn fit_student(
 }
 
 /// The trained student (as `wrap` makes it) and its best validation
-/// epoch, the first of the most accurate (none without validation).
+/// epoch (none without validation).
 fn kept<S>(t: crate::train::Trained<S>, wrap: fn(S) -> AnyStudent) -> (AnyStudent, Option<usize>) {
-    let best = t
-        .history
-        .iter()
-        .filter_map(|r| Some((r.epoch, r.valid_accuracy?)))
-        .fold(None::<(usize, f64)>, |b, (e, a)| match b {
-            Some((_, ba)) if ba >= a => b,
-            _ => Some((e, a)),
-        });
-    (wrap(t.student), best.map(|(e, _)| e))
+    (wrap(t.student), t.best_epoch)
 }
 
 /// A student's class logits on `data`'s rows, row-major.
